@@ -1,0 +1,64 @@
+"""The `ledgerbridge` command line (Typer)."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from ledgerbridge import __version__
+
+app = typer.Typer(
+    name="ledgerbridge",
+    help="Two-way sync between HubSpot and QuickBooks Online.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+sandbox_app = typer.Typer(
+    help="Run the built-in HubSpot and QuickBooks Online emulators (no accounts needed).",
+)
+app.add_typer(sandbox_app, name="sandbox")
+
+console = Console(stderr=True)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"ledgerbridge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version_callback,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Two-way sync between HubSpot and QuickBooks Online."""
+
+
+@app.command()
+def demo() -> None:
+    """Run the sandboxes, the engine and the dashboard in one process (not built yet)."""
+    console.print(
+        "[yellow]The demo is not built yet.[/yellow] "
+        "Try `ledgerbridge sandbox` to run the HubSpot and QuickBooks Online emulators."
+    )
+    raise typer.Exit(code=2)
+
+
+def _register_plugins() -> None:
+    """Let each sandbox package add its own sub-commands to `ledgerbridge sandbox`."""
+    from ledgerbridge.sandbox import cli as sandbox_cli
+
+    sandbox_cli.register(sandbox_app)
+
+
+_register_plugins()
+
+
+def main() -> None:
+    app()
