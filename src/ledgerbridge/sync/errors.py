@@ -50,7 +50,8 @@ class ErrorCategory(StrEnum):
         return CATALOGUE[self]
 
     @property
-    def title(self) -> str:
+    def headline(self) -> str:
+        """The category's title (`str.title` is taken by the str base class)."""
         return CATALOGUE[self].title
 
     @property
@@ -164,8 +165,7 @@ CATALOGUE: dict[ErrorCategory, CategoryInfo] = {
     ),
     ErrorCategory.RATE_LIMITED: CategoryInfo(
         "Rate limited",
-        "The service asked us to slow down (HTTP 429). The sync waits and retries "
-        "automatically.",
+        "The service asked us to slow down (HTTP 429). The sync waits and retries automatically.",
         "Nothing to do unless it persists; then lower the sync frequency or check other apps "
         "that use the same account's API limits.",
     ),
@@ -202,9 +202,9 @@ class SyncError(Exception):
         status: int | None = None,
         code: str | None = None,
     ) -> None:
-        super().__init__(detail or category.title)
+        super().__init__(detail or category.headline)
         self.category = category
-        self.detail = detail or category.title
+        self.detail = detail or category.headline
         self.status = status
         self.code = code
 
