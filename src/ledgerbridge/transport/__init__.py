@@ -1,0 +1,1 @@
+"""Connector plumbing shared by the HubSpot and QBO clients (tokens, OAuth, budgets)."""
