@@ -1,0 +1,144 @@
+"""The state store's tables (SQLAlchemy Core). The schema itself is created by the
+Alembic migrations in `migrations/`; a test checks both agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from ledgerbridge.store.types import JsonType, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("hubspot_portal_id", String(32)),
+    Column("qbo_realm_id", String(32)),
+    Column("hubspot_base_url", String(500), nullable=False),
+    Column("qbo_base_url", String(500), nullable=False),
+    # Fernet ciphertexts of the JSON token sets; never plain text.
+    Column("hubspot_tokens", Text),
+    Column("qbo_tokens", Text),
+    Column("status", String(32), nullable=False, server_default="active"),
+    Column("status_detail", Text),
+    Column("options", JsonType, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+sync_rules = Table(
+    "sync_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "connection_id", Integer, ForeignKey("connections.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("object_pair", String(32), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("config", JsonType, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("connection_id", "object_pair"),
+)
+
+links = Table(
+    "links",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column(
+        "connection_id", Integer, ForeignKey("connections.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("object_type", String(32), nullable=False),
+    Column("hubspot_id", String(64), nullable=False),
+    Column("qbo_id", String(64), nullable=False),
+    Column("hubspot_version", String(64)),
+    Column("qbo_version", String(64)),
+    Column("hubspot_hash", String(64)),
+    Column("qbo_hash", String(64)),
+    Column("base", JsonType, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("connection_id", "object_type", "hubspot_id"),
+    UniqueConstraint("connection_id", "object_type", "qbo_id"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column(
+        "connection_id",
+        Integer,
+        ForeignKey("connections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("side", String(16), primary_key=True),
+    Column("object_type", String(32), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+sync_records = Table(
+    "sync_records",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column(
+        "connection_id", Integer, ForeignKey("connections.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("object_type", String(32), nullable=False),
+    Column("side", String(16), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("label", String(300)),
+    Column("status", String(16), nullable=False),
+    Column("error_category", String(64)),
+    Column("detail", Text),
+    Column("excluded_by", Text),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_attempt_at", UTCDateTime, nullable=False),
+    Column("last_synced_at", UTCDateTime),
+    UniqueConstraint("connection_id", "object_type", "side", "record_id"),
+    Index(None, "connection_id", "status", "object_type"),
+)
+
+activity = Table(
+    "activity",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column(
+        "connection_id", Integer, ForeignKey("connections.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("at", UTCDateTime, nullable=False),
+    Column("object_type", String(32), nullable=False),
+    Column("side", String(16), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("direction", String(16), nullable=False),
+    Column("operation", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("details", JsonType, nullable=False),
+    Index(None, "connection_id", "object_type", "side", "record_id"),
+    Index(None, "connection_id", "at"),
+)
