@@ -1,0 +1,67 @@
+"""The sync-health summary shared by the status page and `/api/status` (R-HLT-3, R-HLT-5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledgerbridge.store import RecordStatus, Store
+from ledgerbridge.sync.errors import ErrorCategory
+
+COUNTED = (RecordStatus.SYNCED, RecordStatus.FAILED, RecordStatus.EXCLUDED)
+
+
+def _category(value: str | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    try:
+        category = ErrorCategory(value)
+    except ValueError:
+        category = ErrorCategory.UNKNOWN
+    return {
+        "id": category.value,
+        "title": category.headline,
+        "explanation": category.explanation,
+        "fix": category.fix,
+    }
+
+
+def status_summary(store: Store, failures: int = 10) -> dict[str, Any]:
+    """Per connection: status, counts per object type, and the latest failures explained."""
+    result: list[dict[str, Any]] = []
+    with store.begin() as tx:
+        for connection in tx.list_connections():
+            counts = tx.count_records(connection.id)
+            objects = {
+                object_type: {status.value: by_status.get(status, 0) for status in COUNTED}
+                for object_type, by_status in sorted(counts.items())
+            }
+            latest = tx.list_records(connection.id, status=RecordStatus.FAILED, limit=failures)
+            result.append(
+                {
+                    "id": connection.id,
+                    "name": connection.name,
+                    "status": connection.status.value,
+                    "status_detail": connection.status_detail,
+                    "hubspot_portal_id": connection.hubspot_portal_id,
+                    "qbo_realm_id": connection.qbo_realm_id,
+                    "objects": objects,
+                    "totals": {
+                        status.value: sum(o[status.value] for o in objects.values())
+                        for status in COUNTED
+                    },
+                    "failures": [
+                        {
+                            "object_type": r.object_type,
+                            "side": r.side,
+                            "record_id": r.record_id,
+                            "label": r.label,
+                            "detail": r.detail,
+                            "attempts": r.attempts,
+                            "last_attempt_at": r.last_attempt_at.isoformat(),
+                            "category": _category(r.error_category),
+                        }
+                        for r in latest
+                    ],
+                }
+            )
+    return {"connections": result}
