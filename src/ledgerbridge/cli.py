@@ -62,3 +62,7 @@ _register_plugins()
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # `python -m ledgerbridge.cli`
+    main()
