@@ -1,0 +1,337 @@
+"""The QBO Accounting API v3 client: one per connection (realm), on an injected httpx client.
+
+Every request goes through `transport.http.send`: the connection's `RateBudget`s (QBO's
+documented 500/min and 10 concurrent per realm; batches also spend a 40/min budget),
+the bearer token, retries with backoff on transient failures, and `faults.classify`.
+
+Idempotency: every write carries a caller-supplied `request_id` (QBO `requestid`,
+≤50 characters, ≤36 for `/batch`). QBO answers a repeated requestid with the original
+response, so a retry after a time-out never writes twice. `request_id_for(*parts)`
+derives a stable id from the operation's identity (same logical write → same id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Literal
+
+import httpx
+
+from ledgerbridge.qbo import faults
+from ledgerbridge.qbo.batch import BatchOp, BatchResult, run_batches
+from ledgerbridge.qbo.codec_values import json_dumps, json_loads
+from ledgerbridge.qbo.ids import check_request_id, request_id_for
+from ledgerbridge.sync.errors import ErrorCategory, SyncError, TerminalError, TransientError
+from ledgerbridge.transport.budget import RateBudget, Window
+from ledgerbridge.transport.http import send
+from ledgerbridge.transport.oauth import TokenProvider
+from ledgerbridge.transport.retry import RetryPolicy
+
+PRODUCTION_URL = "https://quickbooks.api.intuit.com"
+SANDBOX_URL = "https://sandbox-quickbooks.api.intuit.com"
+MINOR_VERSION = "75"
+MAX_RESULTS = 1000
+THROTTLE_PAUSE = 60.0  # "On 429, wait 60 s" (limits page) when no Retry-After is given
+
+Obj = dict[str, Any]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def default_budgets(
+    *, clock: Callable[[], float] = time.monotonic, sleep: Sleep = asyncio.sleep
+) -> tuple[RateBudget, RateBudget]:
+    """QBO's documented limits per realm: (general 500/min + 10 concurrent, batch 40/min)."""
+    general = RateBudget(
+        [Window(500, 60.0, "minute")], max_concurrency=10, clock=clock, sleep=sleep
+    )
+    batch = RateBudget([Window(40, 60.0, "batch_minute")], clock=clock, sleep=sleep)
+    return general, batch
+
+
+def _entity_path(entity: str) -> str:
+    if not entity.isalnum():
+        raise ValueError(f"not a QBO entity name: {entity!r}")
+    return entity.lower()
+
+
+class _Stale(TerminalError):
+    """A 5010 on a write: handled by re-reading the SyncToken, not by blind retries."""
+
+
+class QboClient:
+    """Async client for one QBO company (realm)."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        realm_id: str,
+        tokens: TokenProvider,
+        base_url: str = PRODUCTION_URL,
+        budget: RateBudget | None = None,
+        batch_budget: RateBudget | None = None,
+        retry: RetryPolicy | None = None,
+        minorversion: str = MINOR_VERSION,
+        batch_size: int = 30,
+        throttle_pause: float = THROTTLE_PAUSE,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 1 <= batch_size <= 30:
+            raise ValueError("QBO batches hold 1 to 30 items")
+        self.http = http
+        self.realm_id = realm_id
+        self.tokens = tokens
+        self.base_url = base_url.rstrip("/")
+        general, batches = default_budgets(clock=clock, sleep=sleep)
+        self.budget = budget or general
+        self.batch_budget = batch_budget or batches
+        self.retry = retry or RetryPolicy()
+        self.minorversion = minorversion
+        self.batch_size = batch_size
+        self.throttle_pause = throttle_pause
+        self._sleep = sleep
+        self.requests: dict[str, int] = {}  # HTTP requests sent, by kind (for tests, metrics)
+
+    # ---- plumbing -----------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/v3/company/{self.realm_id}/{path}"
+
+    def _classify(self, response: httpx.Response) -> SyncError | None:
+        content_type = response.headers.get("content-type", "")
+        if 200 <= response.status_code < 300 and "pdf" in content_type:
+            return None
+        error = faults.classify(response.status_code, response.content, content_type)
+        if isinstance(error, TransientError) and error.category is ErrorCategory.STALE_OBJECT:
+            return _Stale(error.category, error.detail, status=error.status, code=error.code)
+        return error
+
+    async def _call(
+        self,
+        method: Literal["GET", "POST"],
+        path: str,
+        *,
+        kind: str,
+        params: dict[str, str] | None = None,
+        json: Any = None,
+        content: str | None = None,
+        accept: str = "application/json",
+        batch: bool = False,
+    ) -> httpx.Response:
+        query = {**(params or {}), "minorversion": self.minorversion}
+        headers = {"Accept": accept}
+        body: bytes | str | None = content
+        if json is not None:
+            body = json_dumps(json)  # Decimals as JSON numbers
+            headers["Content-Type"] = "application/json"
+        elif content is not None:
+            headers["Content-Type"] = "application/text"
+
+        def count(*_: object) -> None:
+            self.requests[kind] = self.requests.get(kind, 0) + 1
+
+        count()
+        budgets = [self.batch_budget, self.budget] if batch else [self.budget]
+        return await send(
+            self.http,
+            method,
+            self.url(path),
+            tokens=self.tokens,
+            classify=self._classify,
+            budget=budgets,
+            policy=self.retry,
+            params=query,
+            content=body,
+            headers=headers,
+            default_retry_after=self.throttle_pause,
+            sleep=self._sleep,
+            on_retry=count,
+        )
+
+    @staticmethod
+    def _body(response: httpx.Response) -> Obj:
+        try:
+            data = json_loads(response.content)
+        except ValueError as exc:
+            raise TransientError(
+                ErrorCategory.SERVICE_UNAVAILABLE, "QBO answered with a body that is not JSON"
+            ) from exc
+        if not isinstance(data, dict):
+            raise TerminalError(ErrorCategory.UNKNOWN, "QBO answered with an unexpected body")
+        return data
+
+    @staticmethod
+    def _entity_of(body: Obj, entity: str) -> Obj:
+        obj = body.get(entity)
+        if not isinstance(obj, dict):
+            raise TerminalError(ErrorCategory.UNKNOWN, f"QBO answer has no {entity} object")
+        return obj
+
+    # ---- reads --------------------------------------------------------------------------
+
+    async def get(self, entity: str, entity_id: str) -> Obj:
+        response = await self._call("GET", f"{_entity_path(entity)}/{entity_id}", kind="get")
+        return self._entity_of(self._body(response), entity)
+
+    async def company_info(self) -> Obj:
+        response = await self._call("GET", f"companyinfo/{self.realm_id}", kind="get")
+        return self._entity_of(self._body(response), "CompanyInfo")
+
+    async def preferences(self) -> Obj:
+        response = await self._call("GET", "preferences", kind="get")
+        return self._entity_of(self._body(response), "Preferences")
+
+    async def pdf(self, entity: str, entity_id: str) -> bytes:
+        response = await self._call(
+            "GET", f"{_entity_path(entity)}/{entity_id}/pdf", kind="pdf", accept="application/pdf"
+        )
+        return response.content
+
+    async def query_page(self, statement: str) -> Obj:
+        """One raw `QueryResponse` (the statement carries its own paging, if any)."""
+        response = await self._call("GET", "query", kind="query", params={"query": statement})
+        page = self._body(response).get("QueryResponse", {})
+        return page if isinstance(page, dict) else {}
+
+    async def query(self, statement: str, *, page_size: int = MAX_RESULTS) -> AsyncIterator[Obj]:
+        """Every row of `SELECT * FROM E [WHERE …] [ORDERBY …]`, paged by STARTPOSITION/MAXRESULTS.
+
+        Stops at the first page shorter than `page_size` (so 2,500 rows take 3 requests).
+        """
+        if not 1 <= page_size <= MAX_RESULTS:
+            raise ValueError("MAXRESULTS must be between 1 and 1000")
+        upper = statement.upper()
+        if "STARTPOSITION" in upper or "MAXRESULTS" in upper:
+            raise ValueError("query() adds STARTPOSITION and MAXRESULTS itself")
+        start = 1
+        while True:
+            page = await self.query_page(
+                f"{statement} STARTPOSITION {start} MAXRESULTS {page_size}"
+            )
+            rows = _rows(page)
+            for row in rows:
+                yield row
+            if len(rows) < page_size:
+                return
+            start += len(rows)
+
+    async def query_all(self, statement: str, *, page_size: int = MAX_RESULTS) -> list[Obj]:
+        return [row async for row in self.query(statement, page_size=page_size)]
+
+    async def count(self, entity: str, where: str | None = None) -> int:
+        statement = f"SELECT COUNT(*) FROM {entity}" + (f" WHERE {where}" if where else "")
+        total = (await self.query_page(statement)).get("totalCount", 0)
+        return int(total)
+
+    async def cdc(self, entities: Sequence[str], changed_since: str) -> list[Obj]:
+        """The raw `CDCResponse[0].QueryResponse` list (one object per requested entity)."""
+        params = {"entities": ",".join(entities), "changedSince": changed_since}
+        body = self._body(await self._call("GET", "cdc", kind="cdc", params=params))
+        responses = body.get("CDCResponse") or [{}]
+        first = responses[0] if isinstance(responses, list) and responses else {}
+        pages = first.get("QueryResponse", []) if isinstance(first, dict) else []
+        return [p for p in pages if isinstance(p, dict)] if isinstance(pages, list) else []
+
+    # ---- writes -------------------------------------------------------------------------
+
+    async def _write(
+        self,
+        entity: str,
+        body: Obj,
+        *,
+        request_id: str,
+        operation: str | None = None,
+        include: str | None = None,
+    ) -> Obj:
+        params = {"requestid": check_request_id(request_id)}
+        if operation:
+            params["operation"] = operation
+        if include:
+            params["include"] = include
+        response = await self._call(
+            "POST", _entity_path(entity), kind="write", params=params, json=body
+        )
+        return self._entity_of(self._body(response), entity)
+
+    async def _write_fresh(
+        self,
+        entity: str,
+        body: Obj,
+        *,
+        request_id: str,
+        operation: str | None = None,
+        include: str | None = None,
+    ) -> Obj:
+        """A write that needs the current SyncToken: on 5010, re-read it and try once more."""
+        try:
+            return await self._write(
+                entity, body, request_id=request_id, operation=operation, include=include
+            )
+        except _Stale:
+            current = await self.get(entity, str(body["Id"]))
+            token = str(current.get("SyncToken", ""))
+            retry_body = {**body, "SyncToken": token}
+            # A new requestid: the first one may be remembered with its Fault.
+            retry_id = request_id_for(request_id, "synctoken", token)
+            try:
+                return await self._write(
+                    entity, retry_body, request_id=retry_id, operation=operation, include=include
+                )
+            except _Stale as again:
+                raise TransientError(
+                    ErrorCategory.STALE_OBJECT, again.detail, status=again.status, code=again.code
+                ) from again
+
+    async def create(self, entity: str, body: Obj, *, request_id: str) -> Obj:
+        return await self._write(entity, body, request_id=request_id)
+
+    async def update(self, entity: str, body: Obj, *, request_id: str, sparse: bool = True) -> Obj:
+        """Update `body` (with Id and SyncToken); sparse by default (omitted fields are kept)."""
+        if "Id" not in body or "SyncToken" not in body:
+            raise ValueError("an update needs Id and SyncToken")
+        payload = {**body, "sparse": sparse}
+        return await self._write_fresh(entity, payload, request_id=request_id)
+
+    async def void(self, entity: str, entity_id: str, sync_token: str, *, request_id: str) -> Obj:
+        """Void a transaction (amounts go to zero; the record stays)."""
+        body: Obj = {"Id": entity_id, "SyncToken": sync_token}
+        if entity in ("Payment", "BillPayment"):
+            body["sparse"] = True
+            return await self._write_fresh(
+                entity, body, request_id=request_id, operation="update", include="void"
+            )
+        return await self._write_fresh(entity, body, request_id=request_id, operation="void")
+
+    async def delete(self, entity: str, entity_id: str, sync_token: str, *, request_id: str) -> Obj:
+        body: Obj = {"Id": entity_id, "SyncToken": sync_token}
+        return await self._write_fresh(entity, body, request_id=request_id, operation="delete")
+
+    async def batch(self, ops: Sequence[BatchOp], *, chunk_size: int | None = None) -> BatchResult:
+        """Run many operations through `/batch` (≤30 a request); results in `ops` order."""
+        size = chunk_size or self.batch_size
+        if not 1 <= size <= 30:
+            raise ValueError("QBO batches hold 1 to 30 items")
+
+        async def post(payload: Obj, request_id: str) -> Obj:
+            response = await self._call(
+                "POST",
+                "batch",
+                kind="batch",
+                params={"requestid": check_request_id(request_id, 36)},
+                json=payload,
+                batch=True,
+            )
+            return self._body(response)
+
+        return await run_batches(ops, size, post)
+
+
+def _rows(page: Obj) -> list[Obj]:
+    """The entity rows of a QueryResponse (the one list-valued key)."""
+    for value in page.values():
+        if isinstance(value, list):
+            return [row for row in value if isinstance(row, dict)]
+    return []

@@ -1,0 +1,160 @@
+"""A proactive rate budget: spend the documented limits up front instead of waiting for 429.
+
+A `RateBudget` combines any number of sliding-window limits (`Window`) and an optional
+cap on concurrent requests. `async with budget.slot(cost):` waits until a concurrency
+slot is free and every window has room for `cost` more requests, then records them.
+
+Two signals from the server tighten it:
+* `penalize(seconds)`: after a 429, nobody starts a request until the pause is over.
+* `observe(remaining, window_name)`: a rate-limit header said only `remaining` requests
+  are left in that window; if we believed there was more room, we record phantom
+  requests so our count agrees with the server's (they age out like real ones).
+
+The clock (`() -> float`, seconds, monotonic) and `sleep` are injectable, so tests run
+on virtual time and never sleep for real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """At most `max_requests` per `per_seconds` (sliding). `max_requests == 0` turns it off."""
+
+    max_requests: int
+    per_seconds: float
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.max_requests < 0:
+            raise ValueError("max_requests cannot be negative")
+        if self.per_seconds <= 0:
+            raise ValueError("per_seconds must be positive")
+
+
+class _WindowState:
+    """The requests spent in one window: (time, cost) pairs, oldest first."""
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+        self.spent: deque[tuple[float, int]] = deque()
+        self.used = 0
+
+    def expire(self, now: float) -> None:
+        horizon = now - self.window.per_seconds
+        while self.spent and self.spent[0][0] <= horizon:
+            _, cost = self.spent.popleft()
+            self.used -= cost
+
+    def room(self) -> int:
+        return self.window.max_requests - self.used
+
+    def wait_for(self, cost: int, now: float) -> float:
+        """Seconds until `cost` more requests fit (0 when they fit now)."""
+        self.expire(now)
+        cost = min(cost, self.window.max_requests)
+        excess = self.used + cost - self.window.max_requests
+        if excess <= 0:
+            return 0.0
+        freed = 0
+        for stamp, spent in self.spent:
+            freed += spent
+            if freed >= excess:
+                return max(stamp + self.window.per_seconds - now, 0.0)
+        return self.window.per_seconds  # unreachable while costs are consistent
+
+    def spend(self, cost: int, now: float) -> None:
+        cost = min(cost, self.window.max_requests)
+        if cost > 0:
+            self.spent.append((now, cost))
+            self.used += cost
+
+
+class RateBudget:
+    """Sliding-window limits plus a concurrency cap, shared by every request of a connection."""
+
+    def __init__(
+        self,
+        windows: Sequence[Window] = (),
+        *,
+        max_concurrency: int | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        names = [w.name for w in windows]
+        if len(names) != len(set(names)):
+            raise ValueError("window names must be unique")
+        self._windows = {w.name: _WindowState(w) for w in windows if w.max_requests > 0}
+        self._clock = clock
+        self._sleep = sleep
+        self._semaphore = (
+            asyncio.Semaphore(max_concurrency) if max_concurrency and max_concurrency > 0 else None
+        )
+        self._lock = asyncio.Lock()
+        self._paused_until = float("-inf")
+        self.waited = 0.0  # total seconds spent waiting for room (for tests and metrics)
+
+    @property
+    def windows(self) -> tuple[Window, ...]:
+        return tuple(state.window for state in self._windows.values())
+
+    def used(self, window_name: str) -> int:
+        """Requests counted in a window right now (0 for an unknown or disabled window)."""
+        state = self._windows.get(window_name)
+        if state is None:
+            return 0
+        state.expire(self._clock())
+        return state.used
+
+    def penalize(self, seconds: float) -> None:
+        """Block every new request for `seconds` from now (after a 429)."""
+        if seconds > 0:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def observe(self, remaining: int | None, window_name: str) -> None:
+        """Tighten a window from a rate-limit header that says `remaining` are left."""
+        state = self._windows.get(window_name)
+        if remaining is None or state is None:
+            return
+        now = self._clock()
+        state.expire(now)
+        gap = state.room() - max(remaining, 0)
+        if gap > 0:
+            state.spend(gap, now)
+
+    async def _wait_for_room(self, cost: int) -> None:
+        async with self._lock:  # FIFO: the first waiter is served first
+            while True:
+                now = self._clock()
+                pause = max(self._paused_until - now, 0.0)
+                for state in self._windows.values():
+                    pause = max(pause, state.wait_for(cost, now))
+                if pause <= 0:
+                    for state in self._windows.values():
+                        state.spend(cost, now)
+                    return
+                self.waited += pause
+                await self._sleep(pause)
+
+    @asynccontextmanager
+    async def slot(self, cost: int = 1) -> AsyncIterator[None]:
+        """Wait for a concurrency slot and room for `cost` requests in every window."""
+        if cost < 0:
+            raise ValueError("cost cannot be negative")
+        if self._semaphore is None:
+            await self._wait_for_room(cost)
+            yield
+            return
+        async with self._semaphore:
+            await self._wait_for_room(cost)
+            yield

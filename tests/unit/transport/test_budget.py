@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ledgerbridge.transport.budget import RateBudget, Window
+
+from .fakes import FakeTime
+
+
+async def test_window_admits_up_to_its_limit_then_waits_for_the_oldest_to_age_out() -> None:
+    time = FakeTime()
+    budget = RateBudget([Window(3, 10.0, "ten_s")], clock=time.clock, sleep=time.sleep)
+    starts = []
+    for _ in range(7):
+        async with budget.slot():
+            starts.append(time.now - 1000.0)
+    assert starts == [0.0, 0.0, 0.0, 10.0, 10.0, 10.0, 20.0]
+    assert budget.used("ten_s") == 1
+
+
+async def test_every_window_must_have_room() -> None:
+    time = FakeTime()
+    budget = RateBudget(
+        [Window(5, 1.0, "second"), Window(8, 60.0, "minute")], clock=time.clock, sleep=time.sleep
+    )
+    starts = []
+    for _ in range(9):
+        async with budget.slot():
+            starts.append(round(time.now - 1000.0, 6))
+    # five in the first second, three more in the next, then the minute window is full
+    assert starts == [0.0] * 5 + [1.0] * 3 + [60.0]
+
+
+async def test_cost_spends_several_requests_at_once() -> None:
+    time = FakeTime()
+    budget = RateBudget([Window(10, 60.0, "minute")], clock=time.clock, sleep=time.sleep)
+    async with budget.slot(cost=6):
+        pass
+    async with budget.slot(cost=6):
+        pass
+    assert time.now - 1000.0 == 60.0
+    # a cost above the limit is clamped instead of waiting forever
+    async with budget.slot(cost=50):
+        pass
+    assert budget.used("minute") == 10
+
+
+async def test_zero_limit_is_off_and_no_windows_means_no_wait() -> None:
+    time = FakeTime()
+    budget = RateBudget([Window(0, 1.0, "off")], clock=time.clock, sleep=time.sleep)
+    for _ in range(100):
+        async with budget.slot():
+            pass
+    assert time.sleeps == []
+    assert budget.windows == ()
+
+
+async def test_concurrency_cap() -> None:
+    time = FakeTime()
+    budget = RateBudget(max_concurrency=3, clock=time.clock, sleep=time.sleep)
+    in_flight = 0
+    peak = 0
+
+    async def work() -> None:
+        nonlocal in_flight, peak
+        async with budget.slot():
+            in_flight += 1
+            peak = max(peak, in_flight)
+            for _ in range(3):
+                await asyncio.sleep(0)
+            in_flight -= 1
+
+    await asyncio.gather(*(work() for _ in range(20)))
+    assert peak == 3
+
+
+async def test_penalize_blocks_everyone_until_the_pause_is_over() -> None:
+    time = FakeTime()
+    budget = RateBudget([Window(100, 60.0, "minute")], clock=time.clock, sleep=time.sleep)
+    budget.penalize(30.0)
+    budget.penalize(5.0)  # a shorter pause never shortens a longer one
+    async with budget.slot():
+        assert time.now - 1000.0 == 30.0
+    async with budget.slot():
+        assert time.now - 1000.0 == 30.0
+    assert budget.waited == 30.0
+
+
+async def test_observe_tightens_from_a_remaining_header() -> None:
+    time = FakeTime()
+    budget = RateBudget([Window(10, 10.0, "ten_s")], clock=time.clock, sleep=time.sleep)
+    async with budget.slot():
+        pass
+    budget.observe(2, "ten_s")  # the server says 2 left; we thought 9
+    assert budget.used("ten_s") == 8
+    budget.observe(5, "ten_s")  # never loosens
+    budget.observe(None, "ten_s")
+    budget.observe(0, "no-such-window")
+    assert budget.used("ten_s") == 8
+    for _ in range(2):
+        async with budget.slot():
+            pass
+    assert time.sleeps == []
+    async with budget.slot():
+        pass
+    assert time.now - 1000.0 == 10.0
+
+
+async def test_waiters_are_served_in_arrival_order() -> None:
+    time = FakeTime()
+    budget = RateBudget([Window(1, 1.0, "second")], clock=time.clock, sleep=time.sleep)
+    order: list[int] = []
+
+    async def work(i: int) -> None:
+        async with budget.slot():
+            order.append(i)
+
+    await asyncio.gather(*(work(i) for i in range(5)))
+    assert order == [0, 1, 2, 3, 4]
+    assert time.now - 1000.0 == 4.0
+
+
+def test_invalid_configuration() -> None:
+    with pytest.raises(ValueError):
+        Window(-1, 1.0, "x")
+    with pytest.raises(ValueError):
+        Window(1, 0.0, "x")
+    with pytest.raises(ValueError):
+        RateBudget([Window(1, 1.0, "x"), Window(2, 1.0, "x")])
+
+
+async def test_negative_cost_is_refused() -> None:
+    budget = RateBudget()
+    with pytest.raises(ValueError):
+        async with budget.slot(cost=-1):
+            pass
