@@ -3,6 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
+LINT_PATHS := src tests $(wildcard bench)
 
 .PHONY: demo test lint typecheck unit install clean
 
@@ -18,8 +19,8 @@ demo: $(VENV)/.installed
 	$(BIN)/ledgerbridge demo
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
