@@ -1,0 +1,202 @@
+"""Batch plumbing (pure): chunks of at most 100 inputs, and 207 answers mapped per input.
+
+HubSpot answers a batch with `results` (records) and, on partial failure, HTTP 207
+with `errors` (`StandardError`s). Neither list is documented to follow input order,
+so each answer is tied back to its input by, in this order:
+
+1. `objectWriteTraceId`: every create/upsert input carries one (its index in the
+   chunk); HubSpot echoes it on results and in an error's `context`;
+2. the input key: a result's `id` (read/update by id), or its `idProperty` value
+   (upsert, read by a unique property); an error's `id` or `context.ids`;
+3. content: a result whose returned property values agree with exactly one input;
+4. position: results (or errors) left over are matched, in order, with the inputs
+   left over when only one kind is left over and the counts agree (the sandbox and
+   HubSpot keep input order).
+
+An input that still has no answer gets a `TerminalError(UNKNOWN)`: we do not
+know whether HubSpot applied it (callers that write idempotently may retry it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ledgerbridge.hubspot.errors import error_from_standard_error
+from ledgerbridge.hubspot.objects import HubSpotRecord
+from ledgerbridge.sync.errors import ErrorCategory, SyncError, TerminalError
+
+__all__ = ["MAX_BATCH", "BatchItem", "BatchResult", "chunks", "map_batch_response"]
+
+MAX_BATCH = 100
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = MAX_BATCH) -> Iterator[Sequence[T]]:
+    """`items` in slices of at most `size` (HubSpot batch endpoints take ≤ 100)."""
+    if size < 1:
+        raise ValueError("chunk size must be positive")
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """What happened to one input: a record, or an error (never both)."""
+
+    index: int
+    record: HubSpotRecord | None = None
+    error: SyncError | None = None
+    created: bool | None = None  # upsert: True when the record was new
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """Per-input outcomes of a (possibly chunked) batch call, in input order."""
+
+    items: tuple[BatchItem, ...]
+
+    @property
+    def records(self) -> list[HubSpotRecord]:
+        return [item.record for item in self.items if item.record is not None]
+
+    @property
+    def errors(self) -> list[tuple[int, SyncError]]:
+        return [(item.index, item.error) for item in self.items if item.error is not None]
+
+    @property
+    def all_ok(self) -> bool:
+        return all(item.ok for item in self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> BatchItem:
+        return self.items[index]
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if value is None:
+        return []
+    return [str(value)]
+
+
+def _error_indices(
+    item: Mapping[str, Any],
+    traces: Mapping[str, int],
+    keys: Mapping[str, list[int]],
+) -> list[int]:
+    context = item.get("context")
+    context = context if isinstance(context, Mapping) else {}
+    found: list[int] = []
+    for trace in _strings(context.get("objectWriteTraceId")) + _strings(
+        item.get("objectWriteTraceId")
+    ):
+        if trace in traces:
+            found.append(traces[trace])
+    if found:
+        return found
+    candidates = (
+        _strings(item.get("id"))
+        + _strings(context.get("ids"))
+        + _strings(context.get("fromObjectId"))
+    )
+    for key in candidates:
+        found.extend(keys.get(key, []))
+    return sorted(set(found))
+
+
+def _agrees(record: HubSpotRecord, inp: Mapping[str, Any]) -> bool:
+    """The result's returned values equal the input's on every property both carry."""
+    wanted = inp.get("properties")
+    if not isinstance(wanted, Mapping):
+        return False
+    common = [k for k, v in wanted.items() if v not in (None, "") and record.get(k) is not None]
+    return bool(common) and all(record.get(k) == str(wanted[k]) for k in common)
+
+
+def map_batch_response(
+    inputs: Sequence[Mapping[str, Any]],
+    body: Mapping[str, Any] | None,
+    *,
+    id_property: str | None = None,
+    offset: int = 0,
+) -> list[BatchItem]:
+    """Tie each answer of one batch call back to its input (see the module docs).
+
+    `id_property`: results are matched on this property's value instead of their
+    `id` (upsert; read or update by a unique property). `offset` is added to indices.
+    """
+    body = body or {}
+    n = len(inputs)
+    records: list[HubSpotRecord | None] = [None] * n
+    created: list[bool | None] = [None] * n
+    errors: list[SyncError | None] = [None] * n
+    traces = {
+        str(inp["objectWriteTraceId"]): i
+        for i, inp in enumerate(inputs)
+        if inp.get("objectWriteTraceId") is not None
+    }
+    keys: dict[str, list[int]] = {}
+    for i, inp in enumerate(inputs):
+        if inp.get("id") is not None:
+            keys.setdefault(str(inp["id"]), []).append(i)
+
+    def free(i: int) -> bool:
+        return records[i] is None and errors[i] is None
+
+    stray_errors: list[SyncError] = []
+    for raw in body.get("errors") or []:
+        error = error_from_standard_error(raw)
+        indices = [i for i in _error_indices(raw, traces, keys) if free(i)]
+        if not indices:
+            stray_errors.append(error)
+        for i in indices:
+            errors[i] = error
+
+    stray_results: list[tuple[HubSpotRecord, bool | None]] = []
+    for raw in body.get("results") or []:
+        record = HubSpotRecord.from_api(raw)
+        is_new = raw.get("new") if isinstance(raw.get("new"), bool) else None
+        trace = raw.get("objectWriteTraceId")
+        if trace is not None and str(trace) in traces and free(traces[str(trace)]):
+            indices = [traces[str(trace)]]
+        else:
+            key = record.get(id_property) if id_property else record.id
+            indices = [i for i in keys.get(key or "", []) if free(i)]
+        if not indices:
+            stray_results.append((record, is_new))
+        for i in indices:
+            records[i], created[i] = record, is_new
+
+    left = [i for i in range(n) if free(i)]
+    unplaced: list[tuple[HubSpotRecord, bool | None]] = []
+    for record, is_new in stray_results:
+        matches = [i for i in left if _agrees(record, inputs[i])]
+        if len(matches) == 1:
+            records[matches[0]], created[matches[0]] = record, is_new
+            left.remove(matches[0])
+        else:
+            unplaced.append((record, is_new))
+    if unplaced and not stray_errors and len(unplaced) == len(left):
+        for i, (record, is_new) in zip(left, unplaced, strict=True):
+            records[i], created[i] = record, is_new
+        left = []
+    elif stray_errors and not unplaced and len(stray_errors) == len(left):
+        for i, error in zip(left, stray_errors, strict=True):
+            errors[i] = error
+        left = []
+    for i in left:
+        errors[i] = TerminalError(
+            ErrorCategory.UNKNOWN,
+            "HubSpot's batch answer did not say what happened to this input"
+            + (f"; unmatched errors: {[str(e) for e in stray_errors]}" if stray_errors else ""),
+        )
+    return [BatchItem(offset + i, records[i], errors[i], created[i]) for i in range(n)]

@@ -1,0 +1,408 @@
+"""`HubSpotClient`: the CRM v3 objects API (CRUD, paging, batch, search, properties)
+and associations v4, over one connection's `Session`.
+
+Every method takes a plural object type (`contacts`, `companies`, `deals`,
+`quotes`, `products`, `line_items`, `invoices`, `commerce_payments`) or any alias
+of one ("contact", "0-1"). Failures are `SyncError`s (see `hubspot.errors`).
+
+Idempotent creates: `upsert_by_unique` writes through `batch/upsert` keyed on a
+unique-value property that holds the QuickBooks id (`ledgerbridge_qbo_id` unless
+configured otherwise; create it once with `ensure_unique_property`). A write that
+HubSpot committed but whose answer was lost is simply retried: the second upsert
+finds the record and updates it instead of creating a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from ledgerbridge.hubspot.associations import AssociationsMixin
+from ledgerbridge.hubspot.batch import MAX_BATCH, BatchItem, BatchResult, chunks
+from ledgerbridge.hubspot.batch import map_batch_response as _map
+from ledgerbridge.hubspot.errors import ConflictError, SearchLimitError
+from ledgerbridge.hubspot.objects import HubSpotRecord, object_type
+from ledgerbridge.hubspot.session import DEFAULT_BASE_URL, HubSpotLimits, Session
+from ledgerbridge.sync.errors import ErrorCategory, SyncError, TerminalError
+from ledgerbridge.transport.budget import Sleep
+from ledgerbridge.transport.oauth import TokenProvider
+from ledgerbridge.transport.retry import RetryPolicy
+
+__all__ = ["DEFAULT_UNIQUE_PROPERTY", "MAX_SEARCH_RESULTS", "HubSpotClient", "Page"]
+
+DEFAULT_UNIQUE_PROPERTY = "ledgerbridge_qbo_id"
+MAX_SEARCH_RESULTS = 10_000
+Properties = Mapping[str, str]
+Page = tuple[int, list[HubSpotRecord], str | None]  # (total, records, next after)
+
+
+def _csv(values: Sequence[str]) -> str:
+    return ",".join(values)
+
+
+def _next_after(body: Mapping[str, Any]) -> str | None:
+    paging = body.get("paging")
+    nxt = paging.get("next") if isinstance(paging, Mapping) else None
+    after = nxt.get("after") if isinstance(nxt, Mapping) else None
+    return str(after) if after not in (None, "") else None
+
+
+class HubSpotClient(AssociationsMixin):
+    """Async HubSpot client for one connection, on an injected `httpx.AsyncClient`."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        tokens: TokenProvider,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        limits: HubSpotLimits | None = None,
+        retry: RetryPolicy | None = None,
+        unique_property: str = DEFAULT_UNIQUE_PROPERTY,
+        batch_size: int = MAX_BATCH,
+        page_size: int = 100,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
+        self.session = Session(
+            http, tokens, base_url=base_url, limits=limits, retry=retry, clock=clock, sleep=sleep
+        )
+        self.unique_property = unique_property
+        self.batch_size = batch_size
+        self.page_size = page_size
+
+    @property
+    def requests(self) -> int:
+        """HTTP attempts sent so far (every retry counts)."""
+        return self.session.requests
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return await self.session.request(method, path, **kwargs)
+
+    # ------------------------------------------------------------ single records
+
+    async def get(
+        self,
+        obj: str,
+        record_id: str,
+        properties: Sequence[str] = (),
+        associations: Sequence[str] = (),
+        *,
+        id_property: str | None = None,
+        archived: bool = False,
+    ) -> HubSpotRecord:
+        params = {"archived": "true" if archived else "false"}
+        if properties:
+            params["properties"] = _csv(properties)
+        if associations:
+            params["associations"] = _csv([object_type(a) for a in associations])
+        if id_property:
+            params["idProperty"] = id_property
+        body = await self._call(
+            "GET", f"/crm/v3/objects/{object_type(obj)}/{record_id}", params=params
+        )
+        return HubSpotRecord.from_api(body)
+
+    async def create(
+        self,
+        obj: str,
+        properties: Properties,
+        associations: Sequence[Mapping[str, Any]] = (),
+    ) -> HubSpotRecord:
+        """Create one record. Not idempotent: prefer `upsert_by_unique` for synced records."""
+        body: dict[str, Any] = {"properties": dict(properties)}
+        if associations:
+            body["associations"] = list(associations)
+        answer = await self._call("POST", f"/crm/v3/objects/{object_type(obj)}", json=body)
+        return HubSpotRecord.from_api(answer)
+
+    async def update(
+        self,
+        obj: str,
+        record_id: str,
+        properties: Properties,
+        *,
+        id_property: str | None = None,
+    ) -> HubSpotRecord:
+        params = {"idProperty": id_property} if id_property else None
+        answer = await self._call(
+            "PATCH",
+            f"/crm/v3/objects/{object_type(obj)}/{record_id}",
+            params=params,
+            json={"properties": dict(properties)},
+        )
+        return HubSpotRecord.from_api(answer)
+
+    async def archive(self, obj: str, record_id: str) -> None:
+        """Move a record to the recycle bin (HubSpot answers 204 for unknown ids too)."""
+        await self._call("DELETE", f"/crm/v3/objects/{object_type(obj)}/{record_id}")
+
+    async def list_all(
+        self,
+        obj: str,
+        properties: Sequence[str] = (),
+        associations: Sequence[str] = (),
+        *,
+        archived: bool = False,
+    ) -> AsyncIterator[HubSpotRecord]:
+        """Every record (or every archived one), following `paging.next.after`."""
+        params = {"limit": str(self.page_size), "archived": "true" if archived else "false"}
+        if properties:
+            params["properties"] = _csv(properties)
+        if associations:
+            params["associations"] = _csv([object_type(a) for a in associations])
+        path = f"/crm/v3/objects/{object_type(obj)}"
+        after: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = dict(params, after=after) if after else params
+            body = await self._call("GET", path, params=page)
+            for raw in body.get("results", []):
+                yield HubSpotRecord.from_api(raw)
+            after = _next_after(body)
+            if after is None:
+                return
+            if after in seen:  # a server that repeats a cursor would loop forever
+                raise TerminalError(ErrorCategory.UNKNOWN, f"paging of {path} repeated {after!r}")
+            seen.add(after)
+
+    # ------------------------------------------------------------ batches
+
+    async def _batch(
+        self,
+        obj: str,
+        action: str,
+        inputs: Sequence[Mapping[str, Any]],
+        extra: Mapping[str, Any] | None = None,
+        *,
+        id_property: str | None = None,
+        size: int | None = None,
+    ) -> BatchResult:
+        path = f"/crm/v3/objects/{object_type(obj)}/batch/{action}"
+        items: list[BatchItem] = []
+        offset = 0
+        for chunk in chunks(inputs, size or self.batch_size):
+            body = await self._call("POST", path, json={**(extra or {}), "inputs": list(chunk)})
+            items.extend(_map(chunk, body, id_property=id_property, offset=offset))
+            offset += len(chunk)
+        return BatchResult(tuple(items))
+
+    async def batch_read(
+        self,
+        obj: str,
+        ids: Sequence[str],
+        properties: Sequence[str] = (),
+        *,
+        id_property: str | None = None,
+    ) -> BatchResult:
+        """Records by id (or by a unique property); missing ones are NOT_FOUND errors."""
+        extra: dict[str, Any] = {"properties": list(properties)}
+        if id_property:
+            extra["idProperty"] = id_property
+        inputs = [{"id": i} for i in ids]
+        return await self._batch(obj, "read", inputs, extra, id_property=id_property)
+
+    async def batch_create(
+        self,
+        obj: str,
+        inputs: Sequence[Properties],
+        associations: Sequence[Sequence[Mapping[str, Any]]] | None = None,
+    ) -> BatchResult:
+        """Create records, ≤100 per request. Not idempotent: see `upsert_by_unique`."""
+        bodies: list[dict[str, Any]] = []
+        for i, properties in enumerate(inputs):
+            body: dict[str, Any] = {
+                "properties": dict(properties),
+                "objectWriteTraceId": str(i % self.batch_size),
+            }
+            if associations is not None and associations[i]:
+                body["associations"] = list(associations[i])
+            bodies.append(body)
+        return await self._batch(obj, "create", bodies)
+
+    async def batch_update(
+        self,
+        obj: str,
+        inputs: Sequence[tuple[str, Properties]],
+        *,
+        id_property: str | None = None,
+    ) -> BatchResult:
+        bodies: list[dict[str, Any]] = []
+        for record_id, properties in inputs:
+            body: dict[str, Any] = {"id": record_id, "properties": dict(properties)}
+            if id_property:
+                body["idProperty"] = id_property
+            bodies.append(body)
+        return await self._batch(obj, "update", bodies, id_property=id_property)
+
+    async def batch_upsert(
+        self, obj: str, id_property: str, inputs: Sequence[tuple[str, Properties]]
+    ) -> BatchResult:
+        """Create or update by a unique-value property; `created` says which happened."""
+        bodies = [
+            {
+                "id": key,
+                "idProperty": id_property,
+                "properties": {**properties, id_property: key},
+                "objectWriteTraceId": str(i % self.batch_size),
+            }
+            for i, (key, properties) in enumerate(inputs)
+        ]
+        return await self._batch(obj, "upsert", bodies, id_property=id_property)
+
+    async def batch_archive(self, obj: str, ids: Sequence[str]) -> None:
+        await self._batch(obj, "archive", [{"id": i} for i in ids])
+
+    async def upsert_by_unique(
+        self,
+        obj: str,
+        inputs: Sequence[tuple[str, Properties]],
+        id_property: str | None = None,
+    ) -> BatchResult:
+        """Idempotent create-or-update keyed on our unique property (the QBO id).
+
+        `inputs` are (QBO id, properties). Retrying after a lost answer never
+        creates a second record. A 409 on another unique property comes back as
+        a per-input `ConflictError` naming the record that holds the value.
+        """
+        return await self.batch_upsert(obj, id_property or self.unique_property, inputs)
+
+    # ------------------------------------------------------------ search
+
+    async def search_page(
+        self,
+        obj: str,
+        filter_groups: Sequence[Mapping[str, Any]] = (),
+        sorts: Sequence[Mapping[str, Any] | str] = (),
+        properties: Sequence[str] = (),
+        *,
+        limit: int = 200,
+        after: str | None = None,
+        query: str | None = None,
+    ) -> Page:
+        """One search request: (total, records, next `after` or None)."""
+        body: dict[str, Any] = {
+            "filterGroups": list(filter_groups),
+            "sorts": list(sorts),
+            "properties": list(properties),
+            "limit": limit,
+        }
+        if after:
+            body["after"] = after
+        if query:
+            body["query"] = query
+        answer = await self._call(
+            "POST", f"/crm/v3/objects/{object_type(obj)}/search", json=body, search=True
+        )
+        records = [HubSpotRecord.from_api(raw) for raw in answer.get("results", [])]
+        return int(answer.get("total", len(records))), records, _next_after(answer)
+
+    async def search(
+        self,
+        obj: str,
+        filter_groups: Sequence[Mapping[str, Any]] = (),
+        sorts: Sequence[Mapping[str, Any] | str] = (),
+        properties: Sequence[str] = (),
+        *,
+        limit: int = 200,
+        query: str | None = None,
+    ) -> AsyncIterator[HubSpotRecord]:
+        """Every match, page by page. HubSpot serves at most 10,000 results per query:
+        when there are more, `SearchLimitError` is raised after the 10,000th (use
+        `changes.read_changes`, which slices by time, or narrower filters)."""
+        after: str | None = None
+        fetched = 0
+        while True:
+            page_limit = limit
+            if after is not None and after.isdigit():
+                page_limit = min(limit, MAX_SEARCH_RESULTS - int(after))
+            total, records, after = await self.search_page(
+                obj, filter_groups, sorts, properties, limit=page_limit, after=after, query=query
+            )
+            for record in records:
+                yield record
+            fetched += len(records)
+            if after is None or not records:
+                break
+            if after.isdigit() and int(after) >= MAX_SEARCH_RESULTS:
+                break
+        if total > fetched and fetched >= MAX_SEARCH_RESULTS:
+            raise SearchLimitError(
+                ErrorCategory.VALIDATION,
+                f"search on {obj} matched {total} records; HubSpot serves only "
+                f"{MAX_SEARCH_RESULTS} per query",
+            )
+
+    # ------------------------------------------------------------ properties
+
+    async def ensure_property(
+        self,
+        obj: str,
+        name: str,
+        label: str,
+        type: str = "string",
+        field_type: str = "text",
+        has_unique_value: bool = False,
+        *,
+        group_name: str | None = None,
+        description: str = "",
+    ) -> dict[str, Any]:
+        """The property's definition, creating it first if it does not exist (reads first,
+        so calling it again costs one GET). A property that exists with a different
+        `hasUniqueValue` is a `TerminalError`: HubSpot cannot change it afterwards."""
+        kind = object_type(obj)
+        path = f"/crm/v3/properties/{kind}"
+        existing = await self._read_property(path, name)
+        if existing is None:
+            if group_name is None:
+                groups = await self._call("GET", f"{path}/groups")
+                names = [str(g.get("name")) for g in groups.get("results", []) if g.get("name")]
+                group_name = names[0] if names else f"{kind.rstrip('s')}information"
+            definition = {
+                "name": name,
+                "label": label,
+                "type": type,
+                "fieldType": field_type,
+                "groupName": group_name,
+                "description": description,
+                "hasUniqueValue": has_unique_value,
+            }
+            try:
+                existing = await self._call("POST", path, json=definition)
+            except ConflictError:  # created meanwhile by another worker
+                existing = await self._read_property(path, name)
+            if existing is None:
+                raise TerminalError(ErrorCategory.UNKNOWN, f"property {name} vanished on {kind}")
+        if bool(existing.get("hasUniqueValue", False)) != has_unique_value:
+            raise TerminalError(
+                ErrorCategory.VALIDATION,
+                f"property {name} on {kind} exists with hasUniqueValue="
+                f"{existing.get('hasUniqueValue')}; HubSpot cannot change that",
+            )
+        result: dict[str, Any] = existing
+        return result
+
+    async def ensure_unique_property(self, obj: str) -> dict[str, Any]:
+        """Our unique-value property that holds the QuickBooks id, on `obj`."""
+        return await self.ensure_property(
+            obj,
+            self.unique_property,
+            "QuickBooks ID (ledgerbridge)",
+            has_unique_value=True,
+            description="The id of the linked QuickBooks record; written by ledgerbridge.",
+        )
+
+    async def _read_property(self, path: str, name: str) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = await self._call("GET", f"{path}/{name}")
+        except SyncError as error:
+            if error.category is ErrorCategory.NOT_FOUND:
+                return None
+            raise
+        return found

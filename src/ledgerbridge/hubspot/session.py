@@ -1,0 +1,181 @@
+"""How every HubSpot request is sent: budgets, token, retries, error translation.
+
+Built on the shared plumbing (`transport.http.send`, `RateBudget`, `RetryPolicy`,
+`TokenProvider`). HubSpot has two independent limits that a request may spend:
+
+* the general budget: a 10-second burst window (190 by default) and a daily quota,
+  plus a cap on concurrent requests, spent by every request;
+* the search budget: 4 requests per second, spent by `/search` calls only.
+
+Both are spent again on every retry attempt. Rate-limit headers tighten them
+(`X-HubSpot-RateLimit-Remaining` → burst, `-Daily-Remaining` → daily,
+`-Secondly-Remaining` on search answers → search), and a 429 pauses the budget of
+the limit it names (`policyName` SECONDLY → search, otherwise general).
+
+Nothing httpx-shaped leaves this module: failures are `SyncError`s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ledgerbridge.hubspot.errors import classify
+from ledgerbridge.sync.errors import ErrorCategory, SyncError, TerminalError, TransientError
+from ledgerbridge.transport.budget import RateBudget, Sleep, Window
+from ledgerbridge.transport.http import send
+from ledgerbridge.transport.oauth import TokenProvider
+from ledgerbridge.transport.retry import RetryPolicy, call_with_retries
+
+__all__ = ["DEFAULT_BASE_URL", "HubSpotLimits", "Session"]
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+BURST, DAILY, SEARCH = "ten_secondly", "daily", "search"
+
+
+@dataclass(frozen=True, slots=True)
+class HubSpotLimits:
+    """HubSpot's documented limits (API-NOTES B4); 0 turns a limit off."""
+
+    burst: int = 190
+    burst_seconds: float = 10.0
+    daily: int = 650_000
+    search_per_second: int = 4
+    max_concurrency: int = 10
+
+    def budgets(self, clock: Callable[[], float], sleep: Sleep) -> tuple[RateBudget, RateBudget]:
+        general = RateBudget(
+            [Window(self.burst, self.burst_seconds, BURST), Window(self.daily, 86_400.0, DAILY)],
+            max_concurrency=self.max_concurrency,
+            clock=clock,
+            sleep=sleep,
+        )
+        search = RateBudget([Window(self.search_per_second, 1.0, SEARCH)], clock=clock, sleep=sleep)
+        return general, search
+
+
+def _header_int(headers: httpx.Headers, name: str) -> int | None:
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw.strip())
+    except ValueError:
+        return None
+
+
+def _body(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+class Session:
+    """One connection's HTTP session to HubSpot (shared by its client methods)."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        tokens: TokenProvider,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        limits: HubSpotLimits | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.http = http
+        self.tokens = tokens
+        self.base_url = base_url.rstrip("/")
+        self.limits = limits or HubSpotLimits()
+        self.budget, self.search_budget = self.limits.budgets(clock, sleep)
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self.requests = 0  # attempts sent (for tests and metrics)
+
+    def _observe(self, search: bool) -> Callable[[httpx.Response, RateBudget], None]:
+        def observe(response: httpx.Response, _budget: RateBudget) -> None:
+            self.requests += 1
+            headers = response.headers
+            self.budget.observe(_header_int(headers, "X-HubSpot-RateLimit-Remaining"), BURST)
+            self.budget.observe(_header_int(headers, "X-HubSpot-RateLimit-Daily-Remaining"), DAILY)
+            if search:
+                remaining = _header_int(headers, "X-HubSpot-RateLimit-Secondly-Remaining")
+                self.search_budget.observe(remaining, SEARCH)
+
+        return observe
+
+    @staticmethod
+    def _classify(response: httpx.Response) -> SyncError | None:
+        body = _body(response)
+        return classify(
+            response.status_code, body if isinstance(body, Mapping) else None, response.headers
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        search: bool = False,
+    ) -> Any:
+        """Send one logical request (retried as needed); return its JSON body (None if empty)."""
+        url = f"{self.base_url}{path}"
+        single = RetryPolicy(max_attempts=1)
+
+        async def attempt() -> httpx.Response:
+            try:
+                if not search:
+                    return await self._send(method, url, params, json, single, search)
+                async with self.search_budget.slot():
+                    return await self._send(method, url, params, json, single, search)
+            except TransientError as error:
+                limited = error.category is ErrorCategory.RATE_LIMITED and error.retry_after
+                if limited and search and "[policy SECONDLY]" in error.detail:
+                    self.search_budget.penalize(error.retry_after or 0.0)
+                raise
+
+        response = await call_with_retries(attempt, self.retry, sleep=self._sleep)
+        body = _body(response)
+        if response.content and body is None:
+            raise TerminalError(
+                ErrorCategory.UNKNOWN,
+                f"{method} {path}: HubSpot answered {response.status_code} with a body "
+                "that is not JSON",
+                status=response.status_code,
+            )
+        return body
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        json: Any,
+        policy: RetryPolicy,
+        search: bool,
+    ) -> httpx.Response:
+        return await send(
+            self.http,
+            method,
+            url,
+            tokens=self.tokens,
+            classify=self._classify,
+            budget=self.budget,
+            policy=policy,
+            params=params,
+            json=json,
+            headers={"Accept": "application/json"},
+            observe=self._observe(search),
+            sleep=self._sleep,
+        )
