@@ -40,20 +40,12 @@ def _root(
     """Two-way sync between HubSpot and QuickBooks Online."""
 
 
-@app.command()
-def demo() -> None:
-    """Run the sandboxes, the engine and the dashboard in one process (not built yet)."""
-    console.print(
-        "[yellow]The demo is not built yet.[/yellow] "
-        "Try `ledgerbridge sandbox` to run the HubSpot and QuickBooks Online emulators."
-    )
-    raise typer.Exit(code=2)
-
-
 def _register_plugins() -> None:
-    """Let each sandbox package add its own sub-commands to `ledgerbridge sandbox`."""
+    """Commands live in `ledgerbridge.commands.*`; the sandboxes add `ledgerbridge sandbox …`."""
+    from ledgerbridge.commands import register_all
     from ledgerbridge.sandbox import cli as sandbox_cli
 
+    register_all(app)
     sandbox_cli.register(sandbox_app)
 
 

@@ -16,3 +16,11 @@ def test_help_lists_the_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     assert "sandbox" in result.output
+
+
+def test_keygen_prints_a_usable_key() -> None:
+    from ledgerbridge.store.crypto import TokenCipher
+
+    result = runner.invoke(app, ["keygen"])
+    assert result.exit_code == 0
+    TokenCipher(result.output.strip().encode())  # a valid Fernet key
