@@ -302,6 +302,7 @@ class Tx:
             hubspot_hash=row["hubspot_hash"],
             qbo_hash=row["qbo_hash"],
             base=dict(row["base"]),
+            origin=row["origin"],
             updated_at=row["updated_at"],
         )
 
@@ -355,6 +356,7 @@ class Tx:
                 "hubspot_hash": link.hubspot_hash,
                 "qbo_hash": link.qbo_hash,
                 "base": dict(link.base),
+                "origin": link.origin,
                 "created_at": now,
                 "updated_at": now,
             },

@@ -60,6 +60,7 @@ class LinkRow:
     hubspot_hash: str | None
     qbo_hash: str | None
     base: dict[str, Any]
+    origin: str | None = None
     updated_at: dt.datetime | None = None
 
 

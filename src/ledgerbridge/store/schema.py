@@ -80,6 +80,8 @@ links = Table(
     Column("hubspot_hash", String(64)),
     Column("qbo_hash", String(64)),
     Column("base", JsonType, nullable=False),
+    # The side the pair was first created on; NULL when linked by matching.
+    Column("origin", String(16)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("connection_id", "object_type", "hubspot_id"),

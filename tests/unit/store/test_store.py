@@ -60,7 +60,7 @@ def _connection(store: Store) -> int:
 
 
 def test_migration_from_empty_builds_exactly_the_declared_schema(store: Store) -> None:
-    assert current_revision(store.engine) == "0001"
+    assert current_revision(store.engine) == "0002"
     tables = set(inspect(store.engine).get_table_names())
     assert {"connections", "sync_rules", "links", "cursors", "sync_records", "activity"} <= tables
     with store.engine.connect() as connection:
@@ -72,7 +72,7 @@ def test_migrating_twice_is_harmless(database_url: str) -> None:
     cipher = TokenCipher(generate_key().encode())
     Store.open(database_url, cipher).close()
     again = Store.open(database_url, cipher)
-    assert current_revision(again.engine) == "0001"
+    assert current_revision(again.engine) == "0002"
     again.close()
 
 
@@ -161,6 +161,7 @@ def test_links_round_trip_and_uniqueness(store: Store) -> None:
         hubspot_hash="a" * 64,
         qbo_hash="a" * 64,
         base={"email": "jane@example.com", "amount": "12.50", "lines": [{"qty": "2"}]},
+        origin="hubspot",
     )
     with store.begin() as tx:
         tx.save_link(link)
@@ -171,6 +172,7 @@ def test_links_round_trip_and_uniqueness(store: Store) -> None:
         assert by_qbo == by_hubspot
         assert by_qbo is not None and by_qbo.qbo_version == "1"
         assert by_qbo.base == link.base
+        assert by_qbo.origin == "hubspot"
         assert len(tx.list_links(connection_id, "contact")) == 1
         with pytest.raises(ValueError):
             tx.find_link(connection_id, "contact")
