@@ -1,0 +1,413 @@
+"""The pure planner: (rule, links, changed records on each side, context) → actions.
+
+Modelled on vdirsyncer's action planning: compare each side with the link's base,
+decide per pair, return actions; the engine applies them (see `actions`).
+
+For a linked pair: a side whose snapshot hash equals the link's stored hash is
+unchanged (an echo of our own write) → `Skip`. Otherwise filters (`Exclude`),
+object rules (`Fail`), then the field-level three-way merge (`merge`) gives the
+`Update`s per side. For an unlinked record: match by key (`LinkRecords`, never a
+guess: `Fail(AMBIGUOUS_MATCH)`), or `Create` on the other side.
+
+Preconditions the engine guarantees: the changed records of this rule's object
+pair on each side; all links of this pair; for invoices, `context.refs` built from
+the contact and product links *after* their own passes were applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from ledgerbridge.domain import Address, Party, RecordRef, System
+from ledgerbridge.sync.actions import (
+    Action,
+    Create,
+    Deactivate,
+    Exclude,
+    Fail,
+    LinkRecords,
+    Skip,
+    SkipReason,
+    Update,
+    idempotency_key,
+)
+from ledgerbridge.sync.defaults import MATCH_FIELD
+from ledgerbridge.sync.errors import ErrorCategory
+from ledgerbridge.sync.filters import first_failing
+from ledgerbridge.sync.invoices import HOOKS
+from ledgerbridge.sync.mapping import snapshot
+from ledgerbridge.sync.match import (
+    MatchKind,
+    find_match,
+    index_by_key,
+    match_key,
+    resolve_display_name,
+)
+from ledgerbridge.sync.merge import SideState, merge
+from ledgerbridge.sync.model import (
+    CanonicalValue,
+    Link,
+    LinkState,
+    PlanContext,
+    SideRecord,
+    Snapshot,
+    snapshot_hash,
+)
+from ledgerbridge.sync.payloads import cowritten
+from ledgerbridge.sync.rules import ObjectPair, SyncRule
+
+H, Q = System.HUBSPOT, System.QUICKBOOKS
+DEACTIVATABLE = (ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS)
+
+
+def plan(
+    rule: SyncRule,
+    links: Sequence[Link],
+    hubspot: Sequence[SideRecord],
+    qbo: Sequence[SideRecord],
+    context: PlanContext,
+) -> list[Action]:
+    """The actions of one pass of `rule`. Deterministic: same inputs, same actions."""
+    if not rule.enabled:
+        return []  # R-CON-4: turning a rule off stops syncing; links stay as they are
+    return _Planner(rule, links, context).run(hubspot, qbo)
+
+
+def _unique(records: Iterable[SideRecord]) -> list[SideRecord]:
+    by_ref = {r.ref: r for r in records}
+    return [by_ref[ref] for ref in sorted(by_ref, key=lambda ref: (ref.system.value, ref.id))]
+
+
+class _Planner:
+    def __init__(self, rule: SyncRule, links: Sequence[Link], context: PlanContext) -> None:
+        self.rule = rule
+        self.pair = rule.object_pair
+        self.context = context
+        self.hooks = HOOKS[rule.object_pair]
+        self.links = [x for x in links if x.object_type is rule.object_pair]
+        self.by_id: dict[System, dict[str, Link]] = {
+            H: {x.hubspot_id: x for x in self.links},
+            Q: {x.qbo_id: x for x in self.links},
+        }
+        self.mappings = rule.active_mappings()
+        self.actions: list[Action] = []
+        self.display_names: set[str] = set(context.qbo_display_names)
+        # Match keys held by linked records: at the last sync, now, and after this pass.
+        self.linked_keys: set[str] = set()
+        self._note_keys(x.base for x in self.links)
+
+    def _note_keys(self, snaps: Iterable[Snapshot | None]) -> None:
+        for snap in snaps:
+            key = match_key(self.pair, snap) if snap is not None else None
+            if key is not None:
+                self.linked_keys.add(key)
+
+    def snap(self, record: SideRecord) -> dict[str, CanonicalValue]:
+        return snapshot(self.rule, record, self.context.refs)
+
+    def run(self, hubspot: Sequence[SideRecord], qbo: Sequence[SideRecord]) -> list[Action]:
+        pairs: dict[tuple[str, str], dict[System, SideRecord]] = {}
+        unlinked: list[SideRecord] = []
+        for record in _unique([*hubspot, *qbo]):
+            link = self.by_id[record.system].get(record.ref.id)
+            if link is None:
+                unlinked.append(record)
+            else:
+                pairs.setdefault((link.hubspot_id, link.qbo_id), {})[record.system] = record
+        for key in sorted(pairs):
+            link = self.by_id[H][key[0]]
+            self._linked(link, pairs[key].get(H), pairs[key].get(Q))
+        self._unlinked(unlinked)
+        return self.actions
+
+    # ---- linked pairs ----
+
+    def _excluded(self, record: SideRecord) -> Exclude | None:
+        failing = first_failing(
+            self.rule.filters_for(record.system),
+            record,
+            self.context.associated.get(record.ref),
+            self.context.sync_started_at,
+        )
+        return Exclude(record.ref, failing.describe()) if failing is not None else None
+
+    def _archived(self, link: Link, record: SideRecord) -> None:
+        rule = self.rule
+        if (
+            record.system is H
+            and rule.propagate_archive
+            and rule.allows(H)
+            and self.pair in DEACTIVATABLE
+        ):
+            key = idempotency_key(self.pair, record.ref, record.version, "deactivate")
+            target = link.ref_on(Q)
+            self.actions.append(Deactivate(self.pair, target, link.qbo_version, key, record.ref))
+        else:
+            self.actions.append(Skip(record.ref, SkipReason.ARCHIVED))
+
+    def _linked(self, link: Link, hs: SideRecord | None, qb: SideRecord | None) -> None:
+        records = {H: hs, Q: qb}
+        deleted = next((r for r in (hs, qb) if r is not None and r.deleted), None)
+        if deleted is not None:
+            self._archived(link, deleted)
+            return
+        snaps: dict[System, Snapshot | None] = {
+            s: self.snap(r) if r is not None else None for s, r in records.items()
+        }
+        hashes = {
+            s: snapshot_hash(v) if v is not None else link.hash_on(s) for s, v in snaps.items()
+        }
+        self._note_keys(snaps.values())
+        changed = {s: hashes[s] != link.hash_on(s) for s in System}
+        present = [r for r in (hs, qb) if r is not None]
+        if not any(changed.values()):
+            # Refresh the stored versions when only unmapped fields changed.
+            stale = any(r.version != link.version_on(r.system) for r in present)
+            state = LinkState(link.base, link.hubspot_hash, link.qbo_hash, link.origin)
+            self.actions.extend(
+                Skip(r.ref, SkipReason.UNCHANGED, state, link.hubspot_id, link.qbo_id)
+                if stale
+                else Skip(r.ref, SkipReason.UNCHANGED)
+                for r in present
+            )
+            return
+        for side in System:
+            record = records[side]
+            if record is not None and changed[side] and self.rule.allows(side):
+                excluded = self._excluded(record)
+                if excluded is not None:
+                    self.actions.append(excluded)
+                    return
+        failed = self.hooks.check_pair(self.rule, link, records, snaps, changed)
+        if failed is not None:
+            self.actions.append(failed)
+            return
+        sides = {s: SideState(snaps[s], changed[s]) for s in System}
+        result = merge(
+            self.mappings, link.base, sides, self.rule.direction.sources, self.rule.conflict_policy
+        )
+        self._apply_merge(link, records, snaps, hashes, result.merged, result.writes)
+
+    def _apply_merge(
+        self,
+        link: Link,
+        records: Mapping[System, SideRecord | None],
+        snaps: Mapping[System, Snapshot | None],
+        hashes: Mapping[System, str],
+        merged: dict[str, CanonicalValue],
+        writes: Mapping[System, Mapping[str, CanonicalValue]],
+        *,
+        match: LinkRecords | None = None,
+    ) -> None:
+        fields: dict[System, dict[str, CanonicalValue]] = {}
+        for target in System:
+            if writes[target]:
+                names = cowritten(self.rule, target, writes[target])
+                fields[target] = {n: merged[n] for n in sorted(names) if n in merged}
+        for target, values in fields.items():
+            source_ref = (records[target.other] or records[target] or _never()).ref
+            failed = self.hooks.check_write(self.rule, target, source_ref, values)
+            if failed is not None:
+                self.actions.append(failed)
+                return
+        after = {
+            s: snapshot_hash({**(snaps[s] or link.base), **fields[s]}) if s in fields else hashes[s]
+            for s in System
+        }
+        state = LinkState(merged, after[H], after[Q], link.origin)
+        self._note_keys([merged, *snaps.values()])
+        if match is not None:
+            self.actions.append(_with_state(match, state))
+        if not fields:
+            if match is None:
+                changed = [r for r in records.values() if r is not None]
+                reason = SkipReason.IN_SYNC
+                if len(self.rule.direction.sources) == 1 and all(
+                    r.system not in self.rule.direction.sources for r in changed
+                ):
+                    reason = SkipReason.ONE_WAY_TARGET
+                self.actions.extend(
+                    Skip(r.ref, reason, state, link.hubspot_id, link.qbo_id) for r in changed
+                )
+            return
+        for target, values in sorted(fields.items()):
+            source = records[target.other]
+            source_ref = source.ref if source else link.ref_on(target.other)
+            source_version = source.version if source else link.version_on(target.other)
+            current = records[target]
+            base_version = current.version if current else link.version_on(target)
+            key = idempotency_key(self.pair, source_ref, source_version, f"update:{base_version}")
+            self.actions.append(
+                Update(
+                    self.pair,
+                    target,
+                    link.ref_on(target),
+                    base_version,
+                    values,
+                    key,
+                    state,
+                    link.hubspot_id,
+                    link.qbo_id,
+                )
+            )
+
+    # ---- unlinked records: match or create ----
+
+    def _unlinked(self, records: list[SideRecord]) -> None:
+        live = [r for r in records if not r.deleted]
+        self.actions.extend(Skip(r.ref, SkipReason.ARCHIVED) for r in records if r.deleted)
+        snaps = {r.ref: self.snap(r) for r in live}
+        matchable = self.pair in MATCH_FIELD
+        pools: dict[System, dict[str, list[SideRecord]]] = {H: {}, Q: {}}
+        if matchable:
+            for side in System:
+                looked_up = [c for c in self.context.candidates_on(side) if not c.deleted]
+                for c in looked_up:
+                    snaps.setdefault(c.ref, self.snap(c))
+                # A candidate that is already linked holds its key: never match or
+                # duplicate it (its side may have drifted from the link's base).
+                candidates = [c for c in looked_up if c.ref.id not in self.by_id[side]]
+                self._note_keys(snaps[c.ref] for c in looked_up if c.ref.id in self.by_id[side])
+                pool = [r for r in live if r.system is side] + candidates
+                pools[side] = index_by_key(self.pair, ((r, snaps[r.ref]) for r in pool))
+        done: set[RecordRef] = set()
+        for record in live:
+            if record.ref in done:
+                continue
+            done.add(record.ref)
+            snap = snaps[record.ref]
+            side, other = record.system, record.system.other
+            key = match_key(self.pair, snap) if matchable else None
+            if key is not None:
+                peers = find_match(key, pools[side])
+                found = find_match(key, pools[other])
+                if peers.kind is MatchKind.AMBIGUOUS or found.kind is MatchKind.AMBIGUOUS:
+                    refs = sorted({*peers.refs, *found.refs}, key=str)
+                    detail = f"{MATCH_FIELD[self.pair]} {key!r} is shared by " + ", ".join(
+                        str(r) for r in refs
+                    )
+                    self.actions.append(Fail(record.ref, ErrorCategory.AMBIGUOUS_MATCH, detail))
+                    continue
+                if found.ref is not None:
+                    target = next(r for r in pools[other][key] if r.ref == found.ref)
+                    done.add(target.ref)
+                    snaps.setdefault(target.ref, self.snap(target))
+                    self._match(record, target, snaps, key)
+                    continue
+                if key in self.linked_keys:
+                    detail = (
+                        f"{MATCH_FIELD[self.pair]} {key!r} already belongs to a linked record; "
+                        "creating another would duplicate it"
+                    )
+                    self.actions.append(Fail(record.ref, ErrorCategory.AMBIGUOUS_MATCH, detail))
+                    continue
+            if not self.rule.allows(side):
+                self.actions.append(Skip(record.ref, SkipReason.DIRECTION))
+                continue
+            excluded = self._excluded(record)
+            if excluded is not None:
+                self.actions.append(excluded)
+                continue
+            self._create(record, snap)
+
+    def _match(
+        self,
+        record: SideRecord,
+        target: SideRecord,
+        snaps: Mapping[RecordRef, Snapshot],
+        key: str,
+    ) -> None:
+        records = {record.system: record, target.system: target}
+        for side in sorted(self.rule.direction.sources):
+            excluded = self._excluded(records[side])
+            if excluded is not None:
+                self.actions.append(excluded)
+                return
+        hs, qb = records[H], records[Q]
+        snap_of = {s: snaps[records[s].ref] for s in System}
+        link = Link(
+            self.pair, hs.ref.id, qb.ref.id, hs.version, qb.version, "", "", {}, origin=None
+        )
+        sides = {s: SideState(snap_of[s], True) for s in System}
+        result = merge(
+            self.mappings, {}, sides, self.rule.direction.sources, self.rule.conflict_policy
+        )
+        hashes = {s: snapshot_hash(snap_of[s]) for s in System}
+        placeholder = LinkState({}, "", "")
+        match = LinkRecords(
+            self.pair,
+            hs.ref,
+            qb.ref,
+            hs.version,
+            qb.version,
+            placeholder,
+            f"{MATCH_FIELD[self.pair]}={key}",
+        )
+        self._apply_merge(link, records, snap_of, hashes, result.merged, result.writes, match=match)
+
+    def _create(self, record: SideRecord, snap: dict[str, CanonicalValue]) -> None:
+        target = record.system.other
+        fields = {
+            m.name: snap[m.name]
+            for m in self.mappings
+            if m.writable_on(target) and snap.get(m.name) is not None
+        }
+        failed = self.hooks.check_write(self.rule, target, record.ref, fields)
+        if failed is not None:
+            self.actions.append(failed)
+            return
+        display_name = None
+        if self.pair is ObjectPair.CONTACTS_CUSTOMERS and target is Q:
+            party = record.domain if isinstance(record.domain, Party) else _party(snap)
+            display_name = resolve_display_name(
+                party, self.display_names, self.rule.display_name_policy
+            )
+            if display_name is None:
+                taken = party.best_display_name()
+                self.actions.append(
+                    Fail(
+                        record.ref,
+                        ErrorCategory.DUPLICATE_DISPLAY_NAME,
+                        f"QuickBooks already has a customer, vendor or employee named {taken!r}",
+                    )
+                )
+                return
+            self.display_names.add(display_name)
+        predicted = {m.name: fields.get(m.name) for m in self.mappings}
+        hashes = {record.system: snapshot_hash(snap), target: snapshot_hash(predicted)}
+        state = LinkState(dict(snap), hashes[H], hashes[Q], origin=record.system)
+        key = idempotency_key(self.pair, record.ref, record.version, "create")
+        self.actions.append(
+            Create(self.pair, target, record.ref, record.version, fields, key, state, display_name)
+        )
+
+
+def _with_state(match: LinkRecords, state: LinkState) -> LinkRecords:
+    return LinkRecords(
+        match.object_type,
+        match.hubspot_ref,
+        match.qbo_ref,
+        match.hubspot_version,
+        match.qbo_version,
+        state,
+        match.matched_on,
+    )
+
+
+def _party(snap: Mapping[str, CanonicalValue]) -> Party:
+    def text(name: str) -> str | None:
+        value = snap.get(name)
+        return value if isinstance(value, str) else None
+
+    email = text("email")
+    return Party(
+        given_name=text("first_name"),
+        family_name=text("last_name"),
+        company_name=text("company"),
+        emails=(email,) if email else (),
+        billing_address=Address(line1=text("billing_street")),
+    )
+
+
+def _never() -> SideRecord:
+    raise AssertionError("a pair with writes has at least one record")
