@@ -9,6 +9,7 @@ import sys
 import time
 
 import httpx
+
 from tests.support.servers import free_port
 
 

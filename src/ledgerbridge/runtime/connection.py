@@ -1,0 +1,102 @@
+"""Build the clients and the `SyncEngine` of one stored connection.
+
+The runtime (embedded or distributed) owns the `httpx.AsyncClient`s and the token
+providers (`transport.oauth.OAuthTokenManager` over `Store.token_store(...)`, or a
+`StaticToken` for the sandboxes); this module turns a connection row into a ready
+engine:
+
+    engine = build_engine(store, connection_id, hubspot_http=..., qbo_http=...,
+                          hubspot_tokens=..., qbo_tokens=...)
+    report = await engine.run_pass()             # or run_pass(dry_run=True)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from ledgerbridge.hubspot.client import HubSpotClient
+from ledgerbridge.qbo.client import QboClient
+from ledgerbridge.runtime.hubspot_side import HubSpotSide
+from ledgerbridge.runtime.qbo_side import QboSide
+from ledgerbridge.runtime.store_state import StoreState
+from ledgerbridge.store import ConnectionRow, Store
+from ledgerbridge.sync.engine import SyncEngine, utc_now
+from ledgerbridge.transport.oauth import TokenProvider
+
+
+class ConnectionNotFoundError(LookupError):
+    """No stored connection has this id (or it lacks a QBO company)."""
+
+
+def load_connection(store: Store, connection_id: int) -> ConnectionRow:
+    with store.begin() as tx:
+        row = tx.get_connection(connection_id)
+    if row is None:
+        raise ConnectionNotFoundError(f"no connection with id {connection_id}")
+    if not row.qbo_realm_id:
+        raise ConnectionNotFoundError(f"connection {connection_id} has no QuickBooks company")
+    return row
+
+
+def engine_for_clients(
+    store: Store,
+    connection_id: int,
+    *,
+    hubspot: HubSpotClient,
+    qbo: QboClient,
+    clock: Callable[[], dt.datetime] = utc_now,
+    hubspot_overlap: dt.timedelta = dt.timedelta(0),
+    income_account: str | None = None,
+) -> SyncEngine:
+    """A `SyncEngine` over ready clients (tests inject clients with virtual time)."""
+    return SyncEngine(
+        hubspot=HubSpotSide(hubspot, overlap=hubspot_overlap),
+        qbo=QboSide(qbo, clock=clock, income_account=income_account),
+        state=StoreState(store, connection_id),
+        clock=clock,
+    )
+
+
+def build_engine(
+    store: Store,
+    connection_id: int,
+    *,
+    hubspot_http: httpx.AsyncClient,
+    qbo_http: httpx.AsyncClient,
+    hubspot_tokens: TokenProvider,
+    qbo_tokens: TokenProvider,
+    clock: Callable[[], dt.datetime] = utc_now,
+    hubspot_overlap: dt.timedelta = dt.timedelta(seconds=30),
+    hubspot_options: dict[str, Any] | None = None,
+    qbo_options: dict[str, Any] | None = None,
+) -> SyncEngine:
+    """The engine of stored connection `connection_id`, on the given HTTP clients.
+
+    `hubspot_overlap` re-reads the last seconds of HubSpot changes (its search index
+    lags writes); `*_options` go to the client constructors (limits, retries, sleep).
+    """
+    row = load_connection(store, connection_id)
+    hubspot = HubSpotClient(
+        hubspot_http, hubspot_tokens, base_url=row.hubspot_base_url, **(hubspot_options or {})
+    )
+    qbo = QboClient(
+        qbo_http,
+        realm_id=str(row.qbo_realm_id),
+        tokens=qbo_tokens,
+        base_url=row.qbo_base_url,
+        **(qbo_options or {}),
+    )
+    income = row.options.get("income_account")
+    return engine_for_clients(
+        store,
+        connection_id,
+        hubspot=hubspot,
+        qbo=qbo,
+        clock=clock,
+        hubspot_overlap=hubspot_overlap,
+        income_account=str(income) if income else None,
+    )

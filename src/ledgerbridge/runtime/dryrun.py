@@ -1,0 +1,110 @@
+"""Dry run (R-BEY-3): what a pass would create, update, link, exclude and fail.
+
+`preview(store, settings, ...)` runs the engine with `dry_run=True`: it reads both
+services and plans, and writes nothing (no service write, no link, no sync record,
+no activity, no cursor). `render(report)` shows it as a Rich table; `as_json` as
+JSON (`PassReport.as_dict`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from rich.table import Table
+
+from ledgerbridge.runtime.clients import build_clients
+from ledgerbridge.runtime.connection import engine_for_clients, load_connection
+from ledgerbridge.settings import Settings
+from ledgerbridge.store import Store
+from ledgerbridge.sync.report import PassReport, describe
+from ledgerbridge.sync.rules import ObjectPair
+
+
+class NoConnectionError(LookupError):
+    """There is no connection to preview."""
+
+
+def pick_connection(store: Store, connection_id: int | None) -> int:
+    if connection_id is not None:
+        return connection_id
+    with store.begin() as tx:
+        rows = tx.list_connections()
+    if not rows:
+        raise NoConnectionError("no connection is configured (run `ledgerbridge connect` first)")
+    return rows[0].id
+
+
+async def preview(
+    store: Store,
+    settings: Settings,
+    *,
+    connection_id: int | None = None,
+    pair: ObjectPair | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> PassReport:
+    """Plan one pass of the connection (one rule, or all enabled ones), writing nothing."""
+    row = load_connection(store, pick_connection(store, connection_id))
+    clients = build_clients(row, settings=settings, store=store, http=http)
+    try:
+        income = row.options.get("income_account")
+        engine = engine_for_clients(
+            store,
+            row.id,
+            hubspot=clients.hubspot,
+            qbo=clients.qbo,
+            income_account=str(income) if income else None,
+        )
+        return await engine.run_pass(dry_run=True, only={pair} if pair else None)
+    finally:
+        await clients.aclose()
+
+
+def _fields(data: dict[str, Any]) -> str:
+    fields = data.get("fields") or {}
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(fields.items()))
+
+
+def _details(data: dict[str, Any]) -> str:
+    action = data["action"]
+    if action in ("create", "update"):
+        return f"{data['direction']}: {_fields(data)}"
+    if action == "link":
+        return f"matched on {data['matched_on']}"
+    if action == "exclude":
+        return f"filter: {data['filter']}"
+    if action == "fail":
+        return f"{data['title']}: {data['detail']}"
+    return "made inactive in QuickBooks"
+
+
+def render(report: PassReport) -> Table:
+    table = Table(title="Dry run: nothing was written")
+    for column in ("Rule", "Action", "Record", "Details"):
+        table.add_column(column)
+    for pair in report.pairs.values():
+        for action in pair.actions:
+            data = describe(action)
+            if data["action"] == "skip":
+                continue
+            record = (
+                data.get("source")
+                or data.get("target")
+                or data.get("record")
+                or (f"{data.get('hubspot')} ↔ {data.get('qbo')}")
+            )
+            details = _details(data)
+            table.add_row(pair.object_type.value, data["action"], str(record), details)
+        if pair.error:
+            table.add_row(pair.object_type.value, "error", "", pair.error)
+    counts = ", ".join(
+        f"{name} {report.total(name)}"
+        for name in ("created", "updated", "linked", "excluded", "failed", "skipped")
+    )
+    table.caption = f"Would be: {counts}"
+    return table
+
+
+def as_json(report: PassReport) -> str:
+    return json.dumps(report.as_dict(), indent=2, sort_keys=True, default=str)

@@ -1,0 +1,234 @@
+"""The HubSpot side of the engine (`sync.ports.SidePort`) on the HubSpot connector.
+
+- Reads: `hubspot.changes.read_changes` (search on the last-modified date, plus
+  archived records), batch reads by id, and candidate look-ups by search on the
+  match property (`email`, `hs_sku`) with the IN operator.
+- Writes: creates go through `upsert_by_unique` keyed on our unique property
+  (`ledgerbridge_qbo_id`) holding the id of the QBO record they come from, so a
+  retried or replayed create finds the record it made instead of making another;
+  updates through batch update. Every written record is read back (batch read) so
+  that the engine hashes what HubSpot actually holds.
+- Invoices are read and written by issue 7; until then the invoice rule fails as a
+  whole with a clear message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Collection, Sequence
+
+from ledgerbridge.domain import RecordRef, System
+from ledgerbridge.hubspot import changes as hs_changes
+from ledgerbridge.hubspot.batch import BatchResult
+from ledgerbridge.hubspot.client import HubSpotClient
+from ledgerbridge.hubspot.codec import (
+    CONTACT_PROPERTIES,
+    PRODUCT_PROPERTIES,
+    CodecError,
+    decode_contact,
+    decode_product,
+    writable,
+)
+from ledgerbridge.hubspot.objects import HubSpotRecord, ObjectType
+from ledgerbridge.sync.actions import Create, Deactivate, Update
+from ledgerbridge.sync.defaults import MATCH_FIELD
+from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
+from ledgerbridge.sync.model import DomainObject, RefIndex, SideRecord
+from ledgerbridge.sync.payloads import UnresolvedReferenceError, hubspot_payload
+from ledgerbridge.sync.ports import Changes, WriteAction, WriteResult
+from ledgerbridge.sync.rules import ObjectPair, SyncRule
+
+OBJECTS: dict[ObjectPair, ObjectType] = {
+    ObjectPair.CONTACTS_CUSTOMERS: "contacts",
+    ObjectPair.PRODUCTS_ITEMS: "products",
+}
+CODEC_PROPERTIES: dict[ObjectPair, tuple[str, ...]] = {
+    ObjectPair.CONTACTS_CUSTOMERS: CONTACT_PROPERTIES,
+    ObjectPair.PRODUCTS_ITEMS: PRODUCT_PROPERTIES,
+}
+IN_CHUNK = 100
+
+
+def object_of(rule: SyncRule) -> ObjectType:
+    found = OBJECTS.get(rule.object_pair)
+    if found is None:
+        raise TerminalError(
+            ErrorCategory.UNKNOWN,
+            f"{rule.object_pair.value}: HubSpot records of this rule are not synced yet",
+        )
+    return found
+
+
+class HubSpotSide:
+    """`SidePort` for one HubSpot portal."""
+
+    system = System.HUBSPOT
+
+    def __init__(
+        self,
+        client: HubSpotClient,
+        *,
+        currency: str = "USD",
+        overlap: dt.timedelta = dt.timedelta(0),
+    ) -> None:
+        self.client = client
+        self.currency = currency
+        self.overlap = overlap
+        self._unique_ready: set[str] = set()
+
+    # ---- reading ----
+
+    def properties(self, rule: SyncRule) -> list[str]:
+        names = [*CODEC_PROPERTIES.get(rule.object_pair, ())]
+        names += [m.hubspot for m in rule.mappings if not m.hubspot.startswith("@")]
+        names += [f.property for f in rule.filters if not f.property.startswith("@")]
+        names.append(self.client.unique_property)
+        return list(dict.fromkeys(names))
+
+    def side_record(self, rule: SyncRule, record: HubSpotRecord) -> SideRecord:
+        domain: DomainObject | None = None
+        try:
+            if rule.object_pair is ObjectPair.CONTACTS_CUSTOMERS:
+                domain = decode_contact(record)
+            elif rule.object_pair is ObjectPair.PRODUCTS_ITEMS:
+                domain = decode_product(record, self.currency)
+        except CodecError:
+            domain = None  # mappings fall back to the raw properties
+        updated = record.updated_at or record.created_at or dt.datetime.now(dt.UTC)
+        return SideRecord(
+            RecordRef(System.HUBSPOT, record.id),
+            record.updated_at.isoformat() if record.updated_at else None,
+            updated,
+            domain,
+            dict(record.properties),
+            record.archived,
+        )
+
+    async def read_changes(
+        self, rule: SyncRule, since: dt.datetime | None, refs: RefIndex
+    ) -> Changes:
+        found = await hs_changes.read_changes(
+            self.client, object_of(rule), since, self.properties(rule), overlap=self.overlap
+        )
+        records = [self.side_record(rule, r) for r in found.records]
+        return Changes(records, found.next_cursor)
+
+    async def read_records(
+        self, rule: SyncRule, ids: Collection[str], refs: RefIndex
+    ) -> list[SideRecord]:
+        if not ids:
+            return []
+        result = await self.client.batch_read(object_of(rule), sorted(ids), self.properties(rule))
+        return [self.side_record(rule, r) for r in result.records]
+
+    async def find_candidates(
+        self, rule: SyncRule, keys: Collection[str], refs: RefIndex
+    ) -> list[SideRecord]:
+        name = MATCH_FIELD.get(rule.object_pair)
+        mapping = rule.mapping(name) if name else None
+        if mapping is None or not keys:
+            return []
+        values = sorted(keys)
+        found: list[SideRecord] = []
+        for start in range(0, len(values), IN_CHUNK):
+            chunk = values[start : start + IN_CHUNK]
+            group = {
+                "filters": [{"propertyName": mapping.hubspot, "operator": "IN", "values": chunk}]
+            }
+            async for record in self.client.search(
+                object_of(rule), [group], properties=self.properties(rule)
+            ):
+                found.append(self.side_record(rule, record))
+        return found
+
+    async def display_names(self) -> frozenset[str]:
+        return frozenset()
+
+    # ---- writing ----
+
+    async def _ensure_unique(self, obj: ObjectType) -> None:
+        if obj not in self._unique_ready:
+            await self.client.ensure_unique_property(obj)
+            self._unique_ready.add(obj)
+
+    async def apply(
+        self, rule: SyncRule, actions: Sequence[WriteAction], refs: RefIndex
+    ) -> list[WriteResult]:
+        obj = object_of(rule)
+        answers: dict[int, WriteResult] = {}
+        creates: list[tuple[Create, dict[str, str]]] = []
+        updates: list[tuple[Update, dict[str, str]]] = []
+        for action in actions:
+            if isinstance(action, Deactivate):
+                error = TerminalError(ErrorCategory.UNKNOWN, "HubSpot records are not deactivated")
+                answers[id(action)] = WriteResult(action, error=error)
+                continue
+            try:
+                props = writable(obj, hubspot_payload(rule, action.fields).properties)
+            except UnresolvedReferenceError as exc:
+                error = TerminalError(ErrorCategory.VALIDATION, str(exc))
+                answers[id(action)] = WriteResult(action, error=error)
+                continue
+            if isinstance(action, Create):
+                creates.append((action, props))
+            else:
+                updates.append((action, props))
+        written: dict[int, str] = {}
+        if creates:
+            await self._ensure_unique(obj)
+            inputs = [(a.source_ref.id, props) for a, props in creates]
+            call = self.client.upsert_by_unique(obj, inputs)
+            await self._run(answers, written, [a for a, _ in creates], call)
+        if updates:
+            changes = [(a.target_ref.id, props) for a, props in updates]
+            await self._run(
+                answers, written, [a for a, _ in updates], self.client.batch_update(obj, changes)
+            )
+        await self._read_back(rule, answers, written, actions)
+        return [answers[id(a)] for a in actions]
+
+    async def _run(
+        self,
+        answers: dict[int, WriteResult],
+        written: dict[int, str],
+        actions: Sequence[Create | Update],
+        call: Awaitable[BatchResult],
+    ) -> None:
+        try:
+            result = await call
+        except AuthenticationError:
+            raise
+        except SyncError as failure:
+            for action in actions:
+                answers[id(action)] = WriteResult(action, error=failure)
+            return
+        for action, item in zip(actions, result.items, strict=True):
+            if item.error is not None or item.record is None:
+                error = item.error or TerminalError(ErrorCategory.UNKNOWN, "no record returned")
+                answers[id(action)] = WriteResult(action, error=error)
+            else:
+                written[id(action)] = item.record.id
+
+    async def _read_back(
+        self,
+        rule: SyncRule,
+        answers: dict[int, WriteResult],
+        written: dict[int, str],
+        actions: Sequence[WriteAction],
+    ) -> None:
+        """The written records as HubSpot now holds them (all mapped properties)."""
+        if not written:
+            return
+        current = {
+            r.ref.id: r for r in await self.read_records(rule, set(written.values()), RefIndex())
+        }
+        for action in actions:
+            record_id = written.get(id(action))
+            if record_id is None:
+                continue
+            record = current.get(record_id)
+            if record is None:
+                error = TerminalError(ErrorCategory.NOT_FOUND, f"record {record_id} vanished")
+                answers[id(action)] = WriteResult(action, error=error)
+            else:
+                answers[id(action)] = WriteResult(action, record=record)

@@ -1,0 +1,207 @@
+"""The QBO side of the engine (`sync.ports.SidePort`) on the QBO connector.
+
+- Reads: `qbo.changes.read_changes` (CDC since the cursor, query fallback, deletes),
+  queries by `Id IN (…)`, and candidate look-ups. Candidates are found by reading
+  the active customers / items and keeping those whose key may match: QBO's query
+  language cannot compare emails case-insensitively, and a missed candidate would
+  become a duplicate. (A name-list read is ~1 request per 1,000 records, and only
+  happens in a pass that has unlinked records to match.)
+- Writes: creates one by one, each with `requestid` = the action's idempotency key
+  (QBO answers a replayed requestid with the original response: a retried or
+  replayed create never writes twice); sparse updates and deactivations in
+  `/batch` (≤30 a request). Items are created as `Service` items on the company's
+  first income account unless one is configured.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+
+from ledgerbridge.domain import RecordRef, System
+from ledgerbridge.qbo import changes as qbo_changes
+from ledgerbridge.qbo.batch import BatchOp
+from ledgerbridge.qbo.client import QboClient
+from ledgerbridge.qbo.codec import invoice_from_qbo, party_from_qbo, product_from_qbo
+from ledgerbridge.sync.actions import Create, Deactivate, Update
+from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
+from ledgerbridge.sync.mapping import snapshot
+from ledgerbridge.sync.match import match_key
+from ledgerbridge.sync.model import DomainObject, RefIndex, SideRecord
+from ledgerbridge.sync.payloads import UnresolvedReferenceError, qbo_payload
+from ledgerbridge.sync.ports import Changes, WriteAction, WriteResult
+from ledgerbridge.sync.rules import ObjectPair, SyncRule
+
+Obj = dict[str, Any]
+ENTITIES: dict[ObjectPair, str] = {
+    ObjectPair.CONTACTS_CUSTOMERS: "Customer",
+    ObjectPair.PRODUCTS_ITEMS: "Item",
+    ObjectPair.INVOICES_INVOICES: "Invoice",
+}
+NAME_ENTITIES = ("Customer", "Vendor", "Employee")
+ID_CHUNK = 100
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class QboSide:
+    """`SidePort` for one QBO company (realm)."""
+
+    system = System.QUICKBOOKS
+
+    def __init__(
+        self,
+        client: QboClient,
+        *,
+        clock: Callable[[], dt.datetime] = utc_now,
+        home_currency: str = "USD",
+        income_account: str | None = None,
+        overlap: dt.timedelta = qbo_changes.DEFAULT_OVERLAP,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.home_currency = home_currency
+        self.income_account = income_account
+        self.overlap = overlap
+
+    # ---- reading ----
+
+    def decode(self, pair: ObjectPair, raw: Obj) -> DomainObject | None:
+        try:
+            if pair is ObjectPair.CONTACTS_CUSTOMERS:
+                return party_from_qbo(raw)
+            if pair is ObjectPair.PRODUCTS_ITEMS:
+                return product_from_qbo(raw, home_currency=self.home_currency)
+            return invoice_from_qbo(raw, home_currency=self.home_currency)
+        except (ValueError, KeyError, TypeError):
+            return None  # mappings fall back to the raw JSON
+
+    def side_record(self, rule: SyncRule, raw: Obj) -> SideRecord:
+        record = qbo_changes.QboRecord.from_raw(ENTITIES[rule.object_pair], raw)
+        deleted = record.deleted or raw.get("Active") is False
+        return SideRecord(
+            RecordRef(System.QUICKBOOKS, record.id),
+            record.sync_token,
+            record.last_updated or self.clock(),
+            None if record.deleted else self.decode(rule.object_pair, raw),
+            raw,
+            deleted,
+        )
+
+    async def read_changes(
+        self, rule: SyncRule, since: dt.datetime | None, refs: RefIndex
+    ) -> Changes:
+        entity = ENTITIES[rule.object_pair]
+        found = await qbo_changes.read_changes(
+            self.client, [entity], since, self.clock(), overlap=self.overlap
+        )
+        return Changes([self.side_record(rule, r.raw) for r in found.records], found.next_cursor)
+
+    def _where_all(self, entity: str) -> str:
+        return " WHERE Active IN (true, false)" if entity in qbo_changes.LIST_ENTITIES else ""
+
+    async def read_records(
+        self, rule: SyncRule, ids: Collection[str], refs: RefIndex
+    ) -> list[SideRecord]:
+        entity = ENTITIES[rule.object_pair]
+        values = sorted(ids)
+        found: list[SideRecord] = []
+        for start in range(0, len(values), ID_CHUNK):
+            chunk = ", ".join(_quote(i) for i in values[start : start + ID_CHUNK])
+            where = self._where_all(entity)
+            where = f"{where} AND Id IN ({chunk})" if where else f" WHERE Id IN ({chunk})"
+            rows = await self.client.query_all(f"SELECT * FROM {entity}{where}")
+            found.extend(self.side_record(rule, row) for row in rows if "Id" in row)
+        return found
+
+    async def find_candidates(
+        self, rule: SyncRule, keys: Collection[str], refs: RefIndex
+    ) -> list[SideRecord]:
+        if not keys:
+            return []
+        entity = ENTITIES[rule.object_pair]
+        wanted = set(keys)
+        found: list[SideRecord] = []
+        async for row in self.client.query(f"SELECT * FROM {entity}"):
+            record = self.side_record(rule, row)
+            if match_key(rule.object_pair, snapshot(rule, record, refs)) in wanted:
+                found.append(record)
+        return found
+
+    async def display_names(self) -> frozenset[str]:
+        names: set[str] = set()
+        for entity in NAME_ENTITIES:
+            async for row in self.client.query(f"SELECT * FROM {entity}{self._where_all(entity)}"):
+                if row.get("DisplayName"):
+                    names.add(str(row["DisplayName"]))
+        return frozenset(names)
+
+    # ---- writing ----
+
+    async def _income_account(self) -> str:
+        if self.income_account is None:
+            rows = await self.client.query_all(
+                "SELECT * FROM Account WHERE AccountType = 'Income'", page_size=10
+            )
+            if not rows:
+                raise TerminalError(
+                    ErrorCategory.VALIDATION, "the QuickBooks company has no income account"
+                )
+            self.income_account = str(rows[0]["Id"])
+        return self.income_account
+
+    async def _create_body(self, rule: SyncRule, action: Create, refs: RefIndex) -> Obj:
+        body = qbo_payload(rule, action.fields, refs, display_name=action.display_name)
+        if rule.object_pair is ObjectPair.PRODUCTS_ITEMS:
+            body.setdefault("Type", "Service")
+            body.setdefault("IncomeAccountRef", {"value": await self._income_account()})
+        return body
+
+    async def apply(
+        self, rule: SyncRule, actions: Sequence[WriteAction], refs: RefIndex
+    ) -> list[WriteResult]:
+        entity = ENTITIES[rule.object_pair]
+        answers: dict[int, WriteResult] = {}
+        batched: list[tuple[WriteAction, BatchOp]] = []
+        for action in actions:
+            try:
+                if isinstance(action, Create):
+                    body = await self._create_body(rule, action, refs)
+                    raw = await self.client.create(entity, body, request_id=action.idempotency_key)
+                    answers[id(action)] = WriteResult(action, self.side_record(rule, raw))
+                    continue
+                batched.append((action, self._batch_op(rule, entity, action, refs)))
+            except AuthenticationError:
+                raise
+            except UnresolvedReferenceError as exc:
+                error = TerminalError(ErrorCategory.VALIDATION, str(exc))
+                answers[id(action)] = WriteResult(action, error=error)
+            except SyncError as error:
+                answers[id(action)] = WriteResult(action, error=error)
+        if batched:
+            results = await self.client.batch([op for _, op in batched])
+            for (action, _), result in zip(batched, results, strict=True):
+                if isinstance(result, SyncError):
+                    answers[id(action)] = WriteResult(action, error=result)
+                else:
+                    answers[id(action)] = WriteResult(action, self.side_record(rule, result))
+        return [answers[id(a)] for a in actions]
+
+    def _batch_op(
+        self, rule: SyncRule, entity: str, action: Update | Deactivate, refs: RefIndex
+    ) -> BatchOp:
+        body: Obj
+        if isinstance(action, Deactivate):
+            body = {"Active": False}
+        else:
+            body = qbo_payload(rule, action.fields, refs)
+        body["Id"] = action.target_ref.id
+        body["SyncToken"] = action.base_version or "0"
+        return BatchOp.update(entity, body, request_id=action.idempotency_key)

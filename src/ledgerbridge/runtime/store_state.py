@@ -1,0 +1,139 @@
+"""The engine's state port (`sync.ports.StatePort`) on the store.
+
+Rules are stored as the JSON of `SyncRule` (`save_rule`); links as `LinkRow`s;
+cursors as ISO-8601 UTC datetimes. `commit` writes one rule's pass in one
+transaction: links, sync records and activity first, then the cursors.
+Store calls run in a worker thread so that a pass never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from ledgerbridge.domain import System
+from ledgerbridge.store import ConnectionStatus, LinkRow, RecordStatus, Store, Tx
+from ledgerbridge.sync.model import Link
+from ledgerbridge.sync.ports import Commit
+from ledgerbridge.sync.rules import ObjectPair, SyncRule
+
+
+def save_rule(tx: Tx, connection_id: int, rule: SyncRule) -> None:
+    """Store `rule` (create or edit; R-CON-4: `enabled` turns it off and on)."""
+    config = rule.model_dump(mode="json", exclude={"id"})
+    tx.save_rule(connection_id, rule.object_pair.value, config, enabled=rule.enabled)
+
+
+def load_rules(tx: Tx, connection_id: int) -> list[SyncRule]:
+    rules: list[SyncRule] = []
+    for row in tx.list_rules(connection_id):
+        rule = SyncRule.model_validate({**row.config, "id": str(row.id)})
+        started = rule.sync_started_at or row.updated_at
+        rules.append(rule.model_copy(update={"enabled": row.enabled, "sync_started_at": started}))
+    return rules
+
+
+def link_from_row(row: LinkRow) -> Link:
+    return Link(
+        ObjectPair(row.object_type),
+        row.hubspot_id,
+        row.qbo_id,
+        row.hubspot_version,
+        row.qbo_version,
+        row.hubspot_hash or "",
+        row.qbo_hash or "",
+        dict(row.base),
+        System(row.origin) if row.origin else None,
+    )
+
+
+def row_from_link(connection_id: int, link: Link) -> LinkRow:
+    return LinkRow(
+        connection_id=connection_id,
+        object_type=link.object_type.value,
+        hubspot_id=link.hubspot_id,
+        qbo_id=link.qbo_id,
+        hubspot_version=link.hubspot_version,
+        qbo_version=link.qbo_version,
+        hubspot_hash=link.hubspot_hash,
+        qbo_hash=link.qbo_hash,
+        base=dict(link.base),
+        origin=link.origin.value if link.origin else None,
+    )
+
+
+def write_commit(tx: Tx, connection_id: int, commit: Commit) -> None:
+    kind = commit.object_type.value
+    for link in commit.links:
+        tx.save_link(row_from_link(connection_id, link))
+    for outcome in commit.records:
+        tx.set_record_status(
+            connection_id,
+            kind,
+            outcome.ref.system,
+            outcome.ref.id,
+            RecordStatus(outcome.status),
+            label=outcome.label,
+            error_category=outcome.category.value if outcome.category else None,
+            detail=outcome.detail,
+            excluded_by=outcome.excluded_by,
+        )
+    for entry in commit.activity:
+        tx.append_activity(
+            connection_id,
+            object_type=kind,
+            side=entry.ref.system,
+            record_id=entry.ref.id,
+            direction=entry.direction,
+            operation=entry.operation,
+            outcome=entry.outcome,
+            details=entry.details,
+        )
+    for side, cursor in sorted(commit.cursors.items()):
+        tx.set_cursor(connection_id, side, kind, cursor.astimezone(dt.UTC).isoformat())
+
+
+class StoreState:
+    """`StatePort` of one stored connection."""
+
+    def __init__(self, store: Store, connection_id: int) -> None:
+        self.store = store
+        self.connection_id = connection_id
+
+    def _load_rules(self) -> list[SyncRule]:
+        with self.store.begin() as tx:
+            return load_rules(tx, self.connection_id)
+
+    def _load_links(self) -> list[Link]:
+        with self.store.begin() as tx:
+            return [link_from_row(r) for r in tx.list_links(self.connection_id)]
+
+    def _get_cursor(self, side: System, object_type: ObjectPair) -> dt.datetime | None:
+        with self.store.begin() as tx:
+            value = tx.get_cursor(self.connection_id, side, object_type.value)
+        return dt.datetime.fromisoformat(value) if value else None
+
+    def _commit(self, commit: Commit) -> None:
+        with self.store.begin() as tx:
+            write_commit(tx, self.connection_id, commit)
+
+    def _needs_reauth(self, detail: str) -> None:
+        with self.store.begin() as tx:
+            tx.update_connection(
+                self.connection_id, status=ConnectionStatus.NEEDS_REAUTH, status_detail=detail
+            )
+
+    async def load_rules(self) -> list[SyncRule]:
+        return await asyncio.to_thread(self._load_rules)
+
+    async def load_links(self) -> list[Link]:
+        return await asyncio.to_thread(self._load_links)
+
+    async def get_cursor(self, side: System, object_type: ObjectPair) -> dt.datetime | None:
+        return await asyncio.to_thread(self._get_cursor, side, object_type)
+
+    async def commit(self, commit: Commit) -> None:
+        await asyncio.to_thread(self._commit, commit)
+
+    async def mark_needs_reauth(self, detail: str) -> None:
+        await asyncio.to_thread(self._needs_reauth, detail)

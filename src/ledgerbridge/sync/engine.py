@@ -1,0 +1,200 @@
+"""One sync pass of one connection (ARCHITECTURE.md, "How one sync pass works").
+
+For each enabled rule, in dependency order (contacts ↔ customers, products ↔ items,
+invoices):
+
+1. read the changes of each side the rule takes changes from, since that side's
+   cursor; read the current counterparts of changed linked records (fresh versions);
+2. load the links; gather the `PlanContext`: cross-pair references from the links,
+   match candidates looked up by key on the other side, QBO DisplayNames (only when
+   a new customer may be created), the rule's sync start time;
+3. `plan(...)`;
+4. apply the writes in batches through the side ports (idempotent: QBO `requestid`,
+   HubSpot upsert on the QBO id);
+5. record links, sync records and activity, then the cursors, in ONE commit.
+
+Transient failures leave their records pending and hold the cursor of their side
+just before them (nothing is lost: the next pass reads them again). Terminal
+failures become failed sync records. An `AuthenticationError` stops the pass and
+marks the connection `needs_reauth` (after recording what was already written).
+A dry run stops after step 3 and writes nothing, anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Sequence
+
+from ledgerbridge.domain import RecordRef, System
+from ledgerbridge.sync.actions import Create, Deactivate, Update
+from ledgerbridge.sync.defaults import MATCH_FIELD
+from ledgerbridge.sync.errors import AuthenticationError, SyncError
+from ledgerbridge.sync.match import lookup_keys
+from ledgerbridge.sync.model import Link, PlanContext, RefIndex, SideRecord
+from ledgerbridge.sync.plan import plan
+from ledgerbridge.sync.ports import Changes, Commit, SidePort, StatePort, WriteAction, WriteResult
+from ledgerbridge.sync.record import record_pass
+from ledgerbridge.sync.report import PairReport, PassReport, summarize
+from ledgerbridge.sync.rules import ObjectPair, SyncRule
+
+H, Q = System.HUBSPOT, System.QUICKBOOKS
+ORDER = (ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS, ObjectPair.INVOICES_INVOICES)
+CURSOR_MARGIN = dt.timedelta(seconds=1)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def write_target(action: WriteAction) -> System:
+    if isinstance(action, Deactivate):
+        return action.target_ref.system
+    return action.target
+
+
+class SyncEngine:
+    """Runs passes of one connection over its two side ports and its state port."""
+
+    def __init__(
+        self,
+        *,
+        hubspot: SidePort,
+        qbo: SidePort,
+        state: StatePort,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self.sides: dict[System, SidePort] = {H: hubspot, Q: qbo}
+        self.state = state
+        self.clock = clock
+
+    async def run_pass(
+        self, *, dry_run: bool = False, only: Collection[ObjectPair] | None = None
+    ) -> PassReport:
+        """One pass over every enabled rule (or the rules of `only`)."""
+        report = PassReport(dry_run=dry_run)
+        try:
+            rules = {r.object_pair: r for r in await self.state.load_rules()}
+            for pair in ORDER:
+                rule = rules.get(pair)
+                if rule is None or not rule.enabled or (only is not None and pair not in only):
+                    continue  # R-CON-4: a rule that is off keeps its links and cursors
+                try:
+                    await self._run_rule(rule, report.pair(pair), dry_run)
+                except AuthenticationError:
+                    raise
+                except SyncError as error:
+                    # The rule's read or batch failed as a whole: nothing was recorded and
+                    # no cursor moved, so the next pass retries it. Other rules go on.
+                    report.pair(pair).error = f"{error.category.value}: {error.detail}"
+        except AuthenticationError as error:
+            report.stopped = "authentication"
+            if not dry_run:
+                await self.state.mark_needs_reauth(error.detail)
+        return report
+
+    # ---- one rule ----
+
+    async def _read(
+        self, rule: SyncRule, links: Sequence[Link], refs: RefIndex
+    ) -> tuple[dict[System, Changes], dict[System, list[SideRecord]]]:
+        pair = rule.object_pair
+        changes: dict[System, Changes] = {}
+        for side in sorted(rule.direction.sources):
+            since = await self.state.get_cursor(side, pair)
+            changes[side] = await self.sides[side].read_changes(rule, since, refs)
+        records = {s: list(changes[s].records) if s in changes else [] for s in System}
+        # Counterparts of changed linked records: their current version and values.
+        by_id = {H: {x.hubspot_id: x for x in links}, Q: {x.qbo_id: x for x in links}}
+        for side in System:
+            have = {r.ref.id for r in records[side]}
+            want = {
+                by_id[side.other][r.ref.id].id_on(side)
+                for r in records[side.other]
+                if r.ref.id in by_id[side.other]
+            } - have
+            if want:
+                records[side].extend(await self.sides[side].read_records(rule, want, refs))
+        return changes, records
+
+    async def _context(
+        self,
+        rule: SyncRule,
+        links: Sequence[Link],
+        records: dict[System, list[SideRecord]],
+        refs: RefIndex,
+    ) -> PlanContext:
+        pair = rule.object_pair
+        linked = {H: {x.hubspot_id for x in links}, Q: {x.qbo_id for x in links}}
+        unlinked = {
+            s: [r for r in records[s] if not r.deleted and r.ref.id not in linked[s]]
+            for s in System
+        }
+        candidates: dict[System, list[SideRecord]] = {H: [], Q: []}
+        if pair in MATCH_FIELD:
+            for side in System:
+                keys = lookup_keys(rule, unlinked[side], refs)
+                if keys:
+                    other = side.other
+                    candidates[other] = await self.sides[other].find_candidates(rule, keys, refs)
+        names: frozenset[str] = frozenset()
+        if pair is ObjectPair.CONTACTS_CUSTOMERS and rule.allows(H) and unlinked[H]:
+            names = await self.sides[Q].display_names()
+        return PlanContext(
+            sync_started_at=rule.sync_started_at or EPOCH,
+            refs=refs,
+            qbo_display_names=names,
+            hubspot_candidates=candidates[H],
+            qbo_candidates=candidates[Q],
+        )
+
+    async def _apply(
+        self, rule: SyncRule, writes: Sequence[WriteAction], refs: RefIndex
+    ) -> dict[int, WriteResult]:
+        results: dict[int, WriteResult] = {}
+        for target in (Q, H):
+            mine = [a for a in writes if write_target(a) is target]
+            if not mine:
+                continue
+            answers = await self.sides[target].apply(rule, mine, refs)
+            if len(answers) != len(mine):
+                raise AssertionError(f"{target} answered {len(answers)} of {len(mine)} writes")
+            for action, answer in zip(mine, answers, strict=True):
+                results[id(action)] = answer
+        return results
+
+    async def _run_rule(self, rule: SyncRule, report: PairReport, dry_run: bool) -> None:
+        pair = rule.object_pair
+        all_links = await self.state.load_links()
+        refs = RefIndex.from_links(all_links)
+        links = [x for x in all_links if x.object_type is pair]
+        changes, records = await self._read(rule, links, refs)
+        context = await self._context(rule, links, records, refs)
+        actions = plan(rule, links, records[H], records[Q], context)
+        if dry_run:
+            summarize(actions, report)
+            return
+        writes = [a for a in actions if isinstance(a, Create | Update | Deactivate)]
+        results = await self._apply(rule, writes, refs)
+        seen = {r.ref: r for side in System for r in records[side]}
+        recorded = record_pass(rule, links, actions, results, seen, refs, report)
+        cursors = self._cursors(changes, recorded.held)
+        await self.state.commit(
+            Commit(pair, recorded.commit_links, recorded.records, recorded.activity, cursors)
+        )
+        if recorded.auth_error is not None:
+            raise recorded.auth_error
+
+    @staticmethod
+    def _cursors(changes: dict[System, Changes], held: set[RecordRef]) -> dict[System, dt.datetime]:
+        """The next cursor of each side read, never past a record that must be read again."""
+        cursors: dict[System, dt.datetime] = {}
+        for side, found in changes.items():
+            cursor = found.next_cursor
+            stamps = [r.updated_at for r in found.records if r.ref in held]
+            if stamps:
+                hold = min(stamps) - CURSOR_MARGIN
+                cursor = hold if cursor is None else min(cursor, hold)
+            if cursor is not None:
+                cursors[side] = cursor
+        return cursors

@@ -1,0 +1,154 @@
+"""The engine's seams: what it needs of each service and of the state store.
+
+`sync/` imports no HTTP and no database, so the engine talks to the world through
+these Protocols; `ledgerbridge.runtime.adapters` implements them with the
+connectors and the store, and tests implement them in memory.
+
+- `SidePort`: one per service (HubSpot, QBO). Reads changes since a cursor, reads
+  records by id, looks up candidates by match key (email, SKU), and applies writes
+  in batches, returning per-action results with the record as written (its id,
+  version and the data its snapshot is computed from).
+- `StatePort`: rules, links, cursors, and one atomic `commit` per rule of a pass
+  (links, sync records, activity, then cursors, all or nothing).
+
+Errors: ports raise (or return, per write) only `ledgerbridge.sync.errors` types.
+`AuthenticationError` raised by any port call stops the pass for the connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeAlias
+
+from ledgerbridge.domain import RecordRef, System
+from ledgerbridge.sync.actions import Create, Deactivate, Update
+from ledgerbridge.sync.errors import ErrorCategory, SyncError
+from ledgerbridge.sync.model import Link, RefIndex, SideRecord
+from ledgerbridge.sync.rules import ObjectPair, SyncRule
+
+WriteAction: TypeAlias = Create | Update | Deactivate
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """Records changed on one side since a cursor, and the cursor to store next.
+
+    `next_cursor` None means "keep the current cursor" (nothing was read).
+    """
+
+    records: Sequence[SideRecord]
+    next_cursor: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What happened to one write: the record as written, or the error (never both)."""
+
+    action: WriteAction
+    record: SideRecord | None = None
+    error: SyncError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.record is not None
+
+
+class SidePort(Protocol):
+    """One service (HubSpot or QBO) as the engine sees it."""
+
+    @property
+    def system(self) -> System: ...
+
+    async def read_changes(
+        self, rule: SyncRule, since: dt.datetime | None, refs: RefIndex
+    ) -> Changes:
+        """Records of the rule's object type changed (or deleted) at or after `since`."""
+        ...
+
+    async def read_records(
+        self, rule: SyncRule, ids: Collection[str], refs: RefIndex
+    ) -> list[SideRecord]:
+        """The current state of these records (missing ones are left out)."""
+        ...
+
+    async def find_candidates(
+        self, rule: SyncRule, keys: Collection[str], refs: RefIndex
+    ) -> list[SideRecord]:
+        """Live records whose match key (`match.match_key`) may be one of `keys`.
+
+        A superset is fine: the planner matches exactly.
+        """
+        ...
+
+    async def display_names(self) -> frozenset[str]:
+        """Names that new records may not take (QBO DisplayNames); empty elsewhere."""
+        ...
+
+    async def apply(
+        self, rule: SyncRule, actions: Sequence[WriteAction], refs: RefIndex
+    ) -> list[WriteResult]:
+        """Apply writes (idempotently, keyed on each action's `idempotency_key`).
+
+        One result per action, in order. Per-record failures are returned, not raised;
+        an `AuthenticationError` is raised.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOutcome:
+    """The sync-record status of one record after a pass (R-HLT-2)."""
+
+    ref: RecordRef
+    status: str  # synced | failed | excluded | pending (see store.RecordStatus)
+    label: str | None = None
+    category: ErrorCategory | None = None
+    detail: str | None = None
+    excluded_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityEntry:
+    """One line of the audit log: a decision or a write (R-HLT-4, R-BEY-4)."""
+
+    ref: RecordRef
+    direction: str  # hubspot_to_qbo | qbo_to_hubspot | none
+    operation: str  # create | update | link | deactivate | exclude | fail | skip
+    outcome: str  # ok | failed | pending | planned
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """Everything one rule's pass records, in one transaction: links, sync records and
+    activity first, then the cursors."""
+
+    object_type: ObjectPair
+    links: Sequence[Link] = ()
+    records: Sequence[RecordOutcome] = ()
+    activity: Sequence[ActivityEntry] = ()
+    cursors: Mapping[System, dt.datetime] = field(default_factory=dict)
+
+
+class StatePort(Protocol):
+    """The connection's state (the store)."""
+
+    async def load_rules(self) -> list[SyncRule]:
+        """Every saved rule (enabled or not), with `sync_started_at` filled in."""
+        ...
+
+    async def load_links(self) -> list[Link]:
+        """Every link of the connection (all object pairs)."""
+        ...
+
+    async def get_cursor(self, side: System, object_type: ObjectPair) -> dt.datetime | None: ...
+
+    async def commit(self, commit: Commit) -> None:
+        """Record one rule's pass atomically (all or nothing)."""
+        ...
+
+    async def mark_needs_reauth(self, detail: str) -> None:
+        """The connection's grant was refused: it waits for a reconnect."""
+        ...

@@ -1,0 +1,143 @@
+"""What one pass did (or, in a dry run, would do): counts per object pair and the plan."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledgerbridge.domain import System
+from ledgerbridge.sync.actions import (
+    Action,
+    Create,
+    Deactivate,
+    Exclude,
+    Fail,
+    LinkRecords,
+    Skip,
+    Update,
+)
+from ledgerbridge.sync.rules import ObjectPair
+
+COUNTERS = ("created", "updated", "linked", "deactivated", "excluded", "failed", "skipped")
+
+
+@dataclass(slots=True)
+class PairReport:
+    """Counts of one object pair. In a dry run they count what was planned."""
+
+    object_type: ObjectPair
+    created: int = 0
+    updated: int = 0
+    linked: int = 0
+    deactivated: int = 0
+    excluded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    pending: int = 0
+    """Writes that failed transiently: retried by the next pass."""
+    error: str | None = None
+    """Why the rule's pass stopped (a read or a whole batch failed), else None."""
+    actions: list[Action] = field(default_factory=list)
+
+    def count(self, name: str) -> int:
+        value: int = getattr(self, name)
+        return value
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "object_type": self.object_type.value,
+            **{name: self.count(name) for name in (*COUNTERS, "pending")},
+            "error": self.error,
+            "actions": [describe(a) for a in self.actions],
+        }
+
+
+@dataclass(slots=True)
+class PassReport:
+    dry_run: bool = False
+    pairs: dict[ObjectPair, PairReport] = field(default_factory=dict)
+    stopped: str | None = None
+    """Why the pass stopped early (for example `authentication`), else None."""
+
+    def pair(self, object_type: ObjectPair) -> PairReport:
+        if object_type not in self.pairs:
+            self.pairs[object_type] = PairReport(object_type)
+        return self.pairs[object_type]
+
+    def total(self, name: str) -> int:
+        return sum(p.count(name) for p in self.pairs.values())
+
+    @property
+    def writes(self) -> int:
+        return sum(self.total(n) for n in ("created", "updated", "linked", "deactivated"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "stopped": self.stopped,
+            "pairs": [p.as_dict() for p in self.pairs.values()],
+        }
+
+
+def _arrow(target: System) -> str:
+    return "hubspot_to_qbo" if target is System.QUICKBOOKS else "qbo_to_hubspot"
+
+
+def describe(action: Action) -> dict[str, Any]:
+    """A JSON-friendly description of one planned action (dry run, activity details)."""
+    if isinstance(action, Create):
+        return {
+            "action": "create",
+            "direction": _arrow(action.target),
+            "source": str(action.source_ref),
+            "fields": dict(action.fields),
+            "display_name": action.display_name,
+        }
+    if isinstance(action, Update):
+        return {
+            "action": "update",
+            "direction": _arrow(action.target),
+            "target": str(action.target_ref),
+            "fields": dict(action.fields),
+        }
+    if isinstance(action, LinkRecords):
+        return {
+            "action": "link",
+            "hubspot": str(action.hubspot_ref),
+            "qbo": str(action.qbo_ref),
+            "matched_on": action.matched_on,
+        }
+    if isinstance(action, Deactivate):
+        return {"action": "deactivate", "target": str(action.target_ref)}
+    if isinstance(action, Exclude):
+        return {"action": "exclude", "record": str(action.ref), "filter": action.filter_description}
+    if isinstance(action, Fail):
+        return {
+            "action": "fail",
+            "record": str(action.ref),
+            "category": action.category.value,
+            "title": action.category.headline,
+            "detail": action.detail,
+        }
+    return {"action": "skip", "record": str(action.ref), "reason": action.reason}
+
+
+def summarize(actions: Sequence[Action], report: PairReport) -> None:
+    """Count planned actions into `report` (dry run)."""
+    for action in actions:
+        report.actions.append(action)
+        if isinstance(action, Create):
+            report.created += 1
+        elif isinstance(action, Update):
+            report.updated += 1
+        elif isinstance(action, LinkRecords):
+            report.linked += 1
+        elif isinstance(action, Deactivate):
+            report.deactivated += 1
+        elif isinstance(action, Exclude):
+            report.excluded += 1
+        elif isinstance(action, Fail):
+            report.failed += 1
+        elif isinstance(action, Skip):
+            report.skipped += 1

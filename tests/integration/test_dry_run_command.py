@@ -1,0 +1,107 @@
+"""`ledgerbridge dry-run` against both sandboxes over HTTP: it shows the plan, writes nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from ledgerbridge.cli import app
+from ledgerbridge.runtime.adapters import save_rule
+from ledgerbridge.runtime.clients import sandbox_options
+from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
+from ledgerbridge.sandbox.hubspot.config import HubSpotSandboxConfig
+from ledgerbridge.sandbox.qbo.app import create_app as qbo_app
+from ledgerbridge.sandbox.qbo.config import DEFAULT_REALM, QboSandboxConfig
+from ledgerbridge.store import Store, TokenCipher, generate_key
+from tests.integration.conftest import contacts_rule, products_rule
+from tests.support.servers import serve_in_thread
+
+
+@pytest.fixture
+def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, str]]:
+    key = generate_key()
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    monkeypatch.setenv("LEDGERBRIDGE_DATABASE_URL", url)
+    monkeypatch.setenv("LEDGERBRIDGE_SECRET_KEY", key)
+    monkeypatch.setenv("LEDGERBRIDGE_CONFIG", "")
+    monkeypatch.chdir(tmp_path)
+    with (
+        serve_in_thread(hubspot_app(HubSpotSandboxConfig())) as hs_url,
+        serve_in_thread(qbo_app(QboSandboxConfig())) as qbo_url,
+    ):
+        store = Store.open(url, TokenCipher(key.encode()))
+        with store.begin() as tx:
+            connection_id = tx.create_connection(
+                name="sandboxes",
+                hubspot_base_url=hs_url,
+                qbo_base_url=qbo_url,
+                qbo_realm_id=DEFAULT_REALM,
+                options=sandbox_options("sandbox"),
+            )
+            save_rule(tx, connection_id, contacts_rule())
+            save_rule(tx, connection_id, products_rule())
+        store.close()
+        yield url, hs_url, qbo_url
+
+
+def _seed(hs_url: str, qbo_url: str) -> None:
+    with httpx.Client(timeout=10) as http:
+        http.post(
+            f"{hs_url}/_sandbox/objects/contacts",
+            json={"properties": {"email": "ann@x.io", "firstname": "Ann"}},
+        ).raise_for_status()
+        http.post(
+            f"{qbo_url}/v3/company/{DEFAULT_REALM}/customer",
+            headers={"Authorization": "Bearer sandbox", "Accept": "application/json"},
+            json={"DisplayName": "Bo", "PrimaryEmailAddr": {"Address": "bo@x.io"}},
+        ).raise_for_status()
+
+
+def _state(url: str, hs_url: str, qbo_url: str) -> tuple[int, int, int]:
+    store = Store.open(url, TokenCipher(generate_key().encode()), run_migrations=False)
+    with store.begin() as tx:
+        links = len(tx.list_links(1)) + len(tx.list_records(1)) + len(tx.list_activity(1))
+    store.close()
+    with httpx.Client(timeout=10) as http:
+        contacts = http.get(
+            f"{hs_url}/crm/v3/objects/contacts", headers={"Authorization": "Bearer sandbox"}
+        ).json()["results"]
+        customers = http.get(
+            f"{qbo_url}/v3/company/{DEFAULT_REALM}/query",
+            params={"query": "SELECT * FROM Customer"},
+            headers={"Authorization": "Bearer sandbox", "Accept": "application/json"},
+        ).json()["QueryResponse"]["Customer"]
+    return links, len(contacts), len(customers)
+
+
+def test_R_BEY_3_dry_run_command_json(configured: tuple[str, str, str]) -> None:
+    url, hs_url, qbo_url = configured
+    _seed(hs_url, qbo_url)
+
+    result = CliRunner().invoke(app, ["dry-run", "--rule", "contacts_customers", "--json"])
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["dry_run"] is True
+    (pair,) = report["pairs"]
+    assert pair["object_type"] == "contacts_customers" and pair["created"] == 2
+    directions = sorted(a["direction"] for a in pair["actions"] if a["action"] == "create")
+    assert directions == ["hubspot_to_qbo", "qbo_to_hubspot"]
+    assert _state(url, hs_url, qbo_url) == (0, 1, 1)
+
+
+def test_R_BEY_3_dry_run_command_table(configured: tuple[str, str, str]) -> None:
+    url, hs_url, qbo_url = configured
+    _seed(hs_url, qbo_url)
+
+    result = CliRunner().invoke(app, ["dry-run"])
+
+    assert result.exit_code == 0, result.output
+    assert "nothing was written" in result.output
+    assert "ann@x.io" in result.output and "create" in result.output
+    assert _state(url, hs_url, qbo_url) == (0, 1, 1)
