@@ -1,17 +1,85 @@
-"""`ledgerbridge demo` (a placeholder until the runtime wires the engine to the sandboxes)."""
+"""`ledgerbridge demo`: both sandboxes, the engine and the status page in one process."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def demo() -> None:
-        """Run the sandboxes, the engine and the dashboard in one process (not built yet)."""
-        typer.echo(
-            "The demo is not built yet. Try `ledgerbridge sandbox --seed 1` to run the "
-            "HubSpot and QuickBooks Online emulators.",
-            err=True,
+    def demo(
+        port: Annotated[int, typer.Option(help="Status page and webhooks.")] = 8700,
+        hubspot_port: Annotated[int, typer.Option(help="HubSpot sandbox.")] = 8701,
+        qbo_port: Annotated[int, typer.Option(help="QuickBooks Online sandbox.")] = 8702,
+        seed: Annotated[
+            bool, typer.Option("--seed/--no-seed", help="Fill both sandboxes with sample data.")
+        ] = True,
+        db: Annotated[
+            Path | None,
+            typer.Option(help="Keep the engine's state in this SQLite file (default: a temp dir)."),
+        ] = None,
+        poll_interval: Annotated[
+            float, typer.Option(help="Seconds between passes without webhooks.")
+        ] = 10.0,
+    ) -> None:
+        """Run both sandboxes, the sync engine and the status page (Ctrl-C stops).
+
+        One connection is set up (contacts ↔ customers two-way, products QBO → HubSpot,
+        invoices two-way with payments) with webhooks wired both ways. Both sandboxes
+        accept the bearer token `sandbox`; the QBO company (realm) is 1000000001.
+        """
+        import asyncio
+        import logging
+
+        from rich.console import Console
+
+        from ledgerbridge.runtime.demo import DEMO_REALM, DEMO_TOKEN, DemoOptions, build_demo
+        from ledgerbridge.runtime.progress import show_initial_sync, summary_table
+        from ledgerbridge.runtime.serving import serve_all
+
+        console = Console(stderr=True)
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        options = DemoOptions(
+            port=port,
+            hubspot_port=hubspot_port,
+            qbo_port=qbo_port,
+            seed=1 if seed else None,
+            db=db,
+            poll_interval=poll_interval,
         )
-        raise typer.Exit(code=2)
+        built = build_demo(options)
+        urls = built.urls
+
+        def started() -> None:
+            console.print(f"[bold]ledgerbridge demo[/] — status page: {urls['engine']}")
+            console.print(f"HubSpot sandbox: {urls['hubspot']} (portal 62515)")
+            console.print(f"QBO sandbox:     {urls['qbo']}/v3/company/{DEMO_REALM}")
+            console.print(f"Both accept `Authorization: Bearer {DEMO_TOKEN}`.")
+            console.print(
+                f"Engine state: {built.db_path}" + (" (temporary)" if built.temp_dir else "")
+            )
+
+        async def display() -> None:
+            counts = await show_initial_sync(
+                built.store, built.connection_id, built.first_pass, console
+            )
+            if built.first_error is not None:
+                console.print(f"[red]The first pass failed:[/] {built.first_error!r} (retrying)")
+            console.print(summary_table(counts))
+            console.print(
+                "Syncing live (webhooks both ways, and a pass every "
+                f"{poll_interval:g} s). Ctrl-C stops."
+            )
+            await asyncio.Event().wait()  # serve_all stops when a background task ends
+
+        try:
+            asyncio.run(serve_all(built.served, also=[built.run_runtime, display], started=started))
+        except RuntimeError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(code=1) from exc
+        finally:
+            built.close()
+        console.print("Stopped.")

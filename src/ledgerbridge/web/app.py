@@ -1,15 +1,16 @@
 """The engine's web app: status page, `/api/status`, health check.
 
-Webhooks in, workflow actions in and the dashboard are added to this app by
-the runtime as they are built.
+Webhooks in (`web.webhooks`), workflow actions in and the dashboard are added to this
+app as routers by whoever builds it (`ledgerbridge run`, `ledgerbridge demo`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -20,9 +21,12 @@ from ledgerbridge.web.status import status_summary
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 
 
-def create_web_app(store: Store) -> FastAPI:
+def create_web_app(store: Store, routers: Iterable[APIRouter] = ()) -> FastAPI:
+    """The web app over `store`, plus `routers` (webhooks in: `web.webhooks.webhook_router`)."""
     app = FastAPI(title="ledgerbridge", version=__version__, docs_url="/api/docs")
     app.state.store = store
+    for router in routers:
+        app.include_router(router)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

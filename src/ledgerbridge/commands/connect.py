@@ -1,0 +1,93 @@
+"""`ledgerbridge connect hubspot|qbo`: authorize ledgerbridge on an account (OAuth 2.0)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class Service(StrEnum):
+    hubspot = "hubspot"
+    qbo = "qbo"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def connect(
+        service: Annotated[Service, typer.Argument(help="hubspot or qbo.")],
+        config: Annotated[
+            Path | None, typer.Option("--config", help="Settings file (TOML).")
+        ] = None,
+        connection: Annotated[
+            int | None, typer.Option(help="Connect this connection (when there are several).")
+        ] = None,
+        new: Annotated[bool, typer.Option("--new", help="Create another connection.")] = False,
+        name: Annotated[str, typer.Option(help="Name of a connection created now.")] = "default",
+        authorize_url: Annotated[
+            str | None, typer.Option(help="Override the service's authorize page URL.")
+        ] = None,
+        browser: Annotated[
+            bool, typer.Option("--browser/--no-browser", help="Open the authorize page.")
+        ] = True,
+        timeout: Annotated[float, typer.Option(help="Seconds to wait for the approval.")] = 300,
+    ) -> None:
+        """Authorize ledgerbridge on your HubSpot portal or QuickBooks company (OAuth 2.0).
+
+        Listens on the redirect URI of the settings (http://127.0.0.1:8700/oauth/<service>/
+        callback by default; register it in your app), prints the authorize URL, and
+        stores the tokens encrypted in the connection.
+        """
+        import asyncio
+        import webbrowser
+
+        from ledgerbridge.domain.refs import System
+        from ledgerbridge.runtime.connect import ConnectError, oauth_app
+        from ledgerbridge.runtime.connect import connect as run_flow
+        from ledgerbridge.runtime.setup import open_store
+        from ledgerbridge.settings import load_settings
+
+        try:
+            settings = load_settings(config)
+            system = System.HUBSPOT if service is Service.hubspot else System.QUICKBOOKS
+            oauth = oauth_app(system, settings, authorize_url)
+        except (ConnectError, FileNotFoundError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from exc
+
+        def show(url: str) -> None:
+            typer.echo(f"Open this URL to authorize ledgerbridge on {service.value}:", err=True)
+            typer.echo(url, err=True)
+            if browser:
+                webbrowser.open(url)
+
+        store = open_store(settings)
+        try:
+            cid = asyncio.run(
+                run_flow(
+                    oauth,
+                    store,
+                    settings=settings,
+                    show=show,
+                    connection_id=connection,
+                    new=new,
+                    name=name,
+                    wait_seconds=timeout,
+                )
+            )
+            with store.begin() as tx:
+                row = tx.get_connection(cid)
+        except Exception as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=1) from exc
+        finally:
+            store.close()
+        assert row is not None
+        account = row.hubspot_portal_id if system is System.HUBSPOT else row.qbo_realm_id
+        typer.echo(f"Connected {service.value} account {account} to connection {cid}.", err=True)
+        if row.status_detail:
+            typer.echo(row.status_detail[:1].upper() + row.status_detail[1:] + ".", err=True)
+        else:
+            typer.echo("Both services are connected: `ledgerbridge run` syncs them.", err=True)

@@ -1,0 +1,224 @@
+"""`ledgerbridge demo`: both sandboxes, the engine, the runtime and the web app, in one process.
+
+* HubSpot sandbox on `hubspot_port`, QBO sandbox (realm 1000000001) on `qbo_port`; both
+  accept the static token `sandbox`; seeded unless `seed` is None.
+* A state store (SQLite) at `db`, or in a fresh temp directory removed at exit, with a
+  secret key generated for the run, and one connection set up with the wizard's rules:
+  contacts ↔ customers two-way, products QBO → HubSpot (SKU only), invoices two-way
+  with payments (enabled as soon as the engine syncs invoices).
+* Webhooks wired both ways: the HubSpot sandbox delivers to `/webhooks/hubspot`, signed
+  with an app secret generated for the run; the QBO sandbox to `/webhooks/qbo`, signed
+  with a generated verifier token. The engine verifies both.
+* The status page on `port`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from ledgerbridge.runtime.clients import sandbox_options
+from ledgerbridge.runtime.directory import StoreDirectory
+from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
+from ledgerbridge.runtime.runner import EngineRunner
+from ledgerbridge.runtime.serving import Served
+from ledgerbridge.sandbox.hubspot import cli as hubspot_cli
+from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
+from ledgerbridge.sandbox.qbo import cli as qbo_cli
+from ledgerbridge.sandbox.qbo.app import create_app as qbo_app
+from ledgerbridge.settings import Settings
+from ledgerbridge.store import Store, TokenCipher, generate_key
+from ledgerbridge.sync.defaults import wizard_defaults
+from ledgerbridge.sync.rules import Direction, InvoiceSettings, ObjectPair, SyncRule
+from ledgerbridge.web.app import create_web_app
+from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
+
+__all__ = [
+    "DEMO_REALM",
+    "DEMO_TOKEN",
+    "Demo",
+    "DemoOptions",
+    "build_demo",
+    "demo_rules",
+    "ensure_demo_connection",
+]
+
+DEMO_REALM = "1000000001"
+DEMO_TOKEN = "sandbox"
+DEMO_SEED = 1
+INCOME_ACCOUNT = "Sales of Product Income"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    port: int = 8700
+    hubspot_port: int = 8701
+    qbo_port: int = 8702
+    host: str = "127.0.0.1"
+    seed: int | None = DEMO_SEED
+    db: Path | None = None
+    poll_interval: float = 10.0
+
+
+def invoices_supported() -> bool:
+    """Whether the engine syncs invoices yet (the invoice rule is saved off until then)."""
+    from ledgerbridge.runtime.hubspot_side import OBJECTS
+
+    return ObjectPair.INVOICES_INVOICES in OBJECTS
+
+
+def demo_rules() -> list[SyncRule]:
+    """The wizard's defaults, with invoices two-way (payments follow two-way invoices)."""
+    invoices = (
+        wizard_defaults(ObjectPair.INVOICES_INVOICES)
+        .model_copy(
+            update={
+                "direction": Direction.TWO_WAY,
+                "invoice": InvoiceSettings(custom_line_item_income_account=INCOME_ACCOUNT),
+                "enabled": invoices_supported(),
+            }
+        )
+        .with_fixed_filters()
+    )
+    return [
+        wizard_defaults(ObjectPair.CONTACTS_CUSTOMERS),
+        wizard_defaults(ObjectPair.PRODUCTS_ITEMS),
+        invoices,
+    ]
+
+
+@dataclass
+class Demo:
+    options: DemoOptions
+    store: Store
+    settings: Settings
+    connection_id: int
+    served: list[Served]
+    runtime: EmbeddedRuntime
+    runner: EngineRunner
+    db_path: Path
+    temp_dir: Path | None = None
+    urls: dict[str, str] = field(default_factory=dict)
+    first_pass: asyncio.Event = field(default_factory=asyncio.Event)
+    first_error: BaseException | None = None
+
+    def _passed(self, connection_id: int, error: BaseException | None) -> None:
+        if connection_id == self.connection_id and not self.first_pass.is_set():
+            self.first_error = error
+            self.first_pass.set()
+
+    async def run_runtime(self) -> None:
+        """The runtime until stopped (finishing the pass in flight), then close the clients."""
+        try:
+            await self.runtime.run()
+        finally:
+            await self.runner.aclose()
+
+    def close(self) -> None:
+        self.store.close()
+        if self.temp_dir is not None:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def ensure_demo_connection(store: Store, hubspot_url: str, qbo_url: str, portal_id: str) -> int:
+    """The store's first connection; when there is none, create the demo's (static-token
+    sandbox connection with `demo_rules()`)."""
+    from ledgerbridge.runtime.store_state import save_rule
+
+    with store.begin() as tx:
+        existing = tx.list_connections()
+        if existing:
+            return existing[0].id
+        cid = tx.create_connection(
+            name="Demo",
+            hubspot_base_url=hubspot_url,
+            qbo_base_url=qbo_url,
+            hubspot_portal_id=portal_id,
+            qbo_realm_id=DEMO_REALM,
+            options=sandbox_options(DEMO_TOKEN),
+        )
+        for rule in demo_rules():
+            save_rule(tx, cid, rule)
+    return cid
+
+
+def build_demo(options: DemoOptions) -> Demo:
+    """Everything the demo serves and runs, ready for `serve_all`."""
+    host = options.host
+    engine_url = f"http://{host}:{options.port}"
+    hubspot_url = f"http://{host}:{options.hubspot_port}"
+    qbo_url = f"http://{host}:{options.qbo_port}"
+    app_secret = secrets.token_urlsafe(24)
+    verifier = secrets.token_urlsafe(24)
+
+    hubspot_config = hubspot_cli.build_config(
+        host=host,
+        port=options.hubspot_port,
+        token=DEMO_TOKEN,
+        seed=options.seed,
+        webhook_url=f"{engine_url}/webhooks/hubspot",
+    )
+    hubspot_config.app_client_secret = app_secret
+    qbo_config = qbo_cli.build_config(
+        realms=[DEMO_REALM],
+        token=DEMO_TOKEN,
+        seed=options.seed,
+        webhook_url=f"{engine_url}/webhooks/qbo",
+        webhook_verifier=verifier,
+    )
+
+    temp_dir = None
+    if options.db is None:
+        temp_dir = Path(tempfile.mkdtemp(prefix="ledgerbridge-demo-"))
+        db_path = temp_dir / "ledgerbridge-demo.db"
+    else:
+        db_path = options.db
+    key = generate_key()
+    settings = Settings(
+        database_url=f"sqlite:///{db_path}",
+        secret_key=SecretStr(key),
+        host=host,
+        port=options.port,
+        poll_interval_seconds=options.poll_interval,
+    )
+    store = Store.open(settings.database_url, TokenCipher(key.encode()))
+    cid = ensure_demo_connection(store, hubspot_url, qbo_url, str(hubspot_config.portal_id))
+
+    runner = EngineRunner(store, settings)
+    directory = StoreDirectory(store)
+    runtime = EmbeddedRuntime(
+        runner,
+        directory,
+        options=RuntimeOptions(poll_interval=options.poll_interval),
+        reconcile=runner.reconcile,
+    )
+    router = webhook_router(
+        directory=directory,
+        wake=runtime.wake,
+        secrets=WebhookSecrets(SecretStr(app_secret), SecretStr(verifier)),
+    )
+    served = [
+        Served(hubspot_app(hubspot_config), host, options.hubspot_port, "hubspot"),
+        Served(qbo_app(qbo_config), host, options.qbo_port, "qbo"),
+        Served(create_web_app(store, routers=[router]), host, options.port, "web"),
+    ]
+    demo = Demo(
+        options=options,
+        store=store,
+        settings=settings,
+        connection_id=cid,
+        served=served,
+        runtime=runtime,
+        runner=runner,
+        db_path=db_path,
+        temp_dir=temp_dir,
+        urls={"engine": engine_url, "hubspot": hubspot_url, "qbo": qbo_url},
+    )
+    runtime.add_listener(demo._passed)
+    return demo

@@ -1,0 +1,290 @@
+"""The embedded runtime: one asyncio task per connection, in the process that serves the web app.
+
+Each connection's worker runs one sync pass (a `PassRunner`):
+
+* at start, then whenever it is woken (`wake(connection_id)`, called by the webhook
+  endpoints); wakes that arrive while a pass is running or waiting coalesce into ONE
+  pending pass;
+* at least every `poll_interval` seconds anyway (a webhook can be lost);
+* after a pass that raised: the error is logged and the pass is retried after a backoff
+  delay (exponential, capped; the error's `retry_after` when longer), and not earlier
+  whatever the wakes say, so a failing connection never becomes a crash loop;
+* never while the connection is not `active`: a pass that raises `AuthenticationError`
+  marks it `needs_reauth`, and from then on the worker only re-reads the status (on a wake
+  or every `poll_interval`) until `ledgerbridge connect` makes it active again;
+* a daily full reconciliation (`reconcile`, an optional hook run after a successful pass
+  once `reconcile_interval` has passed).
+
+`stop()` (or cancelling `run()`, which is what `serve_all` does on SIGINT/SIGTERM) lets the
+pass in flight finish (bounded by `stop_timeout`), starts no new pass, and returns.
+
+Time is injected (`clock`, `sleep`), so tests drive the runtime with a fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ledgerbridge.store.rows import ConnectionStatus
+from ledgerbridge.sync.errors import AuthenticationError, TransientError
+
+__all__ = [
+    "ConnectionDirectory",
+    "EmbeddedRuntime",
+    "PassRunner",
+    "ReconcileHook",
+    "RuntimeOptions",
+    "WorkerStats",
+]
+
+log = logging.getLogger(__name__)
+
+PassRunner = Callable[[int], Awaitable[object]]
+"""Run one sync pass for connection id N."""
+ReconcileHook = Callable[[int], Awaitable[object]]
+"""Run the daily full reconciliation of connection id N."""
+Sleep = Callable[[float], Awaitable[None]]
+PassListener = Callable[[int, BaseException | None], None]
+
+
+class ConnectionDirectory(Protocol):
+    """What the runtime needs to know about the stored connections (`StoreDirectory`)."""
+
+    def connection_ids(self) -> list[int]: ...
+
+    def status(self, connection_id: int) -> ConnectionStatus | None: ...
+
+    def mark_needs_reauth(self, connection_id: int, detail: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeOptions:
+    poll_interval: float = 60.0
+    reconcile_interval: float = 86_400.0
+    backoff_base: float = 5.0
+    backoff_max: float = 900.0
+    stop_timeout: float = 60.0
+
+    def backoff(self, failures: int) -> float:
+        """Seconds to wait after `failures` failed passes in a row (5, 10, 20 … ≤ 15 min)."""
+        exponent = min(max(failures - 1, 0), 30)
+        return float(min(self.backoff_base * 2**exponent, self.backoff_max))
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    passes: int = 0  # passes that completed without raising
+    failures: int = 0  # passes that raised, in total
+    failures_in_row: int = 0
+    skipped: int = 0  # times a pass was due but the connection was not active
+    reconciliations: int = 0
+    last_error: str | None = None
+
+
+@dataclass(slots=True)
+class _Worker:
+    connection_id: int
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    stats: WorkerStats = field(default_factory=WorkerStats)
+    task: asyncio.Task[None] | None = None
+
+
+class EmbeddedRuntime:
+    def __init__(
+        self,
+        runner: PassRunner,
+        directory: ConnectionDirectory,
+        *,
+        options: RuntimeOptions | None = None,
+        reconcile: ReconcileHook | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        on_pass: PassListener | None = None,
+    ) -> None:
+        self._runner = runner
+        self._directory = directory
+        self.options = options or RuntimeOptions()
+        self._reconcile = reconcile
+        self._clock = clock
+        self._sleep = sleep
+        self._listeners: list[PassListener] = [on_pass] if on_pass is not None else []
+        self._workers: dict[int, _Worker] = {}
+        self._stopping = asyncio.Event()
+        self._running = False
+
+    # -- public --------------------------------------------------------------------------
+
+    def wake(self, connection_id: int) -> None:
+        """Ask for a pass of `connection_id` soon (call from the event loop's thread)."""
+        worker = self._workers.get(connection_id)
+        if worker is None:
+            worker = self._workers[connection_id] = _Worker(connection_id)
+            if self._running:
+                self._start(worker)
+        worker.wake.set()
+
+    def add_listener(self, listener: PassListener) -> None:
+        """`listener(connection_id, error or None)` after every pass (must not block)."""
+        self._listeners.append(listener)
+
+    def stats(self, connection_id: int) -> WorkerStats | None:
+        worker = self._workers.get(connection_id)
+        return worker.stats if worker else None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def stop(self) -> None:
+        """Finish the passes in flight, start no new one; `run()` returns afterwards."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Run every connection's worker until `stop()` or cancellation."""
+        self._running = True
+        try:
+            await self._refresh()
+            while not self._stopping.is_set():
+                await self._wait(self._clock() + self.options.poll_interval, None)
+                if not self._stopping.is_set():
+                    await self._refresh()
+        except asyncio.CancelledError:
+            self.stop()
+            await self._drain()
+            raise
+        await self._drain()
+
+    # -- supervisor ----------------------------------------------------------------------
+
+    async def _refresh(self) -> None:
+        """Start a worker for every stored connection that has none (new `connect`s)."""
+        ids = await asyncio.to_thread(self._directory.connection_ids)
+        for connection_id in ids:
+            self._workers.setdefault(connection_id, _Worker(connection_id))
+        for worker in self._workers.values():
+            if worker.task is None:
+                self._start(worker)
+
+    def _start(self, worker: _Worker) -> None:
+        worker.task = asyncio.create_task(
+            self._work(worker), name=f"ledgerbridge-connection-{worker.connection_id}"
+        )
+
+    async def _drain(self) -> None:
+        tasks = [w.task for w in self._workers.values() if w.task is not None and not w.task.done()]
+        if tasks:
+            timer: asyncio.Future[None] = asyncio.ensure_future(
+                self._sleep(self.options.stop_timeout)
+            )
+            pending: Iterable[asyncio.Future[None]] = tasks
+            while pending and not timer.done():
+                _, pending = await asyncio.wait(
+                    [*pending, timer], return_when=asyncio.FIRST_COMPLETED
+                )
+                pending = [t for t in pending if t is not timer]
+            timer.cancel()
+            await asyncio.gather(timer, return_exceptions=True)
+            for task in pending:
+                log.warning("stop timeout: cancelling a pass still running")
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._running = False
+
+    async def _wait(self, deadline: float, wake: asyncio.Event | None) -> None:
+        """Until `deadline` (clock seconds), `stop()`, or `wake` is set (when given)."""
+        delay = deadline - self._clock()
+        if delay <= 0 or self._stopping.is_set() or (wake is not None and wake.is_set()):
+            return
+        waiters: list[asyncio.Future[object]] = [
+            asyncio.ensure_future(self._sleep(delay)),
+            asyncio.ensure_future(self._stopping.wait()),
+        ]
+        if wake is not None:
+            waiters.append(asyncio.ensure_future(wake.wait()))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+
+    # -- one connection ------------------------------------------------------------------
+
+    async def _work(self, worker: _Worker) -> None:
+        cid, stats, options = worker.connection_id, worker.stats, self.options
+        next_due = self._clock()  # a pass at start: catch up with what happened while down
+        not_before = next_due
+        next_reconcile = next_due + options.reconcile_interval
+        while not self._stopping.is_set():
+            await self._wait(not_before, None)  # backoff: wakes wait for it (and coalesce)
+            await self._wait(next_due, worker.wake)
+            if self._stopping.is_set():
+                break
+            worker.wake.clear()
+            status = await asyncio.to_thread(self._directory.status, cid)
+            if status is None:
+                log.info("connection %s no longer exists; its worker stops", cid)
+                break
+            now = self._clock()
+            if status is not ConnectionStatus.ACTIVE:
+                stats.skipped += 1
+                next_due = now + options.poll_interval  # re-read the status, nothing more
+                continue
+            error = await self._one_pass(cid)
+            now = self._clock()
+            next_due = now + options.poll_interval
+            if error is None:
+                stats.passes += 1
+                stats.failures_in_row = 0
+                stats.last_error = None
+                due = self._reconcile is not None and now >= next_reconcile
+                if due and await self._reconcile_once(cid):
+                    stats.reconciliations += 1
+                    next_reconcile = self._clock() + options.reconcile_interval
+                continue
+            stats.failures += 1
+            stats.last_error = f"{type(error).__name__}: {error}"
+            if isinstance(error, AuthenticationError):
+                stats.failures_in_row = 0
+                log.warning("connection %s needs to be reconnected: %s", cid, error)
+                await asyncio.to_thread(self._directory.mark_needs_reauth, cid, str(error))
+                continue
+            stats.failures_in_row += 1
+            delay = options.backoff(stats.failures_in_row)
+            if isinstance(error, TransientError) and error.retry_after:
+                delay = max(delay, min(error.retry_after, options.backoff_max))
+            not_before = next_due = now + delay  # retry then, and not earlier
+            log.warning(
+                "connection %s: pass failed (%d in a row), retrying in %.0f s",
+                cid,
+                stats.failures_in_row,
+                delay,
+            )
+
+    async def _one_pass(self, cid: int) -> Exception | None:
+        error: Exception | None = None
+        try:
+            await self._runner(cid)
+        except Exception as exc:  # a failing pass must never kill the worker
+            error = exc
+            if not isinstance(exc, AuthenticationError):
+                log.exception("connection %s: sync pass failed", cid)
+        for listener in self._listeners:
+            with contextlib.suppress(Exception):
+                listener(cid, error)
+        return error
+
+    async def _reconcile_once(self, cid: int) -> bool:
+        assert self._reconcile is not None
+        try:
+            await self._reconcile(cid)
+        except Exception:
+            log.exception("connection %s: daily reconciliation failed; retried after a pass", cid)
+            return False
+        return True

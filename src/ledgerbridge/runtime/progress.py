@@ -1,0 +1,70 @@
+"""The demo's Rich display: the initial sync's progress, read from the store, then a summary."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ledgerbridge.store import RecordStatus, Store
+
+LABELS = {
+    "contacts_customers": "Contacts ↔ customers",
+    "products_items": "Products ← items",
+    "invoices_invoices": "Invoices ↔ invoices",
+}
+SHOWN = (RecordStatus.SYNCED, RecordStatus.FAILED, RecordStatus.EXCLUDED, RecordStatus.PENDING)
+
+
+def _counts(store: Store, connection_id: int) -> dict[str, dict[RecordStatus, int]]:
+    with store.begin() as tx:
+        return tx.count_records(connection_id)
+
+
+def _line(by_status: dict[RecordStatus, int]) -> str:
+    return ", ".join(f"{by_status.get(s, 0)} {s.value}" for s in SHOWN if by_status.get(s))
+
+
+async def show_initial_sync(
+    store: Store,
+    connection_id: int,
+    done: asyncio.Event,
+    console: Console,
+    *,
+    refresh_seconds: float = 0.25,
+) -> dict[str, dict[RecordStatus, int]]:
+    """Show records as the first pass records them, until `done`; return the final counts."""
+    rows: dict[str, TaskID] = {}
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        overall = progress.add_task("Initial sync", total=None)
+        while True:
+            finished = done.is_set()
+            counts = await asyncio.to_thread(_counts, store, connection_id)
+            for object_type, by_status in sorted(counts.items()):
+                label = LABELS.get(object_type, object_type)
+                if object_type not in rows:
+                    rows[object_type] = progress.add_task(label, total=None)
+                progress.update(rows[object_type], description=f"{label}: {_line(by_status)}")
+            if finished:
+                progress.update(overall, description="Initial sync done", total=1, completed=1)
+                for task in rows.values():
+                    progress.update(task, total=1, completed=1)
+                return counts
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), refresh_seconds)
+
+
+def summary_table(counts: dict[str, dict[RecordStatus, int]]) -> Table:
+    table = Table(title="Sync records after the initial sync")
+    table.add_column("Object pair")
+    for status in SHOWN:
+        table.add_column(status.value.capitalize(), justify="right")
+    for object_type, by_status in sorted(counts.items()):
+        table.add_row(
+            LABELS.get(object_type, object_type), *(str(by_status.get(s, 0)) for s in SHOWN)
+        )
+    return table

@@ -1,0 +1,160 @@
+"""Webhooks in: `POST /webhooks/hubspot` and `POST /webhooks/qbo`.
+
+A webhook only wakes a connection's sync pass up; it never carries truth (the pass reads
+the changes from the APIs). So an endpoint does no work in the request, which keeps it
+far inside the senders' deadlines (QBO: 3 s, HubSpot: 5 s):
+
+1. verify the signature (HubSpot v3 with the app's client secret, 5-minute freshness;
+   QBO `intuit-signature` with the verifier token). Forged, altered or stale → 401,
+   nothing else happens (no parse, no lookup, no wake);
+2. parse the body; malformed → 400 (HubSpot and Intuit do not retry a 400);
+3. map the portal / realm ids in it to connection ids (one store read) and call
+   `wake(connection_id)` for each; answer 200. A delivery for an unknown portal or realm
+   is acknowledged (200) and ignored, so the sender stops retrying it.
+
+Secrets are never logged, and neither are bodies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import SecretStr
+from starlette.concurrency import run_in_threadpool
+
+from ledgerbridge.hubspot.webhooks import InvalidWebhookPayload, parse_events, verify_signature_v3
+from ledgerbridge.qbo.webhooks import (
+    WebhookPayloadError,
+    parse_notifications,
+    verify_intuit_signature,
+)
+
+__all__ = ["MAX_BODY_BYTES", "WebhookDirectory", "WebhookSecrets", "webhook_router"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 2_000_000
+HUBSPOT_PATH = "/webhooks/hubspot"
+QBO_PATH = "/webhooks/qbo"
+
+Wake = Callable[[int], None]
+
+
+class WebhookDirectory(Protocol):
+    """Which connections a portal or realm belongs to (`runtime.directory.StoreDirectory`)."""
+
+    def by_portal(self, portal_id: str) -> list[int]: ...
+
+    def by_realm(self, realm_id: str) -> list[int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSecrets:
+    """HubSpot: the app's client secret. QBO: the webhook verifier token.
+    An endpoint whose secret is not configured refuses every delivery (401)."""
+
+    hubspot_client_secret: SecretStr | None = None
+    qbo_verifier_token: SecretStr | None = None
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _answer(status: int, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse(
+        {"status": "ok" if status == 200 else "error", "message": message, **extra},
+        status_code=status,
+    )
+
+
+async def _body(request: Request) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    body = await request.body()
+    return body if len(body) <= MAX_BODY_BYTES else None
+
+
+def _wake_all(wake: Wake, connection_ids: Iterable[int]) -> list[int]:
+    woken = sorted(set(connection_ids))
+    for connection_id in woken:
+        wake(connection_id)
+    return woken
+
+
+def webhook_router(
+    *,
+    directory: WebhookDirectory,
+    wake: Wake,
+    secrets: WebhookSecrets,
+    now: Callable[[], dt.datetime] = _utc_now,
+) -> APIRouter:
+    """The two webhook endpoints; add them with `create_web_app(store, routers=[…])`."""
+    router = APIRouter()
+
+    @router.post(HUBSPOT_PATH, include_in_schema=False)
+    async def hubspot_webhook(request: Request) -> JSONResponse:
+        body = await _body(request)
+        if body is None:
+            return _answer(413, "body too large")
+        secret = secrets.hubspot_client_secret
+        if secret is None or not verify_signature_v3(
+            request.method,
+            str(request.url),
+            body,
+            request.headers.get("x-hubspot-request-timestamp"),
+            request.headers.get("x-hubspot-signature-v3"),
+            secret.get_secret_value(),
+            now(),
+        ):
+            log.warning("HubSpot webhook refused: missing, invalid or stale signature")
+            return _answer(401, "invalid signature")
+        try:
+            events = parse_events(body)
+        except InvalidWebhookPayload as exc:
+            log.warning("HubSpot webhook refused: %s", exc)
+            return _answer(400, "malformed webhook body")
+        portals = {str(event.portal_id) for event in events}
+        ids = [
+            cid
+            for portal in portals
+            for cid in await run_in_threadpool(directory.by_portal, portal)
+        ]
+        woken = _wake_all(wake, ids)
+        if portals and not woken:
+            log.info("HubSpot webhook for a portal with no connection; ignored")
+        return _answer(200, "accepted", woken=woken)
+
+    @router.post(QBO_PATH, include_in_schema=False)
+    async def qbo_webhook(request: Request) -> JSONResponse:
+        body = await _body(request)
+        if body is None:
+            return _answer(413, "body too large")
+        token = secrets.qbo_verifier_token
+        if token is None or not verify_intuit_signature(
+            body, request.headers.get("intuit-signature"), token.get_secret_value()
+        ):
+            log.warning("QBO webhook refused: missing or invalid intuit-signature")
+            return _answer(401, "invalid signature")
+        try:
+            changes = parse_notifications(body)
+        except WebhookPayloadError as exc:
+            log.warning("QBO webhook refused: %s", exc)
+            return _answer(400, "malformed webhook body")
+        realms = {change.realm_id for change in changes}
+        ids = [
+            cid for realm in realms for cid in await run_in_threadpool(directory.by_realm, realm)
+        ]
+        woken = _wake_all(wake, ids)
+        if realms and not woken:
+            log.info("QBO webhook for a company with no connection; ignored")
+        return _answer(200, "accepted", woken=woken)
+
+    return router

@@ -1,0 +1,318 @@
+"""The embedded runtime under a fake clock: wakes, polling, backoff, stop, needs_reauth."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
+from ledgerbridge.store import ConnectionStatus
+from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, TransientError
+from tests.unit.runtime.fakes import FakeDirectory, FakeRunner, FakeTime, until
+
+ACTIVE = ConnectionStatus.ACTIVE
+
+
+@pytest.fixture
+def clock() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def runner() -> FakeRunner:
+    return FakeRunner()
+
+
+@pytest.fixture
+def directory() -> FakeDirectory:
+    return FakeDirectory({1: ACTIVE})
+
+
+def make_runtime(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime, **options: float
+) -> EmbeddedRuntime:
+    return EmbeddedRuntime(
+        runner,
+        directory,
+        options=RuntimeOptions(**options),
+        clock=clock.clock,
+        sleep=clock.sleep,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(runtime: EmbeddedRuntime) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(runtime.run())
+    try:
+        yield task
+    finally:
+        runtime.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=5)
+
+
+def idle(clock: FakeTime, sleepers: int) -> bool:
+    """Every task waits on the fake clock (supervisor + one per idle connection)."""
+    return len(clock.sleepers) == sleepers
+
+
+def draining(clock: FakeTime, stop_timeout: float) -> bool:
+    """Only the drain's stop-timeout timer sleeps: the runtime waits for the pass in flight."""
+    return [deadline for deadline, _ in clock.sleepers] == [clock.now + stop_timeout]
+
+
+async def test_first_pass_at_start_then_a_burst_of_wakes_coalesces_into_one_pass(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    runtime = make_runtime(runner, directory, clock)
+    gate = runner.hold()
+    async with running(runtime):
+        await until(lambda: runner.running == 1)  # the start-up pass is in flight
+        for _ in range(25):
+            runtime.wake(1)
+        runner.gate = None
+        gate.set()
+        await until(lambda: runner.count() == 2 and idle(clock, 2))
+        assert runner.count() == 2  # 25 wakes during a pass → exactly one more pass
+        for _ in range(5):
+            runtime.wake(1)
+        await until(lambda: runner.count() == 3 and idle(clock, 2))
+        assert runner.calls == [1, 1, 1]
+
+
+async def test_a_pass_runs_every_poll_interval_without_wakes(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    runtime = make_runtime(runner, directory, clock, poll_interval=60)
+    async with running(runtime):
+        await until(lambda: runner.count() == 1 and idle(clock, 2))
+        clock.advance(59)
+        await until(lambda: idle(clock, 2))
+        assert runner.count() == 1
+        clock.advance(1)
+        await until(lambda: runner.count() == 2 and idle(clock, 2))
+        clock.advance(60)
+        await until(lambda: runner.count() == 3 and idle(clock, 2))
+
+
+async def test_cancelling_the_runtime_finishes_the_pass_in_flight_and_starts_no_other(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    runtime = make_runtime(runner, directory, clock, stop_timeout=45)
+    gate = runner.hold()
+    task = asyncio.create_task(runtime.run())
+    await until(lambda: runner.running == 1)
+    runtime.wake(1)  # a pending pass that must not start after the stop
+    task.cancel()  # what serve_all does on SIGTERM
+    await until(lambda: draining(clock, 45))
+    assert not task.done() and runner.finished == []
+    gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=5)
+    assert runner.finished == [1]
+    assert runner.calls == [1]
+
+
+async def test_stop_waits_for_the_pass_in_flight(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    runtime = make_runtime(runner, directory, clock, stop_timeout=45)
+    gate = runner.hold()
+    task = asyncio.create_task(runtime.run())
+    await until(lambda: runner.running == 1)
+    runtime.stop()
+    await until(lambda: draining(clock, 45))
+    assert not task.done()
+    gate.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert runner.finished == [1] and runner.calls == [1]
+
+
+async def test_a_pass_that_outlives_the_stop_timeout_is_cancelled(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    runtime = make_runtime(runner, directory, clock, stop_timeout=30)
+    runner.hold()
+    task = asyncio.create_task(runtime.run())
+    await until(lambda: runner.running == 1)
+    runtime.stop()
+    await until(lambda: draining(clock, 30))
+    clock.advance(30)
+    await asyncio.wait_for(task, timeout=5)
+    assert runner.finished == [] and runner.running == 0
+
+
+async def test_failing_passes_back_off_exponentially_and_wakes_do_not_shorten_it(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    runner.error = RuntimeError("boom")
+    runtime = make_runtime(runner, directory, clock, backoff_base=5, poll_interval=60)
+    async with running(runtime):
+        await until(lambda: runner.count() == 1 and idle(clock, 2))
+        for _ in range(10):
+            runtime.wake(1)  # a webhook storm during the backoff
+        clock.advance(4)
+        await until(lambda: idle(clock, 2))
+        assert runner.count() == 1  # not before 5 s
+        clock.advance(1)
+        await until(lambda: runner.count() == 2 and idle(clock, 2))  # retried (wakes coalesced)
+        clock.advance(9)
+        await until(lambda: idle(clock, 2))
+        assert runner.count() == 2  # second backoff: 10 s
+        clock.advance(1)
+        await until(lambda: runner.count() == 3 and idle(clock, 2))
+        stats = runtime.stats(1)
+        assert stats is not None
+        assert stats.failures_in_row == 3 and stats.last_error == "RuntimeError: boom"
+        runner.error = None
+        clock.advance(20)
+        await until(lambda: runner.count() == 4 and idle(clock, 2))
+        assert stats.failures_in_row == 0 and stats.passes == 1
+        clock.advance(59)  # success: back to the poll interval
+        await until(lambda: idle(clock, 2))
+        assert runner.count() == 4
+
+
+async def test_backoff_is_capped_and_honours_retry_after() -> None:
+    options = RuntimeOptions(backoff_base=5, backoff_max=900)
+    assert [options.backoff(n) for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
+    assert options.backoff(50) == 900
+
+    clock, runner, directory = FakeTime(), FakeRunner(), FakeDirectory({1: ACTIVE})
+    runner.error = TransientError(ErrorCategory.RATE_LIMITED, "429", retry_after=120)
+    runtime = make_runtime(runner, directory, clock)
+    async with running(runtime):
+        await until(lambda: runner.count() == 1 and idle(clock, 2))
+        clock.advance(119)
+        await until(lambda: idle(clock, 2))
+        assert runner.count() == 1
+        clock.advance(1)
+        await until(lambda: runner.count() == 2)
+
+
+async def test_an_authentication_failure_marks_needs_reauth_and_is_not_hammered(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    runner.error = AuthenticationError("the refresh token expired")
+    runtime = make_runtime(runner, directory, clock, poll_interval=60)
+    async with running(runtime):
+        await until(lambda: runner.count() == 1 and idle(clock, 2))
+        assert directory.reauth_marks == [(1, "the refresh token expired")]
+        stats = runtime.stats(1)
+        assert stats is not None and stats.skipped == 0
+        for round_ in range(3):
+            for _ in range(20):
+                runtime.wake(1)  # a burst: one status read, no pass
+            await until(lambda r=round_: stats.skipped == 2 * r + 1 and idle(clock, 2))
+            clock.advance(60)  # the poll interval: one status read, no pass
+            await until(lambda r=round_: stats.skipped == 2 * r + 2 and idle(clock, 2))
+        assert runner.count() == 1  # no pass at all while the grant is broken
+        # `ledgerbridge connect` makes the connection active again: the next wake syncs.
+        runner.error = None
+        directory.statuses[1] = ACTIVE
+        runtime.wake(1)
+        await until(lambda: runner.count() == 2 and idle(clock, 2))
+
+
+async def test_connections_that_are_not_active_never_run(clock: FakeTime) -> None:
+    runner = FakeRunner()
+    directory = FakeDirectory(
+        {1: ConnectionStatus.NEEDS_REAUTH, 2: ConnectionStatus.PAUSED, 3: ACTIVE}
+    )
+    runtime = make_runtime(runner, directory, clock)
+    async with running(runtime):
+        await until(lambda: runner.count(3) == 1 and idle(clock, 3))
+        runtime.wake(1)
+        runtime.wake(2)
+        await until(lambda: idle(clock, 4))
+        clock.advance(3600)
+        await until(lambda: runner.count(3) == 2 and idle(clock, 4))
+        assert set(runner.calls) == {3}
+
+
+async def test_a_wake_for_a_new_connection_starts_its_worker(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    runtime = make_runtime(runner, directory, clock)
+    async with running(runtime):
+        await until(lambda: runner.count(1) == 1 and idle(clock, 2))
+        directory.statuses[2] = ACTIVE  # created by `ledgerbridge connect` meanwhile
+        runtime.wake(2)
+        await until(lambda: runner.count(2) == 1 and idle(clock, 3))
+
+
+async def test_the_supervisor_picks_up_new_connections_every_poll_interval(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    runtime = make_runtime(runner, directory, clock, poll_interval=60)
+    async with running(runtime):
+        await until(lambda: runner.count(1) == 1 and idle(clock, 2))
+        directory.statuses[7] = ACTIVE
+        clock.advance(60)
+        await until(lambda: runner.count(7) == 1 and runner.count(1) == 2 and idle(clock, 3))
+
+
+async def test_a_deleted_connection_stops_its_worker(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    runtime = make_runtime(runner, directory, clock)
+    async with running(runtime):
+        await until(lambda: runner.count() == 1 and idle(clock, 2))
+        del directory.statuses[1]
+        runtime.wake(1)
+        await until(lambda: idle(clock, 1))
+        assert runner.count() == 1
+
+
+async def test_daily_reconciliation_runs_after_a_pass_once_a_day() -> None:
+    clock, runner, directory = FakeTime(), FakeRunner(), FakeDirectory({1: ACTIVE})
+    reconciled: list[tuple[int, float]] = []
+
+    async def reconcile(connection_id: int) -> None:
+        reconciled.append((connection_id, clock.now))
+
+    runtime = EmbeddedRuntime(
+        runner,
+        directory,
+        options=RuntimeOptions(poll_interval=3600, reconcile_interval=86_400),
+        reconcile=reconcile,
+        clock=clock.clock,
+        sleep=clock.sleep,
+    )
+    async with running(runtime):
+        await until(lambda: runner.count() == 1 and idle(clock, 2))
+        for hour in range(1, 49):
+            clock.advance(3600)
+            await until(lambda h=hour: runner.count() == h + 1 and idle(clock, 2))
+        assert reconciled == [(1, 86_400.0), (1, 172_800.0)]
+
+
+async def test_a_failing_on_pass_listener_or_reconcile_does_not_kill_the_worker() -> None:
+    clock, runner, directory = FakeTime(), FakeRunner(), FakeDirectory({1: ACTIVE})
+
+    async def reconcile(connection_id: int) -> None:
+        raise RuntimeError("reconcile broke")
+
+    def listener(connection_id: int, error: BaseException | None) -> None:
+        raise RuntimeError("listener broke")
+
+    runtime = EmbeddedRuntime(
+        runner,
+        directory,
+        options=RuntimeOptions(poll_interval=10, reconcile_interval=5),
+        reconcile=reconcile,
+        clock=clock.clock,
+        sleep=clock.sleep,
+        on_pass=listener,
+    )
+    async with running(runtime):
+        await until(lambda: runner.count() == 1 and idle(clock, 2))
+        clock.advance(10)
+        await until(lambda: runner.count() == 2 and idle(clock, 2))
+        clock.advance(10)
+        await until(lambda: runner.count() == 3 and idle(clock, 2))
+        stats = runtime.stats(1)
+        assert stats is not None and stats.passes == 3 and stats.reconciliations == 0

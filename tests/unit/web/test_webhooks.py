@@ -1,0 +1,296 @@
+"""Webhooks in: signatures verified (forged, altered, stale → 401), malformed → 400,
+and a valid delivery only wakes the connection's pass (nothing is written anywhere)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from ledgerbridge.hubspot.webhooks import sign_v3
+from ledgerbridge.qbo.webhooks import sign as qbo_sign
+from ledgerbridge.runtime.directory import StoreDirectory
+from ledgerbridge.store import Store, TokenCipher, generate_key
+from ledgerbridge.web.app import create_web_app
+from ledgerbridge.web.status import status_summary
+from ledgerbridge.web.webhooks import MAX_BODY_BYTES, WebhookSecrets, webhook_router
+
+BASE = "http://engine.test"
+HUBSPOT_URL = f"{BASE}/webhooks/hubspot"
+APP_SECRET = "hubspot-app-secret"
+VERIFIER = "qbo-verifier-token"
+PORTAL, REALM = 62515, "1000000001"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}", TokenCipher(generate_key().encode()))
+    with store.begin() as tx:
+        for name, portal, realm in (
+            ("A", str(PORTAL), REALM),
+            ("B", str(PORTAL), "999"),
+            ("C", "777", "888"),
+        ):
+            tx.create_connection(
+                name=name,
+                hubspot_base_url="http://127.0.0.1:8701",
+                qbo_base_url="http://127.0.0.1:8702",
+                hubspot_portal_id=portal,
+                qbo_realm_id=realm,
+            )
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def woken() -> list[int]:
+    return []
+
+
+def _client(store: Store, woken: list[int], secrets: WebhookSecrets) -> httpx.AsyncClient:
+    router = webhook_router(directory=StoreDirectory(store), wake=woken.append, secrets=secrets)
+    transport = httpx.ASGITransport(app=create_web_app(store, routers=[router]))
+    return httpx.AsyncClient(transport=transport, base_url=BASE)
+
+
+@pytest.fixture
+async def client(store: Store, woken: list[int]) -> AsyncIterator[httpx.AsyncClient]:
+    secrets = WebhookSecrets(SecretStr(APP_SECRET), SecretStr(VERIFIER))
+    async with _client(store, woken, secrets) as client:
+        yield client
+
+
+def snapshot(store: Store) -> Any:
+    """Everything a webhook could have changed in the store."""
+    with store.begin() as tx:
+        connections = tx.list_connections()
+        activity = [tx.list_activity(c.id) for c in connections]
+        links = [tx.list_links(c.id) for c in connections]
+    return connections, activity, links, status_summary(store)
+
+
+def hubspot_events(portal: int = PORTAL, **extra: Any) -> bytes:
+    event = {
+        "eventId": 1,
+        "subscriptionId": 2,
+        "portalId": portal,
+        "appId": 100001,
+        "occurredAt": int(time.time() * 1000),
+        "subscriptionType": "contact.propertyChange",
+        "attemptNumber": 0,
+        "objectId": 51,
+        "changeSource": "CRM_UI",
+        "propertyName": "email",
+        "propertyValue": "a@b.test",
+        **extra,
+    }
+    return json.dumps([event]).encode()
+
+
+def hubspot_headers(
+    body: bytes, *, secret: str = APP_SECRET, age_ms: int = 0, uri: str = HUBSPOT_URL
+) -> dict[str, str]:
+    timestamp = str(int(time.time() * 1000) - age_ms)
+    return {
+        "Content-Type": "application/json",
+        "X-HubSpot-Signature-v3": sign_v3("POST", uri, body, timestamp, secret),
+        "X-HubSpot-Request-Timestamp": timestamp,
+    }
+
+
+def qbo_body(realm: str = REALM) -> bytes:
+    entity = {"name": "Customer", "id": "58", "operation": "Update", "lastUpdated": "2026-01-01"}
+    notification = {"realmId": realm, "dataChangeEvent": {"entities": [entity]}}
+    return json.dumps({"eventNotifications": [notification]}).encode()
+
+
+def qbo_headers(body: bytes, token: str = VERIFIER) -> dict[str, str]:
+    return {"Content-Type": "application/json", "intuit-signature": qbo_sign(body, token)}
+
+
+# -- HubSpot ---------------------------------------------------------------------------------
+
+
+async def test_a_signed_hubspot_delivery_wakes_every_connection_of_the_portal(
+    client: httpx.AsyncClient, store: Store, woken: list[int]
+) -> None:
+    before = snapshot(store)
+    body = hubspot_events()
+    response = await client.post("/webhooks/hubspot", content=body, headers=hubspot_headers(body))
+    assert response.status_code == 200
+    assert response.json()["woken"] == [1, 2]
+    assert woken == [1, 2]
+    assert snapshot(store) == before  # a webhook only wakes a pass; it writes nothing
+
+
+async def test_hubspot_signature_over_the_decoded_uri_is_accepted(
+    client: httpx.AsyncClient, woken: list[int]
+) -> None:
+    body = hubspot_events()
+    uri = f"{HUBSPOT_URL}?note=a%3Ab"
+    headers = hubspot_headers(body, uri=f"{HUBSPOT_URL}?note=a:b")
+    response = await client.post(uri, content=body, headers=headers)
+    assert response.status_code == 200 and woken == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("case", "make"),
+    [
+        ("forged", lambda body: hubspot_headers(body, secret="not-the-secret")),
+        ("stale", lambda body: hubspot_headers(body, age_ms=6 * 60 * 1000)),
+        ("from the future", lambda body: hubspot_headers(body, age_ms=-6 * 60 * 1000)),
+        ("other url", lambda body: hubspot_headers(body, uri="https://evil.test/webhooks/hubspot")),
+        (
+            "no signature",
+            lambda body: {"X-HubSpot-Request-Timestamp": str(int(time.time() * 1000))},
+        ),
+        ("no timestamp", lambda body: {"X-HubSpot-Signature-v3": "c2lnbmF0dXJl"}),
+        ("nothing", lambda body: {}),
+    ],
+)
+async def test_hubspot_deliveries_without_a_valid_fresh_signature_get_401(
+    client: httpx.AsyncClient, store: Store, woken: list[int], case: str, make: Any
+) -> None:
+    before = snapshot(store)
+    body = hubspot_events()
+    response = await client.post("/webhooks/hubspot", content=body, headers=make(body))
+    assert response.status_code == 401, case
+    assert woken == []
+    assert snapshot(store) == before
+
+
+async def test_an_altered_hubspot_body_gets_401(
+    client: httpx.AsyncClient, store: Store, woken: list[int]
+) -> None:
+    before = snapshot(store)
+    signed = hubspot_events(portal=777)
+    altered = hubspot_events(portal=PORTAL)
+    response = await client.post(
+        "/webhooks/hubspot", content=altered, headers=hubspot_headers(signed)
+    )
+    assert response.status_code == 401
+    assert woken == [] and snapshot(store) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b'{"portalId": 62515}',
+        json.dumps([{"portalId": PORTAL, "occurredAt": 1}]).encode(),  # no subscriptionType
+        json.dumps([{"subscriptionType": "contact.creation", "eventId": 1}]).encode(),
+        json.dumps(["nope"]).encode(),
+    ],
+)
+async def test_signed_but_malformed_hubspot_bodies_get_400(
+    client: httpx.AsyncClient, store: Store, woken: list[int], body: bytes
+) -> None:
+    before = snapshot(store)
+    response = await client.post("/webhooks/hubspot", content=body, headers=hubspot_headers(body))
+    assert response.status_code == 400
+    assert woken == [] and snapshot(store) == before
+
+
+async def test_a_delivery_for_an_unknown_portal_is_acknowledged_and_ignored(
+    client: httpx.AsyncClient, woken: list[int]
+) -> None:
+    body = hubspot_events(portal=424242)
+    response = await client.post("/webhooks/hubspot", content=body, headers=hubspot_headers(body))
+    assert response.status_code == 200 and response.json()["woken"] == []
+    assert woken == []
+
+
+async def test_without_configured_secrets_every_delivery_is_refused(
+    store: Store, woken: list[int]
+) -> None:
+    async with _client(store, woken, WebhookSecrets()) as client:
+        body = hubspot_events()
+        hubspot = await client.post(
+            "/webhooks/hubspot", content=body, headers=hubspot_headers(body)
+        )
+        body = qbo_body()
+        qbo = await client.post("/webhooks/qbo", content=body, headers=qbo_headers(body))
+    assert (hubspot.status_code, qbo.status_code) == (401, 401)
+    assert woken == []
+
+
+async def test_an_oversized_body_is_refused(client: httpx.AsyncClient, woken: list[int]) -> None:
+    body = b"[" + b" " * MAX_BODY_BYTES + b"]"
+    response = await client.post("/webhooks/qbo", content=body, headers=qbo_headers(body))
+    assert response.status_code == 413 and woken == []
+
+
+# -- QBO -------------------------------------------------------------------------------------
+
+
+async def test_a_signed_qbo_notification_wakes_the_connection_of_the_realm(
+    client: httpx.AsyncClient, store: Store, woken: list[int]
+) -> None:
+    before = snapshot(store)
+    body = qbo_body()
+    response = await client.post("/webhooks/qbo", content=body, headers=qbo_headers(body))
+    assert response.status_code == 200 and woken == [1]
+    assert snapshot(store) == before
+
+
+async def test_a_cloudevents_delivery_spanning_realms_wakes_each(
+    client: httpx.AsyncClient, woken: list[int]
+) -> None:
+    events = [
+        {
+            "specversion": "1.0",
+            "id": str(i),
+            "source": "intuit.qbo",
+            "type": "qbo.customer.updated.v1",
+            "intuitentityid": "58",
+            "intuitaccountid": realm,
+        }
+        for i, realm in enumerate((REALM, "888", "not-ours"))
+    ]
+    body = json.dumps(events).encode()
+    response = await client.post("/webhooks/qbo", content=body, headers=qbo_headers(body))
+    assert response.status_code == 200 and woken == [1, 3]
+
+
+@pytest.mark.parametrize(
+    ("case", "make"),
+    [
+        ("forged", lambda body: qbo_headers(body, token="wrong-token")),
+        ("altered", lambda body: qbo_headers(qbo_body("888"))),
+        ("not base64", lambda body: {"intuit-signature": "***"}),
+        ("no signature", lambda body: {}),
+    ],
+)
+async def test_qbo_notifications_without_a_valid_signature_get_401(
+    client: httpx.AsyncClient, store: Store, woken: list[int], case: str, make: Any
+) -> None:
+    before = snapshot(store)
+    body = qbo_body()
+    response = await client.post("/webhooks/qbo", content=body, headers=make(body))
+    assert response.status_code == 401, case
+    assert woken == [] and snapshot(store) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{",
+        b'{"eventNotifications": "x"}',
+        b'{"eventNotifications": [{"dataChangeEvent": {"entities": []}}]}',  # no realmId
+        b'[{"specversion": "1.0", "type": "nonsense"}]',
+        b"42",
+    ],
+)
+async def test_signed_but_malformed_qbo_bodies_get_400(
+    client: httpx.AsyncClient, store: Store, woken: list[int], body: bytes
+) -> None:
+    before = snapshot(store)
+    response = await client.post("/webhooks/qbo", content=body, headers=qbo_headers(body))
+    assert response.status_code == 400
+    assert woken == [] and snapshot(store) == before
