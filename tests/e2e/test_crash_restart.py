@@ -99,14 +99,6 @@ def sandboxes() -> Iterator[tuple[str, str, int]]:
         yield hubspot, qbo, engine_port
 
 
-@pytest.mark.xfail(
-    reason=(
-        "engine bug (sync engine, not the runtime): after a SIGKILL between a HubSpot create "
-        "and its link commit, the restarted pass fails with UNIQUE links.qbo_id on a customer "
-        "without an email; reported to the engine author"
-    ),
-    strict=False,
-)
 def test_sigkill_during_the_initial_sync_then_restart_syncs_every_record_once(
     tmp_path: Path, sandboxes: tuple[str, str, int]
 ) -> None:

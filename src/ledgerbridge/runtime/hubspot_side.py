@@ -102,6 +102,7 @@ class HubSpotSide:
             domain,
             dict(record.properties),
             record.archived,
+            counterpart_id=record.properties.get(self.client.unique_property) or None,
         )
 
     async def read_changes(

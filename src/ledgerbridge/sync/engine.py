@@ -150,18 +150,35 @@ class SyncEngine:
 
     async def _apply(
         self, rule: SyncRule, writes: Sequence[WriteAction], refs: RefIndex
-    ) -> dict[int, WriteResult]:
+    ) -> tuple[dict[int, WriteResult], set[int]]:
+        """Apply QBO writes, then HubSpot writes. Returns the results and the ids of the
+        writes dropped as echoes (see below)."""
         results: dict[int, WriteResult] = {}
+        dropped: set[int] = set()
         for target in (Q, H):
             mine = [a for a in writes if write_target(a) is target]
+            # After a crash, a replayed create answers with the record the crashed pass
+            # made; that record is also in this pass's changes as "new", and copying it
+            # back would duplicate it (R-BEY-1). Drop creates sourced from it.
+            made = {r.record.ref for r in results.values() if r.ok and r.record is not None}
+            echoes = [a for a in mine if isinstance(a, Create) and a.source_ref in made]
+            dropped.update(id(a) for a in echoes)
+            mine = [a for a in mine if id(a) not in dropped]
             if not mine:
                 continue
-            answers = await self.sides[target].apply(rule, mine, refs)
+            try:
+                answers = await self.sides[target].apply(rule, mine, refs)
+            except SyncError as error:
+                # The side failed as a whole (after retries). Writes already made on the
+                # other side must still be linked in this pass's commit, or the next pass
+                # would see them as new records and copy them back (R-BEY-1); so the
+                # failure becomes each of this side's writes' own outcome.
+                answers = [WriteResult(action, error=error) for action in mine]
             if len(answers) != len(mine):
                 raise AssertionError(f"{target} answered {len(answers)} of {len(mine)} writes")
             for action, answer in zip(mine, answers, strict=True):
                 results[id(action)] = answer
-        return results
+        return results, dropped
 
     async def _run_rule(self, rule: SyncRule, report: PairReport, dry_run: bool) -> None:
         pair = rule.object_pair
@@ -175,7 +192,8 @@ class SyncEngine:
             summarize(actions, report)
             return
         writes = [a for a in actions if isinstance(a, Create | Update | Deactivate)]
-        results = await self._apply(rule, writes, refs)
+        results, dropped = await self._apply(rule, writes, refs)
+        actions = [a for a in actions if id(a) not in dropped]
         seen = {r.ref: r for side in System for r in records[side]}
         recorded = record_pass(rule, links, actions, results, seen, refs, report)
         cursors = self._cursors(changes, recorded.held)

@@ -47,6 +47,11 @@ class SideRecord:
     domain: DomainObject | None
     raw: Mapping[str, Any] = field(default_factory=dict)
     deleted: bool = False
+    counterpart_id: str | None = None
+    """The id of the other side's record this one was created from, when the record says
+    so (HubSpot records we create carry the QBO id in a unique property). A crash between
+    such a create and its link leaves this as the only evidence that the two belong
+    together; the planner links them by it before matching by email or SKU."""
 
     @property
     def system(self) -> System:

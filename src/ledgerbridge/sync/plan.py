@@ -271,6 +271,7 @@ class _Planner:
                 pool = [r for r in live if r.system is side] + candidates
                 pools[side] = index_by_key(self.pair, ((r, snaps[r.ref]) for r in pool))
         done: set[RecordRef] = set()
+        self._link_counterparts(live, snaps, done)
         for record in live:
             if record.ref in done:
                 continue
@@ -310,12 +311,57 @@ class _Planner:
                 continue
             self._create(record, snap)
 
+    def _link_counterparts(
+        self,
+        live: Sequence[SideRecord],
+        snaps: dict[RecordRef, dict[str, CanonicalValue]],
+        done: set[RecordRef],
+    ) -> None:
+        """Link records that name their counterpart (see `SideRecord.counterpart_id`).
+
+        This is identity, not matching: it runs before email/SKU matching, so a record
+        created by a pass that crashed before its link was saved is linked, never
+        created again (R-BEY-1), even when it has no email or SKU.
+        """
+        context = self.context
+        pool = [*live, *context.hubspot_candidates, *context.qbo_candidates]
+        present = {r.ref: r for r in pool if not r.deleted}
+        for record in live:
+            if record.counterpart_id is None or record.ref in done:
+                continue
+            other_ref = RecordRef(record.system.other, record.counterpart_id)
+            linked = self.by_id[other_ref.system].get(other_ref.id)
+            if linked is not None:
+                done.add(record.ref)
+                self.actions.append(
+                    Fail(
+                        record.ref,
+                        ErrorCategory.AMBIGUOUS_MATCH,
+                        f"this record was created from {other_ref}, which is already linked "
+                        f"to {linked.ref_on(record.system)}; it is probably a duplicate",
+                    )
+                )
+                continue
+            target = present.get(other_ref)
+            if target is None or target.ref in done:
+                # Never create a second counterpart: link it once that record is read.
+                done.add(record.ref)
+                self.actions.append(
+                    Skip(record.ref, f"created from {other_ref}; linked once that is read")
+                )
+                continue
+            done.update((record.ref, target.ref))
+            snaps.setdefault(target.ref, self.snap(target))
+            self._match(record, target, snaps, matched_on=f"created from {other_ref}")
+
     def _match(
         self,
         record: SideRecord,
         target: SideRecord,
         snaps: Mapping[RecordRef, Snapshot],
-        key: str,
+        key: str | None = None,
+        *,
+        matched_on: str | None = None,
     ) -> None:
         records = {record.system: record, target.system: target}
         for side in sorted(self.rule.direction.sources):
@@ -341,7 +387,7 @@ class _Planner:
             hs.version,
             qb.version,
             placeholder,
-            f"{MATCH_FIELD[self.pair]}={key}",
+            matched_on or f"{MATCH_FIELD[self.pair]}={key}",
         )
         self._apply_merge(link, records, snap_of, hashes, result.merged, result.writes, match=match)
 

@@ -32,6 +32,9 @@ class Clock:
         return self.now()
 
 
+BACK_REFERENCE = "ledgerbridge_qbo_id"
+
+
 @dataclass
 class Stored:
     raw: dict[str, Any]
@@ -63,7 +66,15 @@ class FakeSide:
     def side(self, record_id: str) -> SideRecord:
         stored = self.records[record_id]
         ref = RecordRef(self.system, record_id)
-        return SideRecord(ref, str(stored.version), stored.updated_at, None, dict(stored.raw))
+        counterpart = stored.raw.get(BACK_REFERENCE) if self.system is System.HUBSPOT else None
+        return SideRecord(
+            ref,
+            str(stored.version),
+            stored.updated_at,
+            None,
+            dict(stored.raw),
+            counterpart_id=counterpart,
+        )
 
     def _check(self, method: str) -> None:
         if self.raise_on == method and self.fail_writes is not None:
@@ -114,6 +125,8 @@ class FakeSide:
                 body: dict[str, Any] = {"Active": False}
             elif self.system is System.HUBSPOT:
                 body = dict(hubspot_payload(rule, action.fields).properties)
+                if isinstance(action, Create):  # as the adapter's upsert on the QBO id does
+                    body[BACK_REFERENCE] = action.source_ref.id
             else:
                 name = action.display_name if isinstance(action, Create) else None
                 body = qbo_payload(rule, action.fields, refs, display_name=name)
