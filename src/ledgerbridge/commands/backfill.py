@@ -1,0 +1,180 @@
+"""`ledgerbridge backfill`: sync historical records, created before the sync started
+(R-INV-3 Beyond), with a progress bar; resumable; `--dry-run` previews it.
+
+Exit codes: 0 done (or previewed), 1 stopped before the end (run it again to resume),
+2 an error (no settings, no connection, no such rule).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ledgerbridge.runtime.backfill import BackfillResult, Progress
+    from ledgerbridge.settings import Settings
+    from ledgerbridge.store import Store
+
+
+class ObjectName(StrEnum):
+    invoices = "invoices"
+    contacts = "contacts"
+    products = "products"
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+async def run(
+    store: Store,
+    settings: Settings,
+    *,
+    name: str,
+    since: dt.date,
+    connection_id: int | None,
+    dry_run: bool,
+    batch_size: int,
+    progress: Progress,
+) -> BackfillResult:
+    """Backfill a stored connection (the first one when `connection_id` is None)."""
+    from ledgerbridge.domain import System
+    from ledgerbridge.runtime.backfill import backfill_ports
+    from ledgerbridge.runtime.clients import build_clients
+    from ledgerbridge.runtime.connection import engine_for_clients, load_connection
+    from ledgerbridge.runtime.dryrun import pick_connection
+
+    row = load_connection(store, pick_connection(store, connection_id))
+    clients = build_clients(row, settings=settings, store=store)
+    try:
+        income = row.options.get("income_account")
+        engine = engine_for_clients(
+            store,
+            row.id,
+            hubspot=clients.hubspot,
+            qbo=clients.qbo,
+            income_account=str(income) if income else None,
+        )
+        return await backfill_ports(
+            store,
+            row.id,
+            hubspot=engine.sides[System.HUBSPOT],
+            qbo=engine.sides[System.QUICKBOOKS],
+            name=name,
+            since=since,
+            dry_run=dry_run,
+            batch_size=batch_size,
+            progress=progress,
+        )
+    finally:
+        await clients.aclose()
+
+
+def summary(result: BackfillResult) -> Table:
+    from rich.table import Table
+
+    from ledgerbridge.runtime.dryrun import render
+
+    if result.dry_run:
+        table = render(result.report)
+        for hubspot, qbo, key in result.matched:
+            table.add_row(result.name, "link", f"hubspot:{hubspot} ↔ quickbooks:{qbo}", key)
+        return table
+    table = Table(title=f"Backfill of {result.name} created on or after {result.since}")
+    for column in ("Created", "Updated", "Linked", "Excluded", "Failed", "Pending"):
+        table.add_column(column, justify="right")
+    pair = next(iter(result.report.pairs.values()), None)
+    counts = [pair.count(n) if pair else 0 for n in ("created", "updated", "linked")]
+    counts[2] += len(result.matched)
+    counts += [pair.count(n) if pair else 0 for n in ("excluded", "failed", "pending")]
+    table.add_row(*(str(c) for c in counts))
+    state = "complete" if result.complete else f"stopped: {result.stopped}"
+    table.caption = f"{state} ({result.passes} batch(es))"
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("backfill")
+    def backfill(
+        obj: Annotated[ObjectName, typer.Option("--object", help="What to backfill.")],
+        since: Annotated[
+            str, typer.Option("--since", help="Records created on or after (YYYY-MM-DD, UTC).")
+        ],
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Preview what would be written.")
+        ] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        batch_size: Annotated[int, typer.Option(help="Records per batch.")] = 100,
+        connection: Annotated[
+            int | None, typer.Option(help="Connection id (default: the first one).")
+        ] = None,
+        config: Annotated[
+            Path | None, typer.Option("--config", help="Settings file (TOML).")
+        ] = None,
+    ) -> None:
+        """Sync historical records (created before the sync started) once, resumably."""
+        import asyncio
+        import json
+
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        from ledgerbridge.runtime.connection import ConnectionNotFoundError
+        from ledgerbridge.runtime.dryrun import NoConnectionError
+        from ledgerbridge.runtime.setup import open_store
+        from ledgerbridge.settings import load_settings
+        from ledgerbridge.sync.errors import SyncError
+
+        first = _date(since)
+        try:
+            settings = load_settings(config)
+            store = open_store(settings)
+        except FileNotFoundError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from exc
+        bar = Progress(
+            TextColumn(f"backfill {obj.value}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=Console(stderr=True),
+            disable=as_json or dry_run,
+        )
+        task = bar.add_task("backfill", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            with bar:
+                result = asyncio.run(
+                    run(
+                        store,
+                        settings,
+                        name=obj.value,
+                        since=first,
+                        connection_id=connection,
+                        dry_run=dry_run,
+                        batch_size=batch_size,
+                        progress=advance,
+                    )
+                )
+        except (NoConnectionError, ConnectionNotFoundError, SyncError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from exc
+        finally:
+            store.close()
+        if as_json:
+            typer.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True, default=str))
+        else:
+            Console(width=200).print(summary(result))
+        if not result.complete:
+            raise typer.Exit(code=1)

@@ -1,0 +1,71 @@
+"""`ledgerbridge reconcile`: report where HubSpot and QuickBooks disagree (R-BEY-2).
+
+Exit codes: 0 no drift, 1 drift found, 2 an error (no settings, no connection, a rule
+whose records could not be read). Nothing is written.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class RuleName(StrEnum):
+    contacts_customers = "contacts_customers"
+    products_items = "products_items"
+    invoices_invoices = "invoices_invoices"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("reconcile")
+    def reconcile(
+        rule: Annotated[
+            RuleName | None, typer.Option("--rule", help="Check only this rule.")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        connection: Annotated[
+            int | None, typer.Option(help="Connection id (default: the first one).")
+        ] = None,
+        config: Annotated[
+            Path | None, typer.Option("--config", help="Settings file (TOML).")
+        ] = None,
+    ) -> None:
+        """Report linked records whose mapped fields disagree, records that should be
+        linked but are not, and links whose record is gone. Writes nothing."""
+        import asyncio
+
+        from rich.console import Console
+
+        from ledgerbridge.runtime import reconcile as runtime
+        from ledgerbridge.runtime.connection import ConnectionNotFoundError
+        from ledgerbridge.runtime.dryrun import NoConnectionError
+        from ledgerbridge.runtime.setup import open_store
+        from ledgerbridge.settings import load_settings
+        from ledgerbridge.sync.errors import SyncError
+        from ledgerbridge.sync.rules import ObjectPair
+
+        try:
+            settings = load_settings(config)
+            store = open_store(settings)
+        except FileNotFoundError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from exc
+        pair = ObjectPair(rule.value) if rule else None
+        try:
+            report = asyncio.run(runtime.run(store, settings, connection_id=connection, pair=pair))
+        except (NoConnectionError, ConnectionNotFoundError, SyncError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from exc
+        finally:
+            store.close()
+        if as_json:
+            typer.echo(runtime.as_json(report))
+        else:
+            Console(width=200).print(runtime.render(report))
+        if report.errors:
+            raise typer.Exit(code=2)
+        if report.drift:
+            raise typer.Exit(code=1)

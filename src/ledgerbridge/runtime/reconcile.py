@@ -1,0 +1,146 @@
+"""Reconciliation run (R-BEY-2): read both sides in full, compare, report; write nothing.
+
+`reconcile_ports(hubspot, qbo, state)` reads every record of each rule's object type
+on both sides through the engine's side ports (`read_changes(rule, None, …)`: a full,
+paged read, deleted records included), loads the links, and hands both to the pure
+`ledgerbridge.sync.reconcile.reconcile`. `run(store, settings, …)` does it for a
+stored connection, as `ledgerbridge reconcile` does. Nothing is written: no service
+write, no link, no cursor, no sync record, no activity.
+
+By default every enabled rule is checked; `pair` checks one rule (enabled or not).
+A rule whose reads fail is reported in `errors` and the others go on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from rich.table import Table
+
+from ledgerbridge.domain import System
+from ledgerbridge.runtime.clients import build_clients
+from ledgerbridge.runtime.connection import engine_for_clients, load_connection
+from ledgerbridge.runtime.dryrun import pick_connection
+from ledgerbridge.settings import Settings
+from ledgerbridge.store import Store
+from ledgerbridge.sync.engine import ORDER
+from ledgerbridge.sync.errors import AuthenticationError, SyncError
+from ledgerbridge.sync.model import RefIndex
+from ledgerbridge.sync.ports import SidePort, StatePort
+from ledgerbridge.sync.reconcile import PairDrift, reconcile, show
+from ledgerbridge.sync.rules import ObjectPair
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    """The drift of every rule checked, and the rules that could not be checked."""
+
+    pairs: list[PairDrift] = field(default_factory=list)
+    errors: dict[ObjectPair, str] = field(default_factory=dict)
+
+    @property
+    def drift(self) -> int:
+        return sum(p.count for p in self.pairs)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "drift": self.drift,
+            "pairs": [p.as_dict() for p in self.pairs],
+            "errors": {pair.value: error for pair, error in self.errors.items()},
+        }
+
+
+async def reconcile_ports(
+    hubspot: SidePort,
+    qbo: SidePort,
+    state: StatePort,
+    *,
+    pair: ObjectPair | None = None,
+) -> ReconcileReport:
+    """Compare both sides of every enabled rule (or of rule `pair`)."""
+    report = ReconcileReport()
+    rules = {r.object_pair: r for r in await state.load_rules()}
+    links = await state.load_links()
+    refs = RefIndex.from_links(links)
+    if pair is not None and pair not in rules:
+        report.errors[pair] = "no rule is set up for this object pair"
+    for current in ORDER:
+        rule = rules.get(current)
+        if rule is None or (pair is None and not rule.enabled) or pair not in (None, current):
+            continue
+        try:
+            hs = await hubspot.read_changes(rule, None, refs)
+            qb = await qbo.read_changes(rule, None, refs)
+        except AuthenticationError as error:
+            report.errors[current] = f"authentication: {error.detail}"
+            break
+        except SyncError as error:
+            report.errors[current] = f"{error.category.value}: {error.detail}"
+            continue
+        report.pairs.append(reconcile(rule, links, hs.records, qb.records, refs))
+    return report
+
+
+async def run(
+    store: Store,
+    settings: Settings,
+    *,
+    connection_id: int | None = None,
+    pair: ObjectPair | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> ReconcileReport:
+    """Reconcile a stored connection (the first one when `connection_id` is None)."""
+    row = load_connection(store, pick_connection(store, connection_id))
+    clients = build_clients(row, settings=settings, store=store, http=http)
+    try:
+        income = row.options.get("income_account")
+        engine = engine_for_clients(
+            store,
+            row.id,
+            hubspot=clients.hubspot,
+            qbo=clients.qbo,
+            income_account=str(income) if income else None,
+        )
+        hubspot, qbo = engine.sides[System.HUBSPOT], engine.sides[System.QUICKBOOKS]
+        return await reconcile_ports(hubspot, qbo, engine.state, pair=pair)
+    finally:
+        await clients.aclose()
+
+
+def render(report: ReconcileReport) -> Table:
+    table = Table(title="Reconciliation: HubSpot ↔ QuickBooks")
+    for column in ("Rule", "Drift", "Record", "Details"):
+        table.add_column(column)
+    for drift in report.pairs:
+        rule = drift.object_type.value
+        for f in drift.fields:
+            details = (
+                f"{f.field}: HubSpot {show(f.hubspot_value)!r} ≠ QuickBooks {show(f.qbo_value)!r}"
+            )
+            table.add_row(rule, "field", f"hubspot:{f.hubspot_id} ↔ quickbooks:{f.qbo_id}", details)
+        for u in drift.unlinked:
+            others = ", ".join(str(c) for c in u.counterparts)
+            details = {
+                "match": f"same key {u.key!r} as unlinked {others}",
+                "ambiguous": f"key {u.key!r} shared by {others}",
+                "duplicate": f"key {u.key!r} belongs to linked {others}",
+                "missing": "no counterpart on the other side",
+            }[u.kind.value]
+            if u.note:
+                details = f"{details} ({u.note})"
+            table.add_row(rule, f"unlinked: {u.kind.value}", str(u.ref), details)
+        for g in drift.gone:
+            record = f"hubspot:{g.hubspot_id} ↔ quickbooks:{g.qbo_id}"
+            table.add_row(rule, "gone", record, f"{g.side.value} record is {g.state}")
+    for pair, error in report.errors.items():
+        table.add_row(pair.value, "error", "", error)
+    checked = ", ".join(f"{p.object_type.value} ({p.links} links)" for p in report.pairs)
+    table.caption = f"{report.drift} difference(s); checked: {checked or 'nothing'}"
+    return table
+
+
+def as_json(report: ReconcileReport) -> str:
+    return json.dumps(report.as_dict(), indent=2, sort_keys=True, default=str)

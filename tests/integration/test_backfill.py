@@ -1,0 +1,312 @@
+"""Historical backfill over both sandboxes (R-INV-3 Beyond, R-BEY-1, R-BEY-3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from ledgerbridge.cli import app
+from ledgerbridge.domain import System
+from ledgerbridge.runtime.adapters import save_rule
+from ledgerbridge.runtime.backfill import BackfillError, BackfillResult, backfill_ports
+from ledgerbridge.runtime.clients import sandbox_options
+from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
+from ledgerbridge.sandbox.hubspot.config import HubSpotSandboxConfig
+from ledgerbridge.sandbox.qbo.app import create_app as qbo_app
+from ledgerbridge.sandbox.qbo.config import DEFAULT_REALM, QboSandboxConfig
+from ledgerbridge.store import Store, TokenCipher, generate_key
+from ledgerbridge.sync.ports import SidePort
+from ledgerbridge.sync.rules import SYNC_STARTED, Direction, Filter, FilterOperator, ObjectPair
+from tests.integration.conftest import contacts_rule, products_rule
+from tests.integration.faults import Crash, CrashingSide, WriteCounter
+from tests.integration.harness import START, Lab
+from tests.support.servers import serve_in_thread
+
+CONTACTS, PRODUCTS = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
+H, Q = System.HUBSPOT, System.QUICKBOOKS
+DAY = 86_400
+WINDOW = dt.date(2026, 1, 17)  # the lab starts on 2026-01-15
+LATE = dt.datetime(2999, 1, 1, tzinfo=dt.UTC)  # a sync that "starts" after everything
+AFTER_START = Filter(
+    flow=Direction.HUBSPOT_TO_QBO,
+    property="@updated_at",
+    operator=FilterOperator.AFTER,
+    value=SYNC_STARTED,
+    label="Created or modified after the sync started",
+)
+
+
+async def _backfill(
+    lab: Lab,
+    name: str,
+    *,
+    dry_run: bool = False,
+    batch_size: int = 100,
+    hubspot: SidePort | None = None,
+    qbo: SidePort | None = None,
+    since: dt.date = WINDOW,
+) -> BackfillResult:
+    engine = lab.engine()
+    return await backfill_ports(
+        lab.store,
+        lab.connection_id,
+        hubspot=hubspot or engine.sides[H],
+        qbo=qbo or engine.sides[Q],
+        name=name,
+        since=since,
+        dry_run=dry_run,
+        batch_size=batch_size,
+        clock=lab.time.now,
+    )
+
+
+async def _history(lab: Lab, emails: list[str]) -> dict[str, str]:
+    """One contact before the window, `emails` inside it, then the rule starts (the
+    after-start filter keeps a normal pass away from all of them). Email → HubSpot id."""
+    ids = {"old@x.io": await lab.hs_create("contacts", email="old@x.io", firstname="Old")}
+    lab.time.advance(2 * DAY)
+    for email in emails:
+        ids[email] = await lab.hs_create("contacts", email=email, firstname=email[0].upper())
+    lab.time.advance(DAY)
+    lab.save_rule(contacts_rule(direction=Direction.HUBSPOT_TO_QBO, filters=(AFTER_START,)))
+    lab.time.advance(60)
+    report = await lab.engine().run_pass()
+    assert report.writes == 0 and report.pairs[CONTACTS].excluded == len(ids)
+    return ids
+
+
+async def _qbo_emails(lab: Lab) -> list[str]:
+    customers = await lab.qbo_all("Customer")
+    return sorted(c["PrimaryEmailAddr"]["Address"].lower() for c in customers)
+
+
+async def test_R_INV_3_dry_run_previews_and_writes_nothing(lab: Lab) -> None:
+    await _history(lab, ["bea@x.io", "cy@x.io"])
+    existing = await lab.qbo_create(
+        "Customer", {"DisplayName": "Cy", "PrimaryEmailAddr": {"Address": "cy@x.io"}}
+    )
+    with lab.store.begin() as tx:
+        activity_before = len(tx.list_activity(lab.connection_id))
+
+    result = await _backfill(lab, "contacts", dry_run=True)
+
+    pair = result.report.pairs[CONTACTS]
+    assert (pair.created, pair.linked, pair.failed) == (1, 1, 0), result.as_dict()
+    planned = {a["action"]: a for a in result.as_dict()["report"]["pairs"][0]["actions"]}
+    assert planned["create"]["fields"]["email"] == "bea@x.io"
+    assert planned["link"]["qbo"] == f"quickbooks:{existing['Id']}"
+    assert result.complete and result.dry_run
+    assert await _qbo_emails(lab) == ["cy@x.io"]
+    assert lab.links(CONTACTS) == []
+    with lab.store.begin() as tx:
+        assert len(tx.list_activity(lab.connection_id)) == activity_before
+        assert tx.get_cursor(lab.connection_id, H, "backfill:contacts") is None
+
+
+async def test_R_INV_3_backfill_creates_historical_records_once(lab: Lab) -> None:
+    ids = await _history(lab, ["bea@x.io", "cy@x.io", "dee@x.io"])
+    cy = await lab.qbo_create(
+        "Customer", {"DisplayName": "Cy", "PrimaryEmailAddr": {"Address": "CY@x.io"}}
+    )
+
+    result = await _backfill(lab, "contacts", batch_size=2)
+
+    pair = result.report.pairs[CONTACTS]
+    assert result.complete, result.as_dict()
+    assert (pair.created, pair.linked, pair.failed, pair.excluded) == (2, 1, 0, 0)
+    assert await _qbo_emails(lab) == ["bea@x.io", "cy@x.io", "dee@x.io"]  # "old" is outside
+    links = {x.hubspot_id: x.qbo_id for x in lab.links(CONTACTS)}
+    assert links[ids["cy@x.io"]] == str(cy["Id"]) and ids["old@x.io"] not in links
+    with lab.store.begin() as tx:
+        audit = tx.list_activity(lab.connection_id)
+    assert any(a.details.get("via") == "backfill" for a in audit)
+    # Again: nothing to do; and the normal pass leaves the backfilled records alone.
+    again = await _backfill(lab, "contacts")
+    assert again.complete and again.report.writes == 0, again.as_dict()
+    assert (await lab.engine().run_pass()).writes == 0
+    assert await _qbo_emails(lab) == ["bea@x.io", "cy@x.io", "dee@x.io"]
+
+
+async def test_R_BEY_1_interrupted_backfill_resumes_without_duplicates(lab: Lab) -> None:
+    emails = [f"p{n}@x.io" for n in range(6)]
+    await _history(lab, emails)
+    engine = lab.engine()
+    crashing = CrashingSide(engine.sides[Q], WriteCounter(crash_after=3))
+
+    with pytest.raises(Crash):
+        await _backfill(lab, "contacts", batch_size=2, qbo=crashing)
+
+    assert len(lab.links(CONTACTS)) == 2  # the first batch was recorded
+    assert len(await _qbo_emails(lab)) == 3  # the crash hit after the third write
+
+    resumed = await _backfill(lab, "contacts", batch_size=2)
+
+    assert resumed.complete, resumed.as_dict()
+    # The first batch is not planned again; the interrupted one is, and the customer
+    # its first write made is found by email and linked, not created twice.
+    pair = resumed.report.pairs[CONTACTS]
+    assert (pair.created, pair.linked) == (3, 1)
+    assert await _qbo_emails(lab) == emails
+    assert len(lab.links(CONTACTS)) == 6
+    assert (await _backfill(lab, "contacts")).report.writes == 0
+
+
+async def test_R_INV_3_backfill_products_from_qbo(lab: Lab) -> None:
+    account = await lab.income_account()
+    lab.time.advance(2 * DAY)
+    for sku in ("Q-1", "Q-2"):
+        await lab.qbo_create(
+            "Item",
+            {
+                "Name": f"Item {sku}",
+                "Sku": sku,
+                "Type": "Service",
+                "UnitPrice": 7,
+                "IncomeAccountRef": {"value": account},
+            },
+        )
+    existing = await lab.hs_create("products", name="Item Q-2", hs_sku="Q-2", price="7")
+    lab.time.advance(DAY)
+    created_after_today = Filter(
+        flow=Direction.QBO_TO_HUBSPOT,
+        property="MetaData.CreateTime",
+        operator=FilterOperator.AFTER,
+        value=lab.time.now().isoformat(),
+        label="Created after today",
+    )
+    rule = products_rule()
+    lab.save_rule(rule.model_copy(update={"filters": (*rule.filters, created_after_today)}))
+    assert (await lab.engine().run_pass()).writes == 0
+
+    result = await _backfill(lab, "products")
+
+    pair = result.report.pairs[PRODUCTS]
+    assert result.complete and (pair.created, pair.linked) == (1, 1), result.as_dict()
+    skus = sorted(str(p.get("hs_sku")) for p in await lab.hs_all("products", "hs_sku"))
+    assert skus == ["Q-1", "Q-2"]
+    assert existing in {x.hubspot_id for x in lab.links(PRODUCTS)}
+    assert (await _backfill(lab, "products")).report.writes == 0
+
+
+async def test_backfill_needs_a_rule_that_is_on(lab: Lab) -> None:
+    with pytest.raises(BackfillError, match="no products_items rule"):
+        await _backfill(lab, "products")
+    lab.save_rule(contacts_rule(enabled=False))
+    with pytest.raises(BackfillError, match="turned off"):
+        await _backfill(lab, "contacts")
+    with pytest.raises(BackfillError, match="cannot backfill"):
+        await _backfill(lab, "deals")
+
+
+# ---- the command ----
+
+
+@pytest.fixture
+def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    key = generate_key()
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    monkeypatch.setenv("LEDGERBRIDGE_DATABASE_URL", url)
+    monkeypatch.setenv("LEDGERBRIDGE_SECRET_KEY", key)
+    monkeypatch.setenv("LEDGERBRIDGE_CONFIG", "")
+    monkeypatch.chdir(tmp_path)
+    with (
+        serve_in_thread(hubspot_app(HubSpotSandboxConfig())) as hs_url,
+        serve_in_thread(qbo_app(QboSandboxConfig())) as qbo_url,
+    ):
+        store = Store.open(url, TokenCipher(key.encode()))
+        with store.begin() as tx:
+            connection_id = tx.create_connection(
+                name="sandboxes",
+                hubspot_base_url=hs_url,
+                qbo_base_url=qbo_url,
+                qbo_realm_id=DEFAULT_REALM,
+                options=sandbox_options("sandbox"),
+            )
+            rule = contacts_rule(direction=Direction.HUBSPOT_TO_QBO, filters=(AFTER_START,))
+            save_rule(tx, connection_id, rule.model_copy(update={"sync_started_at": LATE}))
+        store.close()
+        with httpx.Client(timeout=10) as http:
+            for email in ("ann@x.io", "bob@x.io"):
+                http.post(
+                    f"{hs_url}/_sandbox/objects/contacts",
+                    json={"properties": {"email": email, "firstname": email[:3]}},
+                ).raise_for_status()
+        yield hs_url, qbo_url
+
+
+def _customers(qbo_url: str) -> list[str]:
+    with httpx.Client(timeout=10) as http:
+        body = http.get(
+            f"{qbo_url}/v3/company/{DEFAULT_REALM}/query",
+            params={"query": "SELECT * FROM Customer"},
+            headers={"Authorization": "Bearer sandbox", "Accept": "application/json"},
+        ).json()
+    return sorted(
+        c["PrimaryEmailAddr"]["Address"] for c in body["QueryResponse"].get("Customer", [])
+    )
+
+
+def test_R_INV_3_backfill_command(configured: tuple[str, str]) -> None:
+    _, qbo_url = configured
+    runner = CliRunner()
+    args = ["backfill", "--object", "contacts", "--since", "2000-01-01"]
+
+    preview = runner.invoke(app, [*args, "--dry-run", "--json"])
+    assert preview.exit_code == 0, preview.output
+    data = json.loads(preview.output)
+    assert data["dry_run"] is True and data["report"]["pairs"][0]["created"] == 2
+    assert _customers(qbo_url) == []
+
+    done = runner.invoke(app, [*args, "--batch-size", "1"])
+    assert done.exit_code == 0, done.output
+    assert "complete" in done.output
+    assert _customers(qbo_url) == ["ann@x.io", "bob@x.io"]
+
+    again = runner.invoke(app, [*args, "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["report"]["pairs"][0]["created"] == 0
+    assert _customers(qbo_url) == ["ann@x.io", "bob@x.io"]
+
+    wrong = runner.invoke(app, ["backfill", "--object", "products", "--since", "2000-01-01"])
+    assert wrong.exit_code == 2 and "no products_items rule" in wrong.output
+
+
+@pytest.mark.skip(reason="needs invoice sync (issue 7), which has not landed yet")
+async def test_R_INV_3_backfill_invoices_links_existing_and_creates_the_rest(lab: Lab) -> None:
+    from tests.integration import invoicing
+
+    await invoicing.set_up(lab, sync_started_at=LATE)  # every invoice is historical
+    contact, customer = await invoicing.customer_and_contact(lab)
+    product, item = await invoicing.product_and_item(lab)
+    fresh = await invoicing.hs_invoice(lab, contact, [("Widget", "2x50", product)])
+    twin = await invoicing.hs_invoice(lab, contact, [("Widget", "1x30", product)])
+    made = await invoicing.hs_get(lab, "invoices", twin)
+    number, issued = made.get("hs_number"), str(made.get("hs_invoice_date"))[:10]
+    existing = await invoicing.qbo_invoice(
+        lab, customer, [(item, "1", "30")], DocNumber=number, TxnDate=issued
+    )
+    await lab.engine().run_pass()  # the sync leaves historical invoices alone
+    assert len(await lab.qbo_all("Invoice")) == 1
+    day = START.date()
+
+    preview = await _backfill(lab, "invoices", dry_run=True, since=day)
+    key = f"{str(number).casefold()}|{contact}|{issued}|30 USD"
+    assert preview.matched == [(twin, str(existing["Id"]), key)]
+    assert preview.report.pairs[invoicing.INVOICES].created == 1
+    assert len(await lab.qbo_all("Invoice")) == 1
+
+    result = await _backfill(lab, "invoices", since=day)
+
+    assert result.complete, result.as_dict()
+    assert result.report.pairs[invoicing.INVOICES].created == 1
+    links = {x.hubspot_id: x.qbo_id for x in lab.links(invoicing.INVOICES)}
+    assert links[twin] == str(existing["Id"]) and fresh in links
+    assert len(await lab.qbo_all("Invoice")) == 2
+    assert (await _backfill(lab, "invoices", since=day)).report.writes == 0
+    assert len(await lab.qbo_all("Invoice")) == 2

@@ -1,0 +1,226 @@
+"""Reconciliation over both sandboxes (R-BEY-2): no drift after a pass, and exactly the
+drift a test makes behind the engine's back."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from ledgerbridge.cli import app
+from ledgerbridge.domain import System
+from ledgerbridge.runtime.adapters import save_rule
+from ledgerbridge.runtime.clients import build_clients, sandbox_options
+from ledgerbridge.runtime.connection import engine_for_clients, load_connection
+from ledgerbridge.runtime.reconcile import ReconcileReport, reconcile_ports
+from ledgerbridge.runtime.setup import open_store
+from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
+from ledgerbridge.sandbox.hubspot.config import HubSpotSandboxConfig
+from ledgerbridge.sandbox.qbo.app import create_app as qbo_app
+from ledgerbridge.sandbox.qbo.config import DEFAULT_REALM, QboSandboxConfig
+from ledgerbridge.settings import load_settings
+from ledgerbridge.store import Store, TokenCipher, generate_key
+from ledgerbridge.sync.reconcile import UnlinkedKind
+from ledgerbridge.sync.rules import Direction, ObjectPair
+from tests.integration.conftest import contacts_rule, products_rule
+from tests.integration.harness import Lab
+from tests.support.servers import serve_in_thread
+
+CONTACTS, PRODUCTS = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
+
+
+async def _reconcile(lab: Lab, pair: ObjectPair | None = None) -> ReconcileReport:
+    engine = lab.engine()
+    hubspot, qbo = engine.sides[System.HUBSPOT], engine.sides[System.QUICKBOOKS]
+    return await reconcile_ports(hubspot, qbo, engine.state, pair=pair)
+
+
+async def _seed(lab: Lab) -> None:
+    lab.save_rule(contacts_rule())
+    lab.save_rule(products_rule(direction=Direction.TWO_WAY))
+    await lab.hs_create("contacts", email="ann@x.io", firstname="Ann", lastname="Lee")
+    await lab.hs_create("contacts", email="bea@x.io", firstname="Bea", phone="555")
+    await lab.qbo_create(
+        "Customer",
+        {"DisplayName": "Bea", "GivenName": "Bea", "PrimaryEmailAddr": {"Address": "bea@x.io"}},
+    )
+    await lab.qbo_create(
+        "Customer",
+        {
+            "DisplayName": "Cy Corp",
+            "CompanyName": "Cy Corp",
+            "PrimaryEmailAddr": {"Address": "cy@x.io"},
+        },
+    )
+    await lab.hs_create("products", name="Plan", hs_sku="H-1", price="5.50", description="Hub")
+    await lab.qbo_create(
+        "Item",
+        {
+            "Name": "Box",
+            "Sku": "Q-1",
+            "Type": "Service",
+            "UnitPrice": 7,
+            "IncomeAccountRef": {"value": await lab.income_account()},
+        },
+    )
+
+
+async def _synced(lab: Lab) -> None:
+    await _seed(lab)
+    for _ in range(3):
+        if (await lab.engine().run_pass()).writes == 0:
+            break
+    assert (await lab.engine().run_pass()).writes == 0
+
+
+async def test_R_BEY_2_no_drift_after_a_sync_pass(lab: Lab) -> None:
+    await _synced(lab)
+
+    report = await _reconcile(lab)
+
+    assert report.errors == {}
+    assert report.drift == 0, report.as_dict()
+    checked = {p.object_type: (p.links, p.hubspot_records, p.qbo_records) for p in report.pairs}
+    assert checked == {CONTACTS: (3, 3, 3), PRODUCTS: (2, 2, 2)}
+
+
+async def test_R_BEY_2_reports_exactly_the_injected_drift(lab: Lab) -> None:
+    await _synced(lab)
+    links = {x.hubspot_id: x.qbo_id for x in lab.links(CONTACTS)}
+    contacts = {str(c.get("email")): c.id for c in await lab.hs_all("contacts", "email")}
+    ann, bea = contacts["ann@x.io"], contacts["bea@x.io"]
+    # (a) a mapped field edited directly in each service
+    await lab.hs_update("contacts", ann, firstname="Annie")
+    await lab.qbo_update("Customer", links[bea], {"PrimaryPhone": {"FreeFormNumber": "777"}})
+    # (b) the same party created on both sides without syncing, and one only in QBO
+    dee_hs = await lab.hs_create("contacts", email="dee@x.io", firstname="Dee")
+    dee_qbo = await lab.qbo_create(
+        "Customer", {"DisplayName": "Dee", "PrimaryEmailAddr": {"Address": "DEE@x.io"}}
+    )
+    eve = await lab.qbo_create(
+        "Customer", {"DisplayName": "Eve", "PrimaryEmailAddr": {"Address": "eve@x.io"}}
+    )
+    # (c) a linked record deleted in HubSpot
+    cy = contacts["cy@x.io"]
+    await lab.hubspot_client().archive("contacts", cy)
+
+    report = await _reconcile(lab)
+
+    assert report.errors == {}
+    by_pair = {p.object_type: p for p in report.pairs}
+    assert by_pair[PRODUCTS].count == 0
+    drift = by_pair[CONTACTS]
+    fields = sorted((f.hubspot_id, f.field, f.hubspot_value, f.qbo_value) for f in drift.fields)
+    assert fields == sorted([(ann, "first_name", "Annie", "Ann"), (bea, "phone", "555", "777")])
+    unlinked = sorted((u.kind, str(u.ref), tuple(map(str, u.counterparts))) for u in drift.unlinked)
+    assert unlinked == sorted(
+        [
+            (UnlinkedKind.MATCH, f"hubspot:{dee_hs}", (f"quickbooks:{dee_qbo['Id']}",)),
+            (UnlinkedKind.MISSING, f"quickbooks:{eve['Id']}", ()),
+        ]
+    )
+    assert [(g.hubspot_id, g.qbo_id, g.side, g.state) for g in drift.gone] == [
+        (cy, links[cy], System.HUBSPOT, "deleted")
+    ]
+    assert report.drift == 5
+    # Reconciling wrote nothing: a second run sees the same.
+    again = await _reconcile(lab)
+    assert again.as_dict() == report.as_dict()
+
+
+async def test_R_BEY_2_record_missing_from_a_link(lab: Lab) -> None:
+    await _synced(lab)
+    (link, *_) = sorted(lab.links(PRODUCTS), key=lambda x: x.hubspot_id)
+    with lab.store.begin() as tx:
+        tx.delete_link(lab.connection_id, PRODUCTS.value, link.hubspot_id)
+        row = dataclasses.replace(link, hubspot_id="999999", updated_at=None)
+        tx.save_link(row)
+
+    report = await _reconcile(lab, PRODUCTS)
+
+    (drift,) = report.pairs
+    assert [(g.hubspot_id, g.side, g.state) for g in drift.gone] == [
+        ("999999", System.HUBSPOT, "missing")
+    ]
+    assert [(u.kind, u.ref.id) for u in drift.unlinked] == [
+        (UnlinkedKind.DUPLICATE, link.hubspot_id)
+    ]
+
+
+# ---- the command ----
+
+
+@pytest.fixture
+def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    """Both sandboxes on sockets, and a settings + store where connection 1 uses them."""
+    key = generate_key()
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    monkeypatch.setenv("LEDGERBRIDGE_DATABASE_URL", url)
+    monkeypatch.setenv("LEDGERBRIDGE_SECRET_KEY", key)
+    monkeypatch.setenv("LEDGERBRIDGE_CONFIG", "")
+    monkeypatch.chdir(tmp_path)
+    with (
+        serve_in_thread(hubspot_app(HubSpotSandboxConfig())) as hs_url,
+        serve_in_thread(qbo_app(QboSandboxConfig())) as qbo_url,
+    ):
+        store = Store.open(url, TokenCipher(key.encode()))
+        with store.begin() as tx:
+            connection_id = tx.create_connection(
+                name="sandboxes",
+                hubspot_base_url=hs_url,
+                qbo_base_url=qbo_url,
+                qbo_realm_id=DEFAULT_REALM,
+                options=sandbox_options("sandbox"),
+            )
+            save_rule(tx, connection_id, contacts_rule())
+        store.close()
+        yield hs_url, qbo_url
+
+
+async def _sync_once(hs_url: str) -> str:
+    """Create a HubSpot contact as a user, run one real pass; the contact's id."""
+    settings = load_settings(None)
+    store = open_store(settings)
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            made = await http.post(
+                f"{hs_url}/_sandbox/objects/contacts",
+                json={"properties": {"email": "ann@x.io", "firstname": "Ann"}},
+            )
+            made.raise_for_status()
+            row = load_connection(store, 1)
+            clients = build_clients(row, settings=settings, store=store, http=http)
+            engine = engine_for_clients(store, 1, hubspot=clients.hubspot, qbo=clients.qbo)
+            assert (await engine.run_pass()).writes == 1
+        return str(made.json()["id"])
+    finally:
+        store.close()
+
+
+def test_R_BEY_2_reconcile_command_exit_codes(configured: tuple[str, str]) -> None:
+    hs_url, _ = configured
+    contact = asyncio.run(_sync_once(hs_url))
+    runner = CliRunner()
+
+    clean = runner.invoke(app, ["reconcile", "--json"])
+    assert clean.exit_code == 0, clean.output
+    assert json.loads(clean.output)["drift"] == 0
+
+    with httpx.Client(timeout=10) as http:
+        edit = http.patch(
+            f"{hs_url}/_sandbox/objects/contacts/{contact}",
+            json={"properties": {"firstname": "Annie"}},
+        )
+        edit.raise_for_status()
+    drifted = runner.invoke(app, ["reconcile", "--rule", "contacts_customers"])
+    assert drifted.exit_code == 1, drifted.output
+    assert "first_name" in drifted.output and "Annie" in drifted.output
+
+    no_rule = runner.invoke(app, ["reconcile", "--rule", "products_items"])
+    assert no_rule.exit_code == 2, no_rule.output
