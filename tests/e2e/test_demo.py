@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -176,8 +177,122 @@ def test_demo_links_a_customer_and_a_contact_with_the_same_email_and_publishes_i
     assert status["status"] == "active" and status["failures"] == []
 
 
-@pytest.mark.skip(
-    reason="invoice and payment sync is issue 7; the engine does not sync invoices yet"
-)
-def test_demo_syncs_an_invoice_and_its_payment(demo: Demo) -> None:
-    raise NotImplementedError
+def _admin(demo: Demo, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """Act in the HubSpot sandbox as a HubSpot user would (the admin API)."""
+    response = httpx.request(method, f"{demo.hubspot}/_sandbox{path}", json=body, timeout=10)
+    assert response.status_code < 300, response.text
+    return response.json() if response.content else None
+
+
+def test_demo_syncs_invoices_both_ways_and_a_qbo_payment_marks_hubspot_paid(
+    demo: Demo,
+) -> None:
+    # A customer and an item made in QuickBooks reach HubSpot first (R-CON-3 order).
+    email = "ada.invoices@example.com"
+    customer = demo.qbo_create(
+        "Customer",
+        {
+            "DisplayName": "Ada Invoices",
+            "GivenName": "Ada",
+            "FamilyName": "Invoices",
+            "PrimaryEmailAddr": {"Address": email},
+        },
+    )
+    (income,) = demo.qbo_query("select * from Account where AccountType = 'Income'")["Account"][:1]
+    item = demo.qbo_create(
+        "Item",
+        {
+            "Name": "Consulting hour",
+            "Sku": "CONS-1",
+            "Type": "Service",
+            "UnitPrice": 100,
+            "IncomeAccountRef": {"value": income["Id"]},
+        },
+    )
+
+    def contact_id() -> str | None:
+        for c in demo.hubspot_list("contacts", "email"):
+            if c["properties"].get("email") == email:
+                return str(c["id"])
+        return None
+
+    hubspot_contact = wait_for(contact_id, what="the customer in HubSpot", process=demo.process)
+
+    # 1. A QBO-made invoice appears in HubSpot with its amount.
+    qbo_invoice = demo.qbo_create(
+        "Invoice",
+        {
+            "CustomerRef": {"value": customer["Id"]},
+            "Line": [
+                {
+                    "Amount": 200,
+                    "DetailType": "SalesItemLineDetail",
+                    "SalesItemLineDetail": {
+                        "ItemRef": {"value": item["Id"]},
+                        "Qty": 2,
+                        "UnitPrice": 100,
+                    },
+                }
+            ],
+        },
+    )
+    props = "ledgerbridge_qbo_id,hs_invoice_status,hs_amount_billed,hs_balance_due"
+
+    def hubspot_invoice() -> dict[str, Any] | None:
+        for invoice in demo.hubspot_list("invoices", props):
+            if invoice["properties"].get("ledgerbridge_qbo_id") == str(qbo_invoice["Id"]):
+                return invoice
+        return None
+
+    synced = wait_for(hubspot_invoice, what="the QBO invoice in HubSpot", process=demo.process)
+    assert Decimal(synced["properties"]["hs_amount_billed"]) == Decimal("200")
+
+    # 2. A payment recorded in QBO marks the HubSpot invoice paid.
+    demo.qbo_create(
+        "Payment",
+        {
+            "CustomerRef": {"value": customer["Id"]},
+            "TotalAmt": 200,
+            "Line": [
+                {
+                    "Amount": 200,
+                    "LinkedTxn": [{"TxnId": str(qbo_invoice["Id"]), "TxnType": "Invoice"}],
+                }
+            ],
+        },
+    )
+
+    def paid() -> dict[str, Any] | None:
+        invoice = hubspot_invoice()
+        status = invoice["properties"].get("hs_invoice_status") if invoice else None
+        return invoice if status == "paid" else None
+
+    paid_invoice = wait_for(paid, what="the HubSpot invoice paid", process=demo.process)
+    assert Decimal(paid_invoice["properties"]["hs_balance_due"]) == Decimal("0")
+
+    # 3. A HubSpot invoice, once finalized, appears in QBO with the customer, lines, amounts.
+    invoice = _admin(demo, "POST", "/objects/invoices", {"properties": {"hs_currency": "USD"}})
+    line = _admin(
+        demo,
+        "POST",
+        "/objects/line_items",
+        {"properties": {"name": "Workshop day", "quantity": "3", "price": "50"}},
+    )
+    _admin(demo, "PUT", f"/associations/invoices/{invoice['id']}/line_items/{line['id']}/409")
+    _admin(demo, "PUT", f"/associations/invoices/{invoice['id']}/contacts/{hubspot_contact}/177")
+    existing = {i["Id"] for i in demo.qbo_query("select * from Invoice").get("Invoice", [])}
+    _admin(demo, "POST", f"/invoices/{invoice['id']}/finalize")
+
+    def new_qbo_invoice() -> dict[str, Any] | None:
+        invoices = demo.qbo_query("select * from Invoice").get("Invoice", [])
+        fresh = [i for i in invoices if i["Id"] not in existing]
+        return fresh[0] if len(fresh) == 1 else None
+
+    created = wait_for(new_qbo_invoice, what="the HubSpot invoice in QBO", process=demo.process)
+    assert created["CustomerRef"]["value"] == customer["Id"]
+    assert Decimal(str(created["TotalAmt"])) == Decimal("150")
+    (sales_line,) = [x for x in created["Line"] if x["DetailType"] == "SalesItemLineDetail"]
+    assert Decimal(str(sales_line["SalesItemLineDetail"]["Qty"])) == 3
+    assert Decimal(str(sales_line["SalesItemLineDetail"]["UnitPrice"])) == 50
+    assert sales_line["Description"] == "Workshop day"
+    assert demo.status()["failures"] == []

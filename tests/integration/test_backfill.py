@@ -277,7 +277,6 @@ def test_R_INV_3_backfill_command(configured: tuple[str, str]) -> None:
     assert wrong.exit_code == 2 and "no products_items rule" in wrong.output
 
 
-@pytest.mark.skip(reason="needs invoice sync (issue 7), which has not landed yet")
 async def test_R_INV_3_backfill_invoices_links_existing_and_creates_the_rest(lab: Lab) -> None:
     from tests.integration import invoicing
 

@@ -4,6 +4,7 @@
 * `batch_associate` → `POST /crm/v4/associations/{from}/{to}/batch/associate/default`
   (or `…/batch/create` with an explicit HUBSPOT_DEFINED type id), ≤100 pairs a call.
   Returns, per pair, None or the `SyncError` that stopped it.
+* `remove_association` → `DELETE /crm/v4/objects/{from}/{id}/associations/{to}/{toId}`
 * `batch_read_associations` → `…/batch/read`, ≤1000 ids a call, following each
   result's `paging.next.after`; "no associations found" is an empty list, not an error.
 """
@@ -59,6 +60,13 @@ class AssociationsMixin:
         """Create the default (unlabelled) association between two records."""
         a, b = object_type(from_obj), object_type(to_obj)
         await self._call("PUT", f"/crm/v4/objects/{a}/{from_id}/associations/default/{b}/{to_id}")
+
+    async def remove_association(
+        self, from_obj: str, from_id: str, to_obj: str, to_id: str
+    ) -> None:
+        """Remove every association between two records (HubSpot answers 204)."""
+        a, b = object_type(from_obj), object_type(to_obj)
+        await self._call("DELETE", f"/crm/v4/objects/{a}/{from_id}/associations/{b}/{to_id}")
 
     async def batch_associate(
         self,

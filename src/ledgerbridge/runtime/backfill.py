@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledgerbridge.domain import System
-from ledgerbridge.runtime.store_state import link_from_row, load_rules, write_commit
+from ledgerbridge.runtime.store_state import load_rules, load_sync_links, write_commit
 from ledgerbridge.store import ConnectionStatus, Store
 from ledgerbridge.sync.engine import SyncEngine, utc_now
 from ledgerbridge.sync.filters import passes
@@ -205,7 +205,7 @@ class BackfillState:
 
     async def load_links(self) -> list[Link]:
         with self.store.begin() as tx:
-            return [link_from_row(r) for r in tx.list_links(self.connection_id)]
+            return load_sync_links(tx, self.connection_id)
 
     async def get_cursor(self, side: System, object_type: ObjectPair) -> dt.datetime | None:
         return self.cursors.get(side, window_start(self.since) - EDGE)

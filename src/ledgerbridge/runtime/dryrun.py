@@ -76,6 +76,8 @@ def _details(data: dict[str, Any]) -> str:
         return f"filter: {data['filter']}"
     if action == "fail":
         return f"{data['title']}: {data['detail']}"
+    if action == "void":
+        return f"{data['direction']}: voided (never deleted)"
     return "made inactive in QuickBooks"
 
 

@@ -8,8 +8,8 @@
   retried or replayed create finds the record it made instead of making another;
   updates through batch update. Every written record is read back (batch read) so
   that the engine hashes what HubSpot actually holds.
-- Invoices are read and written by issue 7; until then the invoice rule fails as a
-  whole with a clear message.
+- Invoices (with their line items, contact and deal) are read and written by
+  `runtime.invoices_hubspot.HubSpotInvoices`; payments by `runtime.payments_hubspot`.
 """
 
 from __future__ import annotations
@@ -29,18 +29,23 @@ from ledgerbridge.hubspot.codec import (
     decode_product,
     writable,
 )
+from ledgerbridge.hubspot.codec_commerce import decode_invoice
 from ledgerbridge.hubspot.objects import HubSpotRecord, ObjectType
-from ledgerbridge.sync.actions import Create, Deactivate, Update
+from ledgerbridge.runtime.invoices_hubspot import HubSpotInvoices
+from ledgerbridge.runtime.payments_hubspot import HubSpotPayments
+from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
 from ledgerbridge.sync.model import DomainObject, RefIndex, SideRecord
 from ledgerbridge.sync.payloads import UnresolvedReferenceError, hubspot_payload
+from ledgerbridge.sync.payments import PaymentChanges, PaymentRecord, PaymentResult, PaymentWrite
 from ledgerbridge.sync.ports import Changes, WriteAction, WriteResult
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
 OBJECTS: dict[ObjectPair, ObjectType] = {
     ObjectPair.CONTACTS_CUSTOMERS: "contacts",
     ObjectPair.PRODUCTS_ITEMS: "products",
+    ObjectPair.INVOICES_INVOICES: "invoices",
 }
 CODEC_PROPERTIES: dict[ObjectPair, tuple[str, ...]] = {
     ObjectPair.CONTACTS_CUSTOMERS: CONTACT_PROPERTIES,
@@ -75,23 +80,31 @@ class HubSpotSide:
         self.currency = currency
         self.overlap = overlap
         self._unique_ready: set[str] = set()
+        self.invoices = HubSpotInvoices(client, currency=currency)
+        self.payments = HubSpotPayments(client, overlap=overlap)
 
     # ---- reading ----
 
     def properties(self, rule: SyncRule) -> list[str]:
+        if rule.object_pair is ObjectPair.INVOICES_INVOICES:
+            return self.invoices.properties(rule)
         names = [*CODEC_PROPERTIES.get(rule.object_pair, ())]
         names += [m.hubspot for m in rule.mappings if not m.hubspot.startswith("@")]
         names += [f.property for f in rule.filters if not f.property.startswith("@")]
         names.append(self.client.unique_property)
         return list(dict.fromkeys(names))
 
-    def side_record(self, rule: SyncRule, record: HubSpotRecord) -> SideRecord:
+    def side_record(
+        self, rule: SyncRule, record: HubSpotRecord, lines: Sequence[HubSpotRecord] = ()
+    ) -> SideRecord:
         domain: DomainObject | None = None
         try:
             if rule.object_pair is ObjectPair.CONTACTS_CUSTOMERS:
                 domain = decode_contact(record)
             elif rule.object_pair is ObjectPair.PRODUCTS_ITEMS:
                 domain = decode_product(record, self.currency)
+            elif not record.archived:
+                domain = decode_invoice(record, lines)
         except CodecError:
             domain = None  # mappings fall back to the raw properties
         updated = record.updated_at or record.created_at or dt.datetime.now(dt.UTC)
@@ -111,8 +124,16 @@ class HubSpotSide:
         found = await hs_changes.read_changes(
             self.client, object_of(rule), since, self.properties(rule), overlap=self.overlap
         )
-        records = [self.side_record(rule, r) for r in found.records]
-        return Changes(records, found.next_cursor)
+        return Changes(await self._side_records(rule, found.records), found.next_cursor)
+
+    async def _side_records(
+        self, rule: SyncRule, records: Sequence[HubSpotRecord]
+    ) -> list[SideRecord]:
+        if rule.object_pair is not ObjectPair.INVOICES_INVOICES:
+            return [self.side_record(rule, r) for r in records]
+        return [
+            self.side_record(rule, r, lines) for r, lines in await self.invoices.enrich(records)
+        ]
 
     async def read_records(
         self, rule: SyncRule, ids: Collection[str], refs: RefIndex
@@ -120,7 +141,7 @@ class HubSpotSide:
         if not ids:
             return []
         result = await self.client.batch_read(object_of(rule), sorted(ids), self.properties(rule))
-        return [self.side_record(rule, r) for r in result.records]
+        return await self._side_records(rule, result.records)
 
     async def find_candidates(
         self, rule: SyncRule, keys: Collection[str], refs: RefIndex
@@ -145,6 +166,19 @@ class HubSpotSide:
     async def display_names(self) -> frozenset[str]:
         return frozenset()
 
+    # ---- payments (`sync.payments.PaymentPort`) ----
+
+    async def read_payment_changes(self, since: dt.datetime | None) -> PaymentChanges:
+        return await self.payments.read_payment_changes(since)
+
+    async def read_payments(self, ids: Sequence[str]) -> list[PaymentRecord]:
+        return await self.payments.read_payments(ids)
+
+    async def apply_payments(
+        self, rule: SyncRule, writes: Sequence[PaymentWrite]
+    ) -> list[PaymentResult]:
+        return await self.payments.apply_payments(rule, writes)
+
     # ---- writing ----
 
     async def _ensure_unique(self, obj: ObjectType) -> None:
@@ -157,10 +191,20 @@ class HubSpotSide:
     ) -> list[WriteResult]:
         obj = object_of(rule)
         answers: dict[int, WriteResult] = {}
+        written: dict[int, str] = {}
+        if rule.object_pair is ObjectPair.INVOICES_INVOICES:
+            for key, outcome in (await self.invoices.apply(rule, actions)).items():
+                if isinstance(outcome, str):
+                    written[key] = outcome
+                else:
+                    action = next(a for a in actions if id(a) == key)
+                    answers[key] = WriteResult(action, error=outcome)
+            await self._read_back(rule, answers, written, actions)
+            return [answers[id(a)] for a in actions]
         creates: list[tuple[Create, dict[str, str]]] = []
         updates: list[tuple[Update, dict[str, str]]] = []
         for action in actions:
-            if isinstance(action, Deactivate):
+            if isinstance(action, Deactivate | Void):
                 error = TerminalError(ErrorCategory.UNKNOWN, "HubSpot records are not deactivated")
                 answers[id(action)] = WriteResult(action, error=error)
                 continue
@@ -174,7 +218,6 @@ class HubSpotSide:
                 creates.append((action, props))
             else:
                 updates.append((action, props))
-        written: dict[int, str] = {}
         if creates:
             await self._ensure_unique(obj)
             inputs = [(a.source_ref.id, props) for a, props in creates]

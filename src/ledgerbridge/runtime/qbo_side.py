@@ -9,12 +9,15 @@
 - Writes: creates one by one, each with `requestid` = the action's idempotency key
   (QBO answers a replayed requestid with the original response: a retried or
   replayed create never writes twice); sparse updates and deactivations in
-  `/batch` (≤30 a request). Items are created as `Service` items on the company's
-  first income account unless one is configured.
+  `/batch` (≤30 a request); invoice voids one by one after the updates. Items are
+  created as `Service` items on the company's first income account unless one is
+  configured. Invoice lines that match no item go to the "Custom line item" item,
+  created on first need (`runtime.invoices_qbo`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
@@ -24,12 +27,15 @@ from ledgerbridge.qbo import changes as qbo_changes
 from ledgerbridge.qbo.batch import BatchOp
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.qbo.codec import invoice_from_qbo, party_from_qbo, product_from_qbo
-from ledgerbridge.sync.actions import Create, Deactivate, Update
+from ledgerbridge.runtime.invoices_qbo import QboInvoices
+from ledgerbridge.runtime.payments_qbo import QboPayments
+from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
 from ledgerbridge.sync.mapping import snapshot
 from ledgerbridge.sync.match import match_key
 from ledgerbridge.sync.model import DomainObject, RefIndex, SideRecord
 from ledgerbridge.sync.payloads import UnresolvedReferenceError, qbo_payload
+from ledgerbridge.sync.payments import PaymentChanges, PaymentRecord, PaymentResult, PaymentWrite
 from ledgerbridge.sync.ports import Changes, WriteAction, WriteResult
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
@@ -70,6 +76,10 @@ class QboSide:
         self.home_currency = home_currency
         self.income_account = income_account
         self.overlap = overlap
+        self.invoices = QboInvoices(client, self._income_account)
+        self.payments = QboPayments(
+            client, self.invoices, clock=clock, overlap=overlap, home_currency=home_currency
+        )
 
     # ---- reading ----
 
@@ -143,6 +153,19 @@ class QboSide:
                     names.add(str(row["DisplayName"]))
         return frozenset(names)
 
+    # ---- payments (`sync.payments.PaymentPort`) ----
+
+    async def read_payment_changes(self, since: dt.datetime | None) -> PaymentChanges:
+        return await self.payments.read_payment_changes(since)
+
+    async def read_payments(self, ids: Sequence[str]) -> list[PaymentRecord]:
+        return await self.payments.read_payments(ids)
+
+    async def apply_payments(
+        self, rule: SyncRule, writes: Sequence[PaymentWrite]
+    ) -> list[PaymentResult]:
+        return await self.payments.apply_payments(rule, writes)
+
     # ---- writing ----
 
     async def _income_account(self) -> str:
@@ -157,12 +180,36 @@ class QboSide:
             self.income_account = str(rows[0]["Id"])
         return self.income_account
 
+    async def custom_line_item(self, rule: SyncRule, *, create: bool = False) -> str | None:
+        """The "Custom line item" item's id (R-PRD-3); created first when `create`."""
+        return await self.invoices.custom_line_item(rule, create=create)
+
     async def _create_body(self, rule: SyncRule, action: Create, refs: RefIndex) -> Obj:
         body = qbo_payload(rule, action.fields, refs, display_name=action.display_name)
         if rule.object_pair is ObjectPair.PRODUCTS_ITEMS:
             body.setdefault("Type", "Service")
             body.setdefault("IncomeAccountRef", {"value": await self._income_account()})
+        if rule.object_pair is ObjectPair.INVOICES_INVOICES:
+            body = await self.invoices.with_custom_field_ids(body)
         return body
+
+    async def _invoice_refs(
+        self, rule: SyncRule, actions: Sequence[WriteAction], refs: RefIndex
+    ) -> RefIndex:
+        """`refs` with the custom line item, created now if a line to write needs it."""
+        if rule.object_pair is not ObjectPair.INVOICES_INVOICES or refs.custom_line_item_id:
+            return refs
+        for action in actions:
+            if not isinstance(action, Create | Update):
+                continue
+            lines = action.fields.get("lines")
+            if isinstance(lines, list) and any(
+                not line.get("product") or refs.item_for_product(str(line["product"])) is None
+                for line in lines
+            ):
+                custom = await self.custom_line_item(rule, create=True)
+                return dataclasses.replace(refs, custom_line_item_id=custom)
+        return refs
 
     async def apply(
         self, rule: SyncRule, actions: Sequence[WriteAction], refs: RefIndex
@@ -170,14 +217,19 @@ class QboSide:
         entity = ENTITIES[rule.object_pair]
         answers: dict[int, WriteResult] = {}
         batched: list[tuple[WriteAction, BatchOp]] = []
+        voids: list[Void] = []
+        refs = await self._invoice_refs(rule, actions, refs)
         for action in actions:
             try:
+                if isinstance(action, Void):
+                    voids.append(action)
+                    continue
                 if isinstance(action, Create):
                     body = await self._create_body(rule, action, refs)
                     raw = await self.client.create(entity, body, request_id=action.idempotency_key)
                     answers[id(action)] = WriteResult(action, self.side_record(rule, raw))
                     continue
-                batched.append((action, self._batch_op(rule, entity, action, refs)))
+                batched.append((action, await self._batch_op(rule, entity, action, refs)))
             except AuthenticationError:
                 raise
             except UnresolvedReferenceError as exc:
@@ -192,9 +244,19 @@ class QboSide:
                     answers[id(action)] = WriteResult(action, error=result)
                 else:
                     answers[id(action)] = WriteResult(action, self.side_record(rule, result))
+        for void in voids:
+            try:
+                raw = await self.invoices.void(
+                    void.target_ref.id, void.base_version, void.idempotency_key
+                )
+                answers[id(void)] = WriteResult(void, self.side_record(rule, raw))
+            except AuthenticationError:
+                raise
+            except SyncError as error:
+                answers[id(void)] = WriteResult(void, error=error)
         return [answers[id(a)] for a in actions]
 
-    def _batch_op(
+    async def _batch_op(
         self, rule: SyncRule, entity: str, action: Update | Deactivate, refs: RefIndex
     ) -> BatchOp:
         body: Obj
@@ -202,6 +264,8 @@ class QboSide:
             body = {"Active": False}
         else:
             body = qbo_payload(rule, action.fields, refs)
+            if rule.object_pair is ObjectPair.INVOICES_INVOICES:
+                body = await self.invoices.with_custom_field_ids(body)
         body["Id"] = action.target_ref.id
         body["SyncToken"] = action.base_version or "0"
         return BatchOp.update(entity, body, request_id=action.idempotency_key)

@@ -1,7 +1,8 @@
 """The engine's state port (`sync.ports.StatePort`) on the store.
 
-Rules are stored as the JSON of `SyncRule` (`save_rule`); links as `LinkRow`s;
-cursors as ISO-8601 UTC datetimes. `commit` writes one rule's pass in one
+Rules are stored as the JSON of `SyncRule` (`save_rule`); links as `LinkRow`s
+(payment links under object type `payments`, see `sync.payments`); cursors as
+ISO-8601 UTC datetimes. `commit` writes one rule's pass in one
 transaction: links, sync records and activity first, then the cursors.
 Store calls run in a worker thread so that a pass never blocks the event loop.
 """
@@ -14,6 +15,7 @@ import datetime as dt
 from ledgerbridge.domain import System
 from ledgerbridge.store import ConnectionStatus, LinkRow, RecordStatus, Store, Tx
 from ledgerbridge.sync.model import Link
+from ledgerbridge.sync.payments import PAYMENTS, PaymentLink
 from ledgerbridge.sync.ports import Commit
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
@@ -47,6 +49,42 @@ def link_from_row(row: LinkRow) -> Link:
     )
 
 
+PAIRS = frozenset(p.value for p in ObjectPair)
+
+
+def load_sync_links(tx: Tx, connection_id: int) -> list[Link]:
+    """The links of the three object pairs (payment links are loaded on their own)."""
+    return [link_from_row(r) for r in tx.list_links(connection_id) if r.object_type in PAIRS]
+
+
+def payment_link_from_row(row: LinkRow) -> PaymentLink:
+    return PaymentLink(
+        row.hubspot_id,
+        row.qbo_id,
+        row.hubspot_version,
+        row.qbo_version,
+        row.hubspot_hash or "",
+        row.qbo_hash or "",
+        dict(row.base),
+        System(row.origin) if row.origin else System.QUICKBOOKS,
+    )
+
+
+def row_from_payment_link(connection_id: int, link: PaymentLink) -> LinkRow:
+    return LinkRow(
+        connection_id=connection_id,
+        object_type=PAYMENTS,
+        hubspot_id=link.hubspot_id,
+        qbo_id=link.qbo_id,
+        hubspot_version=link.hubspot_version,
+        qbo_version=link.qbo_version,
+        hubspot_hash=link.hubspot_hash,
+        qbo_hash=link.qbo_hash,
+        base=dict(link.base),
+        origin=link.origin.value,
+    )
+
+
 def row_from_link(connection_id: int, link: Link) -> LinkRow:
     return LinkRow(
         connection_id=connection_id,
@@ -66,10 +104,12 @@ def write_commit(tx: Tx, connection_id: int, commit: Commit) -> None:
     kind = commit.object_type.value
     for link in commit.links:
         tx.save_link(row_from_link(connection_id, link))
+    for payment in commit.payment_links:
+        tx.save_link(row_from_payment_link(connection_id, payment))
     for outcome in commit.records:
         tx.set_record_status(
             connection_id,
-            kind,
+            outcome.object_type or kind,
             outcome.ref.system,
             outcome.ref.id,
             RecordStatus(outcome.status),
@@ -81,7 +121,7 @@ def write_commit(tx: Tx, connection_id: int, commit: Commit) -> None:
     for entry in commit.activity:
         tx.append_activity(
             connection_id,
-            object_type=kind,
+            object_type=entry.object_type or kind,
             side=entry.ref.system,
             record_id=entry.ref.id,
             direction=entry.direction,
@@ -91,6 +131,8 @@ def write_commit(tx: Tx, connection_id: int, commit: Commit) -> None:
         )
     for side, cursor in sorted(commit.cursors.items()):
         tx.set_cursor(connection_id, side, kind, cursor.astimezone(dt.UTC).isoformat())
+    for side, cursor in sorted(commit.payment_cursors.items()):
+        tx.set_cursor(connection_id, side, PAYMENTS, cursor.astimezone(dt.UTC).isoformat())
 
 
 class StoreState:
@@ -106,7 +148,17 @@ class StoreState:
 
     def _load_links(self) -> list[Link]:
         with self.store.begin() as tx:
-            return [link_from_row(r) for r in tx.list_links(self.connection_id)]
+            return load_sync_links(tx, self.connection_id)
+
+    def _load_payment_links(self) -> list[PaymentLink]:
+        with self.store.begin() as tx:
+            rows = tx.list_links(self.connection_id, PAYMENTS)
+        return [payment_link_from_row(r) for r in rows]
+
+    def _get_payment_cursor(self, side: System) -> dt.datetime | None:
+        with self.store.begin() as tx:
+            value = tx.get_cursor(self.connection_id, side, PAYMENTS)
+        return dt.datetime.fromisoformat(value) if value else None
 
     def _get_cursor(self, side: System, object_type: ObjectPair) -> dt.datetime | None:
         with self.store.begin() as tx:
@@ -134,6 +186,12 @@ class StoreState:
 
     async def commit(self, commit: Commit) -> None:
         await asyncio.to_thread(self._commit, commit)
+
+    async def load_payment_links(self) -> list[PaymentLink]:
+        return await asyncio.to_thread(self._load_payment_links)
+
+    async def get_payment_cursor(self, side: System) -> dt.datetime | None:
+        return await asyncio.to_thread(self._get_payment_cursor, side)
 
     async def mark_needs_reauth(self, detail: str) -> None:
         await asyncio.to_thread(self._needs_reauth, detail)

@@ -12,6 +12,8 @@ How the engine applies them (in list order):
   the plan saw: QBO's SyncToken); once every write for the pair succeeded, store
   `link_after` (versions and written-side hashes from the responses).
 - `Deactivate`: QBO customers and items are never deleted, only made inactive.
+- `Void`: a linked invoice voided on its source side is voided on `target_ref`
+  (QBO `operation=void`); never deleted (R-INV-4). Recorded like an `Update`.
 - `Exclude`, `Fail`, `Skip`: write nothing to either record; record the outcome.
   A `Skip` with `link_after` refreshes the stored link (for example after a change
   on the target side of a one-way rule, or a change made identically on both sides).
@@ -92,6 +94,22 @@ class Deactivate:
 
 
 @dataclass(frozen=True, slots=True)
+class Void:
+    object_type: ObjectPair
+    target_ref: RecordRef
+    base_version: str | None
+    idempotency_key: str
+    source_ref: RecordRef
+    link_after: LinkState
+    hubspot_id: str
+    qbo_id: str
+
+    @property
+    def target(self) -> System:
+        return self.target_ref.system
+
+
+@dataclass(frozen=True, slots=True)
 class Exclude:
     ref: RecordRef
     filter_description: str
@@ -113,8 +131,8 @@ class Skip:
     qbo_id: str | None = None
 
 
-Action: TypeAlias = Create | Update | LinkRecords | Deactivate | Exclude | Fail | Skip
-WRITES = (Create, Update, LinkRecords, Deactivate)
+Action: TypeAlias = Create | Update | LinkRecords | Deactivate | Void | Exclude | Fail | Skip
+WRITES = (Create, Update, LinkRecords, Deactivate, Void)
 
 
 class SkipReason:
@@ -125,4 +143,5 @@ class SkipReason:
     ONE_WAY_TARGET = "changed on the target side of a one-way rule; not propagated"
     DIRECTION = "the rule does not sync records from this side"
     ARCHIVED = "archived or deleted; not propagated by this rule"
+    VOIDED = "voided before it was ever synced; not created on the other side"
     DISABLED = "the rule is turned off"

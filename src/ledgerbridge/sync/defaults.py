@@ -68,7 +68,10 @@ PRODUCT_MAPPINGS: tuple[FieldMapping, ...] = (
 )
 
 INVOICE_MAPPINGS: tuple[FieldMapping, ...] = (
-    _builtin("number", "hs_number", "DocNumber", label="Invoice number"),
+    # HubSpot numbers its invoices itself (`hs_number` is read-only there).
+    _builtin(
+        "number", "hs_number", "DocNumber", label="Invoice number", read_only_on=System.HUBSPOT
+    ),
     _builtin("issue_date", "hs_invoice_date", "TxnDate", T.DATE),
     _builtin("due_date", "hs_due_date", "DueDate", T.DATE),
     _builtin("currency", "hs_currency", "CurrencyRef.value"),

@@ -3,6 +3,8 @@
 For each enabled rule, in dependency order (contacts ↔ customers, products ↔ items,
 invoices):
 
+For the invoice rule, payments follow in the same pass (`sync.payments_pass`).
+
 1. read the changes of each side the rule takes changes from, since that side's
    cursor; read the current counterparts of changed linked records (fresh versions);
 2. load the links; gather the `PlanContext`: cross-pair references from the links,
@@ -26,13 +28,22 @@ import datetime as dt
 from collections.abc import Callable, Collection, Sequence
 
 from ledgerbridge.domain import RecordRef, System
-from ledgerbridge.sync.actions import Create, Deactivate, Update
+from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, SyncError
 from ledgerbridge.sync.match import lookup_keys
 from ledgerbridge.sync.model import Link, PlanContext, RefIndex, SideRecord
+from ledgerbridge.sync.payments_pass import run_payment_pass
 from ledgerbridge.sync.plan import plan
-from ledgerbridge.sync.ports import Changes, Commit, SidePort, StatePort, WriteAction, WriteResult
+from ledgerbridge.sync.ports import (
+    Changes,
+    Commit,
+    CustomLineItemSource,
+    SidePort,
+    StatePort,
+    WriteAction,
+    WriteResult,
+)
 from ledgerbridge.sync.record import record_pass
 from ledgerbridge.sync.report import PairReport, PassReport, summarize
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
@@ -183,15 +194,20 @@ class SyncEngine:
     async def _run_rule(self, rule: SyncRule, report: PairReport, dry_run: bool) -> None:
         pair = rule.object_pair
         all_links = await self.state.load_links()
-        refs = RefIndex.from_links(all_links)
+        custom: str | None = None
+        qbo = self.sides[Q]
+        if pair is ObjectPair.INVOICES_INVOICES and isinstance(qbo, CustomLineItemSource):
+            custom = await qbo.custom_line_item(rule)
+        refs = RefIndex.from_links(all_links, custom)
         links = [x for x in all_links if x.object_type is pair]
         changes, records = await self._read(rule, links, refs)
         context = await self._context(rule, links, records, refs)
         actions = plan(rule, links, records[H], records[Q], context)
         if dry_run:
             summarize(actions, report)
+            await self._payments(rule, report, dry_run=True)
             return
-        writes = [a for a in actions if isinstance(a, Create | Update | Deactivate)]
+        writes = [a for a in actions if isinstance(a, Create | Update | Deactivate | Void)]
         results, dropped = await self._apply(rule, writes, refs)
         actions = [a for a in actions if id(a) not in dropped]
         seen = {r.ref: r for side in System for r in records[side]}
@@ -202,6 +218,20 @@ class SyncEngine:
         )
         if recorded.auth_error is not None:
             raise recorded.auth_error
+        await self._payments(rule, report, dry_run=False)
+
+    async def _payments(self, rule: SyncRule, report: PairReport, *, dry_run: bool) -> None:
+        """Payments ride in the invoice rule's pass, after the invoices (R-PAY-1)."""
+        if rule.object_pair is not ObjectPair.INVOICES_INVOICES or not rule.payments_enabled:
+            return
+        try:
+            links = [x for x in await self.state.load_links() if x.object_type is rule.object_pair]
+            await run_payment_pass(rule, self.sides, self.state, links, report, dry_run=dry_run)
+        except AuthenticationError:
+            raise
+        except SyncError as error:
+            # Nothing of the payment pass was recorded; the next pass retries it.
+            report.payment_error = f"{error.category.value}: {error.detail}"
 
     @staticmethod
     def _cursors(changes: dict[System, Changes], held: set[RecordRef]) -> dict[System, dt.datetime]:

@@ -6,16 +6,22 @@ The planner calls an `ObjectHooks` at two points:
   (nothing is written). Invoices: ownership (R-INV-7).
 - `check_write`: before a create or update, with the canonical fields to write.
   Invoices: the customer must be linked on the other side (R-INV-11).
-
-Extension points for the later invoice work (payments, voids, backfill) go here:
-for example a hook that turns a status change to `voided` into a Void action.
+- `adjust_write`: the fields actually written on a side (invoices: with payment
+  sync on, HubSpot's open / paid status is left to HubSpot, which derives it from
+  the payments).
+- `skip_create`: an unlinked record that should not be created (invoices voided
+  before they were ever synced).
+- `void_targets`: the sides on which a linked pair must be voided (R-INV-4): an
+  invoice voided in HubSpot is voided in QBO with QBO's own void operation (QBO
+  has no writable status). A void made in QBO reaches HubSpot as an ordinary
+  status update (`hs_invoice_status` is writable there).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ledgerbridge.domain import Invoice, RecordRef, System
+from ledgerbridge.domain import Invoice, InvoiceStatus, RecordRef, System
 from ledgerbridge.sync.actions import Fail
 from ledgerbridge.sync.errors import ErrorCategory
 from ledgerbridge.sync.mapping import is_unlinked
@@ -45,6 +51,32 @@ class ObjectHooks:
     ) -> Fail | None:
         return None
 
+    def skip_create(self, rule: SyncRule, record: SideRecord) -> str | None:
+        return None
+
+    def adjust_write(
+        self,
+        rule: SyncRule,
+        target: System,
+        fields: Mapping[str, CanonicalValue],
+        current: Snapshot | None,
+    ) -> dict[str, CanonicalValue]:
+        """The fields actually to write on `target` (default: all of them)."""
+        return dict(fields)
+
+    def void_targets(
+        self,
+        rule: SyncRule,
+        snapshots: Mapping[System, Snapshot | None],
+        changed: Mapping[System, bool],
+        sources: frozenset[System],
+        base: Snapshot,
+    ) -> frozenset[System]:
+        return frozenset()
+
+
+VOIDED = InvoiceStatus.VOIDED.value
+PAYMENT_STATUSES = (InvoiceStatus.OPEN.value, InvoiceStatus.PAID.value)
 
 AMOUNT_FIELDS = ("lines", "order_discount", "currency")
 """Fields a HubSpot-made invoice may not have changed in QBO (R-INV-7)."""
@@ -97,6 +129,50 @@ class InvoiceHooks(ObjectHooks):
                 f"a record in {'QuickBooks' if target is System.QUICKBOOKS else 'HubSpot'}",
             )
         return None
+
+    def adjust_write(
+        self,
+        rule: SyncRule,
+        target: System,
+        fields: Mapping[str, CanonicalValue],
+        current: Snapshot | None,
+    ) -> dict[str, CanonicalValue]:
+        """With payment sync on, HubSpot computes open / paid from the invoice's
+        payments (which the payment pass writes): only a void is written there."""
+        out = dict(fields)
+        now = current.get("status") if current is not None else None
+        if (
+            target is System.HUBSPOT
+            and rule.payments_enabled
+            and out.get("status") in PAYMENT_STATUSES
+            and now in PAYMENT_STATUSES
+        ):
+            del out["status"]
+        return out
+
+    def skip_create(self, rule: SyncRule, record: SideRecord) -> str | None:
+        domain = record.domain
+        if isinstance(domain, Invoice) and domain.status is InvoiceStatus.VOIDED:
+            from ledgerbridge.sync.actions import SkipReason
+
+            return SkipReason.VOIDED
+        return None
+
+    def void_targets(
+        self,
+        rule: SyncRule,
+        snapshots: Mapping[System, Snapshot | None],
+        changed: Mapping[System, bool],
+        sources: frozenset[System],
+        base: Snapshot,
+    ) -> frozenset[System]:
+        """QBO, when the HubSpot side (a source) was voided and QBO's is not."""
+        hubspot, qbo = snapshots[System.HUBSPOT], snapshots[System.QUICKBOOKS] or base
+        if System.HUBSPOT not in sources or not changed[System.HUBSPOT] or hubspot is None:
+            return frozenset()
+        if hubspot.get("status") == VOIDED and qbo.get("status") != VOIDED:
+            return frozenset({System.QUICKBOOKS})
+        return frozenset()
 
 
 HOOKS: dict[ObjectPair, ObjectHooks] = {

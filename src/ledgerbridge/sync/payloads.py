@@ -119,9 +119,12 @@ def _hubspot_line(line: LineValue) -> dict[str, str]:
     if line.get("product"):
         props["hs_product_id"] = str(line["product"])
     discount = parse_discount(line.get("discount"))
-    if discount is not None:
-        key = "hs_discount_percentage" if discount.kind is DiscountKind.PERCENT else "discount"
-        props[key] = canon.decimal_text(discount.value)
+    if discount is not None and discount.kind is DiscountKind.PERCENT:
+        props["hs_discount_percentage"] = canon.decimal_text(discount.value)
+    elif discount is not None:
+        # HubSpot's line `discount` is per unit; the canonical one is for the whole line.
+        quantity = Decimal(props["quantity"]) or Decimal(1)
+        props["discount"] = canon.decimal_text(discount.value / quantity)
     return props
 
 

@@ -29,6 +29,7 @@ from ledgerbridge.sync.actions import (
     Skip,
     SkipReason,
     Update,
+    Void,
     idempotency_key,
 )
 from ledgerbridge.sync.defaults import MATCH_FIELD
@@ -54,7 +55,7 @@ from ledgerbridge.sync.model import (
     snapshot_hash,
 )
 from ledgerbridge.sync.payloads import cowritten
-from ledgerbridge.sync.rules import ObjectPair, SyncRule
+from ledgerbridge.sync.rules import Filter, ObjectPair, SyncRule
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 DEACTIVATABLE = (ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS)
@@ -122,13 +123,16 @@ class _Planner:
 
     # ---- linked pairs ----
 
-    def _excluded(self, record: SideRecord) -> Exclude | None:
-        failing = first_failing(
+    def _failing(self, record: SideRecord) -> Filter | None:
+        return first_failing(
             self.rule.filters_for(record.system),
             record,
             self.context.associated.get(record.ref),
             self.context.sync_started_at,
         )
+
+    def _excluded(self, record: SideRecord) -> Exclude | None:
+        failing = self._failing(record)
         return Exclude(record.ref, failing.describe()) if failing is not None else None
 
     def _archived(self, link: Link, record: SideRecord) -> None:
@@ -171,22 +175,43 @@ class _Planner:
                 for r in present
             )
             return
+        # A side failing a fixed filter (R-INV-2: a QBO-made invoice on the HubSpot
+        # side) is never a source of this pair; the other side still syncs.
+        sources = set(self.rule.direction.sources)
+        held = False
         for side in System:
             record = records[side]
-            if record is not None and changed[side] and self.rule.allows(side):
-                excluded = self._excluded(record)
-                if excluded is not None:
-                    self.actions.append(excluded)
-                    return
+            if record is None or side not in sources:
+                continue
+            failing = self._failing(record)
+            if failing is None:
+                continue
+            if failing.fixed:
+                sources.discard(side)
+                held = held or changed[side]
+            elif changed[side]:
+                self.actions.append(Exclude(record.ref, failing.describe()))
+                return
+        if held and not any(changed[s] for s in sources):
+            # A linked pair changed only on the side it never syncs from (a QBO-made
+            # invoice paid in HubSpot): not propagated; the link notes the new version.
+            after = {s: hashes[s] if changed[s] else link.hash_on(s) for s in System}
+            state = LinkState(link.base, after[H], after[Q], link.origin)
+            self.actions.extend(
+                Skip(r.ref, SkipReason.ONE_WAY_TARGET, state, link.hubspot_id, link.qbo_id)
+                for s, r in records.items()
+                if r is not None and changed[s]
+            )
+            return
         failed = self.hooks.check_pair(self.rule, link, records, snaps, changed)
         if failed is not None:
             self.actions.append(failed)
             return
         sides = {s: SideState(snaps[s], changed[s]) for s in System}
-        result = merge(
-            self.mappings, link.base, sides, self.rule.direction.sources, self.rule.conflict_policy
-        )
-        self._apply_merge(link, records, snaps, hashes, result.merged, result.writes)
+        takes = frozenset(sources)
+        result = merge(self.mappings, link.base, sides, takes, self.rule.conflict_policy)
+        voids = self.hooks.void_targets(self.rule, snaps, changed, takes, link.base)
+        self._apply_merge(link, records, snaps, hashes, result.merged, result.writes, voids=voids)
 
     def _apply_merge(
         self,
@@ -198,26 +223,55 @@ class _Planner:
         writes: Mapping[System, Mapping[str, CanonicalValue]],
         *,
         match: LinkRecords | None = None,
+        voids: frozenset[System] = frozenset(),
     ) -> None:
         fields: dict[System, dict[str, CanonicalValue]] = {}
         for target in System:
             if writes[target]:
                 names = cowritten(self.rule, target, writes[target])
-                fields[target] = {n: merged[n] for n in sorted(names) if n in merged}
+                wanted = {n: merged[n] for n in sorted(names) if n in merged}
+                kept = self.hooks.adjust_write(self.rule, target, wanted, snaps[target])
+                if kept:
+                    fields[target] = kept
         for target, values in fields.items():
             source_ref = (records[target.other] or records[target] or _never()).ref
             failed = self.hooks.check_write(self.rule, target, source_ref, values)
             if failed is not None:
                 self.actions.append(failed)
                 return
+        if voids:
+            merged = {**merged, "status": "voided"}
         after = {
-            s: snapshot_hash({**(snaps[s] or link.base), **fields[s]}) if s in fields else hashes[s]
+            s: snapshot_hash(
+                {**(snaps[s] or link.base), **fields.get(s, {}), **_voided(s in voids)}
+            )
+            if s in fields or s in voids
+            else hashes[s]
             for s in System
         }
         state = LinkState(merged, after[H], after[Q], link.origin)
         self._note_keys([merged, *snaps.values()])
         if match is not None:
             self.actions.append(_with_state(match, state))
+        for target in sorted(voids):
+            voided_by = records[target.other] or _never()
+            now = records[target]
+            base_version = now.version if now else link.version_on(target)
+            key = idempotency_key(self.pair, voided_by.ref, voided_by.version, "void")
+            self.actions.append(
+                Void(
+                    self.pair,
+                    link.ref_on(target),
+                    base_version,
+                    key,
+                    voided_by.ref,
+                    state,
+                    link.hubspot_id,
+                    link.qbo_id,
+                )
+            )
+        if not fields and voids:
+            return
         if not fields:
             if match is None:
                 changed = [r for r in records.values() if r is not None]
@@ -308,6 +362,10 @@ class _Planner:
             excluded = self._excluded(record)
             if excluded is not None:
                 self.actions.append(excluded)
+                continue
+            reason = self.hooks.skip_create(self.rule, record)
+            if reason is not None:
+                self.actions.append(Skip(record.ref, reason))
                 continue
             self._create(record, snap)
 
@@ -453,6 +511,10 @@ def _party(snap: Mapping[str, CanonicalValue]) -> Party:
         emails=(email,) if email else (),
         billing_address=Address(line1=text("billing_street")),
     )
+
+
+def _voided(voided: bool) -> dict[str, CanonicalValue]:
+    return {"status": "voided"} if voided else {}
 
 
 def _never() -> SideRecord:

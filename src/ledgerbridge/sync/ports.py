@@ -20,15 +20,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from ledgerbridge.domain import RecordRef, System
-from ledgerbridge.sync.actions import Create, Deactivate, Update
+from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
 from ledgerbridge.sync.errors import ErrorCategory, SyncError
 from ledgerbridge.sync.model import Link, RefIndex, SideRecord
+from ledgerbridge.sync.payments import PaymentLink
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
-WriteAction: TypeAlias = Create | Update | Deactivate
+WriteAction: TypeAlias = Create | Update | Deactivate | Void
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,15 @@ class SidePort(Protocol):
         ...
 
 
+@runtime_checkable
+class CustomLineItemSource(Protocol):
+    """A QBO side that knows the "Custom line item" item (R-PRD-3)."""
+
+    async def custom_line_item(self, rule: SyncRule, *, create: bool = False) -> str | None:
+        """Its id (None while it does not exist); created first when `create`."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class RecordOutcome:
     """The sync-record status of one record after a pass (R-HLT-2)."""
@@ -107,6 +117,8 @@ class RecordOutcome:
     category: ErrorCategory | None = None
     detail: str | None = None
     excluded_by: str | None = None
+    object_type: str | None = None
+    """The store's object type when it is not the commit's (payments)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,21 +127,25 @@ class ActivityEntry:
 
     ref: RecordRef
     direction: str  # hubspot_to_qbo | qbo_to_hubspot | none
-    operation: str  # create | update | link | deactivate | exclude | fail | skip
+    operation: str  # create | update | link | deactivate | void | exclude | fail | skip
     outcome: str  # ok | failed | pending | planned
     details: Mapping[str, Any] = field(default_factory=dict)
+    object_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Commit:
     """Everything one rule's pass records, in one transaction: links, sync records and
-    activity first, then the cursors."""
+    activity first, then the cursors. The invoice rule's payment pass commits its
+    payment links and cursors here too (`payment_links`, `payment_cursors`)."""
 
     object_type: ObjectPair
     links: Sequence[Link] = ()
     records: Sequence[RecordOutcome] = ()
     activity: Sequence[ActivityEntry] = ()
     cursors: Mapping[System, dt.datetime] = field(default_factory=dict)
+    payment_links: Sequence[PaymentLink] = ()
+    payment_cursors: Mapping[System, dt.datetime] = field(default_factory=dict)
 
 
 class StatePort(Protocol):

@@ -30,6 +30,7 @@ from ledgerbridge.sync.actions import (
     Skip,
     SkipReason,
     Update,
+    Void,
 )
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TransientError
 from ledgerbridge.sync.mapping import snapshot
@@ -56,7 +57,7 @@ class _PairWrites:
     hashes: dict[System, str] = field(default_factory=dict)
     match: LinkRecords | None = None
     error: SyncError | None = None
-    updates: list[Update] = field(default_factory=list)
+    updates: list[Update | Void] = field(default_factory=list)
 
 
 @dataclass
@@ -188,6 +189,8 @@ class _Recorder:
                 pw.versions = {H: action.hubspot_version, Q: action.qbo_version}
             elif isinstance(action, Deactivate):
                 self.deactivate(action, results[id(action)])
+            elif isinstance(action, Void):
+                self.void(action, results[id(action)])
             elif isinstance(action, Exclude):
                 self.report.excluded += 1
                 self.status(action.ref, "excluded", excluded_by=action.filter_description)
@@ -252,6 +255,21 @@ class _Recorder:
         pw.hashes[action.target] = self.hash_of(result.record)
         self.report.updated += 1
         self.activity(action.target_ref, flow(action.target.other), "update", "ok", action)
+
+    def void(self, action: Void, result: WriteResult) -> None:
+        pw = self.pair_writes(action.hubspot_id, action.qbo_id, action.link_after)
+        pw.updates.append(action)
+        direction = flow(action.source_ref.system)
+        if result.error is not None or result.record is None:
+            error = result.error or _no_record()
+            pw.error = pw.error or error
+            refs = [RecordRef(H, action.hubspot_id), RecordRef(Q, action.qbo_id)]
+            self.failed(refs, error, action, "void", direction)
+            return
+        pw.versions[action.target] = result.record.version
+        pw.hashes[action.target] = self.hash_of(result.record)
+        self.report.voided += 1
+        self.activity(action.target_ref, direction, "void", "ok", action)
 
     def deactivate(self, action: Deactivate, result: WriteResult) -> None:
         if result.error is not None or result.record is None:

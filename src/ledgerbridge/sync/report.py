@@ -16,10 +16,20 @@ from ledgerbridge.sync.actions import (
     LinkRecords,
     Skip,
     Update,
+    Void,
 )
 from ledgerbridge.sync.rules import ObjectPair
 
-COUNTERS = ("created", "updated", "linked", "deactivated", "excluded", "failed", "skipped")
+COUNTERS = (
+    "created",
+    "updated",
+    "linked",
+    "deactivated",
+    "voided",
+    "excluded",
+    "failed",
+    "skipped",
+)
 
 
 @dataclass(slots=True)
@@ -31,6 +41,7 @@ class PairReport:
     updated: int = 0
     linked: int = 0
     deactivated: int = 0
+    voided: int = 0
     excluded: int = 0
     failed: int = 0
     skipped: int = 0
@@ -38,6 +49,10 @@ class PairReport:
     """Writes that failed transiently: retried by the next pass."""
     error: str | None = None
     """Why the rule's pass stopped (a read or a whole batch failed), else None."""
+    payments: dict[str, int] = field(default_factory=dict)
+    """The invoice rule's payment pass: writes by kind (create, update, void, refund),
+    and `failed`, `pending`, `skipped` (R-PAY)."""
+    payment_error: str | None = None
     actions: list[Action] = field(default_factory=list)
 
     def count(self, name: str) -> int:
@@ -49,6 +64,8 @@ class PairReport:
             "object_type": self.object_type.value,
             **{name: self.count(name) for name in (*COUNTERS, "pending")},
             "error": self.error,
+            "payments": dict(self.payments),
+            "payment_error": self.payment_error,
             "actions": [describe(a) for a in self.actions],
         }
 
@@ -70,7 +87,7 @@ class PassReport:
 
     @property
     def writes(self) -> int:
-        return sum(self.total(n) for n in ("created", "updated", "linked", "deactivated"))
+        return sum(self.total(n) for n in ("created", "updated", "linked", "deactivated", "voided"))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +127,13 @@ def describe(action: Action) -> dict[str, Any]:
         }
     if isinstance(action, Deactivate):
         return {"action": "deactivate", "target": str(action.target_ref)}
+    if isinstance(action, Void):
+        return {
+            "action": "void",
+            "direction": _arrow(action.target),
+            "target": str(action.target_ref),
+            "source": str(action.source_ref),
+        }
     if isinstance(action, Exclude):
         return {"action": "exclude", "record": str(action.ref), "filter": action.filter_description}
     if isinstance(action, Fail):
@@ -135,6 +159,8 @@ def summarize(actions: Sequence[Action], report: PairReport) -> None:
             report.linked += 1
         elif isinstance(action, Deactivate):
             report.deactivated += 1
+        elif isinstance(action, Void):
+            report.voided += 1
         elif isinstance(action, Exclude):
             report.excluded += 1
         elif isinstance(action, Fail):

@@ -191,10 +191,17 @@ class Filter(_Frozen):
 
 
 class InvoiceSettings(_Frozen):
-    """Set-up of the invoice rule (R-PRD-3, R-INV-10)."""
+    """Set-up of the invoice rule (R-PRD-3, R-INV-10, R-PAY-3).
+
+    `propagate_refunds` (a refunded HubSpot payment becomes a QBO RefundReceipt) and
+    `propagate_payment_deletes` (a deleted HubSpot payment voids its QBO payment) are
+    off by default (R-PAY-3, Beyond); every such write is in the activity log.
+    """
 
     custom_line_item_income_account: str | None = None
     service_date: ServiceDateSource = ServiceDateSource.NONE
+    propagate_refunds: bool = False
+    propagate_payment_deletes: bool = False
 
 
 class SyncRule(_Frozen):

@@ -1,0 +1,391 @@
+"""HubSpot invoices for the engine: read with their line items, contact and deal; write
+them the way HubSpot expects an integration to (R-INV-1, R-INV-4).
+
+Reading: the changed invoices (search on `hs_lastmodifieddate`, `hubspot.changes`),
+then, in batches, their associated line items, contact and deal (associations v4
+batch read), and the line items themselves (batch read). Lines are ordered by the
+position in their key (see below), then by id (creation order).
+
+Writing (one batch per step for all the invoices of a pass):
+
+1. the invoice's own properties: a create is an upsert on `ledgerbridge_qbo_id`
+   (the QBO invoice id), so a retried create finds the invoice it made; HubSpot
+   creates API invoices as drafts, so the status is never sent here;
+2. its line items, **replaced**: line *n* is upserted on the key
+   `<qbo invoice id>:<n>`, so a retry (or an unchanged line) updates the same line
+   item instead of adding one; line items of the invoice beyond the new list lose
+   their key and are archived (HubSpot keeps them in its recycle bin);
+3. associations: line items (409) and the contact (177, replacing another contact);
+   QBO-made invoices are never associated with a deal (R-INV-6);
+4. the status, along HubSpot's allowed transitions (draft → open → paid, open →
+   voided, paid → open), one batch per step. When the rule syncs payments, open
+   and paid are HubSpot's own (computed from the invoice's payments, which the
+   payment pass writes): a new invoice is only opened, and only voids are sent;
+5. the invoices are read back, so the engine hashes what HubSpot holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TypeVar
+
+from ledgerbridge.domain import DiscountKind
+from ledgerbridge.hubspot.client import HubSpotClient
+from ledgerbridge.hubspot.codec import LINE_ITEM_PROPERTIES, fmt_decimal, writable
+from ledgerbridge.hubspot.codec_commerce import INVOICE_PROPERTIES
+from ledgerbridge.hubspot.objects import HubSpotRecord
+from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
+from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
+from ledgerbridge.sync.payloads import HubSpotWrite, UnresolvedReferenceError, hubspot_payload
+from ledgerbridge.sync.ports import WriteAction
+from ledgerbridge.sync.rules import SyncRule
+
+STATUS = "hs_invoice_status"
+DISCOUNT = "hs_discount_amount"
+TRANSITIONS: Mapping[str, tuple[str, ...]] = {
+    "draft": ("open", "voided"),
+    "open": ("paid", "voided"),
+    "paid": ("open",),
+}
+T = TypeVar("T")
+LINE_TO_INVOICE = 409
+INVOICE_TO_CONTACT = 177
+
+
+def status_path(current: str, target: str) -> list[str]:
+    """The statuses to set, in order, to move an invoice from `current` to `target`."""
+    if current == target:
+        return []
+    queue: deque[list[str]] = deque([[current]])
+    seen = {current}
+    while queue:
+        path = queue.popleft()
+        for step in TRANSITIONS.get(path[-1], ()):
+            if step == target:
+                return [*path[1:], step]
+            if step not in seen:
+                seen.add(step)
+                queue.append([*path, step])
+    raise TerminalError(
+        ErrorCategory.VALIDATION, f"a HubSpot invoice cannot move from {current} to {target}"
+    )
+
+
+def line_key(qbo_invoice_id: str, position: int) -> str:
+    return f"{qbo_invoice_id}:{position}"
+
+
+def _position(record: HubSpotRecord, unique: str) -> tuple[int, int]:
+    key = record.get(unique) or ""
+    _, _, tail = key.rpartition(":")
+    position = int(tail) if tail.isdigit() else 1 << 30
+    return position, int(record.id) if record.id.isdigit() else 0
+
+
+@dataclass
+class _Job:
+    """One write to one HubSpot invoice, step by step."""
+
+    action: Create | Update | Void
+    qbo_id: str
+    write: HubSpotWrite = field(default_factory=HubSpotWrite)
+    invoice_id: str | None = None
+    status: str | None = None
+    error: SyncError | None = None
+
+    def fail(self, error: SyncError) -> None:
+        self.error = self.error or error
+
+
+class HubSpotInvoices:
+    """Invoice reads and writes on one portal (used by `HubSpotSide`)."""
+
+    def __init__(self, client: HubSpotClient, *, currency: str = "USD") -> None:
+        self.client = client
+        self.currency = currency
+        self.unique = client.unique_property
+        self._ready: set[str] = set()
+
+    def properties(self, rule: SyncRule) -> list[str]:
+        names = [*INVOICE_PROPERTIES]
+        names += [m.hubspot for m in rule.mappings if not m.hubspot.startswith("@")]
+        names += [f.property for f in rule.filters if not f.property.startswith("@")]
+        names.append(self.unique)
+        return list(dict.fromkeys(names))
+
+    # ---- reading ----
+
+    async def enrich(
+        self, records: Sequence[HubSpotRecord]
+    ) -> list[tuple[HubSpotRecord, list[HubSpotRecord]]]:
+        """Each invoice with its associations filled in and its line items, in order."""
+        ids = [r.id for r in records if not r.archived]
+        if not ids:
+            return [(r, []) for r in records]
+        lines = await self.client.batch_read_associations("invoices", "line_items", ids)
+        contacts = await self.client.batch_read_associations("invoices", "contacts", ids)
+        deals = await self.client.batch_read_associations("invoices", "deals", ids)
+        wanted = sorted({i for found in lines.values() for i in found})
+        items: dict[str, HubSpotRecord] = {}
+        if wanted:
+            props = [*LINE_ITEM_PROPERTIES, self.unique]
+            result = await self.client.batch_read("line_items", wanted, props)
+            items = {r.id: r for r in result.records}
+        out: list[tuple[HubSpotRecord, list[HubSpotRecord]]] = []
+        for record in records:
+            if record.archived:
+                out.append((record, []))
+                continue
+            associations = {
+                **record.associations,
+                "line_items": tuple(lines.get(record.id, ())),
+                "contacts": tuple(contacts.get(record.id, ())),
+                "deals": tuple(deals.get(record.id, ())),
+            }
+            mine = [items[i] for i in lines.get(record.id, ()) if i in items]
+            mine.sort(key=lambda r: _position(r, self.unique))
+            out.append((dataclasses.replace(record, associations=associations), mine))
+        return out
+
+    # ---- writing ----
+
+    async def _ensure_unique(self, obj: str) -> None:
+        if obj not in self._ready:
+            await self.client.ensure_unique_property(obj)
+            self._ready.add(obj)
+
+    def _job(self, rule: SyncRule, action: Create | Update | Void) -> _Job:
+        if isinstance(action, Void):
+            return _Job(action, action.qbo_id, invoice_id=action.target_ref.id, status="voided")
+        qbo_id = action.source_ref.id if isinstance(action, Create) else action.qbo_id
+        job = _Job(action, qbo_id)
+        if isinstance(action, Update):
+            job.invoice_id = action.target_ref.id
+        try:
+            job.write = hubspot_payload(rule, action.fields)
+        except UnresolvedReferenceError as exc:
+            job.fail(TerminalError(ErrorCategory.MISSING_CUSTOMER, str(exc)))
+            return job
+        job.status = job.write.properties.get(STATUS) or None
+        return job
+
+    def _own_properties(self, job: _Job) -> dict[str, str]:
+        props = writable("invoices", job.write.properties)
+        props.pop(STATUS, None)
+        if job.write.discount_changed:
+            props[DISCOUNT] = _discount_amount(job.write)
+        if isinstance(job.action, Create):
+            props.setdefault("hs_currency", self.currency)
+        return props
+
+    async def apply(
+        self, rule: SyncRule, actions: Sequence[WriteAction]
+    ) -> dict[int, SyncError | str]:
+        """Per action (by `id`): the HubSpot invoice id written, or the error."""
+        jobs: list[_Job] = []
+        answers: dict[int, SyncError | str] = {}
+        for action in actions:
+            if isinstance(action, Deactivate):
+                error = TerminalError(ErrorCategory.UNKNOWN, "HubSpot invoices are not deactivated")
+                answers[id(action)] = error
+                continue
+            jobs.append(self._job(rule, action))
+        await self._ensure_unique("invoices")
+        await self._properties_step(jobs)
+        if any(j.write.line_items is not None for j in jobs if j.error is None):
+            await self._ensure_unique("line_items")
+            await self._lines_step([j for j in jobs if j.write.line_items is not None])
+        await self._contacts_step(jobs)
+        await self._status_step(jobs, derived=rule.payments_enabled)
+        for job in jobs:
+            if job.error is not None or job.invoice_id is None:
+                answers[id(job.action)] = job.error or TerminalError(
+                    ErrorCategory.UNKNOWN, "HubSpot returned no invoice"
+                )
+            else:
+                answers[id(job.action)] = job.invoice_id
+        return answers
+
+    @staticmethod
+    async def _guard(jobs: Sequence[_Job], call: Awaitable[T]) -> T | None:
+        """The call's answer; a failure of the whole call fails every job in it."""
+        try:
+            return await call
+        except AuthenticationError:
+            raise
+        except SyncError as error:
+            for job in jobs:
+                job.fail(error)
+            return None
+
+    async def _properties_step(self, jobs: Sequence[_Job]) -> None:
+        creates = [j for j in jobs if j.error is None and isinstance(j.action, Create)]
+        if creates:
+            inputs = [(j.qbo_id, self._own_properties(j)) for j in creates]
+            result = await self._guard(creates, self.client.upsert_by_unique("invoices", inputs))
+            for job, item in zip(creates, result.items if result else (), strict=False):
+                if item.error is not None or item.record is None:
+                    job.fail(item.error or TerminalError(ErrorCategory.UNKNOWN, "no invoice"))
+                else:
+                    job.invoice_id = item.record.id
+        updates = [
+            (j, props)
+            for j in jobs
+            if j.error is None and isinstance(j.action, Update)
+            for props in [self._own_properties(j)]
+            if props
+        ]
+        if updates:
+            changes = [(j.invoice_id or "", props) for j, props in updates]
+            batch = [j for j, _ in updates]
+            result = await self._guard(batch, self.client.batch_update("invoices", changes))
+            for job, item in zip(batch, result.items if result else (), strict=False):
+                if item.error is not None:
+                    job.fail(item.error)
+
+    async def _lines_step(self, jobs: Sequence[_Job]) -> None:
+        live = [j for j in jobs if j.error is None and j.invoice_id is not None]
+        if not live:
+            return
+        current = await self._guard(
+            live,
+            self.client.batch_read_associations(
+                "invoices", "line_items", [j.invoice_id or "" for j in live]
+            ),
+        )
+        existing: Mapping[str, list[str]] = current or {}
+        inputs: list[tuple[str, dict[str, str]]] = []
+        owners: list[_Job] = []
+        for job in live:
+            for n, props in enumerate(job.write.line_items or (), start=1):
+                inputs.append((line_key(job.qbo_id, n), dict(props)))
+                owners.append(job)
+        kept: dict[int, list[str]] = {id(j): [] for j in live}
+        if inputs:
+            result = await self._guard(live, self.client.upsert_by_unique("line_items", inputs))
+            for job, item in zip(owners, result.items if result else (), strict=False):
+                if item.error is not None or item.record is None:
+                    job.fail(item.error or TerminalError(ErrorCategory.UNKNOWN, "no line item"))
+                else:
+                    kept[id(job)].append(item.record.id)
+        pairs = [
+            (job.invoice_id or "", line_id)
+            for job in live
+            if job.error is None
+            for line_id in kept[id(job)]
+        ]
+        if pairs:
+            outcome = await self._guard(
+                live,
+                self.client.batch_associate("invoices", "line_items", pairs, LINE_TO_INVOICE),
+            )
+            for (invoice_id, _), error in zip(pairs, outcome or (), strict=False):
+                if error is not None:
+                    for job in live:
+                        if job.invoice_id == invoice_id:
+                            job.fail(error)
+        surplus = sorted(
+            {
+                line_id
+                for job in live
+                if job.error is None
+                for line_id in existing.get(job.invoice_id or "", ())
+                if line_id not in kept[id(job)]
+            }
+        )
+        if surplus:
+            # Free their keys first: a later line n upserts a fresh line item.
+            cleared = [(line_id, {self.unique: ""}) for line_id in surplus]
+            await self._guard(live, self.client.batch_update("line_items", cleared))
+            await self._guard(live, self.client.batch_archive("line_items", surplus))
+
+    async def _contacts_step(self, jobs: Sequence[_Job]) -> None:
+        todo = [
+            j
+            for j in jobs
+            if j.error is None and j.invoice_id is not None and j.write.contact_id is not None
+        ]
+        if not todo:
+            return
+        ids = [j.invoice_id or "" for j in todo]
+        current = await self._guard(
+            todo, self.client.batch_read_associations("invoices", "contacts", ids)
+        )
+        existing: Mapping[str, list[str]] = current or {}
+        pairs = [
+            (j.invoice_id or "", j.write.contact_id or "")
+            for j in todo
+            if j.write.contact_id not in existing.get(j.invoice_id or "", ())
+        ]
+        if pairs:
+            outcome = await self._guard(
+                todo,
+                self.client.batch_associate("invoices", "contacts", pairs, INVOICE_TO_CONTACT),
+            )
+            for (invoice_id, _), error in zip(pairs, outcome or (), strict=False):
+                if error is not None:
+                    for job in todo:
+                        if job.invoice_id == invoice_id:
+                            job.fail(error)
+        for job in todo:
+            for other in existing.get(job.invoice_id or "", ()):
+                if other != job.write.contact_id and job.error is None:
+                    await self._guard(
+                        [job],
+                        self.client.remove_association(
+                            "invoices", job.invoice_id or "", "contacts", other
+                        ),
+                    )
+
+    async def _status_step(self, jobs: Sequence[_Job], *, derived: bool) -> None:
+        """Move each invoice to its status. When payments sync (`derived`), HubSpot
+        computes open / paid from the invoice's payments itself: a draft is only
+        opened, and only a void is written to an open or paid invoice."""
+        todo = [j for j in jobs if j.error is None and j.invoice_id and j.status]
+        if not todo:
+            return
+        ids = sorted({j.invoice_id or "" for j in todo})
+        result = await self._guard(todo, self.client.batch_read("invoices", ids, [STATUS]))
+        current = {r.id: r.get(STATUS) or "draft" for r in (result.records if result else [])}
+        paths: dict[int, list[str]] = {}
+        for job in todo:
+            now = current.get(job.invoice_id or "", "draft")
+            target = job.status or ""
+            if derived and target in ("open", "paid"):
+                target = "open" if now == "draft" else now
+            try:
+                paths[id(job)] = status_path(now, target)
+            except TerminalError as error:
+                job.fail(error)
+        step = 0
+        while True:
+            batch = [j for j in todo if j.error is None and len(paths.get(id(j), ())) > step]
+            if not batch:
+                return
+            changes = [(j.invoice_id or "", {STATUS: paths[id(j)][step]}) for j in batch]
+            answer = await self._guard(batch, self.client.batch_update("invoices", changes))
+            for job, item in zip(batch, answer.items if answer else (), strict=False):
+                if item.error is not None:
+                    job.fail(item.error)
+            step += 1
+
+
+def _discount_amount(write: HubSpotWrite) -> str:
+    """HubSpot's invoice discount is an amount: a percentage is applied to the lines."""
+    discount = write.discount
+    if discount is None:
+        return ""
+    if discount.kind is DiscountKind.AMOUNT:
+        return fmt_decimal(discount.value)
+    subtotal = sum(
+        (
+            Decimal(line.get("quantity") or "1") * Decimal(line.get("price") or "0")
+            for line in write.line_items or ()
+        ),
+        Decimal(0),
+    )
+    return fmt_decimal((subtotal * discount.value / 100).quantize(Decimal("0.01")))

@@ -1,0 +1,235 @@
+"""The payment part of the invoice rule's pass (R-PAY-1…3), after the invoices.
+
+1. read the payments changed on each side since that side's `payments` cursor,
+   and the current counterparts of changed linked payments;
+2. `payments.plan_payments(...)` with the invoice links as they now are;
+3. apply the writes (QBO first, then HubSpot), each idempotent;
+4. record payment links, sync records (object type `payments`) and activity, then
+   the payment cursors, in one commit. A transient failure holds its side's cursor
+   just before the payment; a terminal one makes it failed.
+
+Runs only when both sides implement `PaymentPort` and the state `PaymentState`
+(test doubles that do not simply have no payments).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ledgerbridge.domain import RecordRef, System
+from ledgerbridge.sync.errors import AuthenticationError, SyncError
+from ledgerbridge.sync.model import Link, snapshot_hash
+from ledgerbridge.sync.payments import (
+    PAYMENTS,
+    PaymentAction,
+    PaymentLink,
+    PaymentPort,
+    PaymentRecord,
+    PaymentResult,
+    PaymentSkip,
+    PaymentState,
+    PaymentWrite,
+    invoice_maps,
+    payment_snapshot,
+    plan_payments,
+    qbo_payment_id,
+)
+from ledgerbridge.sync.ports import ActivityEntry, Commit, RecordOutcome, SidePort, StatePort
+from ledgerbridge.sync.report import PairReport
+from ledgerbridge.sync.rules import ObjectPair, SyncRule
+
+H, Q = System.HUBSPOT, System.QUICKBOOKS
+MARGIN = dt.timedelta(seconds=1)
+AUDITED = {"void": "propagate_payment_deletes", "refund": "propagate_refunds"}
+
+
+def _flow(side: System) -> str:
+    return "hubspot_to_qbo" if side is H else "qbo_to_hubspot"
+
+
+def _describe(action: PaymentAction) -> dict[str, Any]:
+    if isinstance(action, PaymentSkip):
+        return {"action": "skip", "record": str(action.ref), "reason": action.reason}
+    details: dict[str, Any] = {
+        "action": action.kind,
+        "direction": _flow(action.target.other),
+        "source": str(action.source.ref),
+        "invoice": action.invoice_id,
+        "amount": str(action.amount),
+        "payment_source": action.source.source,
+    }
+    if action.target_id:
+        details["target"] = action.target_id
+    if action.kind in AUDITED:
+        details["setting"] = AUDITED[action.kind]
+    return details
+
+
+async def _read(
+    ports: Mapping[System, PaymentPort],
+    state: PaymentState,
+    links: Sequence[PaymentLink],
+) -> tuple[dict[System, list[PaymentRecord]], dict[System, dt.datetime | None]]:
+    records: dict[System, list[PaymentRecord]] = {}
+    cursors: dict[System, dt.datetime | None] = {}
+    for side in (H, Q):
+        found = await ports[side].read_payment_changes(await state.get_payment_cursor(side))
+        records[side] = list(found.records)
+        cursors[side] = found.next_cursor
+    by_id = {H: {x.hubspot_id: x for x in links}, Q: {x.qbo_id: x for x in links}}
+    for side in (H, Q):
+        other = side.other
+        want: set[str] = set()
+        for record in records[other]:
+            link = by_id[other].get(record.ref.id)
+            if link is not None:
+                want.add(link.id_on(side))
+            elif other is Q and record.deleted:
+                prefix = qbo_payment_id(record.ref.id) + "@"
+                want.update(x.hubspot_id for x in links if x.qbo_id.startswith(prefix))
+        want -= {r.ref.id for r in records[side]}
+        if want:
+            records[side].extend(await ports[side].read_payments(sorted(want)))
+    return records, cursors
+
+
+class _Recorder:
+    def __init__(self, invoice_links: Sequence[Link], report: PairReport) -> None:
+        self.to_hubspot = invoice_maps(invoice_links)[1]
+        self.report = report
+        self.links: dict[tuple[str, str], PaymentLink] = {}
+        self.records: list[RecordOutcome] = []
+        self.activity: list[ActivityEntry] = []
+        self.held: set[RecordRef] = set()
+        self.auth_error: AuthenticationError | None = None
+
+    def count(self, name: str) -> None:
+        self.report.payments[name] = self.report.payments.get(name, 0) + 1
+
+    def status(self, ref: RecordRef, status: str, error: SyncError | None = None) -> None:
+        category = error.category if error else None
+        detail = error.detail if error else None
+        self.records.append(
+            RecordOutcome(ref, status, None, category, detail, object_type=PAYMENTS)
+        )
+
+    def log(self, ref: RecordRef, direction: str, op: str, outcome: str, details: Any) -> None:
+        self.activity.append(
+            ActivityEntry(ref, direction, op, outcome, details, object_type=PAYMENTS)
+        )
+
+    def hash(self, record: PaymentRecord) -> str:
+        return snapshot_hash(payment_snapshot(record, self.to_hubspot))
+
+    def skip(self, action: PaymentSkip) -> None:
+        self.count("skipped")
+        if action.link_after is not None:
+            link = action.link_after
+            self.links[(link.hubspot_id, link.qbo_id)] = link
+        if not action.reason.startswith("unchanged"):
+            self.log(action.ref, _flow(action.ref.system), "skip", "ok", _describe(action))
+
+    def written(self, result: PaymentResult) -> None:
+        action, record = result.action, result.record
+        source = action.source
+        details = _describe(action)
+        if result.error is not None or record is None:
+            self.failed(action, result.error)
+            return
+        ids = {source.ref.system: source.ref.id, action.target: record.ref.id}
+        if action.link is not None:
+            ids = {H: action.link.hubspot_id, Q: action.link.qbo_id}
+        snap = payment_snapshot(source, self.to_hubspot)
+        versions = {source.ref.system: source.version, action.target: record.version}
+        hashes = {source.ref.system: snapshot_hash(snap), action.target: self.hash(record)}
+        origin = action.link.origin if action.link else source.ref.system
+        link = PaymentLink(
+            ids[H], ids[Q], versions[H], versions[Q], hashes[H], hashes[Q], snap, origin
+        )
+        self.links[(link.hubspot_id, link.qbo_id)] = link
+        self.count(action.kind)
+        for ref in (RecordRef(H, ids[H]), RecordRef(Q, ids[Q])):
+            self.status(ref, "synced")
+        self.log(record.ref, _flow(source.ref.system), action.kind, "ok", details)
+
+    def failed(self, action: PaymentWrite, error: SyncError | None) -> None:
+        if error is None:
+            return
+        transient = error.transient or isinstance(error, AuthenticationError)
+        if isinstance(error, AuthenticationError):
+            self.auth_error = error
+        status = "pending" if transient else "failed"
+        self.status(action.source.ref, status, error)
+        if transient:
+            self.held.add(action.source.ref)
+        self.count(status)
+        details = {**_describe(action), "error": error.category.value, "error_detail": error.detail}
+        self.log(action.source.ref, _flow(action.source.ref.system), action.kind, status, details)
+
+
+def _cursors(
+    found: Mapping[System, dt.datetime | None],
+    records: Mapping[System, Sequence[PaymentRecord]],
+    held: set[RecordRef],
+) -> dict[System, dt.datetime]:
+    out: dict[System, dt.datetime] = {}
+    for side, cursor in found.items():
+        stamps = [r.updated_at for r in records[side] if r.ref in held]
+        if stamps:
+            hold = min(stamps) - MARGIN
+            cursor = hold if cursor is None else min(cursor, hold)
+        if cursor is not None:
+            out[side] = cursor
+    return out
+
+
+async def run_payment_pass(
+    rule: SyncRule,
+    sides: Mapping[System, SidePort],
+    state: StatePort,
+    invoice_links: Sequence[Link],
+    report: PairReport,
+    *,
+    dry_run: bool = False,
+) -> None:
+    """The payment part of `rule`'s pass; commits through `state.commit`."""
+    hubspot, qbo = sides[H], sides[Q]
+    if not rule.payments_enabled:
+        return
+    if not (
+        isinstance(hubspot, PaymentPort)
+        and isinstance(qbo, PaymentPort)
+        and isinstance(state, PaymentState)
+    ):
+        return
+    ports: dict[System, PaymentPort] = {H: hubspot, Q: qbo}
+    links = await state.load_payment_links()
+    records, found = await _read(ports, state, links)
+    actions = plan_payments(rule, links, invoice_links, records[H], records[Q])
+    recorder = _Recorder(invoice_links, report)
+    if dry_run:
+        for action in actions:
+            recorder.count(action.kind if isinstance(action, PaymentWrite) else "skipped")
+        return
+    results: list[PaymentResult] = []
+    for target in (Q, H):
+        writes = [a for a in actions if isinstance(a, PaymentWrite) and a.target is target]
+        if writes:
+            results.extend(await ports[target].apply_payments(rule, writes))
+    for action in actions:
+        if isinstance(action, PaymentSkip):
+            recorder.skip(action)
+    for result in results:
+        recorder.written(result)
+    commit = Commit(
+        ObjectPair.INVOICES_INVOICES,
+        records=recorder.records,
+        activity=recorder.activity,
+        payment_links=list(recorder.links.values()),
+        payment_cursors=_cursors(found, records, recorder.held),
+    )
+    await state.commit(commit)
+    if recorder.auth_error is not None:
+        raise recorder.auth_error
