@@ -20,6 +20,7 @@ import httpx
 
 from ledgerbridge.hubspot.client import HubSpotClient
 from ledgerbridge.qbo.client import QboClient
+from ledgerbridge.runtime.deals_hubspot import HubSpotDeals
 from ledgerbridge.runtime.hubspot_side import HubSpotSide
 from ledgerbridge.runtime.qbo_side import QboSide
 from ledgerbridge.runtime.store_state import StoreState
@@ -58,6 +59,7 @@ def engine_for_clients(
         qbo=QboSide(qbo, clock=clock, income_account=income_account),
         state=StoreState(store, connection_id),
         clock=clock,
+        deals=HubSpotDeals(hubspot),  # R-INV-6: deals follow their latest linked invoice
     )
 
 

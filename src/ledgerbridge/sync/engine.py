@@ -3,7 +3,8 @@
 For each enabled rule, in dependency order (contacts ↔ customers, products ↔ items,
 invoices):
 
-For the invoice rule, payments follow in the same pass (`sync.payments_pass`).
+For the invoice rule, payments follow in the same pass (`sync.payments_pass`), then
+the deal roll-up (`sync.deals`, R-INV-6) when the engine has a `DealPort`.
 
 1. read the changes of each side the rule takes changes from, since that side's
    cursor; read the current counterparts of changed linked records (fresh versions);
@@ -29,6 +30,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from ledgerbridge.domain import RecordRef, System
 from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
+from ledgerbridge.sync.deals import DealPort, run_deal_pass
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, SyncError
 from ledgerbridge.sync.match import lookup_keys
@@ -74,10 +76,15 @@ class SyncEngine:
         qbo: SidePort,
         state: StatePort,
         clock: Callable[[], dt.datetime] = utc_now,
+        deals: DealPort | None = None,
     ) -> None:
         self.sides: dict[System, SidePort] = {H: hubspot, Q: qbo}
         self.state = state
         self.clock = clock
+        if deals is None and isinstance(hubspot, DealPort):
+            deals = hubspot
+        self.deals = deals
+        """Deals for the R-INV-6 roll-up (none: the step is skipped)."""
 
     async def run_pass(
         self, *, dry_run: bool = False, only: Collection[ObjectPair] | None = None
@@ -219,6 +226,7 @@ class SyncEngine:
         if recorded.auth_error is not None:
             raise recorded.auth_error
         await self._payments(rule, report, dry_run=False)
+        await self._deals(rule, report)
 
     async def _payments(self, rule: SyncRule, report: PairReport, *, dry_run: bool) -> None:
         """Payments ride in the invoice rule's pass, after the invoices (R-PAY-1)."""
@@ -232,6 +240,21 @@ class SyncEngine:
         except SyncError as error:
             # Nothing of the payment pass was recorded; the next pass retries it.
             report.payment_error = f"{error.category.value}: {error.detail}"
+
+    async def _deals(self, rule: SyncRule, report: PairReport) -> None:
+        """The deal roll-up rides in the invoice rule's pass, after payments (R-INV-6)."""
+        if rule.object_pair is not ObjectPair.INVOICES_INVOICES or self.deals is None:
+            return
+        try:
+            all_links = await self.state.load_links()
+            refs = RefIndex.from_links(all_links)
+            qbo, state = self.sides[Q], self.state
+            await run_deal_pass(rule, self.deals, qbo, state, all_links, refs, report)
+        except AuthenticationError:
+            raise
+        except SyncError as error:
+            # Recorded deals stay recorded; the rest is retried by the next pass.
+            report.deal_error = f"{error.category.value}: {error.detail}"
 
     @staticmethod
     def _cursors(changes: dict[System, Changes], held: set[RecordRef]) -> dict[System, dt.datetime]:

@@ -53,6 +53,9 @@ class PairReport:
     """The invoice rule's payment pass: writes by kind (create, update, void, refund),
     and `failed`, `pending`, `skipped` (R-PAY)."""
     payment_error: str | None = None
+    deals: dict[str, int] = field(default_factory=dict)
+    """The invoice rule's deal roll-up (R-INV-6): deals `updated` and `failed`."""
+    deal_error: str | None = None
     actions: list[Action] = field(default_factory=list)
 
     def count(self, name: str) -> int:
@@ -66,6 +69,8 @@ class PairReport:
             "error": self.error,
             "payments": dict(self.payments),
             "payment_error": self.payment_error,
+            "deals": dict(self.deals),
+            "deal_error": self.deal_error,
             "actions": [describe(a) for a in self.actions],
         }
 
