@@ -296,3 +296,5 @@ def test_demo_syncs_invoices_both_ways_and_a_qbo_payment_marks_hubspot_paid(
     assert Decimal(str(sales_line["SalesItemLineDetail"]["UnitPrice"])) == 50
     assert sales_line["Description"] == "Workshop day"
     assert demo.status()["failures"] == []
+    # R-INV-12: the QBO company's settings that work against invoice sync are shown.
+    assert any("close the books" in w for w in demo.status()["warnings"])

@@ -25,9 +25,12 @@ import httpx
 
 from ledgerbridge.runtime.clients import ConnectionClients, build_clients
 from ledgerbridge.runtime.connection import engine_for_clients, load_connection
+from ledgerbridge.runtime.invoices import invoice_setup_warnings
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionRow, Store
+from ledgerbridge.sync.errors import SyncError
 from ledgerbridge.sync.report import PassReport
+from ledgerbridge.sync.rules import ObjectPair
 
 __all__ = ["EngineRunner"]
 
@@ -43,8 +46,11 @@ def _identity(row: ConnectionRow) -> tuple[Any, ...]:
         row.qbo_base_url,
         row.hubspot_portal_id,
         row.qbo_realm_id,
-        tuple(sorted((k, repr(v)) for k, v in row.options.items())),
+        tuple(sorted((k, repr(v)) for k, v in row.options.items() if k != SETUP_WARNINGS)),
     )
+
+
+SETUP_WARNINGS = "setup_warnings"
 
 
 class EngineRunner:
@@ -78,7 +84,27 @@ class EngineRunner:
         clients = build_clients(row, settings=self._settings, store=self._store, http=http)
         clients.owns_http = True
         self._clients[row.id] = (identity, clients)
+        await self._check_setup(row, clients)
         return clients
+
+    async def _check_setup(self, row: ConnectionRow, clients: ConnectionClients) -> None:
+        """QBO settings that work against invoice sync (R-INV-12): logged, and kept on the
+        connection so the status page shows them."""
+        with self._store.begin() as tx:
+            invoices = any(
+                r.enabled and r.object_pair == ObjectPair.INVOICES_INVOICES.value
+                for r in tx.list_rules(row.id)
+            )
+        try:
+            warnings = await invoice_setup_warnings(clients.qbo) if invoices else []
+        except SyncError as exc:
+            log.warning("connection %s: could not read QBO preferences: %s", row.id, exc)
+            return
+        for warning in warnings:
+            log.warning("connection %s: %s", row.id, warning)
+        if row.options.get(SETUP_WARNINGS, []) != warnings:
+            with self._store.begin() as tx:
+                tx.update_connection(row.id, options={**row.options, SETUP_WARNINGS: warnings})
 
     async def __call__(self, connection_id: int) -> PassReport:
         row = load_connection(self._store, connection_id)

@@ -7,6 +7,8 @@ payloads use and what is read from raw JSON when no domain object is given.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ledgerbridge.domain import System
 from ledgerbridge.sync.rules import (
     SYNC_STARTED,
@@ -138,6 +140,29 @@ def sku_filter(flow: Direction) -> Filter:
     return Filter(
         flow=flow, property=prop, operator=FilterOperator.IS_KNOWN, label="Product has a SKU"
     )
+
+
+def created_after_filter(day: dt.date) -> Filter:
+    """R-INV-3: the filter the wizard proposes for inbound invoices, "created after today"
+    (a default filter the user may remove; historical invoices come in by backfill)."""
+    return Filter(
+        flow=Direction.QBO_TO_HUBSPOT,
+        property="MetaData.CreateTime",
+        operator=FilterOperator.AFTER,
+        value=day.isoformat(),
+        label=f"Invoice created after {day.isoformat()}",
+    )
+
+
+def wizard_invoice_rule(direction: Direction, today: dt.date) -> SyncRule:
+    """The invoice rule the wizard proposes for `direction`: outbound flows carry the three
+    fixed filters (R-INV-2); inbound flows get "created after today" (R-INV-3)."""
+    rule = wizard_defaults(ObjectPair.INVOICES_INVOICES).model_copy(
+        update={"direction": direction, "filters": ()}
+    )
+    if direction in (Direction.QBO_TO_HUBSPOT, Direction.TWO_WAY):
+        rule = rule.model_copy(update={"filters": (created_after_filter(today),)})
+    return rule.with_fixed_filters()
 
 
 def wizard_defaults(pair: ObjectPair) -> SyncRule:

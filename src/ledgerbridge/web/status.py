@@ -44,6 +44,7 @@ def status_summary(store: Store, failures: int = 10) -> dict[str, Any]:
                     "status_detail": connection.status_detail,
                     "hubspot_portal_id": connection.hubspot_portal_id,
                     "qbo_realm_id": connection.qbo_realm_id,
+                    "warnings": list(connection.options.get("setup_warnings", [])),
                     "objects": objects,
                     "totals": {
                         status.value: sum(o[status.value] for o in objects.values())

@@ -19,6 +19,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
             qbo_base_url="http://127.0.0.1:8702",
             hubspot_portal_id="62515",
             qbo_realm_id="1000000001",
+            options={"setup_warnings": ["QuickBooks 'close the books' is off: …"]},
         )
         tx.set_record_status(cid, "contact", System.HUBSPOT, "1", RecordStatus.SYNCED)
         tx.set_record_status(cid, "contact", System.HUBSPOT, "2", RecordStatus.SYNCED)
@@ -60,6 +61,7 @@ async def test_api_status_counts_and_explains_failures(client: httpx.AsyncClient
         "invoice": {"synced": 0, "failed": 0, "excluded": 1},
     }
     assert connection["totals"] == {"synced": 2, "failed": 1, "excluded": 1}
+    assert connection["warnings"] == ["QuickBooks 'close the books' is off: …"]
     (failure,) = connection["failures"]
     assert failure["label"] == "jane@acme.test"
     assert failure["category"]["title"] == "Display name is a duplicate"
@@ -72,5 +74,6 @@ async def test_status_page_shows_counts_and_the_fix(client: httpx.AsyncClient) -
     page = response.text
     assert "Display name is a duplicate" in page
     assert "jane@acme.test" in page
+    assert "close the books" in page  # R-INV-12 set-up warnings are shown
     assert "Duplicate Name Exists Error (6240)" in page
     assert (await client.get("/healthz")).json()["status"] == "ok"
