@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from ledgerbridge.commands._options import ConfigOption, ConnectionOption, JsonOption, parse_date
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -26,13 +27,6 @@ class ObjectName(StrEnum):
     invoices = "invoices"
     contacts = "contacts"
     products = "products"
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
 
 
 async def run(
@@ -112,14 +106,10 @@ def register(app: typer.Typer) -> None:
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="Preview what would be written.")
         ] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        as_json: JsonOption = False,
         batch_size: Annotated[int, typer.Option(help="Records per batch.")] = 100,
-        connection: Annotated[
-            int | None, typer.Option(help="Connection id (default: the first one).")
-        ] = None,
-        config: Annotated[
-            Path | None, typer.Option("--config", help="Settings file (TOML).")
-        ] = None,
+        connection: ConnectionOption = None,
+        config: ConfigOption = None,
     ) -> None:
         """Sync historical records (created before the sync started) once, resumably."""
         import asyncio
@@ -134,7 +124,7 @@ def register(app: typer.Typer) -> None:
         from ledgerbridge.settings import load_settings
         from ledgerbridge.sync.errors import SyncError
 
-        first = _date(since)
+        first = parse_date(since)
         try:
             settings = load_settings(config)
             store = open_store(settings)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-
-class RuleName(StrEnum):
-    contacts_customers = "contacts_customers"
-    products_items = "products_items"
-    invoices_invoices = "invoices_invoices"
+from ledgerbridge.commands._options import ConfigOption, ConnectionOption, JsonOption, RuleName
 
 
 def register(app: typer.Typer) -> None:
@@ -21,13 +15,9 @@ def register(app: typer.Typer) -> None:
         rule: Annotated[
             RuleName | None, typer.Option("--rule", help="Preview only this rule.")
         ] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-        connection: Annotated[
-            int | None, typer.Option(help="Connection id (default: the first one).")
-        ] = None,
-        config: Annotated[
-            Path | None, typer.Option("--config", help="Settings file (TOML).")
-        ] = None,
+        as_json: JsonOption = False,
+        connection: ConnectionOption = None,
+        config: ConfigOption = None,
     ) -> None:
         """Show what a sync pass would create, update, link, exclude and fail; write nothing."""
         import asyncio

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+from ledgerbridge.commands._options import ConfigOption, ConnectionOption, JsonOption, parse_date
 
 
 def register(app: typer.Typer) -> None:
@@ -25,13 +18,9 @@ def register(app: typer.Typer) -> None:
         until: Annotated[
             str, typer.Option("--until", help="Last day of the period (YYYY-MM-DD, UTC).")
         ],
-        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-        connection: Annotated[
-            int | None, typer.Option(help="Connection id (default: the first one).")
-        ] = None,
-        config: Annotated[
-            Path | None, typer.Option("--config", help="Settings file (TOML).")
-        ] = None,
+        as_json: JsonOption = False,
+        connection: ConnectionOption = None,
+        config: ConfigOption = None,
     ) -> None:
         """Sum the processing and platform fees of HubSpot payments over a period, by currency."""
         import asyncio
@@ -45,7 +34,7 @@ def register(app: typer.Typer) -> None:
         from ledgerbridge.settings import load_settings
         from ledgerbridge.sync.errors import SyncError
 
-        first, last = _date(since), _date(until)
+        first, last = parse_date(since), parse_date(until)
         try:
             settings = load_settings(config)
             store = open_store(settings)

@@ -6,17 +6,11 @@ whose records could not be read). Nothing is written.
 
 from __future__ import annotations
 
-from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-
-class RuleName(StrEnum):
-    contacts_customers = "contacts_customers"
-    products_items = "products_items"
-    invoices_invoices = "invoices_invoices"
+from ledgerbridge.commands._options import ConfigOption, ConnectionOption, JsonOption, RuleName
 
 
 def register(app: typer.Typer) -> None:
@@ -25,13 +19,9 @@ def register(app: typer.Typer) -> None:
         rule: Annotated[
             RuleName | None, typer.Option("--rule", help="Check only this rule.")
         ] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-        connection: Annotated[
-            int | None, typer.Option(help="Connection id (default: the first one).")
-        ] = None,
-        config: Annotated[
-            Path | None, typer.Option("--config", help="Settings file (TOML).")
-        ] = None,
+        as_json: JsonOption = False,
+        connection: ConnectionOption = None,
+        config: ConfigOption = None,
     ) -> None:
         """Report linked records whose mapped fields disagree, records that should be
         linked but are not, and links whose record is gone. Writes nothing."""
