@@ -43,24 +43,13 @@ async def run(
     """Backfill a stored connection (the first one when `connection_id` is None)."""
     from ledgerbridge.domain import System
     from ledgerbridge.runtime.backfill import backfill_ports
-    from ledgerbridge.runtime.clients import build_clients
-    from ledgerbridge.runtime.connection import engine_for_clients, load_connection
-    from ledgerbridge.runtime.dryrun import pick_connection
+    from ledgerbridge.runtime.connection import open_engine, pick_connection
 
-    row = load_connection(store, pick_connection(store, connection_id))
-    clients = build_clients(row, settings=settings, store=store)
-    try:
-        income = row.options.get("income_account")
-        engine = engine_for_clients(
-            store,
-            row.id,
-            hubspot=clients.hubspot,
-            qbo=clients.qbo,
-            income_account=str(income) if income else None,
-        )
+    chosen = pick_connection(store, connection_id)
+    async with open_engine(store, settings, chosen) as engine:
         return await backfill_ports(
             store,
-            row.id,
+            chosen,
             hubspot=engine.sides[System.HUBSPOT],
             qbo=engine.sides[System.QUICKBOOKS],
             name=name,
@@ -69,8 +58,6 @@ async def run(
             batch_size=batch_size,
             progress=progress,
         )
-    finally:
-        await clients.aclose()
 
 
 def summary(result: BackfillResult) -> Table:
@@ -118,8 +105,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        from ledgerbridge.runtime.connection import ConnectionNotFoundError
-        from ledgerbridge.runtime.dryrun import NoConnectionError
+        from ledgerbridge.runtime.connection import ConnectionNotFoundError, NoConnectionError
         from ledgerbridge.runtime.setup import open_store
         from ledgerbridge.settings import load_settings
         from ledgerbridge.sync.errors import SyncError

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from ledgerbridge.runtime import dryrun
-        from ledgerbridge.runtime.connection import ConnectionNotFoundError
+        from ledgerbridge.runtime.connection import ConnectionNotFoundError, NoConnectionError
         from ledgerbridge.runtime.setup import open_store
         from ledgerbridge.settings import load_settings
         from ledgerbridge.sync.errors import SyncError
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
             report = asyncio.run(
                 dryrun.preview(store, settings, connection_id=connection, pair=pair)
             )
-        except (dryrun.NoConnectionError, ConnectionNotFoundError, SyncError, ValueError) as exc:
+        except (NoConnectionError, ConnectionNotFoundError, SyncError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=2) from exc
         finally:

@@ -29,8 +29,11 @@ def register(app: typer.Typer) -> None:
         import asyncio
 
         from ledgerbridge.runtime import invoices
-        from ledgerbridge.runtime.connection import ConnectionNotFoundError
-        from ledgerbridge.runtime.dryrun import NoConnectionError, pick_connection
+        from ledgerbridge.runtime.connection import (
+            ConnectionNotFoundError,
+            NoConnectionError,
+            pick_connection,
+        )
         from ledgerbridge.runtime.setup import open_store
         from ledgerbridge.settings import load_settings
         from ledgerbridge.sync.errors import SyncError

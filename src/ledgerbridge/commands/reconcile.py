@@ -30,8 +30,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from ledgerbridge.runtime import reconcile as runtime
-        from ledgerbridge.runtime.connection import ConnectionNotFoundError
-        from ledgerbridge.runtime.dryrun import NoConnectionError
+        from ledgerbridge.runtime.connection import ConnectionNotFoundError, NoConnectionError
         from ledgerbridge.runtime.setup import open_store
         from ledgerbridge.settings import load_settings
         from ledgerbridge.sync.errors import SyncError

@@ -13,7 +13,8 @@ engine:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from ledgerbridge.runtime.deals_hubspot import HubSpotDeals
 from ledgerbridge.runtime.hubspot_side import HubSpotSide
 from ledgerbridge.runtime.qbo_side import QboSide
 from ledgerbridge.runtime.store_state import StoreState
+from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionRow, Store
 from ledgerbridge.sync.engine import SyncEngine, utc_now
 from ledgerbridge.transport.oauth import TokenProvider
@@ -102,3 +104,45 @@ def build_engine(
         hubspot_overlap=hubspot_overlap,
         income_account=str(income) if income else None,
     )
+
+
+class NoConnectionError(LookupError):
+    """There is no connection configured to work on."""
+
+
+def pick_connection(store: Store, connection_id: int | None) -> int:
+    """`connection_id`, or the first stored connection when it is None."""
+    if connection_id is not None:
+        return connection_id
+    with store.begin() as tx:
+        rows = tx.list_connections()
+    if not rows:
+        raise NoConnectionError("no connection is configured (run `ledgerbridge connect` first)")
+    return rows[0].id
+
+
+@asynccontextmanager
+async def open_engine(
+    store: Store,
+    settings: Settings,
+    connection_id: int | None = None,
+    *,
+    http: httpx.AsyncClient | None = None,
+) -> AsyncIterator[SyncEngine]:
+    """The engine of a stored connection (the first one when `connection_id` is None) for a
+    one-shot command (dry-run, reconcile, backfill); its clients are closed on exit."""
+    from ledgerbridge.runtime.clients import build_clients
+
+    row = load_connection(store, pick_connection(store, connection_id))
+    clients = build_clients(row, settings=settings, store=store, http=http)
+    try:
+        income = row.options.get("income_account")
+        yield engine_for_clients(
+            store,
+            row.id,
+            hubspot=clients.hubspot,
+            qbo=clients.qbo,
+            income_account=str(income) if income else None,
+        )
+    finally:
+        await clients.aclose()

@@ -14,26 +14,11 @@ from typing import Any
 import httpx
 from rich.table import Table
 
-from ledgerbridge.runtime.clients import build_clients
-from ledgerbridge.runtime.connection import engine_for_clients, load_connection
+from ledgerbridge.runtime.connection import open_engine
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
 from ledgerbridge.sync.report import PassReport, describe
 from ledgerbridge.sync.rules import ObjectPair
-
-
-class NoConnectionError(LookupError):
-    """There is no connection to preview."""
-
-
-def pick_connection(store: Store, connection_id: int | None) -> int:
-    if connection_id is not None:
-        return connection_id
-    with store.begin() as tx:
-        rows = tx.list_connections()
-    if not rows:
-        raise NoConnectionError("no connection is configured (run `ledgerbridge connect` first)")
-    return rows[0].id
 
 
 async def preview(
@@ -45,20 +30,8 @@ async def preview(
     http: httpx.AsyncClient | None = None,
 ) -> PassReport:
     """Plan one pass of the connection (one rule, or all enabled ones), writing nothing."""
-    row = load_connection(store, pick_connection(store, connection_id))
-    clients = build_clients(row, settings=settings, store=store, http=http)
-    try:
-        income = row.options.get("income_account")
-        engine = engine_for_clients(
-            store,
-            row.id,
-            hubspot=clients.hubspot,
-            qbo=clients.qbo,
-            income_account=str(income) if income else None,
-        )
+    async with open_engine(store, settings, connection_id, http=http) as engine:
         return await engine.run_pass(dry_run=True, only={pair} if pair else None)
-    finally:
-        await clients.aclose()
 
 
 def _fields(data: dict[str, Any]) -> str:

@@ -29,8 +29,7 @@ from ledgerbridge.hubspot.codec import CodecError
 from ledgerbridge.hubspot.codec_commerce import PAYMENT_PROPERTIES, decode_payment
 from ledgerbridge.hubspot.objects import HubSpotRecord
 from ledgerbridge.runtime.clients import build_clients
-from ledgerbridge.runtime.connection import load_connection
-from ledgerbridge.runtime.dryrun import pick_connection
+from ledgerbridge.runtime.connection import load_connection, pick_connection
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
 

@@ -21,9 +21,7 @@ import httpx
 from rich.table import Table
 
 from ledgerbridge.domain import System
-from ledgerbridge.runtime.clients import build_clients
-from ledgerbridge.runtime.connection import engine_for_clients, load_connection
-from ledgerbridge.runtime.dryrun import pick_connection
+from ledgerbridge.runtime.connection import open_engine
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
 from ledgerbridge.sync.engine import ORDER
@@ -93,21 +91,9 @@ async def run(
     http: httpx.AsyncClient | None = None,
 ) -> ReconcileReport:
     """Reconcile a stored connection (the first one when `connection_id` is None)."""
-    row = load_connection(store, pick_connection(store, connection_id))
-    clients = build_clients(row, settings=settings, store=store, http=http)
-    try:
-        income = row.options.get("income_account")
-        engine = engine_for_clients(
-            store,
-            row.id,
-            hubspot=clients.hubspot,
-            qbo=clients.qbo,
-            income_account=str(income) if income else None,
-        )
+    async with open_engine(store, settings, connection_id, http=http) as engine:
         hubspot, qbo = engine.sides[System.HUBSPOT], engine.sides[System.QUICKBOOKS]
         return await reconcile_ports(hubspot, qbo, engine.state, pair=pair)
-    finally:
-        await clients.aclose()
 
 
 def render(report: ReconcileReport) -> Table:
