@@ -9,9 +9,10 @@ that hid a commit) returns the original answer instead of writing twice.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ledgerbridge.qbo import faults
 from ledgerbridge.qbo.ids import check_request_id, request_id_for
@@ -83,13 +84,18 @@ def batch_request_id(ops: Sequence[BatchOp]) -> str:
 
 def parse_batch_response(ops: Sequence[BatchOp], body: Obj) -> BatchResult:
     """Match `BatchItemResponse` entries back to `ops` by bId ("b<index>")."""
+    return parse_answers([(op, f"b{index}") for index, op in enumerate(ops)], body)
+
+
+def parse_answers(slots: Sequence[tuple[BatchOp, str]], body: Obj) -> BatchResult:
+    """Match `BatchItemResponse` entries back to (op, bId) pairs by bId."""
     answers: dict[str, Obj] = {}
     for answer in body.get("BatchItemResponse") or []:
         if isinstance(answer, dict) and "bId" in answer:
             answers[str(answer["bId"])] = answer
     results: BatchResult = []
-    for index, op in enumerate(ops):
-        answer = answers.get(f"b{index}")
+    for op, bid in slots:
+        answer = answers.get(bid)
         if answer is None:
             results.append(
                 TransientError(ErrorCategory.SERVICE_UNAVAILABLE, "the batch had no answer for it")
@@ -108,23 +114,128 @@ def parse_batch_response(ops: Sequence[BatchOp], body: Obj) -> BatchResult:
     return results
 
 
-async def run_batches(ops: Sequence[BatchOp], size: int, post: Post) -> BatchResult:
-    """Send `ops` in chunks of `size`, one after the other; results in `ops` order.
+class BatchJournal(Protocol):
+    """Where each write's batch was sent, kept across crashes (write-ahead).
+
+    A batch's requestid is a digest of its items, so it only replays when the very same
+    chunk is sent again. After a crash the next pass may compose its chunks differently
+    (new changes arrived, an item is gone); a write already sent inside an old chunk must
+    then go out again *in that chunk* (same requestid, same bId), or a create would run
+    twice. `remember` is durable before the chunk is posted; `recall` finds the chunk of
+    each request id; `forget` drops entries whose write is known not to have happened.
+    """
+
+    async def recall(self, request_ids: Collection[str]) -> Mapping[str, tuple[str, str]]:
+        """request id → (batch requestid, bId) for those sent before."""
+        ...
+
+    async def remember(self, entries: Sequence[tuple[str, str, str]]) -> None:
+        """(request id, batch requestid, bId) of chunks about to be sent."""
+        ...
+
+    async def forget(self, request_ids: Collection[str]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    request_id: str
+    slots: list[tuple[int, BatchOp, str]]  # (index in ops, op, bId)
+
+    def payload(self) -> Obj:
+        return {"BatchItemRequest": [op.item(bid) for _, op, bid in self.slots]}
+
+
+def _chunks(
+    ops: Sequence[BatchOp], size: int, recalled: Mapping[str, tuple[str, str]]
+) -> list[_Chunk]:
+    """Writes sent before go in their old chunk; the rest in fresh chunks of `size`."""
+    old: dict[str, list[tuple[int, BatchOp, str]]] = {}
+    fresh: list[tuple[int, BatchOp]] = []
+    for index, op in enumerate(ops):
+        where = recalled.get(op.request_id) if op.operation != "query" else None
+        if where is None:
+            fresh.append((index, op))
+        else:
+            old.setdefault(where[0], []).append((index, op, where[1]))
+    chunks = [_Chunk(request_id, slots) for request_id, slots in old.items()]
+    for start in range(0, len(fresh), size):
+        part = fresh[start : start + size]
+        chunk_ops = [op for _, op in part]
+        slots = [(index, op, f"b{i}") for i, (index, op) in enumerate(part)]
+        chunks.append(_Chunk(batch_request_id(chunk_ops), slots))
+    return chunks
+
+
+async def run_batches(
+    ops: Sequence[BatchOp], size: int, post: Post, journal: BatchJournal | None = None
+) -> BatchResult:
+    """Send `ops` in chunks of `size`, all chunks at once (the transport's budgets pace
+    them); results in `ops` order.
 
     A chunk that fails as a whole (after the transport's retries) gives its error to each
-    of its items, and the next chunk is still tried, except for an `AuthenticationError`,
-    which stops everything (the whole connection needs a reconnect).
+    of its items, and the other chunks still count, except for an `AuthenticationError`,
+    which is raised after every chunk has finished (the connection needs a reconnect).
+    With a `journal`, writes sent before are re-sent in their old chunk (see
+    `BatchJournal`), and new chunks are remembered before they are posted.
     """
-    results: BatchResult = []
-    for start in range(0, len(ops), size):
-        chunk = ops[start : start + size]
-        payload = {"BatchItemRequest": [op.item(f"b{i}") for i, op in enumerate(chunk)]}
+    writes = [op.request_id for op in ops if op.operation != "query"]
+    recalled = await journal.recall(writes) if journal is not None and writes else {}
+    chunks = _chunks(ops, size, recalled)
+    if journal is not None:
+        entries = [
+            (op.request_id, chunk.request_id, bid)
+            for chunk in chunks
+            for _, op, bid in chunk.slots
+            if op.operation != "query" and op.request_id not in recalled
+        ]
+        if entries:
+            await journal.remember(entries)
+    results: list[Obj | SyncError | None] = [None] * len(ops)
+    unsent: set[str] = set()
+
+    async def one(chunk: _Chunk) -> None:
         try:
-            body = await post(payload, batch_request_id(chunk))
+            body = await post(chunk.payload(), chunk.request_id)
         except AuthenticationError:
             raise
         except SyncError as error:
-            results.extend(error for _ in chunk)
-            continue
-        results.extend(parse_batch_response(chunk, body))
-    return results
+            for index, _, _ in chunk.slots:
+                results[index] = error
+            return
+        answers = parse_answers([(op, bid) for _, op, bid in chunk.slots], body)
+        present = _answered(body)
+        for (index, op, bid), answer in zip(chunk.slots, answers, strict=True):
+            results[index] = answer
+            if bid not in present:
+                unsent.add(op.request_id)  # not in that chunk's (original) answer
+
+    outcomes = await asyncio.gather(*(one(c) for c in chunks), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    if journal is not None:
+        # A write that answered with a Fault did not happen: a later try may go fresh.
+        # So did one its chunk's answer does not mention (a replayed chunk that was
+        # first sent without it).
+        done = {
+            op.request_id
+            for op, result in zip(ops, results, strict=True)
+            if op.operation != "query"
+            and isinstance(result, SyncError)
+            and not isinstance(result, TransientError)
+        }
+        if done or unsent:
+            await journal.forget(done | unsent)
+    return [r if r is not None else _missing() for r in results]
+
+
+def _answered(body: Obj) -> set[str]:
+    return {
+        str(answer["bId"])
+        for answer in body.get("BatchItemResponse") or []
+        if isinstance(answer, dict) and "bId" in answer
+    }
+
+
+def _missing() -> SyncError:
+    return TransientError(ErrorCategory.SERVICE_UNAVAILABLE, "the batch was not sent")

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import httpx
 
 from ledgerbridge.qbo import faults
-from ledgerbridge.qbo.batch import BatchOp, BatchResult, run_batches
+from ledgerbridge.qbo.batch import BatchJournal, BatchOp, BatchResult, run_batches
 from ledgerbridge.qbo.codec_values import json_dumps, json_loads
 from ledgerbridge.qbo.ids import check_request_id, request_id_for
 from ledgerbridge.sync.errors import ErrorCategory, SyncError, TerminalError, TransientError
@@ -309,8 +309,15 @@ class QboClient:
         body: Obj = {"Id": entity_id, "SyncToken": sync_token}
         return await self._write_fresh(entity, body, request_id=request_id, operation="delete")
 
-    async def batch(self, ops: Sequence[BatchOp], *, chunk_size: int | None = None) -> BatchResult:
-        """Run many operations through `/batch` (≤30 a request); results in `ops` order."""
+    async def batch(
+        self,
+        ops: Sequence[BatchOp],
+        *,
+        chunk_size: int | None = None,
+        journal: BatchJournal | None = None,
+    ) -> BatchResult:
+        """Run many operations through `/batch` (≤30 a request, the chunks concurrently
+        within the budgets); results in `ops` order. See `qbo.batch.run_batches`."""
         size = chunk_size or self.batch_size
         if not 1 <= size <= 30:
             raise ValueError("QBO batches hold 1 to 30 items")
@@ -326,7 +333,7 @@ class QboClient:
             )
             return self._body(response)
 
-        return await run_batches(ops, size, post)
+        return await run_batches(ops, size, post, journal)
 
 
 def _rows(page: Obj) -> list[Obj]:

@@ -24,7 +24,7 @@ from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.runtime.deals_hubspot import HubSpotDeals
 from ledgerbridge.runtime.hubspot_side import HubSpotSide
 from ledgerbridge.runtime.qbo_side import QboSide
-from ledgerbridge.runtime.store_state import StoreState
+from ledgerbridge.runtime.store_state import StoreBatchJournal, StoreState
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionRow, Store
 from ledgerbridge.sync.engine import SyncEngine, utc_now
@@ -58,7 +58,12 @@ def engine_for_clients(
     """A `SyncEngine` over ready clients (tests inject clients with virtual time)."""
     return SyncEngine(
         hubspot=HubSpotSide(hubspot, overlap=hubspot_overlap),
-        qbo=QboSide(qbo, clock=clock, income_account=income_account),
+        qbo=QboSide(
+            qbo,
+            clock=clock,
+            income_account=income_account,
+            journal=StoreBatchJournal(store, connection_id),
+        ),
         state=StoreState(store, connection_id),
         clock=clock,
         deals=HubSpotDeals(hubspot),  # R-INV-6: deals follow their latest linked invoice

@@ -6,10 +6,13 @@
   language cannot compare emails case-insensitively, and a missed candidate would
   become a duplicate. (A name-list read is ~1 request per 1,000 records, and only
   happens in a pass that has unlinked records to match.)
-- Writes: creates one by one, each with `requestid` = the action's idempotency key
-  (QBO answers a replayed requestid with the original response: a retried or
-  replayed create never writes twice); sparse updates and deactivations in
-  `/batch` (≤30 a request); invoice voids one by one after the updates. Items are
+- Writes: creates, sparse updates and deactivations in `/batch` (≤30 a request, the
+  chunks sent concurrently within the budgets); invoice voids one by one after them.
+  Each batch's `requestid` is a digest of its items' idempotency keys, so a retried
+  chunk replays (QBO answers a replayed requestid with the original response); with a
+  `BatchJournal` (the store's, in the runtime) a write that went out in a chunk before
+  a crash is re-sent in that same chunk even when the next pass composes its chunks
+  differently, so a create never runs twice. Items are
   created as `Service` items on the company's first income account unless one is
   configured. Invoice lines that match no item go to the "Custom line item" item,
   created on first need (`runtime.invoices_qbo`).
@@ -24,7 +27,7 @@ from typing import Any
 
 from ledgerbridge.domain import RecordRef, System
 from ledgerbridge.qbo import changes as qbo_changes
-from ledgerbridge.qbo.batch import BatchOp
+from ledgerbridge.qbo.batch import BatchJournal, BatchOp
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.qbo.codec import invoice_from_qbo, party_from_qbo, product_from_qbo
 from ledgerbridge.runtime.invoices_qbo import QboInvoices
@@ -70,8 +73,10 @@ class QboSide:
         home_currency: str = "USD",
         income_account: str | None = None,
         overlap: dt.timedelta = qbo_changes.DEFAULT_OVERLAP,
+        journal: BatchJournal | None = None,
     ) -> None:
         self.client = client
+        self.journal = journal
         self.clock = clock
         self.home_currency = home_currency
         self.income_account = income_account
@@ -226,8 +231,8 @@ class QboSide:
                     continue
                 if isinstance(action, Create):
                     body = await self._create_body(rule, action, refs)
-                    raw = await self.client.create(entity, body, request_id=action.idempotency_key)
-                    answers[id(action)] = WriteResult(action, self.side_record(rule, raw))
+                    op = BatchOp.create(entity, body, request_id=action.idempotency_key)
+                    batched.append((action, op))
                     continue
                 batched.append((action, await self._batch_op(rule, entity, action, refs)))
             except AuthenticationError:
@@ -238,7 +243,8 @@ class QboSide:
             except SyncError as error:
                 answers[id(action)] = WriteResult(action, error=error)
         if batched:
-            results = await self.client.batch([op for _, op in batched])
+            ops = [op for _, op in batched]
+            results = await self.client.batch(ops, journal=self.journal)
             for (action, _), result in zip(batched, results, strict=True):
                 if isinstance(result, SyncError):
                     answers[id(action)] = WriteResult(action, error=result)

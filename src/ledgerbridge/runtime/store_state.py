@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Collection, Sequence
 
 from ledgerbridge.domain import System
 from ledgerbridge.store import ConnectionStatus, LinkRow, RecordStatus, Store, Tx
@@ -195,3 +196,40 @@ class StoreState:
 
     async def mark_needs_reauth(self, detail: str) -> None:
         await asyncio.to_thread(self._needs_reauth, detail)
+
+
+JOURNAL_KEEP = dt.timedelta(days=7)
+"""How long a batch's journal entries are kept (a write re-sent later goes out fresh)."""
+
+
+class StoreBatchJournal:
+    """`qbo.batch.BatchJournal` on the store: each write's QBO batch, durable before the
+    batch is sent (its own small transaction), so a crash between sending and the pass's
+    commit cannot make the next pass send a create in a different batch."""
+
+    def __init__(self, store: Store, connection_id: int) -> None:
+        self.store = store
+        self.connection_id = connection_id
+
+    async def recall(self, request_ids: Collection[str]) -> dict[str, tuple[str, str]]:
+        def run() -> dict[str, tuple[str, str]]:
+            with self.store.begin() as tx:
+                return tx.journaled_writes(self.connection_id, request_ids)
+
+        return await asyncio.to_thread(run)
+
+    async def remember(self, entries: Sequence[tuple[str, str, str]]) -> None:
+        def run() -> None:
+            horizon = dt.datetime.now(dt.UTC) - JOURNAL_KEEP
+            with self.store.begin() as tx:
+                tx.forget_writes(self.connection_id, older_than=horizon)
+                tx.journal_writes(self.connection_id, entries)
+
+        await asyncio.to_thread(run)
+
+    async def forget(self, request_ids: Collection[str]) -> None:
+        def run() -> None:
+            with self.store.begin() as tx:
+                tx.forget_writes(self.connection_id, request_ids)
+
+        await asyncio.to_thread(run)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, func, select, update
+from sqlalchemy import Engine, and_, create_engine, delete, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.pool import StaticPool
@@ -409,6 +409,67 @@ class Tx:
             keys=("connection_id", "side", "object_type"),
             update_columns=("value", "updated_at"),
         )
+
+    # -- write journal (QBO batches, `qbo.batch.BatchJournal`) --------------------------------
+
+    def journal_writes(self, connection_id: int, entries: Sequence[tuple[str, str, str]]) -> None:
+        """Remember (request id, batch id, slot) of writes about to be sent."""
+        table = schema.write_journal
+        now = self._clock()
+        for request_id, batch_id, slot in entries:
+            _upsert(
+                self.connection,
+                table,
+                {
+                    "connection_id": connection_id,
+                    "request_id": request_id,
+                    "batch_id": batch_id,
+                    "slot": slot,
+                    "created_at": now,
+                },
+                keys=("connection_id", "request_id"),
+                update_columns=("batch_id", "slot", "created_at"),
+            )
+
+    def journaled_writes(
+        self, connection_id: int, request_ids: Collection[str]
+    ) -> dict[str, tuple[str, str]]:
+        table = schema.write_journal
+        found: dict[str, tuple[str, str]] = {}
+        wanted = sorted(set(request_ids))
+        for start in range(0, len(wanted), 500):
+            rows = self.connection.execute(
+                select(table.c.request_id, table.c.batch_id, table.c.slot).where(
+                    table.c.connection_id == connection_id,
+                    table.c.request_id.in_(wanted[start : start + 500]),
+                )
+            )
+            for request_id, batch_id, slot in rows:
+                found[str(request_id)] = (str(batch_id), str(slot))
+        return found
+
+    def forget_writes(
+        self,
+        connection_id: int,
+        request_ids: Collection[str] = (),
+        *,
+        older_than: dt.datetime | None = None,
+    ) -> None:
+        table = schema.write_journal
+        wanted = sorted(set(request_ids))
+        for start in range(0, len(wanted), 500):
+            self.connection.execute(
+                delete(table).where(
+                    table.c.connection_id == connection_id,
+                    table.c.request_id.in_(wanted[start : start + 500]),
+                )
+            )
+        if older_than is not None:
+            self.connection.execute(
+                delete(table).where(
+                    table.c.connection_id == connection_id, table.c.created_at < older_than
+                )
+            )
 
     # -- sync records ------------------------------------------------------------------------
 

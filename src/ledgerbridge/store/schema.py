@@ -103,6 +103,24 @@ cursors = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+write_journal = Table(
+    "write_journal",
+    metadata,
+    Column(
+        "connection_id",
+        Integer,
+        ForeignKey("connections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("request_id", String(64), primary_key=True),
+    Column("batch_id", String(64), nullable=False),
+    Column("slot", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "connection_id", "created_at"),
+)
+"""Which QBO batch (requestid, bId) each write went out in, written before the batch is
+sent, so that after a crash the write is re-sent in the same batch (`qbo.batch`)."""
+
 sync_records = Table(
     "sync_records",
     metadata,
