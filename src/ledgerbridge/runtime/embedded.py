@@ -2,10 +2,13 @@
 
 Each connection's worker runs one sync pass (a `PassRunner`):
 
-* at start, then whenever it is woken (`wake(connection_id)`, called by the webhook
-  endpoints); wakes that arrive while a pass is running or waiting coalesce into ONE
-  pending pass;
-* at least every `poll_interval` seconds anyway (a webhook can be lost);
+* at start, then whenever it is woken (`wake(connection_id, pairs)`, called by the
+  webhook endpoints); wakes that arrive while a pass is running or waiting coalesce into
+  ONE pending pass. A wake that names the object pairs that changed (a webhook says
+  which objects) runs a pass of only those rules, so a new contact is not held up by a
+  read of every invoice and payment; a wake without pairs runs every rule;
+* a full pass (every rule) at least every `poll_interval` seconds anyway (a webhook can be
+  lost); scoped passes do not postpone it;
 * after a pass that raised: the error is logged and the pass is retried after a backoff
   delay (exponential, capped; the error's `retry_after` when longer), and not earlier
   whatever the wakes say, so a failing connection never becomes a crash loop;
@@ -33,6 +36,7 @@ from typing import Protocol
 
 from ledgerbridge.store.rows import ConnectionStatus
 from ledgerbridge.sync.errors import AuthenticationError, TransientError
+from ledgerbridge.sync.rules import ObjectPair
 
 __all__ = [
     "ConnectionDirectory",
@@ -45,8 +49,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PassRunner = Callable[[int], Awaitable[object]]
-"""Run one sync pass for connection id N."""
+PassRunner = Callable[..., Awaitable[object]]
+"""Run one sync pass for connection id N: `runner(N)` for every rule, or
+`runner(N, only=pairs)` for the rules of those object pairs."""
 ReconcileHook = Callable[[int], Awaitable[object]]
 """Run the daily full reconciliation of connection id N."""
 Sleep = Callable[[float], Awaitable[None]]
@@ -93,6 +98,25 @@ class _Worker:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     stats: WorkerStats = field(default_factory=WorkerStats)
     task: asyncio.Task[None] | None = None
+    full: bool = True
+    """The next pass covers every rule (at start, on a wake without pairs, when due)."""
+    pairs: set[ObjectPair] = field(default_factory=set)
+    """The pairs named by the wakes since the last pass."""
+
+    def ask(self, pairs: Iterable[ObjectPair] | None) -> None:
+        if pairs is None:
+            self.full = True
+        else:
+            self.pairs.update(pairs)
+        self.wake.set()
+
+    def take(self) -> frozenset[ObjectPair] | None:
+        """The scope of the pass about to run (None: every rule), and reset it."""
+        scope = None if self.full else frozenset(self.pairs)
+        self.full = False
+        self.pairs = set()
+        self.wake.clear()
+        return scope
 
 
 class EmbeddedRuntime:
@@ -120,14 +144,15 @@ class EmbeddedRuntime:
 
     # -- public --------------------------------------------------------------------------
 
-    def wake(self, connection_id: int) -> None:
-        """Ask for a pass of `connection_id` soon (call from the event loop's thread)."""
+    def wake(self, connection_id: int, pairs: Iterable[ObjectPair] | None = None) -> None:
+        """Ask for a pass of `connection_id` soon: of the rules of `pairs` when given (the
+        objects a webhook says changed), else of every rule. Call from the loop's thread."""
         worker = self._workers.get(connection_id)
         if worker is None:
             worker = self._workers[connection_id] = _Worker(connection_id)
             if self._running:
                 self._start(worker)
-        worker.wake.set()
+        worker.ask(pairs)
 
     def add_listener(self, listener: PassListener) -> None:
         """`listener(connection_id, error or None)` after every pass (must not block)."""
@@ -226,7 +251,11 @@ class EmbeddedRuntime:
             await self._wait(next_due, worker.wake)
             if self._stopping.is_set():
                 break
-            worker.wake.clear()
+            if self._clock() >= next_due:
+                worker.full = True  # the poll is due: every rule
+            scope = worker.take()
+            if scope is not None and not scope:
+                continue  # woken for objects no rule syncs
             status = await asyncio.to_thread(self._directory.status, cid)
             if status is None:
                 log.info("connection %s no longer exists; its worker stops", cid)
@@ -234,11 +263,13 @@ class EmbeddedRuntime:
             now = self._clock()
             if status is not ConnectionStatus.ACTIVE:
                 stats.skipped += 1
+                worker.full = True
                 next_due = now + options.poll_interval  # re-read the status, nothing more
                 continue
-            error = await self._one_pass(cid)
+            error = await self._one_pass(cid, scope)
             now = self._clock()
-            next_due = now + options.poll_interval
+            if scope is None:
+                next_due = now + options.poll_interval
             if error is None:
                 stats.passes += 1
                 stats.failures_in_row = 0
@@ -260,6 +291,7 @@ class EmbeddedRuntime:
             if isinstance(error, TransientError) and error.retry_after:
                 delay = max(delay, min(error.retry_after, options.backoff_max))
             not_before = next_due = now + delay  # retry then, and not earlier
+            worker.full = True  # and then every rule
             log.warning(
                 "connection %s: pass failed (%d in a row), retrying in %.0f s",
                 cid,
@@ -267,10 +299,13 @@ class EmbeddedRuntime:
                 delay,
             )
 
-    async def _one_pass(self, cid: int) -> Exception | None:
+    async def _one_pass(self, cid: int, scope: frozenset[ObjectPair] | None) -> Exception | None:
         error: Exception | None = None
         try:
-            await self._runner(cid)
+            if scope is None:
+                await self._runner(cid)
+            else:
+                await self._runner(cid, only=scope)
         except Exception as exc:  # a failing pass must never kill the worker
             error = exc
             if not isinstance(exc, AuthenticationError):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import httpx
@@ -106,7 +106,10 @@ class EngineRunner:
             with self._store.begin() as tx:
                 tx.update_connection(row.id, options={**row.options, SETUP_WARNINGS: warnings})
 
-    async def __call__(self, connection_id: int) -> PassReport:
+    async def __call__(
+        self, connection_id: int, *, only: Collection[ObjectPair] | None = None
+    ) -> PassReport:
+        """One pass of the connection: every enabled rule, or those of `only`."""
         row = load_connection(self._store, connection_id)
         clients = await self._clients_for(row)
         income = row.options.get("income_account")
@@ -118,7 +121,7 @@ class EngineRunner:
             hubspot_overlap=self._overlap,
             income_account=str(income) if income else None,
         )
-        report = await engine.run_pass()
+        report = await engine.run_pass(only=only)
         self.last_reports[connection_id] = report
         errors = [f"{p.object_type.value}: {p.error}" for p in report.pairs.values() if p.error]
         if errors:

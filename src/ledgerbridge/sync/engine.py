@@ -25,8 +25,10 @@ A dry run stops after step 3 and writes nothing, anywhere.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import TypeVar, cast
 
 from ledgerbridge.domain import RecordRef, System
 from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
@@ -50,6 +52,8 @@ from ledgerbridge.sync.record import record_pass
 from ledgerbridge.sync.report import PairReport, PassReport, summarize
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
+T = TypeVar("T")
+U = TypeVar("U")
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 ORDER = (ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS, ObjectPair.INVOICES_INVOICES)
 CURSOR_MARGIN = dt.timedelta(seconds=1)
@@ -58,6 +62,23 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+async def _gather(*calls: Awaitable[T]) -> list[T]:
+    """Await `calls` concurrently; when several fail, an `AuthenticationError` wins
+    (it stops the pass), then the first other error; results in order."""
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    if errors:
+        auth = [e for e in errors if isinstance(e, AuthenticationError)]
+        raise auth[0] if auth else errors[0]
+    return cast(list[T], outcomes)
+
+
+async def _both(first: Awaitable[T], second: Awaitable[U]) -> tuple[T, U]:
+    """Two calls of different types at the same time (errors as in `_gather`)."""
+    one, two = await _gather(first, second)
+    return cast(T, one), cast(U, two)
 
 
 def write_target(action: WriteAction) -> System:
@@ -117,13 +138,18 @@ class SyncEngine:
         self, rule: SyncRule, links: Sequence[Link], refs: RefIndex
     ) -> tuple[dict[System, Changes], dict[System, list[SideRecord]]]:
         pair = rule.object_pair
-        changes: dict[System, Changes] = {}
-        for side in sorted(rule.direction.sources):
+        sources = sorted(rule.direction.sources)
+
+        async def changed(side: System) -> Changes:
             since = await self.state.get_cursor(side, pair)
-            changes[side] = await self.sides[side].read_changes(rule, since, refs)
+            return await self.sides[side].read_changes(rule, since, refs)
+
+        # The two services are independent: read them at the same time.
+        changes = dict(zip(sources, await _gather(*(changed(s) for s in sources)), strict=True))
         records = {s: list(changes[s].records) if s in changes else [] for s in System}
         # Counterparts of changed linked records: their current version and values.
         by_id = {H: {x.hubspot_id: x for x in links}, Q: {x.qbo_id: x for x in links}}
+        wanted: dict[System, set[str]] = {}
         for side in System:
             have = {r.ref.id for r in records[side]}
             want = {
@@ -132,7 +158,12 @@ class SyncEngine:
                 if r.ref.id in by_id[side.other]
             } - have
             if want:
-                records[side].extend(await self.sides[side].read_records(rule, want, refs))
+                wanted[side] = want
+        fresh = await _gather(
+            *(self.sides[side].read_records(rule, want, refs) for side, want in wanted.items())
+        )
+        for side, found in zip(wanted, fresh, strict=True):
+            records[side].extend(found)
         return changes, records
 
     async def _context(
@@ -149,15 +180,28 @@ class SyncEngine:
             for s in System
         }
         candidates: dict[System, list[SideRecord]] = {H: [], Q: []}
-        if pair in MATCH_FIELD:
-            for side in System:
-                keys = lookup_keys(rule, unlinked[side], refs)
-                if keys:
-                    other = side.other
-                    candidates[other] = await self.sides[other].find_candidates(rule, keys, refs)
-        names: frozenset[str] = frozenset()
-        if pair is ObjectPair.CONTACTS_CUSTOMERS and rule.allows(H) and unlinked[H]:
-            names = await self.sides[Q].display_names()
+        keys = {
+            side.other: lookup_keys(rule, unlinked[side], refs)
+            for side in System
+            if pair in MATCH_FIELD
+        }
+        keys = {side: found for side, found in keys.items() if found}
+        want_names = pair is ObjectPair.CONTACTS_CUSTOMERS and rule.allows(H) and unlinked[H]
+
+        async def no_names() -> frozenset[str]:
+            return frozenset()
+
+        # Look-ups on the two services (and the QBO names) run at the same time.
+        async def lookups() -> list[list[SideRecord]]:
+            return await _gather(
+                *(self.sides[side].find_candidates(rule, k, refs) for side, k in keys.items())
+            )
+
+        names, found = await _both(
+            self.sides[Q].display_names() if want_names else no_names(), lookups()
+        )
+        for side, records_found in zip(keys, found, strict=True):
+            candidates[side] = records_found
         return PlanContext(
             sync_started_at=rule.sync_started_at or EPOCH,
             refs=refs,

@@ -34,6 +34,7 @@ from ledgerbridge.qbo.webhooks import (
     parse_notifications,
     verify_intuit_signature,
 )
+from ledgerbridge.sync.rules import ObjectPair
 
 __all__ = ["MAX_BODY_BYTES", "WebhookDirectory", "WebhookSecrets", "webhook_router"]
 
@@ -43,7 +44,8 @@ MAX_BODY_BYTES = 2_000_000
 HUBSPOT_PATH = "/webhooks/hubspot"
 QBO_PATH = "/webhooks/qbo"
 
-Wake = Callable[[int], None]
+Wake = Callable[[int, "set[ObjectPair] | None"], None]
+"""`wake(connection_id, pairs)`: pairs None means every rule."""
 
 
 class WebhookDirectory(Protocol):
@@ -82,10 +84,45 @@ async def _body(request: Request) -> bytes | None:
     return body if len(body) <= MAX_BODY_BYTES else None
 
 
-def _wake_all(wake: Wake, connection_ids: Iterable[int]) -> list[int]:
+HUBSPOT_PAIRS: dict[str, ObjectPair | None] = {
+    "contacts": ObjectPair.CONTACTS_CUSTOMERS,
+    "products": ObjectPair.PRODUCTS_ITEMS,
+    "invoices": ObjectPair.INVOICES_INVOICES,
+    "line_items": ObjectPair.INVOICES_INVOICES,
+    "commerce_payments": ObjectPair.INVOICES_INVOICES,
+    "deals": None,  # deals are written by the invoice roll-up, never read as changes
+}
+QBO_PAIRS: dict[str, ObjectPair | None] = {
+    "Customer": ObjectPair.CONTACTS_CUSTOMERS,
+    "Item": ObjectPair.PRODUCTS_ITEMS,
+    "Invoice": ObjectPair.INVOICES_INVOICES,
+    "Payment": ObjectPair.INVOICES_INVOICES,
+    "CreditMemo": ObjectPair.INVOICES_INVOICES,
+    "RefundReceipt": ObjectPair.INVOICES_INVOICES,
+}
+
+
+def pairs_of(
+    names: Iterable[str | None], table: dict[str, ObjectPair | None]
+) -> set[ObjectPair] | None:
+    """The object pairs whose rules a webhook's changes concern; None (every rule) when
+    an object is not known here, so an unexpected event never goes unsynced."""
+    pairs: set[ObjectPair] = set()
+    for name in names:
+        if name is None or name not in table:
+            return None
+        pair = table[name]
+        if pair is not None:
+            pairs.add(pair)
+    return pairs
+
+
+def _wake_all(
+    wake: Wake, connection_ids: Iterable[int], pairs: set[ObjectPair] | None
+) -> list[int]:
     woken = sorted(set(connection_ids))
     for connection_id in woken:
-        wake(connection_id)
+        wake(connection_id, pairs)
     return woken
 
 
@@ -127,7 +164,8 @@ def webhook_router(
             for portal in portals
             for cid in await run_in_threadpool(directory.by_portal, portal)
         ]
-        woken = _wake_all(wake, ids)
+        pairs = pairs_of((event.object_type for event in events), HUBSPOT_PAIRS)
+        woken = _wake_all(wake, ids, pairs)
         if portals and not woken:
             log.info("HubSpot webhook for a portal with no connection; ignored")
         return _answer(200, "accepted", woken=woken)
@@ -152,7 +190,8 @@ def webhook_router(
         ids = [
             cid for realm in realms for cid in await run_in_threadpool(directory.by_realm, realm)
         ]
-        woken = _wake_all(wake, ids)
+        pairs = pairs_of((change.entity for change in changes), QBO_PAIRS)
+        woken = _wake_all(wake, ids, pairs)
         if realms and not woken:
             log.info("QBO webhook for a company with no connection; ignored")
         return _answer(200, "accepted", woken=woken)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 from ledgerbridge.store import ConnectionStatus
+from ledgerbridge.sync.rules import ObjectPair
 
 
 class FakeTime:
@@ -68,6 +69,7 @@ class FakeRunner:
 
     def __init__(self) -> None:
         self.calls: list[int] = []
+        self.scopes: list[frozenset[ObjectPair] | None] = []
         self.finished: list[int] = []
         self.running = 0
         self.error: BaseException | None = None
@@ -80,8 +82,11 @@ class FakeRunner:
     def count(self, connection_id: int = 1) -> int:
         return self.calls.count(connection_id)
 
-    async def __call__(self, connection_id: int) -> object:
+    async def __call__(
+        self, connection_id: int, *, only: frozenset[ObjectPair] | None = None
+    ) -> object:
         self.calls.append(connection_id)
+        self.scopes.append(only)
         self.running += 1
         try:
             if self.gate is not None:

@@ -11,6 +11,7 @@ import pytest
 from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
 from ledgerbridge.store import ConnectionStatus
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, TransientError
+from ledgerbridge.sync.rules import ObjectPair
 from tests.unit.runtime.fakes import FakeDirectory, FakeRunner, FakeTime, until
 
 ACTIVE = ConnectionStatus.ACTIVE
@@ -316,3 +317,31 @@ async def test_a_failing_on_pass_listener_or_reconcile_does_not_kill_the_worker(
         await until(lambda: runner.count() == 3 and idle(clock, 2))
         stats = runtime.stats(1)
         assert stats is not None and stats.passes == 3 and stats.reconciliations == 0
+
+
+async def test_a_wake_naming_object_pairs_runs_only_their_rules_and_keeps_the_poll(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    contacts, invoices = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.INVOICES_INVOICES
+    runtime = make_runtime(runner, directory, clock, poll_interval=60)
+    gate = runner.hold()
+    async with running(runtime):
+        await until(lambda: runner.running == 1)  # the start-up pass: every rule
+        runtime.wake(1, {contacts})
+        runtime.wake(1, {invoices})  # coalesces with the first
+        runner.gate = None
+        gate.set()
+        await until(lambda: runner.count() == 2 and idle(clock, 2))
+        assert runner.scopes == [None, frozenset({contacts, invoices})]
+        clock.advance(30)
+        runtime.wake(1, {contacts})
+        await until(lambda: runner.count() == 3 and idle(clock, 2))
+        runtime.wake(1, set())  # objects no rule syncs: no pass
+        await until(lambda: idle(clock, 2))
+        assert runner.count() == 3
+        clock.advance(30)  # 60 s after the full pass: scoped passes did not postpone it
+        await until(lambda: runner.count() == 4 and idle(clock, 2))
+        runtime.wake(1, {contacts})
+        runtime.wake(1)  # a wake without pairs widens the next pass to every rule
+        await until(lambda: runner.count() == 5 and idle(clock, 2))
+        assert runner.scopes[2:] == [frozenset({contacts}), None, None]

@@ -17,9 +17,17 @@ from ledgerbridge.hubspot.webhooks import sign_v3
 from ledgerbridge.qbo.webhooks import sign as qbo_sign
 from ledgerbridge.runtime.directory import StoreDirectory
 from ledgerbridge.store import Store, TokenCipher, generate_key
+from ledgerbridge.sync.rules import ObjectPair
 from ledgerbridge.web.app import create_web_app
 from ledgerbridge.web.status import status_summary
-from ledgerbridge.web.webhooks import MAX_BODY_BYTES, WebhookSecrets, webhook_router
+from ledgerbridge.web.webhooks import (
+    HUBSPOT_PAIRS,
+    MAX_BODY_BYTES,
+    QBO_PAIRS,
+    WebhookSecrets,
+    pairs_of,
+    webhook_router,
+)
 
 BASE = "http://engine.test"
 HUBSPOT_URL = f"{BASE}/webhooks/hubspot"
@@ -48,19 +56,31 @@ def store(tmp_path: Path) -> Iterator[Store]:
     store.close()
 
 
+class Woken(list[int]):
+    """The `wake` callback: the connection ids woken, and the pairs named each time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pairs: list[set[ObjectPair] | None] = []
+
+    def __call__(self, connection_id: int, pairs: set[ObjectPair] | None) -> None:
+        self.append(connection_id)
+        self.pairs.append(pairs)
+
+
 @pytest.fixture
-def woken() -> list[int]:
-    return []
+def woken() -> Woken:
+    return Woken()
 
 
-def _client(store: Store, woken: list[int], secrets: WebhookSecrets) -> httpx.AsyncClient:
-    router = webhook_router(directory=StoreDirectory(store), wake=woken.append, secrets=secrets)
+def _client(store: Store, woken: Woken, secrets: WebhookSecrets) -> httpx.AsyncClient:
+    router = webhook_router(directory=StoreDirectory(store), wake=woken, secrets=secrets)
     transport = httpx.ASGITransport(app=create_web_app(store, routers=[router]))
     return httpx.AsyncClient(transport=transport, base_url=BASE)
 
 
 @pytest.fixture
-async def client(store: Store, woken: list[int]) -> AsyncIterator[httpx.AsyncClient]:
+async def client(store: Store, woken: Woken) -> AsyncIterator[httpx.AsyncClient]:
     secrets = WebhookSecrets(SecretStr(APP_SECRET), SecretStr(VERIFIER))
     async with _client(store, woken, secrets) as client:
         yield client
@@ -118,7 +138,7 @@ def qbo_headers(body: bytes, token: str = VERIFIER) -> dict[str, str]:
 
 
 async def test_a_signed_hubspot_delivery_wakes_every_connection_of_the_portal(
-    client: httpx.AsyncClient, store: Store, woken: list[int]
+    client: httpx.AsyncClient, store: Store, woken: Woken
 ) -> None:
     before = snapshot(store)
     body = hubspot_events()
@@ -130,7 +150,7 @@ async def test_a_signed_hubspot_delivery_wakes_every_connection_of_the_portal(
 
 
 async def test_hubspot_signature_over_the_decoded_uri_is_accepted(
-    client: httpx.AsyncClient, woken: list[int]
+    client: httpx.AsyncClient, woken: Woken
 ) -> None:
     body = hubspot_events()
     uri = f"{HUBSPOT_URL}?note=a%3Ab"
@@ -155,7 +175,7 @@ async def test_hubspot_signature_over_the_decoded_uri_is_accepted(
     ],
 )
 async def test_hubspot_deliveries_without_a_valid_fresh_signature_get_401(
-    client: httpx.AsyncClient, store: Store, woken: list[int], case: str, make: Any
+    client: httpx.AsyncClient, store: Store, woken: Woken, case: str, make: Any
 ) -> None:
     before = snapshot(store)
     body = hubspot_events()
@@ -166,7 +186,7 @@ async def test_hubspot_deliveries_without_a_valid_fresh_signature_get_401(
 
 
 async def test_an_altered_hubspot_body_gets_401(
-    client: httpx.AsyncClient, store: Store, woken: list[int]
+    client: httpx.AsyncClient, store: Store, woken: Woken
 ) -> None:
     before = snapshot(store)
     signed = hubspot_events(portal=777)
@@ -189,7 +209,7 @@ async def test_an_altered_hubspot_body_gets_401(
     ],
 )
 async def test_signed_but_malformed_hubspot_bodies_get_400(
-    client: httpx.AsyncClient, store: Store, woken: list[int], body: bytes
+    client: httpx.AsyncClient, store: Store, woken: Woken, body: bytes
 ) -> None:
     before = snapshot(store)
     response = await client.post("/webhooks/hubspot", content=body, headers=hubspot_headers(body))
@@ -198,7 +218,7 @@ async def test_signed_but_malformed_hubspot_bodies_get_400(
 
 
 async def test_a_delivery_for_an_unknown_portal_is_acknowledged_and_ignored(
-    client: httpx.AsyncClient, woken: list[int]
+    client: httpx.AsyncClient, woken: Woken
 ) -> None:
     body = hubspot_events(portal=424242)
     response = await client.post("/webhooks/hubspot", content=body, headers=hubspot_headers(body))
@@ -207,7 +227,7 @@ async def test_a_delivery_for_an_unknown_portal_is_acknowledged_and_ignored(
 
 
 async def test_without_configured_secrets_every_delivery_is_refused(
-    store: Store, woken: list[int]
+    store: Store, woken: Woken
 ) -> None:
     async with _client(store, woken, WebhookSecrets()) as client:
         body = hubspot_events()
@@ -220,7 +240,7 @@ async def test_without_configured_secrets_every_delivery_is_refused(
     assert woken == []
 
 
-async def test_an_oversized_body_is_refused(client: httpx.AsyncClient, woken: list[int]) -> None:
+async def test_an_oversized_body_is_refused(client: httpx.AsyncClient, woken: Woken) -> None:
     body = b"[" + b" " * MAX_BODY_BYTES + b"]"
     response = await client.post("/webhooks/qbo", content=body, headers=qbo_headers(body))
     assert response.status_code == 413 and woken == []
@@ -230,7 +250,7 @@ async def test_an_oversized_body_is_refused(client: httpx.AsyncClient, woken: li
 
 
 async def test_a_signed_qbo_notification_wakes_the_connection_of_the_realm(
-    client: httpx.AsyncClient, store: Store, woken: list[int]
+    client: httpx.AsyncClient, store: Store, woken: Woken
 ) -> None:
     before = snapshot(store)
     body = qbo_body()
@@ -240,7 +260,7 @@ async def test_a_signed_qbo_notification_wakes_the_connection_of_the_realm(
 
 
 async def test_a_cloudevents_delivery_spanning_realms_wakes_each(
-    client: httpx.AsyncClient, woken: list[int]
+    client: httpx.AsyncClient, woken: Woken
 ) -> None:
     events = [
         {
@@ -268,7 +288,7 @@ async def test_a_cloudevents_delivery_spanning_realms_wakes_each(
     ],
 )
 async def test_qbo_notifications_without_a_valid_signature_get_401(
-    client: httpx.AsyncClient, store: Store, woken: list[int], case: str, make: Any
+    client: httpx.AsyncClient, store: Store, woken: Woken, case: str, make: Any
 ) -> None:
     before = snapshot(store)
     body = qbo_body()
@@ -288,9 +308,34 @@ async def test_qbo_notifications_without_a_valid_signature_get_401(
     ],
 )
 async def test_signed_but_malformed_qbo_bodies_get_400(
-    client: httpx.AsyncClient, store: Store, woken: list[int], body: bytes
+    client: httpx.AsyncClient, store: Store, woken: Woken, body: bytes
 ) -> None:
     before = snapshot(store)
     response = await client.post("/webhooks/qbo", content=body, headers=qbo_headers(body))
     assert response.status_code == 400
     assert woken == [] and snapshot(store) == before
+
+
+async def test_a_webhook_wakes_only_the_rules_of_the_objects_it_names(
+    client: httpx.AsyncClient, woken: Woken
+) -> None:
+    contacts = hubspot_events()  # contact.propertyChange
+    await client.post("/webhooks/hubspot", content=contacts, headers=hubspot_headers(contacts))
+    generic = hubspot_events(subscriptionType="object.creation", objectTypeId="0-8")  # line item
+    await client.post("/webhooks/hubspot", content=generic, headers=hubspot_headers(generic))
+    customer = qbo_body()  # a Customer update
+    await client.post("/webhooks/qbo", content=customer, headers=qbo_headers(customer))
+    assert woken.pairs == [
+        {ObjectPair.CONTACTS_CUSTOMERS},
+        {ObjectPair.CONTACTS_CUSTOMERS},
+        {ObjectPair.INVOICES_INVOICES},
+        {ObjectPair.INVOICES_INVOICES},
+        {ObjectPair.CONTACTS_CUSTOMERS},
+    ]
+
+
+def test_objects_no_rule_syncs_wake_nothing_and_unknown_ones_wake_every_rule() -> None:
+    assert pairs_of(["deals"], HUBSPOT_PAIRS) == set()
+    assert pairs_of(["contacts", "companies"], HUBSPOT_PAIRS) is None
+    assert pairs_of([None], HUBSPOT_PAIRS) is None
+    assert pairs_of(["Invoice", "Payment"], QBO_PAIRS) == {ObjectPair.INVOICES_INVOICES}
