@@ -20,8 +20,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
@@ -77,6 +79,10 @@ class QboSide:
     ) -> None:
         self.client = client
         self.journal = journal
+        self.names_ttl = 300.0
+        self._pass = 0
+        self._rows: dict[str, tuple[int, asyncio.Task[list[Obj]]]] = {}
+        self._other_names: tuple[float, frozenset[str]] | None = None
         self.clock = clock
         self.home_currency = home_currency
         self.income_account = income_account
@@ -113,6 +119,7 @@ class QboSide:
     async def read_changes(
         self, rule: SyncRule, since: dt.datetime | None, refs: RefIndex
     ) -> Changes:
+        self._pass += 1  # a new pass: name-list reads of the last one are stale
         entity = ENTITIES[rule.object_pair]
         found = await qbo_changes.read_changes(
             self.client, [entity], since, self.clock(), overlap=self.overlap
@@ -136,6 +143,17 @@ class QboSide:
             found.extend(self.side_record(rule, row) for row in rows if "Id" in row)
         return found
 
+    def _all_rows(self, entity: str) -> asyncio.Task[list[Obj]]:
+        """Every row of a name-list entity (active or not), read once per pass: the
+        candidate look-up and the DisplayName check of one pass share the read."""
+        held = self._rows.get(entity)
+        if held is not None and held[0] == self._pass:
+            return held[1]
+        statement = f"SELECT * FROM {entity}{self._where_all(entity)}"
+        task = asyncio.ensure_future(self.client.query_all(statement))
+        self._rows[entity] = (self._pass, task)
+        return task
+
     async def find_candidates(
         self, rule: SyncRule, keys: Collection[str], refs: RefIndex
     ) -> list[SideRecord]:
@@ -144,19 +162,32 @@ class QboSide:
         entity = ENTITIES[rule.object_pair]
         wanted = set(keys)
         found: list[SideRecord] = []
-        async for row in self.client.query(f"SELECT * FROM {entity}"):
+        for row in await self._all_rows(entity):
+            if row.get("Active") is False:
+                continue  # an inactive record is not a match candidate
             record = self.side_record(rule, row)
             if match_key(rule.object_pair, snapshot(rule, record, refs)) in wanted:
                 found.append(record)
         return found
 
     async def display_names(self) -> frozenset[str]:
-        names: set[str] = set()
-        for entity in NAME_ENTITIES:
-            async for row in self.client.query(f"SELECT * FROM {entity}{self._where_all(entity)}"):
-                if row.get("DisplayName"):
-                    names.add(str(row["DisplayName"]))
-        return frozenset(names)
+        """Customers' names are read fresh each pass; vendors' and employees' (which the
+        sync never writes) are kept for `names_ttl` seconds."""
+        names = {
+            str(r["DisplayName"]) for r in await self._all_rows("Customer") if r.get("DisplayName")
+        }
+        now = time.monotonic()
+        if self._other_names is None or now - self._other_names[0] > self.names_ttl:
+            others: set[str] = set()
+            for entity in NAME_ENTITIES:
+                if entity == "Customer":
+                    continue
+                statement = f"SELECT * FROM {entity}{self._where_all(entity)}"
+                async for row in self.client.query(statement):
+                    if row.get("DisplayName"):
+                        others.add(str(row["DisplayName"]))
+            self._other_names = (now, frozenset(others))
+        return frozenset(names) | self._other_names[1]
 
     # ---- payments (`sync.payments.PaymentPort`) ----
 

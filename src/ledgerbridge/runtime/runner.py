@@ -9,9 +9,10 @@ reconnect). Each call builds the engine over them (`runtime.connection`) and run
 one pass; the engine records everything in the store and marks the connection
 `needs_reauth` itself when a grant is refused.
 
-There is no full reconciliation in the engine yet: `reconcile` is a placeholder that
-runs an ordinary pass (the cursors make it incremental), so the daily hook is wired
-but does nothing more than the periodic pass.
+`reconcile` is the runtime's daily hook (R-BEY-2): it reads both sides in full through
+the same engine's ports (`runtime.reconcile.reconcile_ports`), writes nothing to either
+service, logs any drift, and keeps the summary on the connection's options
+(`last_reconcile`: when, how many records drift per rule, rules it could not check).
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ from typing import Any
 
 import httpx
 
+from ledgerbridge.domain import System
 from ledgerbridge.runtime.clients import ConnectionClients, build_clients
 from ledgerbridge.runtime.connection import engine_for_clients, load_connection
 from ledgerbridge.runtime.invoices import invoice_setup_warnings
+from ledgerbridge.runtime.reconcile import ReconcileReport, reconcile_ports
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionRow, Store
+from ledgerbridge.sync.engine import SyncEngine
 from ledgerbridge.sync.errors import SyncError
 from ledgerbridge.sync.report import PassReport
 from ledgerbridge.sync.rules import ObjectPair
@@ -46,11 +50,18 @@ def _identity(row: ConnectionRow) -> tuple[Any, ...]:
         row.qbo_base_url,
         row.hubspot_portal_id,
         row.qbo_realm_id,
-        tuple(sorted((k, repr(v)) for k, v in row.options.items() if k != SETUP_WARNINGS)),
+        tuple(
+            sorted(
+                (k, repr(v))
+                for k, v in row.options.items()
+                if k not in (SETUP_WARNINGS, LAST_RECONCILE)
+            )
+        ),
     )
 
 
 SETUP_WARNINGS = "setup_warnings"
+LAST_RECONCILE = "last_reconcile"
 
 
 class EngineRunner:
@@ -71,6 +82,7 @@ class EngineRunner:
         self._overlap = hubspot_overlap
         self._on_report = on_report
         self._clients: dict[int, tuple[tuple[Any, ...], ConnectionClients]] = {}
+        self._engines: dict[int, tuple[ConnectionClients, SyncEngine]] = {}
         self.last_reports: dict[int, PassReport] = {}
 
     async def _clients_for(self, row: ConnectionRow) -> ConnectionClients:
@@ -110,17 +122,7 @@ class EngineRunner:
         self, connection_id: int, *, only: Collection[ObjectPair] | None = None
     ) -> PassReport:
         """One pass of the connection: every enabled rule, or those of `only`."""
-        row = load_connection(self._store, connection_id)
-        clients = await self._clients_for(row)
-        income = row.options.get("income_account")
-        engine = engine_for_clients(
-            self._store,
-            connection_id,
-            hubspot=clients.hubspot,
-            qbo=clients.qbo,
-            hubspot_overlap=self._overlap,
-            income_account=str(income) if income else None,
-        )
+        engine = await self._engine(connection_id)
         report = await engine.run_pass(only=only)
         self.last_reports[connection_id] = report
         errors = [f"{p.object_type.value}: {p.error}" for p in report.pairs.values() if p.error]
@@ -130,11 +132,46 @@ class EngineRunner:
             self._on_report(connection_id, report)
         return report
 
-    async def reconcile(self, connection_id: int) -> PassReport:
-        """Daily reconciliation placeholder: an ordinary pass (see the module docstring)."""
-        return await self(connection_id)
+    async def _engine(self, connection_id: int) -> SyncEngine:
+        row = load_connection(self._store, connection_id)
+        clients = await self._clients_for(row)
+        engine = self._engines.get(connection_id)
+        if engine is None or engine[0] is not clients:
+            # One engine per connection and clients, kept across passes, so that what its
+            # sides learn once (income account, custom line item, unique properties, QBO
+            # vendor names) is not asked again every few seconds.
+            income = row.options.get("income_account")
+            built = engine_for_clients(
+                self._store,
+                connection_id,
+                hubspot=clients.hubspot,
+                qbo=clients.qbo,
+                hubspot_overlap=self._overlap,
+                income_account=str(income) if income else None,
+            )
+            engine = self._engines[connection_id] = (clients, built)
+        return engine[1]
+
+    async def reconcile(self, connection_id: int) -> ReconcileReport:
+        """The daily full reconciliation: compare both sides, record the drift."""
+        engine = await self._engine(connection_id)
+        hubspot, qbo = engine.sides[System.HUBSPOT], engine.sides[System.QUICKBOOKS]
+        report = await reconcile_ports(hubspot, qbo, engine.state)
+        summary = {
+            "at": dt.datetime.now(dt.UTC).isoformat(),
+            "drift": {p.object_type.value: p.count for p in report.pairs},
+            "errors": {pair.value: error for pair, error in report.errors.items()},
+        }
+        if report.drift or report.errors:
+            log.warning("connection %s: reconciliation found %s", connection_id, summary)
+        with self._store.begin() as tx:
+            row = tx.get_connection(connection_id)
+            if row is not None:
+                tx.update_connection(row.id, options={**row.options, LAST_RECONCILE: summary})
+        return report
 
     async def aclose(self) -> None:
         for _, clients in self._clients.values():
             await clients.aclose()
         self._clients.clear()
+        self._engines.clear()
