@@ -39,14 +39,25 @@ Obj = dict[str, Any]
 Sleep = Callable[[float], Awaitable[None]]
 
 
+SAFETY_SECONDS = 1.0
+"""Our windows are this much longer than QBO's: QBO counts a request when it arrives,
+we count it when we send it, so a window that ends exactly at the limit can still
+draw a 429 (and a 429 costs a 60 s pause) when latency varies."""
+SAFE_CONCURRENCY = 8
+"""Below QBO's 10 concurrent: a slot is freed here when the answer arrives, which may be
+before QBO has counted the request as done."""
+
+
 def default_budgets(
     *, clock: Callable[[], float] = time.monotonic, sleep: Sleep = asyncio.sleep
 ) -> tuple[RateBudget, RateBudget]:
-    """QBO's documented limits per realm: (general 500/min + 10 concurrent, batch 40/min)."""
+    """QBO's documented limits per realm, with a safety margin: (general 500/min and
+    fewer than 10 concurrent, batch 40/min)."""
+    minute = 60.0 + SAFETY_SECONDS
     general = RateBudget(
-        [Window(500, 60.0, "minute")], max_concurrency=10, clock=clock, sleep=sleep
+        [Window(500, minute, "minute")], max_concurrency=SAFE_CONCURRENCY, clock=clock, sleep=sleep
     )
-    batch = RateBudget([Window(40, 60.0, "batch_minute")], clock=clock, sleep=sleep)
+    batch = RateBudget([Window(40, minute, "batch_minute")], clock=clock, sleep=sleep)
     return general, batch
 
 
