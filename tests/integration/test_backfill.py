@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -309,3 +310,93 @@ async def test_R_INV_3_backfill_invoices_links_existing_and_creates_the_rest(lab
     assert len(await lab.qbo_all("Invoice")) == 2
     assert (await _backfill(lab, "invoices", since=day)).report.writes == 0
     assert len(await lab.qbo_all("Invoice")) == 2
+
+
+class UpdatingSide:
+    """A HubSpot side that, during the first batch's writes, updates QBO items: one
+    already served and one not served yet (a modification-time order would move it)."""
+
+    def __init__(self, inner: SidePort, lab: Lab, items: dict[str, str]) -> None:
+        self.inner = inner
+        self.lab = lab
+        self.items = items
+        self.batches = 0
+
+    @property
+    def system(self) -> System:
+        return self.inner.system
+
+    async def read_changes(self, rule: Any, since: Any, refs: Any) -> Any:
+        return await self.inner.read_changes(rule, since, refs)
+
+    async def read_records(self, rule: Any, ids: Any, refs: Any) -> Any:
+        return await self.inner.read_records(rule, ids, refs)
+
+    async def find_candidates(self, rule: Any, keys: Any, refs: Any) -> Any:
+        return await self.inner.find_candidates(rule, keys, refs)
+
+    async def display_names(self) -> frozenset[str]:
+        return await self.inner.display_names()
+
+    async def apply(self, rule: Any, actions: Any, refs: Any) -> Any:
+        self.batches += 1
+        if self.batches == 1:
+            for sku in ("Q-0", "Q-3"):
+                await self.lab.qbo_update(
+                    "Item", self.items[sku], {"UnitPrice": 99, "sparse": True}
+                )
+        return await self.inner.apply(rule, actions, refs)
+
+
+async def test_R_INV_3_streamed_window_survives_updates_and_reads_each_page_once(lab: Lab) -> None:
+    account = await lab.income_account()
+    lab.time.advance(2 * DAY)
+    items = {}
+    for n in range(5):
+        sku = f"Q-{n}"
+        made = await lab.qbo_create(
+            "Item",
+            {
+                "Name": f"Item {sku}",
+                "Sku": sku,
+                "Type": "Service",
+                "UnitPrice": 7,
+                "IncomeAccountRef": {"value": account},
+            },
+        )
+        items[sku] = str(made["Id"])
+    lab.save_rule(products_rule())
+    engine = lab.engine()
+    updating = UpdatingSide(engine.sides[H], lab, items)
+
+    result = await _backfill(lab, "products", batch_size=2, hubspot=updating)
+
+    assert result.complete, result.as_dict()
+    skus = sorted(str(p.get("hs_sku")) for p in await lab.hs_all("products", "hs_sku"))
+    assert skus == [f"Q-{n}" for n in range(5)]  # each once, none skipped
+    assert result.report.pairs[PRODUCTS].created == 5
+    # One read a page: the first, then one prefetch per batch (the last finds nothing).
+    assert result.reads == result.passes == 4
+
+
+def test_R_INV_3_backfill_all_runs_every_rule_that_is_on(configured: tuple[str, str]) -> None:
+    _, qbo_url = configured
+    runner = CliRunner()
+    args = ["backfill", "--object", "all", "--since", "2000-01-01", "--json"]
+
+    preview = runner.invoke(app, [*args, "--dry-run"])
+    assert preview.exit_code == 0, preview.output
+    data = json.loads(preview.output)
+    assert data["complete"] is True
+    assert [o["object"] for o in data["objects"]] == ["contacts"]  # no product / invoice rule
+    assert data["objects"][0]["report"]["pairs"][0]["created"] == 2
+    assert _customers(qbo_url) == []
+
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["objects"][0]["complete"] is True
+    assert _customers(qbo_url) == ["ann@x.io", "bob@x.io"]
+
+    table = runner.invoke(app, args[:-1])
+    assert table.exit_code == 0 and "Backfill of contacts" in table.output, table.output
+    assert _customers(qbo_url) == ["ann@x.io", "bob@x.io"]

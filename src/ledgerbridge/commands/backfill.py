@@ -1,6 +1,10 @@
 """`ledgerbridge backfill`: sync historical records, created before the sync started
 (R-INV-3 Beyond), with a progress bar; resumable; `--dry-run` previews it.
 
+`--object all` backfills contacts, products, then invoices (those whose rule is on) in
+one process, one progress bar and one summary each; it stops after the first object
+that does not complete. Its `--json` is `{"complete", "objects": [<one object's JSON>]}`.
+
 Exit codes: 0 done (or previewed), 1 stopped before the end (run it again to resume),
 2 an error (no settings, no connection, no such rule).
 """
@@ -9,13 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ledgerbridge.commands._options import ConfigOption, ConnectionOption, JsonOption, parse_date
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.table import Table
 
     from ledgerbridge.runtime.backfill import BackfillResult, Progress
@@ -27,6 +33,7 @@ class ObjectName(StrEnum):
     invoices = "invoices"
     contacts = "contacts"
     products = "products"
+    all = "all"
 
 
 async def run(
@@ -38,22 +45,23 @@ async def run(
     connection_id: int | None,
     dry_run: bool,
     batch_size: int,
-    progress: Progress,
-) -> BackfillResult:
-    """Backfill a stored connection (the first one when `connection_id` is None)."""
+    progress: Callable[[str], Progress | None],
+) -> list[BackfillResult]:
+    """Backfill a stored connection (the first one when `connection_id` is None): one
+    object, or every object whose rule is on (`name` "all")."""
     from ledgerbridge.domain import System
-    from ledgerbridge.runtime.backfill import backfill_ports
+    from ledgerbridge.runtime.backfill import backfill_all
     from ledgerbridge.runtime.connection import open_engine, pick_connection
 
     chosen = pick_connection(store, connection_id)
     async with open_engine(store, settings, chosen) as engine:
-        return await backfill_ports(
+        return await backfill_all(
             store,
             chosen,
             hubspot=engine.sides[System.HUBSPOT],
             qbo=engine.sides[System.QUICKBOOKS],
-            name=name,
             since=since,
+            names=None if name == ObjectName.all.value else [name],
             dry_run=dry_run,
             batch_size=batch_size,
             progress=progress,
@@ -86,7 +94,12 @@ def summary(result: BackfillResult) -> Table:
 def register(app: typer.Typer) -> None:
     @app.command("backfill")
     def backfill(
-        obj: Annotated[ObjectName, typer.Option("--object", help="What to backfill.")],
+        obj: Annotated[
+            ObjectName,
+            typer.Option(
+                "--object", help="What to backfill (all: contacts, products, then invoices)."
+            ),
+        ],
         since: Annotated[
             str, typer.Option("--since", help="Records created on or after (YYYY-MM-DD, UTC).")
         ],
@@ -118,20 +131,24 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=2) from exc
         bar = Progress(
-            TextColumn(f"backfill {obj.value}"),
+            TextColumn("backfill {task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             console=Console(stderr=True),
             disable=as_json or dry_run,
         )
-        task = bar.add_task("backfill", total=None)
 
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        def tracker(name: str) -> Callable[[int, int], None]:
+            task = bar.add_task(name, total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return advance
 
         try:
             with bar:
-                result = asyncio.run(
+                results = asyncio.run(
                     run(
                         store,
                         settings,
@@ -140,7 +157,7 @@ def register(app: typer.Typer) -> None:
                         connection_id=connection,
                         dry_run=dry_run,
                         batch_size=batch_size,
-                        progress=advance,
+                        progress=tracker,
                     )
                 )
         except (NoConnectionError, ConnectionNotFoundError, SyncError, ValueError) as exc:
@@ -148,9 +165,17 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(code=2) from exc
         finally:
             store.close()
+        complete = all(r.complete for r in results)
         if as_json:
-            typer.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True, default=str))
+            data: dict[str, Any] = (
+                {"complete": complete, "objects": [r.as_dict() for r in results]}
+                if obj is ObjectName.all
+                else results[0].as_dict()
+            )
+            typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
         else:
-            Console(width=200).print(summary(result))
-        if not result.complete:
+            console = Console(width=200)
+            for result in results:
+                console.print(summary(result))
+        if not complete:
             raise typer.Exit(code=1)

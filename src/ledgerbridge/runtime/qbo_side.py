@@ -250,6 +250,7 @@ class QboSide:
     async def apply(
         self, rule: SyncRule, actions: Sequence[WriteAction], refs: RefIndex
     ) -> list[WriteResult]:
+        self._rows.clear()  # our writes change the name lists: read them again
         entity = ENTITIES[rule.object_pair]
         answers: dict[int, WriteResult] = {}
         batched: list[tuple[WriteAction, BatchOp]] = []

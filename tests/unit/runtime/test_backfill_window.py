@@ -1,0 +1,143 @@
+"""The backfill window's keyset paging (`runtime.backfill.read_page` / `Position`): pages
+in creation order that neither skip nor repeat records when records are updated,
+created or deleted between pages, and that get past a second more crowded than a page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+
+from ledgerbridge.domain import RecordRef, System
+from ledgerbridge.runtime.backfill import Entry, Keep, Position, read_page, stream
+from ledgerbridge.sync.defaults import wizard_defaults
+from ledgerbridge.sync.model import SideRecord
+from ledgerbridge.sync.rules import ObjectPair, SyncRule
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+RULE = wizard_defaults(ObjectPair.CONTACTS_CUSTOMERS)
+
+
+class Table:
+    """A service's records keyed by id: (created, updated) in seconds after T0. Queries
+    answer as QBO's does: `created >= t` (or `>`), ordered by creation time only (ties
+    in whatever order `tie_order` says), at most `limit` rows."""
+
+    max_page = 4
+
+    def __init__(self, created: dict[str, int]) -> None:
+        self.rows = {i: [c, c] for i, c in created.items()}
+        self.queries = 0
+        self.tie_order = sorted
+
+    def floor(self, moment: dt.datetime) -> dt.datetime:
+        return moment.replace(microsecond=0)
+
+    def _entry(self, record_id: str) -> Entry:
+        created, updated = self.rows[record_id]
+        at = T0 + dt.timedelta(seconds=created)
+        ref = RecordRef(System.QUICKBOOKS, record_id)
+        record = SideRecord(ref, str(updated), T0 + dt.timedelta(seconds=updated), None)
+        return Entry(record_id, at, record)
+
+    def _ordered(self, ids: Collection[str]) -> list[str]:
+        by_time: dict[int, list[str]] = {}
+        for i in ids:
+            by_time.setdefault(self.rows[i][0], []).append(i)
+        return [i for t in sorted(by_time) for i in self.tie_order(by_time[t])]
+
+    async def query(
+        self,
+        rule: SyncRule,
+        after: dt.datetime,
+        until: dt.datetime | None,
+        limit: int,
+        *,
+        strict: bool = False,
+        keep: Keep | None = None,
+    ) -> list[Entry]:
+        self.queries += 1
+        entries = [self._entry(i) for i in self._ordered(self.rows)]
+        found = [
+            e
+            for e in entries
+            if (e.created > after or (not strict and e.created == after))
+            and (until is None or e.created <= until)
+        ]
+        return found[:limit]
+
+    async def tie(
+        self, rule: SyncRule, at: dt.datetime, until: dt.datetime | None, keep: Keep | None
+    ) -> list[Entry]:
+        self.queries += 1
+        return [e for e in (self._entry(i) for i in self._ordered(self.rows)) if e.created == at]
+
+    async def count(self, rule: SyncRule, after: dt.datetime, until: dt.datetime | None) -> int:
+        return len(self.rows)
+
+
+def ids(entries: Sequence[Entry]) -> list[str]:
+    return [e.id for e in entries]
+
+
+async def test_pages_follow_creation_order_and_an_update_moves_nothing() -> None:
+    table = Table({f"r{n}": n for n in range(10)})
+    position = Position(T0)
+    first = await read_page(table, RULE, position, None, 4)
+    assert ids(first) == ["r0", "r1", "r2", "r3"]
+    position = position.after(first, table.floor)
+    # Records of the next pages change (r1 done already, r5 not yet): with a modification
+    # order they would jump to the end, or out of reach of an offset.
+    table.rows["r1"][1] = table.rows["r5"][1] = 100
+    seen = list(first)
+    async for page in stream(table, RULE, position, None, 4):
+        seen += page
+    assert ids(seen) == [f"r{n}" for n in range(10)]  # each once, none skipped
+
+
+async def test_created_and_deleted_records_between_pages() -> None:
+    table = Table({f"r{n}": n for n in range(8)})
+    first = await read_page(table, RULE, Position(T0), None, 3)
+    position = Position(T0).after(first, table.floor)
+    del table.rows["r1"], table.rows["r4"]  # one done, one to come
+    table.rows["new"] = [20, 20]  # created during the backfill: at the end of the window
+    rest = [e async for page in stream(table, RULE, position, None, 3) for e in page]
+    assert ids(rest) == ["r3", "r5", "r6", "r7", "new"]
+    capped = [
+        e
+        async for page in stream(table, RULE, position, T0 + dt.timedelta(seconds=10), 3)
+        for e in page
+    ]
+    assert ids(capped) == ["r3", "r5", "r6", "r7"]  # created after `until`: not ours
+
+
+async def test_records_sharing_a_second_are_served_once() -> None:
+    # Six records in second 1, in no particular order, pages of two.
+    table = Table({"a": 0, **{f"t{n}": 1 for n in range(6)}, "z": 2})
+    table.tie_order = lambda found: sorted(found, reverse=True)
+    seen = [e async for page in stream(table, RULE, Position(T0), None, 2) for e in page]
+    assert sorted(ids(seen)) == sorted(table.rows) and len(seen) == len(table.rows)
+
+
+async def test_a_second_more_crowded_than_a_page_is_read_whole_then_left() -> None:
+    table = Table({"a": 0, **{f"t{n}": 1 for n in range(9)}, "z": 2})  # 9 > max_page 4
+    seen = [e async for page in stream(table, RULE, Position(T0), None, 2) for e in page]
+    assert sorted(ids(seen)) == sorted(table.rows) and len(seen) == len(table.rows)
+
+
+async def test_one_query_per_full_page() -> None:
+    table = Table({f"r{n}": n for n in range(12)})
+    position = Position(T0)
+    for _ in range(3):
+        page = await read_page(table, RULE, position, None, 4)
+        assert len(page) >= 3
+        position = position.after(page, table.floor)
+    assert table.queries == 3
+
+
+def test_position_round_trips_and_keeps_the_ids_of_its_second() -> None:
+    table = Table({"a": 0, "b": 1, "c": 1})
+    done = [table._entry(i) for i in ("a", "b", "c")]
+    position = Position(T0).after(done, table.floor)
+    assert position == Position(T0 + dt.timedelta(seconds=1), frozenset({"b", "c"}))
+    assert Position.from_json(position.as_json()) == position
+    assert Position.from_json({"cursor": T0.isoformat()}) is None  # an older format
