@@ -27,6 +27,8 @@ Obj = dict[str, Any]
 Operation = Literal["create", "update", "delete", "void", "query"]
 BatchResult = list[Obj | SyncError]
 Post = Callable[[Obj, str], Awaitable[Obj]]
+Single = Callable[["BatchOp"], Awaitable["Obj | SyncError"]]
+"""Send one write alone (its own requestid); a write's own failure is returned."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +168,20 @@ def _chunks(
     return chunks
 
 
+SINGLE = "single"
+"""The journal's batch id of a write sent as a plain request (its own requestid)."""
+SINGLES_MAX = 5
+"""At most this many writes go out as plain requests instead of a batch."""
+
+
 async def run_batches(
-    ops: Sequence[BatchOp], size: int, post: Post, journal: BatchJournal | None = None
+    ops: Sequence[BatchOp],
+    size: int,
+    post: Post,
+    journal: BatchJournal | None = None,
+    *,
+    single: Single | None = None,
+    prefer_single: bool = False,
 ) -> BatchResult:
     """Send `ops` in chunks of `size`, all chunks at once (the transport's budgets pace
     them); results in `ops` order.
@@ -177,10 +191,31 @@ async def run_batches(
     which is raised after every chunk has finished (the connection needs a reconnect).
     With a `journal`, writes sent before are re-sent in their old chunk (see
     `BatchJournal`), and new chunks are remembered before they are posted.
+
+    `single` sends one write as a plain request under its own requestid. With
+    `prefer_single` (the caller's batch budget is spent for now), a few creates/updates
+    (≤ `SINGLES_MAX`) go that way instead of in a batch; they are journaled as `SINGLE`,
+    so after a crash they go out singly again (same requestid), never in a new batch.
     """
     writes = [op.request_id for op in ops if op.operation != "query"]
     recalled = await journal.recall(writes) if journal is not None and writes else {}
-    chunks = _chunks(ops, size, recalled)
+    alone = [i for i, op in enumerate(ops) if recalled.get(op.request_id, ("",))[0] == SINGLE]
+    fresh = [
+        i for i, op in enumerate(ops) if op.operation != "query" and op.request_id not in recalled
+    ]
+    if (
+        single is not None
+        and prefer_single
+        and 0 < len(alone) + len(fresh) <= SINGLES_MAX
+        and len(alone) + len(fresh) == len(ops)
+        and all(ops[i].operation in ("create", "update") for i in fresh)
+    ):
+        alone += fresh
+    if alone and single is None:
+        raise ValueError("writes journaled as single requests need `single`")
+    singled = set(alone)
+    chunks = _chunks([op for i, op in enumerate(ops) if i not in singled], size, recalled)
+    positions = [i for i in range(len(ops)) if i not in singled]
     if journal is not None:
         entries = [
             (op.request_id, chunk.request_id, bid)
@@ -188,10 +223,17 @@ async def run_batches(
             for _, op, bid in chunk.slots
             if op.operation != "query" and op.request_id not in recalled
         ]
+        entries += [
+            (ops[i].request_id, SINGLE, "-") for i in alone if ops[i].request_id not in recalled
+        ]
         if entries:
             await journal.remember(entries)
     results: list[Obj | SyncError | None] = [None] * len(ops)
     unsent: set[str] = set()
+
+    async def by_itself(index: int) -> None:
+        assert single is not None
+        results[index] = await single(ops[index])
 
     async def one(chunk: _Chunk) -> None:
         try:
@@ -200,16 +242,17 @@ async def run_batches(
             raise
         except SyncError as error:
             for index, _, _ in chunk.slots:
-                results[index] = error
+                results[positions[index]] = error
             return
         answers = parse_answers([(op, bid) for _, op, bid in chunk.slots], body)
         present = _answered(body)
         for (index, op, bid), answer in zip(chunk.slots, answers, strict=True):
-            results[index] = answer
+            results[positions[index]] = answer
             if bid not in present:
                 unsent.add(op.request_id)  # not in that chunk's (original) answer
 
-    outcomes = await asyncio.gather(*(one(c) for c in chunks), return_exceptions=True)
+    calls = [one(c) for c in chunks] + [by_itself(i) for i in alone]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome

@@ -276,7 +276,7 @@ class QboSide:
                 answers[id(action)] = WriteResult(action, error=error)
         if batched:
             ops = [op for _, op in batched]
-            results = await self.client.batch(ops, journal=self.journal)
+            results = await self.client.batch(ops, journal=self.journal, singles_when_busy=True)
             for (action, _), result in zip(batched, results, strict=True):
                 if isinstance(result, SyncError):
                     answers[id(action)] = WriteResult(action, error=result)

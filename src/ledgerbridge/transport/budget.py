@@ -116,6 +116,14 @@ class RateBudget:
         state.expire(self._clock())
         return state.used
 
+    def has_room(self, cost: int = 1) -> bool:
+        """Whether `cost` more requests would start now without waiting (no pause, room in
+        every window; the concurrency cap is not considered)."""
+        now = self._clock()
+        if self._paused_until > now:
+            return False
+        return all(state.wait_for(cost, now) <= 0 for state in self._windows.values())
+
     def penalize(self, seconds: float) -> None:
         """Block every new request for `seconds` from now (after a 429)."""
         if seconds > 0:

@@ -119,3 +119,25 @@ async def test_chunks_are_sent_concurrently_and_answers_keep_the_order() -> None
     results = await run_batches(ops, 30, qbo.post)
     assert names(results) == [f"n{i:02}" for i in range(75)]
     assert qbo.most_in_flight == 3
+
+
+async def test_a_write_sent_singly_goes_singly_again_after_a_crash() -> None:
+    qbo, journal = Qbo(), Journal()
+    replies: dict[str, Obj] = {}
+
+    async def single(op: BatchOp) -> Obj | SyncError:
+        if op.request_id not in replies:  # QBO replays a known requestid
+            qbo.customers.append(op.body["DisplayName"])
+            replies[op.request_id] = {"Id": str(len(qbo.customers)), **op.body}
+        if qbo.lose_answers:
+            return TransientError(ErrorCategory.SERVICE_UNAVAILABLE, "timed out")
+        return replies[op.request_id]
+
+    qbo.lose_answers = True
+    await run_batches([create("a")], 30, qbo.post, journal, single=single, prefer_single=True)
+    assert journal.entries["key-a"][0] == "single"
+    qbo.lose_answers = False
+    # The batch budget has room now: new writes go in a batch, but "a" goes singly again.
+    results = await run_batches([create("c"), create("a")], 30, qbo.post, journal, single=single)
+    assert names(results) == ["c", "a"]
+    assert qbo.customers == ["a", "c"]

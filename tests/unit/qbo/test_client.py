@@ -304,3 +304,28 @@ async def test_pdf_and_cdc() -> None:
     assert await client.pdf("Invoice", "1") == b"%PDF-1.4"
     pages = await client.cdc(["Invoice", "Customer"], "2026-01-01T00:00:00+00:00")
     assert pages == [{"Invoice": [{"Id": "1"}]}, {}]
+
+
+async def test_a_few_writes_go_out_singly_when_the_batch_budget_is_spent() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/batch"):
+            return httpx.Response(200, json={"BatchItemResponse": []})
+        body = json.loads(request.content)
+        return httpx.Response(200, json={"Customer": {"Id": "9", **body}})
+
+    client, api, time = make(handler, batch_size=1)
+    queries = [BatchOp.query("SELECT * FROM Item", request_id=f"q{i}") for i in range(40)]
+    await client.batch(queries)  # the 40 batches of this minute
+    creates = [
+        BatchOp.create("Customer", {"DisplayName": f"C{i}"}, request_id=f"c{i}") for i in range(2)
+    ]
+    results = await client.batch(creates, singles_when_busy=True)
+    assert [r["DisplayName"] for r in results if isinstance(r, dict)] == ["C0", "C1"]
+    singles = [r for r in api.requests if r.url.path.endswith("/customer")]
+    assert sorted(parse_qs(r.url.query.decode())["requestid"][0] for r in singles) == ["c0", "c1"]
+    assert time.now == 1000.0  # nobody waited for the batch window
+
+    many = [BatchOp.create("Customer", {}, request_id=f"m{i}") for i in range(6)]
+    await client.batch(many, singles_when_busy=True)  # more than a few: still a batch
+    assert api.requests[-1].url.path.endswith("/batch")
+    assert time.now > 1000.0
