@@ -12,17 +12,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from ledgerbridge.hubspot.batch import chunks
+from ledgerbridge.hubspot.batch import chunks, gather_in_order
 from ledgerbridge.hubspot.errors import error_from_standard_error
 from ledgerbridge.hubspot.objects import ASSOCIATION_TYPE_IDS, object_type
-from ledgerbridge.sync.errors import ErrorCategory, SyncError, TerminalError
+from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
 
 __all__ = ["ASSOCIATION_BATCH", "ASSOCIATION_READ_BATCH", "AssociationsMixin"]
 
 ASSOCIATION_BATCH = 100
 ASSOCIATION_READ_BATCH = 1000
+T = TypeVar("T")
 
 
 def _pair_key(from_id: Any, to_id: Any) -> tuple[str, str]:
@@ -48,6 +49,18 @@ def _error_ids(raw: Mapping[str, Any]) -> set[str]:
             if isinstance(values, list):
                 ids.update(str(v) for v in values)
     return ids
+
+
+def _first_failure(answers: Sequence[T | SyncError]) -> list[T]:
+    """Every chunk's answer; when some chunk failed, its error (an
+    `AuthenticationError` first, else the first in chunk order) is raised."""
+    failures = [a for a in answers if isinstance(a, SyncError)]
+    for failure in failures:
+        if isinstance(failure, AuthenticationError):
+            raise failure
+    if failures:
+        raise failures[0]
+    return [a for a in answers if not isinstance(a, SyncError)]
 
 
 class AssociationsMixin:
@@ -81,8 +94,9 @@ class AssociationsMixin:
         """
         a, b = object_type(from_obj), object_type(to_obj)
         base = f"/crm/v4/associations/{a}/{b}/batch"
-        outcome: list[SyncError | None] = []
-        for chunk in chunks(pairs, ASSOCIATION_BATCH):
+
+        async def one(chunk: Sequence[tuple[str, str]]) -> list[SyncError | None]:
+            outcome: list[SyncError | None] = []
             if type_id is None:
                 inputs: list[dict[str, Any]] = [
                     {"from": {"id": f}, "to": {"id": t}} for f, t in chunk
@@ -109,7 +123,10 @@ class AssociationsMixin:
                             f"HubSpot did not confirm the association {a} {f} → {b} {t}",
                         )
                     )
-        return outcome
+            return outcome
+
+        answers = await gather_in_order([one(chunk) for chunk in chunks(pairs, ASSOCIATION_BATCH)])
+        return [error for outcome in _first_failure(answers) for error in outcome]
 
     async def batch_read_associations(
         self, from_obj: str, to_obj: str, ids: Sequence[str]
@@ -121,8 +138,16 @@ class AssociationsMixin:
         pending: list[dict[str, str]] = [{"id": str(i)} for i in dict.fromkeys(ids)]
         while pending:
             follow: list[dict[str, str]] = []
-            for chunk in chunks(pending, ASSOCIATION_READ_BATCH):
-                body = await self._call("POST", path, json={"inputs": list(chunk)}) or {}
+            bodies = _first_failure(
+                await gather_in_order(
+                    [
+                        self._call("POST", path, json={"inputs": list(chunk)})
+                        for chunk in chunks(pending, ASSOCIATION_READ_BATCH)
+                    ]
+                )
+            )
+            for answer in bodies:
+                body = answer or {}
                 for raw in body.get("errors") or []:
                     error = error_from_standard_error(raw)
                     if error.category is not ErrorCategory.NOT_FOUND:

@@ -7,7 +7,8 @@ so each answer is tied back to its input by, in this order:
 1. `objectWriteTraceId`: every create/upsert input carries one (its index in the
    chunk); HubSpot echoes it on results and in an error's `context`;
 2. the input key: a result's `id` (read/update by id), or its `idProperty` value
-   (upsert, read by a unique property); an error's `id` or `context.ids`;
+   (upsert, read by a unique property, or a create whose properties carry the
+   unique property); an error's `id` or `context.ids`;
 3. content: a result whose returned property values agree with exactly one input;
 4. position: results (or errors) left over are matched, in order, with the inputs
    left over when only one kind is left over and the counts agree (the sandbox and
@@ -19,7 +20,8 @@ know whether HubSpot applied it (callers that write idempotently may retry it).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import asyncio
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -27,7 +29,14 @@ from ledgerbridge.hubspot.errors import error_from_standard_error
 from ledgerbridge.hubspot.objects import HubSpotRecord
 from ledgerbridge.sync.errors import ErrorCategory, SyncError, TerminalError
 
-__all__ = ["MAX_BATCH", "BatchItem", "BatchResult", "chunks", "map_batch_response"]
+__all__ = [
+    "MAX_BATCH",
+    "BatchItem",
+    "BatchResult",
+    "chunks",
+    "gather_in_order",
+    "map_batch_response",
+]
 
 MAX_BATCH = 100
 T = TypeVar("T")
@@ -39,6 +48,35 @@ def chunks(items: Sequence[T], size: int = MAX_BATCH) -> Iterator[Sequence[T]]:
         raise ValueError("chunk size must be positive")
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+async def gather_in_order(
+    calls: Sequence[Coroutine[Any, Any, T]],
+) -> list[T | SyncError]:
+    """Run independent calls (e.g. the chunks of one batch) concurrently; each one's
+    answer, or the `SyncError` it failed with, in the order of `calls`.
+
+    The calls only start requests: the connection's rate budget (concurrency cap and
+    windows) decides when each is sent. Any other exception cancels the calls still
+    running and is raised (so a bug or a cancellation never leaves requests behind).
+    """
+
+    async def caught(call: Coroutine[Any, Any, T]) -> T | SyncError:
+        try:
+            return await call
+        except SyncError as error:
+            return error
+
+    if len(calls) == 1:
+        return [await caught(calls[0])]
+    tasks = [asyncio.ensure_future(caught(call)) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +186,11 @@ def map_batch_response(
     for i, inp in enumerate(inputs):
         if inp.get("id") is not None:
             keys.setdefault(str(inp["id"]), []).append(i)
+        elif id_property is not None:  # a create: its key is among its properties
+            props = inp.get("properties")
+            value = props.get(id_property) if isinstance(props, Mapping) else None
+            if value not in (None, ""):
+                keys.setdefault(str(value), []).append(i)
 
     def free(i: int) -> bool:
         return records[i] is None and errors[i] is None

@@ -15,6 +15,7 @@ finds the record and updates it instead of creating a second one.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
@@ -22,12 +23,18 @@ from typing import Any
 import httpx
 
 from ledgerbridge.hubspot.associations import AssociationsMixin
-from ledgerbridge.hubspot.batch import MAX_BATCH, BatchItem, BatchResult, chunks
+from ledgerbridge.hubspot.batch import (
+    MAX_BATCH,
+    BatchItem,
+    BatchResult,
+    chunks,
+    gather_in_order,
+)
 from ledgerbridge.hubspot.batch import map_batch_response as _map
 from ledgerbridge.hubspot.errors import ConflictError, SearchLimitError
 from ledgerbridge.hubspot.objects import HubSpotRecord, object_type
 from ledgerbridge.hubspot.session import DEFAULT_BASE_URL, HubSpotLimits, Session
-from ledgerbridge.sync.errors import ErrorCategory, SyncError, TerminalError
+from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
 from ledgerbridge.transport.budget import Sleep
 from ledgerbridge.transport.oauth import TokenProvider
 from ledgerbridge.transport.retry import RetryPolicy
@@ -38,6 +45,15 @@ DEFAULT_UNIQUE_PROPERTY = "ledgerbridge_qbo_id"
 MAX_SEARCH_RESULTS = 10_000
 Properties = Mapping[str, str]
 Page = tuple[int, list[HubSpotRecord], str | None]  # (total, records, next after)
+
+
+InlineAssociation = tuple[str, str, int]  # (to object type, to id, HUBSPOT_DEFINED type id)
+
+
+def _inline(to_obj: str, to_id: str, type_id: int) -> dict[str, Any]:
+    """An association in a create body (API-NOTES B1); `to_obj` is implied by the type."""
+    spec = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}
+    return {"to": {"id": to_id}, "types": [spec]}
 
 
 def _csv(values: Sequence[str]) -> str:
@@ -183,14 +199,38 @@ class HubSpotClient(AssociationsMixin):
         *,
         id_property: str | None = None,
         size: int | None = None,
+        isolate: bool = False,
     ) -> BatchResult:
+        """One request per chunk of ≤100 inputs, sent concurrently (the session's
+        budget paces them); the items come back in input order.
+
+        A chunk whose request fails as a whole: by default the first such failure
+        (in chunk order) is raised once every chunk has finished; with `isolate`,
+        the failure becomes the error of each input of that chunk only, and the
+        other chunks keep their answers. An `AuthenticationError` is always raised.
+        """
         path = f"/crm/v3/objects/{object_type(obj)}/batch/{action}"
-        items: list[BatchItem] = []
-        offset = 0
-        for chunk in chunks(inputs, size or self.batch_size):
+        parts = list(chunks(inputs, size or self.batch_size))
+        offsets = [sum(len(p) for p in parts[:i]) for i in range(len(parts))]
+
+        async def one(chunk: Sequence[Mapping[str, Any]], offset: int) -> list[BatchItem]:
             body = await self._call("POST", path, json={**(extra or {}), "inputs": list(chunk)})
-            items.extend(_map(chunk, body, id_property=id_property, offset=offset))
-            offset += len(chunk)
+            return _map(chunk, body, id_property=id_property, offset=offset)
+
+        answers = await gather_in_order(
+            [one(chunk, offset) for chunk, offset in zip(parts, offsets, strict=True)]
+        )
+        for answer in answers:
+            if isinstance(answer, AuthenticationError):
+                raise answer
+        items: list[BatchItem] = []
+        for chunk, offset, answer in zip(parts, offsets, answers, strict=True):
+            if not isinstance(answer, SyncError):
+                items.extend(answer)
+            elif isolate:
+                items.extend(BatchItem(offset + i, error=answer) for i in range(len(chunk)))
+            else:
+                raise answer
         return BatchResult(tuple(items))
 
     async def batch_read(
@@ -200,21 +240,30 @@ class HubSpotClient(AssociationsMixin):
         properties: Sequence[str] = (),
         *,
         id_property: str | None = None,
+        isolate: bool = False,
     ) -> BatchResult:
         """Records by id (or by a unique property); missing ones are NOT_FOUND errors."""
         extra: dict[str, Any] = {"properties": list(properties)}
         if id_property:
             extra["idProperty"] = id_property
         inputs = [{"id": i} for i in ids]
-        return await self._batch(obj, "read", inputs, extra, id_property=id_property)
+        return await self._batch(
+            obj, "read", inputs, extra, id_property=id_property, isolate=isolate
+        )
 
     async def batch_create(
         self,
         obj: str,
         inputs: Sequence[Properties],
         associations: Sequence[Sequence[Mapping[str, Any]]] | None = None,
+        *,
+        id_property: str | None = None,
+        isolate: bool = False,
     ) -> BatchResult:
-        """Create records, ≤100 per request. Not idempotent: see `upsert_by_unique`."""
+        """Create records, ≤100 per request. Not idempotent: see `create_by_unique`.
+
+        `id_property`: a unique property every input sets; answers are matched to
+        inputs on its value."""
         bodies: list[dict[str, Any]] = []
         for i, properties in enumerate(inputs):
             body: dict[str, Any] = {
@@ -224,7 +273,64 @@ class HubSpotClient(AssociationsMixin):
             if associations is not None and associations[i]:
                 body["associations"] = list(associations[i])
             bodies.append(body)
-        return await self._batch(obj, "create", bodies)
+        return await self._batch(obj, "create", bodies, id_property=id_property, isolate=isolate)
+
+    async def create_by_unique(
+        self,
+        obj: str,
+        inputs: Sequence[tuple[str, Properties, Sequence[InlineAssociation]]],
+    ) -> BatchResult:
+        """Idempotent create with the associations inline (one request per 100).
+
+        `inputs` are (key, properties, associations): the key is written to our
+        unique property, each association (to object, to id, HUBSPOT_DEFINED type
+        id from `obj`) goes in the create body. HubSpot's batch upsert takes no
+        associations, so this is a batch create: a replayed create (a lost answer,
+        a crash before the link was saved) meets a 409 on the unique property.
+        Those inputs, and the inputs of a chunk refused as a whole with a 409, are
+        then upserted on the key and associated by separate calls (only then do
+        they cost more requests). Items: `created` True for a record made by the
+        create, False for one that existed. Failures are per input, never raised
+        (except `AuthenticationError`).
+        """
+        unique = self.unique_property
+        bodies = [{**props, unique: key} for key, props, _ in inputs]
+        inline = [[_inline(*a) for a in assocs] for _, _, assocs in inputs]
+        result = await self.batch_create(obj, bodies, inline, id_property=unique, isolate=True)
+        items = [
+            dataclasses.replace(item, created=True) if item.record is not None else item
+            for item in result.items
+        ]
+        replayed = [i for i, item in enumerate(items) if isinstance(item.error, ConflictError)]
+        if not replayed:
+            return BatchResult(tuple(items))
+        again = await self.batch_upsert(
+            obj, unique, [(inputs[i][0], inputs[i][1]) for i in replayed], isolate=True
+        )
+        for i, item in zip(replayed, again.items, strict=True):
+            items[i] = dataclasses.replace(item, index=i, created=False)
+        pairs: dict[tuple[str, int], list[tuple[int, str, str]]] = {}
+        for i in replayed:
+            record = items[i].record
+            if record is None:
+                continue
+            for to_obj, to_id, type_id in inputs[i][2]:
+                pairs.setdefault((to_obj, type_id), []).append((i, record.id, to_id))
+        groups = list(pairs.items())
+        outcomes = await gather_in_order(
+            [
+                self.batch_associate(obj, to_obj, [(f, t) for _, f, t in todo], type_id)
+                for (to_obj, type_id), todo in groups
+            ]
+        )
+        for (_, todo), outcome in zip(groups, outcomes, strict=True):
+            if isinstance(outcome, AuthenticationError):
+                raise outcome
+            errors = [outcome] * len(todo) if isinstance(outcome, SyncError) else outcome
+            for (i, _, _), error in zip(todo, errors, strict=True):
+                if error is not None and items[i].error is None:
+                    items[i] = BatchItem(i, error=error)
+        return BatchResult(tuple(items))
 
     async def batch_update(
         self,
@@ -232,6 +338,7 @@ class HubSpotClient(AssociationsMixin):
         inputs: Sequence[tuple[str, Properties]],
         *,
         id_property: str | None = None,
+        isolate: bool = False,
     ) -> BatchResult:
         bodies: list[dict[str, Any]] = []
         for record_id, properties in inputs:
@@ -239,10 +346,15 @@ class HubSpotClient(AssociationsMixin):
             if id_property:
                 body["idProperty"] = id_property
             bodies.append(body)
-        return await self._batch(obj, "update", bodies, id_property=id_property)
+        return await self._batch(obj, "update", bodies, id_property=id_property, isolate=isolate)
 
     async def batch_upsert(
-        self, obj: str, id_property: str, inputs: Sequence[tuple[str, Properties]]
+        self,
+        obj: str,
+        id_property: str,
+        inputs: Sequence[tuple[str, Properties]],
+        *,
+        isolate: bool = False,
     ) -> BatchResult:
         """Create or update by a unique-value property; `created` says which happened."""
         bodies = [
@@ -254,7 +366,7 @@ class HubSpotClient(AssociationsMixin):
             }
             for i, (key, properties) in enumerate(inputs)
         ]
-        return await self._batch(obj, "upsert", bodies, id_property=id_property)
+        return await self._batch(obj, "upsert", bodies, id_property=id_property, isolate=isolate)
 
     async def batch_archive(self, obj: str, ids: Sequence[str]) -> None:
         await self._batch(obj, "archive", [{"id": i} for i in ids])
@@ -264,6 +376,8 @@ class HubSpotClient(AssociationsMixin):
         obj: str,
         inputs: Sequence[tuple[str, Properties]],
         id_property: str | None = None,
+        *,
+        isolate: bool = False,
     ) -> BatchResult:
         """Idempotent create-or-update keyed on our unique property (the QBO id).
 
@@ -271,7 +385,9 @@ class HubSpotClient(AssociationsMixin):
         creates a second record. A 409 on another unique property comes back as
         a per-input `ConflictError` naming the record that holds the value.
         """
-        return await self.batch_upsert(obj, id_property or self.unique_property, inputs)
+        return await self.batch_upsert(
+            obj, id_property or self.unique_property, inputs, isolate=isolate
+        )
 
     # ------------------------------------------------------------ search
 

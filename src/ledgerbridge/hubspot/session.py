@@ -9,8 +9,10 @@ Built on the shared plumbing (`transport.http.send`, `RateBudget`, `RetryPolicy`
 
 Both are spent again on every retry attempt. Rate-limit headers tighten them
 (`X-HubSpot-RateLimit-Remaining` → burst, `-Daily-Remaining` → daily,
-`-Secondly-Remaining` on search answers → search), and a 429 pauses the budget of
-the limit it names (`policyName` SECONDLY → search, otherwise general).
+`-Secondly-Remaining` on search answers → search) unless their limit header says
+the limit is off (0: an unlimited sandbox), and a 429 pauses the budget of the limit
+it names: a search's `policyName` SECONDLY pauses only searches, any other 429
+pauses every request.
 
 Nothing httpx-shaped leaves this module: failures are `SyncError`s.
 """
@@ -69,6 +71,24 @@ def _header_int(headers: httpx.Headers, name: str) -> int | None:
         return None
 
 
+def _remaining(headers: httpx.Headers, limit: str, remaining: str) -> int | None:
+    """What a pair of rate-limit headers says is left, or None when it says nothing
+    usable. A limit header (`X-HubSpot-RateLimit-Max`, `-Daily`, `-Secondly`) of 0 means
+    the limit is switched off (an unlimited sandbox answers `Max: 0, Remaining: 0`):
+    that "0 remaining" is no exhausted budget. So is a limit that is negative or not a
+    number, and a remaining count that is negative or above the limit. Without a
+    limit header, the remaining count is taken as it is."""
+    left = _header_int(headers, remaining)
+    if left is None or left < 0:
+        return None
+    if headers.get(limit) is None:
+        return left
+    cap = _header_int(headers, limit)
+    if cap is None or cap <= 0 or left > cap:
+        return None
+    return left
+
+
 def _body(response: httpx.Response) -> Any:
     if not response.content:
         return None
@@ -97,6 +117,7 @@ class Session:
         self.base_url = base_url.rstrip("/")
         self.limits = limits or HubSpotLimits()
         self.budget, self.search_budget = self.limits.budgets(clock, sleep)
+        self._unmetered = RateBudget(clock=clock, sleep=sleep)  # see `request`
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self.requests = 0  # attempts sent (for tests and metrics)
@@ -105,11 +126,14 @@ class Session:
         def observe(response: httpx.Response, _budget: RateBudget) -> None:
             self.requests += 1
             headers = response.headers
-            self.budget.observe(_header_int(headers, "X-HubSpot-RateLimit-Remaining"), BURST)
-            self.budget.observe(_header_int(headers, "X-HubSpot-RateLimit-Daily-Remaining"), DAILY)
+            prefix = "X-HubSpot-RateLimit-"
+            burst = _remaining(headers, f"{prefix}Max", f"{prefix}Remaining")
+            self.budget.observe(burst, BURST)
+            daily = _remaining(headers, f"{prefix}Daily", f"{prefix}Daily-Remaining")
+            self.budget.observe(daily, DAILY)
             if search:
-                remaining = _header_int(headers, "X-HubSpot-RateLimit-Secondly-Remaining")
-                self.search_budget.observe(remaining, SEARCH)
+                secondly = _remaining(headers, f"{prefix}Secondly", f"{prefix}Secondly-Remaining")
+                self.search_budget.observe(secondly, SEARCH)
 
         return observe
 
@@ -134,15 +158,21 @@ class Session:
         single = RetryPolicy(max_attempts=1)
 
         async def attempt() -> httpx.Response:
+            if not search:
+                return await self._send(method, url, params, json, single, self.budget)
+            # A search spends both budgets, taken here (search first: it has no
+            # concurrency cap, so waiting for it holds no general slot), and sends
+            # with an unmetered one so that its 429 pauses only the limit it names.
             try:
-                if not search:
-                    return await self._send(method, url, params, json, single, search)
-                async with self.search_budget.slot():
-                    return await self._send(method, url, params, json, single, search)
+                async with self.search_budget.slot(), self.budget.slot():
+                    return await self._send(method, url, params, json, single, self._unmetered)
             except TransientError as error:
-                limited = error.category is ErrorCategory.RATE_LIMITED and error.retry_after
-                if limited and search and "[policy SECONDLY]" in error.detail:
-                    self.search_budget.penalize(error.retry_after or 0.0)
+                pause = error.retry_after or 0.0
+                if error.category is ErrorCategory.RATE_LIMITED and pause > 0:
+                    if "[policy SECONDLY]" in error.detail:
+                        self.search_budget.penalize(pause)
+                    else:
+                        self.budget.penalize(pause)
                 raise
 
         response = await call_with_retries(attempt, self.retry, sleep=self._sleep)
@@ -163,15 +193,16 @@ class Session:
         params: Mapping[str, str] | None,
         json: Any,
         policy: RetryPolicy,
-        search: bool,
+        budget: RateBudget,
     ) -> httpx.Response:
+        search = budget is self._unmetered
         return await send(
             self.http,
             method,
             url,
             tokens=self.tokens,
             classify=self._classify,
-            budget=self.budget,
+            budget=budget,
             policy=policy,
             params=params,
             json=json,

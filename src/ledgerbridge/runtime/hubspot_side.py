@@ -6,8 +6,10 @@
 - Writes: creates go through `upsert_by_unique` keyed on our unique property
   (`ledgerbridge_qbo_id`) holding the id of the QBO record they come from, so a
   retried or replayed create finds the record it made instead of making another;
-  updates through batch update. Every written record is read back (batch read) so
-  that the engine hashes what HubSpot actually holds.
+  updates through batch update, the chunks of 100 sent concurrently. A written
+  contact or product is taken from the write's answer (HubSpot answers with the
+  record's properties and version, as a later read gives them), so the engine
+  hashes what HubSpot holds without reading it back.
 - Invoices (with their line items, contact and deal) are read and written by
   `runtime.invoices_hubspot.HubSpotInvoices`; payments by `runtime.payments_hubspot`.
 """
@@ -19,7 +21,7 @@ from collections.abc import Awaitable, Collection, Sequence
 
 from ledgerbridge.domain import RecordRef, System
 from ledgerbridge.hubspot import changes as hs_changes
-from ledgerbridge.hubspot.batch import BatchResult
+from ledgerbridge.hubspot.batch import BatchResult, gather_in_order
 from ledgerbridge.hubspot.client import HubSpotClient
 from ledgerbridge.hubspot.codec import (
     CONTACT_PROPERTIES,
@@ -31,7 +33,7 @@ from ledgerbridge.hubspot.codec import (
 )
 from ledgerbridge.hubspot.codec_commerce import decode_invoice
 from ledgerbridge.hubspot.objects import HubSpotRecord, ObjectType
-from ledgerbridge.runtime.invoices_hubspot import HubSpotInvoices
+from ledgerbridge.runtime.invoices_hubspot import HubSpotInvoices, as_read
 from ledgerbridge.runtime.payments_hubspot import HubSpotPayments
 from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
 from ledgerbridge.sync.defaults import MATCH_FIELD
@@ -191,15 +193,18 @@ class HubSpotSide:
     ) -> list[WriteResult]:
         obj = object_of(rule)
         answers: dict[int, WriteResult] = {}
-        written: dict[int, str] = {}
         if rule.object_pair is ObjectPair.INVOICES_INVOICES:
+            unread: dict[int, str] = {}
             for key, outcome in (await self.invoices.apply(rule, actions)).items():
-                if isinstance(outcome, str):
-                    written[key] = outcome
-                else:
-                    action = next(a for a in actions if id(a) == key)
+                action = next(a for a in actions if id(a) == key)
+                if isinstance(outcome, SyncError):
                     answers[key] = WriteResult(action, error=outcome)
-            await self._read_back(rule, answers, written, actions)
+                elif outcome.record is None:
+                    unread[key] = outcome.invoice_id
+                else:
+                    record = self.side_record(rule, outcome.record, outcome.lines)
+                    answers[key] = WriteResult(action, record=record)
+            await self._read_back(rule, answers, unread, actions)
             return [answers[id(a)] for a in actions]
         creates: list[tuple[Create, dict[str, str]]] = []
         updates: list[tuple[Update, dict[str, str]]] = []
@@ -220,24 +225,30 @@ class HubSpotSide:
                 updates.append((action, props))
         if creates:
             await self._ensure_unique(obj)
+        calls = []
+        if creates:
             inputs = [(a.source_ref.id, props) for a, props in creates]
-            call = self.client.upsert_by_unique(obj, inputs)
-            await self._run(answers, written, [a for a, _ in creates], call)
+            call = self.client.upsert_by_unique(obj, inputs, isolate=True)
+            calls.append(self._run(rule, answers, [a for a, _ in creates], call))
         if updates:
             changes = [(a.target_ref.id, props) for a, props in updates]
-            await self._run(
-                answers, written, [a for a, _ in updates], self.client.batch_update(obj, changes)
-            )
-        await self._read_back(rule, answers, written, actions)
+            call = self.client.batch_update(obj, changes, isolate=True)
+            calls.append(self._run(rule, answers, [a for a, _ in updates], call))
+        for failure in await gather_in_order(calls):
+            if isinstance(failure, SyncError):
+                raise failure
         return [answers[id(a)] for a in actions]
 
     async def _run(
         self,
+        rule: SyncRule,
         answers: dict[int, WriteResult],
-        written: dict[int, str],
         actions: Sequence[Create | Update],
         call: Awaitable[BatchResult],
     ) -> None:
+        """Each action's result from the batch answer: the record as written (HubSpot
+        answers a write with the record's properties and version, which is what a
+        later read gives: no read-back), or the error of its input or its chunk."""
         try:
             result = await call
         except AuthenticationError:
@@ -246,12 +257,14 @@ class HubSpotSide:
             for action in actions:
                 answers[id(action)] = WriteResult(action, error=failure)
             return
+        names = self.properties(rule)
         for action, item in zip(actions, result.items, strict=True):
             if item.error is not None or item.record is None:
                 error = item.error or TerminalError(ErrorCategory.UNKNOWN, "no record returned")
                 answers[id(action)] = WriteResult(action, error=error)
             else:
-                written[id(action)] = item.record.id
+                record = self.side_record(rule, as_read(item.record, names))
+                answers[id(action)] = WriteResult(action, record=record)
 
     async def _read_back(
         self,
@@ -260,7 +273,8 @@ class HubSpotSide:
         written: dict[int, str],
         actions: Sequence[WriteAction],
     ) -> None:
-        """The written records as HubSpot now holds them (all mapped properties)."""
+        """Written invoices whose write answers do not hold all of them (see
+        `HubSpotInvoices._written`), as HubSpot now holds them."""
         if not written:
             return
         current = {

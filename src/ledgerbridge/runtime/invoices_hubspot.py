@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ledgerbridge.domain import DiscountKind
+from ledgerbridge.hubspot.batch import gather_in_order
 from ledgerbridge.hubspot.client import HubSpotClient
 from ledgerbridge.hubspot.codec import LINE_ITEM_PROPERTIES, fmt_decimal, writable
 from ledgerbridge.hubspot.codec_commerce import INVOICE_PROPERTIES
@@ -52,7 +53,8 @@ TRANSITIONS: Mapping[str, tuple[str, ...]] = {
     "paid": ("open",),
 }
 T = TypeVar("T")
-LINE_TO_INVOICE = 409
+LINE_TO_INVOICE = 409  # invoice → line item (association calls from the invoice)
+LINE_TO_INVOICE_INLINE = 410  # line item → invoice (inline in the line item's create)
 INVOICE_TO_CONTACT = 177
 
 
@@ -86,6 +88,17 @@ def _position(record: HubSpotRecord, unique: str) -> tuple[int, int]:
     return position, int(record.id) if record.id.isdigit() else 0
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """One invoice as this pass wrote it. `record` is the invoice as HubSpot holds it
+    now, with its associations and `lines` (in order), built from the write answers;
+    None when those answers do not give all of it (the caller reads it back)."""
+
+    invoice_id: str
+    record: HubSpotRecord | None = None
+    lines: tuple[HubSpotRecord, ...] = ()
+
+
 @dataclass
 class _Job:
     """One write to one HubSpot invoice, step by step."""
@@ -96,9 +109,19 @@ class _Job:
     invoice_id: str | None = None
     status: str | None = None
     error: SyncError | None = None
+    fresh: bool = False
+    """Made by this pass's create: no line items yet, its contact associated inline."""
+    record: HubSpotRecord | None = None
+    """The invoice from the last write answer (its properties, status, version)."""
+    stale: bool = False
+    """`record` predates a later change of the invoice (its lines: amounts)."""
+    lines: list[HubSpotRecord] | None = None
 
     def fail(self, error: SyncError) -> None:
         self.error = self.error or error
+
+    def answered(self, record: HubSpotRecord) -> None:
+        self.record, self.stale = record, False
 
 
 class HubSpotInvoices:
@@ -184,10 +207,10 @@ class HubSpotInvoices:
 
     async def apply(
         self, rule: SyncRule, actions: Sequence[WriteAction]
-    ) -> dict[int, SyncError | str]:
-        """Per action (by `id`): the HubSpot invoice id written, or the error."""
+    ) -> dict[int, SyncError | Written]:
+        """Per action (by `id`): the invoice written, or the error."""
         jobs: list[_Job] = []
-        answers: dict[int, SyncError | str] = {}
+        answers: dict[int, SyncError | Written] = {}
         for action in actions:
             if isinstance(action, Deactivate):
                 error = TerminalError(ErrorCategory.UNKNOWN, "HubSpot invoices are not deactivated")
@@ -195,20 +218,40 @@ class HubSpotInvoices:
                 continue
             jobs.append(self._job(rule, action))
         await self._ensure_unique("invoices")
-        await self._properties_step(jobs)
         if any(j.write.line_items is not None for j in jobs if j.error is None):
             await self._ensure_unique("line_items")
-            await self._lines_step([j for j in jobs if j.write.line_items is not None])
+        await _together(self._create_step(jobs), self._update_step(jobs))
+        await self._lines_step([j for j in jobs if j.write.line_items is not None])
         await self._contacts_step(jobs)
         await self._status_step(jobs, derived=rule.payments_enabled)
+        names = self.properties(rule)
         for job in jobs:
             if job.error is not None or job.invoice_id is None:
                 answers[id(job.action)] = job.error or TerminalError(
                     ErrorCategory.UNKNOWN, "HubSpot returned no invoice"
                 )
             else:
-                answers[id(job.action)] = job.invoice_id
+                answers[id(job.action)] = self._written(job, names)
         return answers
+
+    def _written(self, job: _Job, names: Sequence[str]) -> Written:
+        """The invoice as a later read would give it, when the answers hold all of it:
+        only for a fresh invoice whose last answer came after its lines were written
+        (the status step). An update leaves parts unwritten (unchanged lines, other
+        associations such as a deal), so it is read back."""
+        invoice_id = job.invoice_id or ""
+        if not job.fresh or job.record is None or job.stale:
+            return Written(invoice_id)
+        lines = tuple(
+            as_read(line, [*LINE_ITEM_PROPERTIES, self.unique]) for line in job.lines or ()
+        )
+        associations = {
+            "line_items": tuple(line.id for line in lines),
+            "contacts": (job.write.contact_id,) if job.write.contact_id else (),
+            "deals": (),
+        }
+        record = dataclasses.replace(as_read(job.record, names), associations=associations)
+        return Written(invoice_id, record, lines)
 
     @staticmethod
     async def _guard(jobs: Sequence[_Job], call: Awaitable[T]) -> T | None:
@@ -222,16 +265,32 @@ class HubSpotInvoices:
                 job.fail(error)
             return None
 
-    async def _properties_step(self, jobs: Sequence[_Job]) -> None:
+    async def _create_step(self, jobs: Sequence[_Job]) -> None:
+        """New invoices (drafts), each with its contact inline (`create_by_unique`: an
+        invoice that already exists, from a replayed create, is updated instead and
+        then written like an update)."""
         creates = [j for j in jobs if j.error is None and isinstance(j.action, Create)]
-        if creates:
-            inputs = [(j.qbo_id, self._own_properties(j)) for j in creates]
-            result = await self._guard(creates, self.client.upsert_by_unique("invoices", inputs))
-            for job, item in zip(creates, result.items if result else (), strict=False):
-                if item.error is not None or item.record is None:
-                    job.fail(item.error or TerminalError(ErrorCategory.UNKNOWN, "no invoice"))
-                else:
-                    job.invoice_id = item.record.id
+        if not creates:
+            return
+        inputs = [
+            (
+                j.qbo_id,
+                self._own_properties(j),
+                [("contacts", j.write.contact_id, INVOICE_TO_CONTACT)]
+                if j.write.contact_id
+                else [],
+            )
+            for j in creates
+        ]
+        result = await self._guard(creates, self.client.create_by_unique("invoices", inputs))
+        for job, item in zip(creates, result.items if result else (), strict=False):
+            if item.error is not None or item.record is None:
+                job.fail(item.error or TerminalError(ErrorCategory.UNKNOWN, "no invoice"))
+            else:
+                job.invoice_id, job.fresh = item.record.id, bool(item.created)
+                job.answered(item.record)
+
+    async def _update_step(self, jobs: Sequence[_Job]) -> None:
         updates = [
             (j, props)
             for j in jobs
@@ -239,75 +298,119 @@ class HubSpotInvoices:
             for props in [self._own_properties(j)]
             if props
         ]
-        if updates:
-            changes = [(j.invoice_id or "", props) for j, props in updates]
-            batch = [j for j, _ in updates]
-            result = await self._guard(batch, self.client.batch_update("invoices", changes))
-            for job, item in zip(batch, result.items if result else (), strict=False):
-                if item.error is not None:
-                    job.fail(item.error)
+        if not updates:
+            return
+        changes = [(j.invoice_id or "", props) for j, props in updates]
+        batch = [j for j, _ in updates]
+        result = await self._guard(
+            batch, self.client.batch_update("invoices", changes, isolate=True)
+        )
+        for job, item in zip(batch, result.items if result else (), strict=False):
+            if item.error is not None:
+                job.fail(item.error)
+            elif item.record is not None:
+                job.answered(item.record)
 
     async def _lines_step(self, jobs: Sequence[_Job]) -> None:
         live = [j for j in jobs if j.error is None and j.invoice_id is not None]
-        if not live:
+        await _together(
+            self._new_lines([j for j in live if j.fresh]),
+            self._replace_lines([j for j in live if not j.fresh]),
+        )
+
+    async def _new_lines(self, jobs: Sequence[_Job]) -> None:
+        """A fresh invoice's line items, created with the invoice association inline."""
+        inputs: list[tuple[str, dict[str, str], list[tuple[str, str, int]]]] = []
+        owners: list[_Job] = []
+        for job in jobs:
+            job.lines = []
+            for n, props in enumerate(job.write.line_items or (), start=1):
+                link = ("invoices", job.invoice_id or "", LINE_TO_INVOICE_INLINE)
+                inputs.append((line_key(job.qbo_id, n), dict(props), [link]))
+                owners.append(job)
+        if not inputs:
+            return
+        result = await self._guard(jobs, self.client.create_by_unique("line_items", inputs))
+        for job, item in zip(owners, result.items if result else (), strict=False):
+            job.stale = True  # its amounts changed with its lines
+            if item.error is not None or item.record is None:
+                job.fail(item.error or TerminalError(ErrorCategory.UNKNOWN, "no line item"))
+            elif job.lines is not None:
+                job.lines.append(item.record)
+
+    async def _replace_lines(self, jobs: Sequence[_Job]) -> None:
+        """An existing invoice's line items, replaced: line n upserted on its key, the
+        new ones associated, the ones beyond the new list unkeyed and archived."""
+        if not jobs:
             return
         current = await self._guard(
-            live,
+            jobs,
             self.client.batch_read_associations(
-                "invoices", "line_items", [j.invoice_id or "" for j in live]
+                "invoices", "line_items", [j.invoice_id or "" for j in jobs]
             ),
         )
         existing: Mapping[str, list[str]] = current or {}
         inputs: list[tuple[str, dict[str, str]]] = []
         owners: list[_Job] = []
-        for job in live:
+        for job in jobs:
             for n, props in enumerate(job.write.line_items or (), start=1):
                 inputs.append((line_key(job.qbo_id, n), dict(props)))
                 owners.append(job)
-        kept: dict[int, list[str]] = {id(j): [] for j in live}
+        kept: dict[int, list[str]] = {id(j): [] for j in jobs}
         if inputs:
-            result = await self._guard(live, self.client.upsert_by_unique("line_items", inputs))
+            result = await self._guard(
+                jobs, self.client.upsert_by_unique("line_items", inputs, isolate=True)
+            )
             for job, item in zip(owners, result.items if result else (), strict=False):
+                job.stale = True
                 if item.error is not None or item.record is None:
                     job.fail(item.error or TerminalError(ErrorCategory.UNKNOWN, "no line item"))
                 else:
                     kept[id(job)].append(item.record.id)
         pairs = [
             (job.invoice_id or "", line_id)
-            for job in live
+            for job in jobs
             if job.error is None
             for line_id in kept[id(job)]
+            if line_id not in existing.get(job.invoice_id or "", ())
         ]
         if pairs:
             outcome = await self._guard(
-                live,
+                jobs,
                 self.client.batch_associate("invoices", "line_items", pairs, LINE_TO_INVOICE),
             )
             for (invoice_id, _), error in zip(pairs, outcome or (), strict=False):
                 if error is not None:
-                    for job in live:
+                    for job in jobs:
                         if job.invoice_id == invoice_id:
                             job.fail(error)
         surplus = sorted(
             {
                 line_id
-                for job in live
+                for job in jobs
                 if job.error is None
                 for line_id in existing.get(job.invoice_id or "", ())
                 if line_id not in kept[id(job)]
             }
         )
         if surplus:
+            for job in jobs:
+                job.stale = True
             # Free their keys first: a later line n upserts a fresh line item.
             cleared = [(line_id, {self.unique: ""}) for line_id in surplus]
-            await self._guard(live, self.client.batch_update("line_items", cleared))
-            await self._guard(live, self.client.batch_archive("line_items", surplus))
+            await self._guard(jobs, self.client.batch_update("line_items", cleared))
+            await self._guard(jobs, self.client.batch_archive("line_items", surplus))
 
     async def _contacts_step(self, jobs: Sequence[_Job]) -> None:
+        """The contact of an invoice that existed (a fresh one has it inline): added
+        when missing, any other contact removed."""
         todo = [
             j
             for j in jobs
-            if j.error is None and j.invoice_id is not None and j.write.contact_id is not None
+            if j.error is None
+            and not j.fresh
+            and j.invoice_id is not None
+            and j.write.contact_id is not None
         ]
         if not todo:
             return
@@ -331,29 +434,48 @@ class HubSpotInvoices:
                     for job in todo:
                         if job.invoice_id == invoice_id:
                             job.fail(error)
-        for job in todo:
-            for other in existing.get(job.invoice_id or "", ()):
-                if other != job.write.contact_id and job.error is None:
-                    await self._guard(
-                        [job],
-                        self.client.remove_association(
-                            "invoices", job.invoice_id or "", "contacts", other
-                        ),
-                    )
+        removals = [
+            (job, other)
+            for job in todo
+            for other in existing.get(job.invoice_id or "", ())
+            if other != job.write.contact_id and job.error is None
+        ]
+        await _together(
+            *(
+                self._guard(
+                    [job],
+                    self.client.remove_association(
+                        "invoices", job.invoice_id or "", "contacts", other
+                    ),
+                )
+                for job, other in removals
+            )
+        )
 
     async def _status_step(self, jobs: Sequence[_Job], *, derived: bool) -> None:
         """Move each invoice to its status. When payments sync (`derived`), HubSpot
         computes open / paid from the invoice's payments itself: a draft is only
-        opened, and only a void is written to an open or paid invoice."""
+        opened, and only a void is written to an open or paid invoice. The current
+        status comes from the last write answer; only invoices with none are read."""
         todo = [j for j in jobs if j.error is None and j.invoice_id and j.status]
         if not todo:
             return
-        ids = sorted({j.invoice_id or "" for j in todo})
-        result = await self._guard(todo, self.client.batch_read("invoices", ids, [STATUS]))
-        current = {r.id: r.get(STATUS) or "draft" for r in (result.records if result else [])}
+        current: dict[str, str] = {}
+        unknown = sorted({j.invoice_id or "" for j in todo if j.record is None})
+        if unknown:
+            result = await self._guard(
+                [j for j in todo if j.record is None],
+                self.client.batch_read("invoices", unknown, [STATUS]),
+            )
+            current = {r.id: r.get(STATUS) or "draft" for r in (result.records if result else [])}
         paths: dict[int, list[str]] = {}
         for job in todo:
-            now = current.get(job.invoice_id or "", "draft")
+            if job.error is not None:
+                continue
+            if job.record is not None:
+                now = job.record.get(STATUS) or "draft"
+            else:
+                now = current.get(job.invoice_id or "", "draft")
             target = job.status or ""
             if derived and target in ("open", "paid"):
                 target = "open" if now == "draft" else now
@@ -367,11 +489,31 @@ class HubSpotInvoices:
             if not batch:
                 return
             changes = [(j.invoice_id or "", {STATUS: paths[id(j)][step]}) for j in batch]
-            answer = await self._guard(batch, self.client.batch_update("invoices", changes))
+            answer = await self._guard(
+                batch, self.client.batch_update("invoices", changes, isolate=True)
+            )
             for job, item in zip(batch, answer.items if answer else (), strict=False):
                 if item.error is not None:
                     job.fail(item.error)
+                elif item.record is not None:
+                    job.answered(item.record)
             step += 1
+
+
+async def _together(*calls: Coroutine[Any, Any, None]) -> None:
+    """Independent steps at once. Each guards its own failures, so the only error
+    one can raise is an `AuthenticationError`: raised once all have finished."""
+    for answer in await gather_in_order(calls):
+        if isinstance(answer, SyncError):
+            raise answer
+
+
+def as_read(record: HubSpotRecord, names: Sequence[str]) -> HubSpotRecord:
+    """A write answer trimmed to the properties a read asks for (a read answers
+    null for a requested property that has no value)."""
+    return dataclasses.replace(
+        record, properties={name: record.properties.get(name) for name in names}
+    )
 
 
 def _discount_amount(write: HubSpotWrite) -> str:

@@ -61,17 +61,22 @@ class Traffic:
 
 class CountingTransport(httpx.AsyncBaseTransport):
     """Counts attempts; in-process, turns a request that hangs into an httpx time-out
-    (httpx's ASGI transport has no time-outs of its own)."""
+    (httpx's ASGI transport has no time-outs of its own). In-process, requests are
+    served one at a time (a server with one worker), so that the deadline counts the
+    sandbox's own time, not the time a request waited behind the client's other
+    concurrent requests on the shared event loop."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport, traffic: Traffic, deadline: bool) -> None:
         self.inner, self.traffic, self.deadline = inner, traffic, deadline
+        self.worker = asyncio.Lock()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
             if self.deadline:
-                response = await asyncio.wait_for(
-                    self.inner.handle_async_request(request), CLIENT_TIMEOUT
-                )
+                async with self.worker:
+                    response = await asyncio.wait_for(
+                        self.inner.handle_async_request(request), CLIENT_TIMEOUT
+                    )
             else:
                 response = await self.inner.handle_async_request(request)
         except (TimeoutError, httpx.TimeoutException) as exc:

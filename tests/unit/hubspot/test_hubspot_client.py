@@ -332,3 +332,68 @@ def test_limits_are_configurable() -> None:
     general, search = limits.budgets(lambda: 0.0, FakeTime().sleep)
     assert [w.max_requests for w in general.windows] == [100]
     assert [w.max_requests for w in search.windows] == [5]
+
+
+async def test_an_unlimited_sandbox_s_zero_headers_are_not_an_exhausted_budget() -> None:
+    time = FakeTime()
+    unlimited = {
+        "X-HubSpot-RateLimit-Max": "0",
+        "X-HubSpot-RateLimit-Remaining": "0",
+        "X-HubSpot-RateLimit-Secondly": "0",
+        "X-HubSpot-RateLimit-Secondly-Remaining": "0",
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/search"):
+            return httpx.Response(200, json={"total": 0, "results": []}, headers=unlimited)
+        return httpx.Response(200, json=OK, headers=unlimited)
+
+    client, http = make_client(handler, time)
+    start = time.now
+    async with http:
+        for _ in range(5):
+            await client.get("products", "1")
+        for _ in range(4):
+            await client.search_page("deals", [], [], [])
+    assert time.now == start  # before: ~10 s of waiting after the first answer
+    assert client.requests == 9
+
+
+async def test_a_real_limit_header_with_zero_remaining_still_tightens() -> None:
+    time = FakeTime()
+    stamps: list[float] = []
+    spent = {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "0"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        stamps.append(time.now)
+        return httpx.Response(200, json=OK, headers=spent)
+
+    client, http = make_client(handler, time)
+    async with http:
+        await client.get("products", "1")
+        await client.get("products", "1")
+    assert stamps[1] - stamps[0] >= 10
+
+
+async def test_a_secondly_429_on_search_pauses_only_searches() -> None:
+    time = FakeTime()
+    searches: list[float] = []
+    body = {"errorType": "RATE_LIMIT", "policyName": "SECONDLY", "message": "secondly"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/search"):
+            searches.append(time.now)
+            if len(searches) == 1:
+                return httpx.Response(429, json=body, headers={"Retry-After": "3"})
+            return httpx.Response(200, json={"total": 0, "results": []})
+        return httpx.Response(200, json=OK)
+
+    client, http = make_client(handler, time)
+    start = time.now
+    async with http:
+        await client.search_page("deals", [], [], [])
+        await client.get("deals", "1")
+    assert searches[1] - searches[0] >= 3  # the search itself waited for Retry-After
+    # Only the search budget was paused; other requests never were.
+    assert client.session.search_budget._paused_until >= start + 3
+    assert client.session.budget._paused_until < start
