@@ -1,11 +1,10 @@
-"""Bench plumbing: the two sandboxes on real sockets (threads of the bench process, each
-behind a request-counting ASGI wrapper), the engine as a subprocess (`ledgerbridge run` or
+"""Bench plumbing: the two sandboxes, each in its own process on a real socket behind the
+request meter (`bench.sandbox_proc`), the engine as a subprocess (`ledgerbridge run` or
 `ledgerbridge backfill`) whose peak RSS (VmHWM) is sampled from /proc, and the store with
-the demo connection."""
+the demo connection. The bench process only talks HTTP to the sandboxes."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import socket
@@ -14,25 +13,20 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import uvicorn
+import httpx
 
-from ledgerbridge.runtime.demo import DEMO_REALM, DEMO_TOKEN, ensure_demo_connection
-from ledgerbridge.sandbox.hubspot import cli as hubspot_cli
-from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
-from ledgerbridge.sandbox.qbo import cli as qbo_cli
-from ledgerbridge.sandbox.qbo.app import create_app as qbo_app
+from bench.seeding import Sizes
+from ledgerbridge.runtime.demo import ensure_demo_connection
 from ledgerbridge.store import Store, TokenCipher, generate_key
 
-T = TypeVar("T")
-UNMETERED = ("/_sandbox", "/oauth", "/connect")
 HUBSPOT_PORTAL = "62515"
+LOG_TAIL = 2000
 
 
 def free_port() -> int:
@@ -43,164 +37,203 @@ def free_port() -> int:
 
 
 @dataclass
-class Metered:
-    """An ASGI wrapper that counts API requests (and 429s) and remembers the server's loop,
-    so the bench can run code in it (seeding, changes, probes) without HTTP."""
+class Meter:
+    """One reading of a sandbox's request meter (`bench.sandbox_proc.Metered`)."""
 
-    app: Any
-    requests: int = 0
-    throttled: int = 0
-    by_kind: Counter[str] = field(default_factory=Counter)
-    last_request: float = 0.0
-    loop: asyncio.AbstractEventLoop | None = None
-    trace: list[tuple[float, float, int, str]] = field(default_factory=list)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if self.loop is None:
-            self.loop = asyncio.get_running_loop()
-        if scope["type"] != "http" or scope["path"].startswith(UNMETERED):
-            await self.app(scope, receive, send)
-            return
-        self.requests += 1
-        began = self.last_request = time.monotonic()
-        kind = f"{scope['method']} {_shape(scope['path'])}"
-        self.by_kind[kind] += 1
-        status = [0]
-
-        async def counting_send(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-                if message["status"] == 429:
-                    self.throttled += 1
-            await send(message)
-
-        await self.app(scope, receive, counting_send)
-        self.last_request = time.monotonic()
-        self.trace.append((began, self.last_request - began, status[0], kind))
-
-    def reset(self) -> None:
-        self.requests = self.throttled = 0
-        self.by_kind.clear()
-        self.trace.clear()
-
-    def dump(self, path: Path, origin: float) -> None:
-        """The requests as TSV: start (s from `origin`), duration, status, endpoint."""
-        rows = [f"{t - origin:.3f}\t{d:.3f}\t{s}\t{k}" for t, d, s, k in self.trace]
-        path.write_text("\n".join(rows) + "\n")
-
-    def call(self, fn: Callable[[], T], timeout: float = 120.0) -> T:
-        """Run `fn()` in the server's event loop (thread-safe access to the live state)."""
-        assert self.loop is not None, "server not started"
-
-        async def run() -> T:
-            return fn()
-
-        future: Future[T] = asyncio.run_coroutine_threadsafe(run(), self.loop)
-        return future.result(timeout)
+    requests: int
+    throttled: int
+    by_kind: Counter[str]
+    last_request: float
 
 
-def _shape(path: str) -> str:
-    """The path with ids replaced, for a per-endpoint breakdown."""
-    parts = []
-    for part in path.split("/"):
-        parts.append("{id}" if part.isdigit() else part)
-    return "/".join(parts)
+class SandboxProcess:
+    """One sandbox served by `python -m bench.sandbox_proc` in its own process, its output in
+    `<workdir>/<kind>-sandbox.log`. The bench reaches it over HTTP only: the API (metered)
+    for the engine, `/_bench/...` (not metered, not rate-limited) for itself."""
 
+    def __init__(self, kind: str, workdir: Path, options: Sequence[str]) -> None:
+        self.kind = kind
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / f"{kind}-sandbox.log"
+        self._sink = self.log.open("wb")
+        command = [sys.executable, "-m", "bench.sandbox_proc", kind, "--port", str(self.port)]
+        self.popen = subprocess.Popen(
+            [*command, "--parent-pid", str(os.getpid()), *options],
+            stdout=self._sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=Path(__file__).resolve().parent.parent,  # so `bench` is importable
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,  # Ctrl-C reaches the bench only; it stops us in order
+        )
+        self.client = httpx.Client(base_url=self.url, timeout=httpx.Timeout(1800, connect=10))
 
-@contextmanager
-def serve(app: Any, port: int) -> Iterator[None]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError(f"server on {port} did not start")
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def wait_ready(self, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(
+                    f"{self.kind} sandbox exited {self.popen.returncode}: {self.log_tail()}"
+                )
+            try:
+                return self.get("/_bench/health")  # type: ignore[no-any-return]
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise TimeoutError(f"{self.kind} sandbox did not start: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        self._sink.flush()
+        return self.log.read_text(errors="replace")[-LOG_TAIL:]
+
+    def _check(self, response: httpx.Response) -> httpx.Response:
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"{self.kind} sandbox: {response.request.method} {response.request.url.path} "
+                f"answered {response.status_code}: {response.text[:LOG_TAIL]}"
+            )
+        return response
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self._check(self.client.get(path, params=params)).json()
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return self._check(self.client.post(path, json=body or {})).json()
+
+    # ---- the bench endpoints
+
+    def seed(self, what: str, sizes: Sizes, seed: int = 8) -> int:
+        body = {
+            "what": what,
+            "invoices": sizes.invoices,
+            "customers": sizes.customers,
+            "items": sizes.items,
+            "seed": seed,
+        }
+        return int(self.post("/_bench/seed", body)["lines"])
+
+    def change(self, i: int) -> str:
+        return str(self.post("/_bench/change", {"i": i})["email"])
+
+    def emails(self, suffix: str = "") -> set[str]:
+        return set(self.get("/_bench/emails", suffix=suffix)["emails"])
+
+    def counts(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.get("/_bench/counts").items()}
+
+    def meter(self) -> Meter:
+        raw = self.get("/_bench/meter")
+        return Meter(
+            int(raw["requests"]),
+            int(raw["throttled"]),
+            Counter({k: int(v) for k, v in raw["by_kind"].items()}),
+            float(raw["last_request"]),
+        )
+
+    def reset_meter(self) -> None:
+        self.post("/_bench/meter/reset")
+
+    def dump_trace(self, path: Path, origin: float) -> None:
+        """Every metered request as TSV (start − `origin`, duration, status, endpoint)."""
+        response = self._check(self.client.get("/_bench/trace", params={"origin": origin}))
+        path.write_text(response.text)
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM (uvicorn shuts down cleanly), SIGKILL if it is still there after `timeout`."""
+        self.client.close()
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout)
+        self._sink.close()
 
 
 @dataclass
 class Env:
-    """Both sandboxes, the store path and the engine's environment."""
+    """Both sandboxes (processes), the store path and the engine's environment."""
 
     workdir: Path
-    hubspot: Metered
-    qbo: Metered
-    hubspot_url: str
-    qbo_url: str
+    hubspot: SandboxProcess
+    qbo: SandboxProcess
     engine_port: int
     env: dict[str, str]
+    today: str  # the QBO sandbox's date
+    engines: list[Engine] = field(default_factory=list)
 
     @property
-    def hubspot_sandbox(self) -> Any:
-        return self.hubspot.app.state.sandbox
+    def hubspot_url(self) -> str:
+        return self.hubspot.url
 
     @property
-    def qbo_sandbox(self) -> Any:
-        return self.qbo.app.state.sandbox
-
-    @property
-    def realm(self) -> Any:
-        return self.qbo_sandbox.realms[DEMO_REALM]
+    def qbo_url(self) -> str:
+        return self.qbo.url
 
     def reset_counts(self) -> None:
-        self.hubspot.reset()
-        self.qbo.reset()
+        self.hubspot.reset_meter()
+        self.qbo.reset_meter()
 
     def idle_since(self) -> float:
-        return max(self.hubspot.last_request, self.qbo.last_request)
+        return max(self.hubspot.meter().last_request, self.qbo.meter().last_request)
 
 
 @contextmanager
-def environment(workdir: Path, latency_ms: float, *, real_limits: bool = True) -> Iterator[Env]:
-    engine_port, hubspot_port, qbo_port = free_port(), free_port(), free_port()
+def environment(
+    workdir: Path,
+    latency_ms: float,
+    *,
+    real_limits: bool = True,
+    hubspot_webhooks: bool = True,
+) -> Iterator[Env]:
+    """Both sandboxes in their own processes (always stopped on the way out, whatever
+    happens), the store with the demo connection, and the engine's environment. Engines
+    started through `Engine(env, ...)` and still running at the end are killed too."""
+    engine_port = free_port()
     engine = f"http://127.0.0.1:{engine_port}"
     app_secret, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    hubspot_config = hubspot_cli.build_config(
-        port=hubspot_port,
-        token=DEMO_TOKEN,
-        latency_ms=latency_ms,
-        webhook_url=f"{engine}/webhooks/hubspot",
-        **({} if real_limits else {"rate_limit_burst": 0, "rate_limit_daily": 0}),
-    )
+    common = ["--latency-ms", str(latency_ms), "--engine-url", engine]
     if not real_limits:
-        hubspot_config.search_rate_per_second = 0
-    hubspot_config.app_client_secret = app_secret
-    qbo_config = qbo_cli.build_config(
-        realms=[DEMO_REALM],
-        token=DEMO_TOKEN,
-        latency=latency_ms / 1000,
-        webhook_url=f"{engine}/webhooks/qbo",
-        webhook_verifier=verifier,
-        **({} if real_limits else {"requests_per_minute": 0, "batch_per_minute": 0}),
-    )
-    hubspot = Metered(hubspot_app(hubspot_config))
-    qbo = Metered(qbo_app(qbo_config))
-    hubspot_url = f"http://127.0.0.1:{hubspot_port}"
-    qbo_url = f"http://127.0.0.1:{qbo_port}"
-    key = generate_key()
-    db = workdir / "state.db"
-    store = Store.open(f"sqlite:///{db}", TokenCipher(key.encode()))
+        common.append("--no-limits")
+    hubspot_options = [*common, f"--secret={app_secret}"]  # "=": a secret may start with "-"
+    if hubspot_webhooks:
+        hubspot_options.append("--webhooks")
+    started: list[SandboxProcess] = []
+    env: Env | None = None
     try:
-        ensure_demo_connection(store, hubspot_url, qbo_url, HUBSPOT_PORTAL)
+        started.append(SandboxProcess("hubspot", workdir, hubspot_options))
+        started.append(SandboxProcess("qbo", workdir, [*common, f"--secret={verifier}"]))
+        hubspot, qbo = started
+        hubspot.wait_ready()
+        today = str(qbo.wait_ready()["today"])
+        key = generate_key()
+        db = workdir / "state.db"
+        store = Store.open(f"sqlite:///{db}", TokenCipher(key.encode()))
+        try:
+            ensure_demo_connection(store, hubspot.url, qbo.url, HUBSPOT_PORTAL)
+        finally:
+            store.close()
+        variables = {
+            "LEDGERBRIDGE_DATABASE_URL": f"sqlite:///{db}",
+            "LEDGERBRIDGE_SECRET_KEY": key,
+            "LEDGERBRIDGE_PORT": str(engine_port),
+            "LEDGERBRIDGE_POLL_INTERVAL_SECONDS": "5",
+            "LEDGERBRIDGE_HUBSPOT__CLIENT_SECRET": app_secret,
+            "LEDGERBRIDGE_QBO__WEBHOOK_VERIFIER_TOKEN": verifier,
+        }
+        env = Env(workdir, hubspot, qbo, engine_port, variables, today)
+        yield env
     finally:
-        store.close()
-    env = {
-        "LEDGERBRIDGE_DATABASE_URL": f"sqlite:///{db}",
-        "LEDGERBRIDGE_SECRET_KEY": key,
-        "LEDGERBRIDGE_PORT": str(engine_port),
-        "LEDGERBRIDGE_POLL_INTERVAL_SECONDS": "5",
-        "LEDGERBRIDGE_HUBSPOT__CLIENT_SECRET": app_secret,
-        "LEDGERBRIDGE_QBO__WEBHOOK_VERIFIER_TOKEN": verifier,
-    }
-    with serve(hubspot, hubspot_port), serve(qbo, qbo_port):
-        yield Env(workdir, hubspot, qbo, hubspot_url, qbo_url, engine_port, env)
+        for running in env.engines if env is not None else []:
+            if running.popen.poll() is None:
+                running.stop()
+        for process in started:
+            process.stop()
 
 
 def vm_hwm_kb(pid: int) -> int:
@@ -217,6 +250,7 @@ class Engine:
     """`python -m ledgerbridge.cli *args` as a subprocess, its peak RSS sampled every 0.2 s."""
 
     def __init__(self, env: Env, args: Sequence[str], log_name: str) -> None:
+        env.engines.append(self)
         self.log = env.workdir / log_name
         full_env = {**os.environ, **env.env, "PYTHONUNBUFFERED": "1", "COLUMNS": "120"}
         self._sink = self.log.open("wb")

@@ -4,6 +4,7 @@ benchmark of issue 8 (a command, not a test). See bench/README.md."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -26,7 +27,8 @@ def run_one(
     if workdir is None:
         workdir = Path(tempfile.mkdtemp(prefix=f"lb-bench-{name}-"))
         print(f"scenario {name}: work directory {workdir}", flush=True)
-    with environment(workdir, latency_ms) as env:
+    # HubSpot webhooks only for (c): the backfills of (a)/(b) run no engine server.
+    with environment(workdir, latency_ms, hubspot_webhooks=name == "c") as env:
         if name == "a":
             return scenario_a(env, invoices, latency)
         if name == "b":
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=60.0, help="length of (c)")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the sandbox and engine processes are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     names = ["a", "b", "c"] if args.scenario == "all" else [args.scenario]
     ok = True
     for name in names:

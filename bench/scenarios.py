@@ -1,40 +1,29 @@
-"""The three scenarios of issue 8, their seeding (straight into the sandboxes' state, in
-their own event loop: no rate-limited request is spent on it) and the least-time model."""
+"""The three scenarios of issue 8 and the least-time model. Seeding and the changes of (c)
+run inside the sandbox processes (`bench.seeding`, through their `/_bench/...` endpoints):
+no rate-limited request is spent on them."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import random
+import os
+import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from bench.harness import Engine, Env
-from ledgerbridge.sandbox.hubspot.state import SOURCE_CRM_UI
-from ledgerbridge.sandbox.qbo import operations
+from bench.harness import Engine, Env, Meter
+from bench.seeding import Sizes
 
 # The sandboxes' real limits (their defaults, which the bench keeps).
 HUBSPOT_PER_SECOND = 190 / 10
 QBO_PER_SECOND = 500 / 60
 QBO_BATCH_PER_SECOND = 40 / 60
 QBO_QUERY_PAGE, QBO_BATCH_OPS, HUBSPOT_BATCH = 1000, 30, 100
-
-
-@dataclass
-class Sizes:
-    invoices: int
-    customers: int
-    items: int
-    lines: int = 0
-
-    @classmethod
-    def for_invoices(cls, n: int) -> Sizes:
-        # The issue's ratios: 10,000 invoices, 2,000 customers, 300 items.
-        return cls(invoices=n, customers=max(1, n // 5), items=min(300, max(3, n)))
 
 
 @dataclass
@@ -100,115 +89,16 @@ def render(result: Result) -> str:
 # ------------------------------------------------------------------ seeding
 
 
-def _seed_qbo_catalog(env: Env, sizes: Sizes) -> list[dict[str, Any]]:
-    sandbox, realm = env.qbo_sandbox, env.realm
-    ctx = sandbox.ctx(realm)
-    income = next(a for a in realm.table("Account").values() if a["AccountType"] == "Income")
-    items = []
-    for i in range(sizes.items):
-        body = {
-            "Name": f"Bench item {i}",
-            "Type": "Service",
-            "Sku": f"BENCH-{i:04d}",
-            "UnitPrice": Decimal(10 + i % 90),
-            "IncomeAccountRef": {"value": income["Id"]},
-        }
-        items.append(operations.create(ctx, "Item", body)[0])
-    return items
-
-
 def seed_qbo_company(env: Env, sizes: Sizes, seed: int = 8) -> None:
     """Scenario (a): customers, items and open invoices (1–5 lines, 3 on average)."""
-    rng = random.Random(seed)
-
-    def run() -> int:
-        sandbox, realm = env.qbo_sandbox, env.realm
-        items = _seed_qbo_catalog(env, sizes)
-        ctx = sandbox.ctx(realm)
-        customers = []
-        for i in range(sizes.customers):
-            body = {
-                "GivenName": "Bench",
-                "FamilyName": f"Customer {i}",
-                "DisplayName": f"Bench Customer {i}",
-                "PrimaryEmailAddr": {"Address": f"customer{i}@bench.example"},
-            }
-            customers.append(operations.create(ctx, "Customer", body)[0])
-        lines = 0
-        today = sandbox.now().date().isoformat()
-        for n in range(sizes.invoices):
-            count = rng.randint(1, 5)
-            lines += count
-            body = {
-                "CustomerRef": {"value": customers[n % len(customers)]["Id"]},
-                "TxnDate": today,
-                "Line": [
-                    {
-                        "DetailType": "SalesItemLineDetail",
-                        "Description": item["Name"],
-                        "SalesItemLineDetail": {
-                            "ItemRef": {"value": item["Id"]},
-                            "Qty": rng.randint(1, 4),
-                            "UnitPrice": item["UnitPrice"],
-                        },
-                    }
-                    for item in rng.sample(items, min(count, len(items)))
-                ],
-            }
-            operations.create(ctx, "Invoice", body)
-        return lines
-
-    sizes.lines = env.qbo.call(run, timeout=600)
+    sizes.lines = env.qbo.seed("company", sizes, seed)
 
 
 def seed_hubspot_portal(env: Env, sizes: Sizes, seed: int = 8) -> None:
     """Scenario (b): contacts, products (also in QBO as items with the same SKU: products
     flow QBO → HubSpot under the demo rules) and finalized (open) invoices with lines."""
-    rng = random.Random(seed)
-    env.qbo.call(lambda: _seed_qbo_catalog(env, sizes), timeout=600)
-
-    def run() -> int:
-        state = env.hubspot_sandbox.state
-        ui = SOURCE_CRM_UI
-        products = [
-            state.create(
-                "products",
-                {"name": f"Bench item {i}", "price": str(10 + i % 90), "hs_sku": f"BENCH-{i:04d}"},
-                source=ui,
-            )
-            for i in range(sizes.items)
-        ]
-        contacts = [
-            state.create(
-                "contacts",
-                {"firstname": "Bench", "lastname": f"Contact {i}", "email": f"c{i}@bench.example"},
-                source=ui,
-            )
-            for i in range(sizes.customers)
-        ]
-        lines = 0
-        for n in range(sizes.invoices):
-            invoice = state.create(
-                "invoices", {"hs_currency": "USD", "hs_title": f"Bench {n}"}, source=ui
-            )
-            contact = contacts[n % len(contacts)]
-            state.associate("invoices", invoice.id, "contacts", contact.id, 177, source=ui)
-            count = rng.randint(1, 5)
-            lines += count
-            for product in rng.sample(products, min(count, len(products))):
-                props = {
-                    "name": product.properties["name"],
-                    "price": product.properties["price"],
-                    "quantity": str(rng.randint(1, 4)),
-                    "hs_product_id": product.id,
-                    "hs_sku": product.properties["hs_sku"],
-                }
-                item = state.create("line_items", props, source=ui)
-                state.associate("invoices", invoice.id, "line_items", item.id, 409, source=ui)
-            state.update("invoices", invoice.id, {"hs_invoice_status": "open"}, source=ui)
-        return lines
-
-    sizes.lines = env.hubspot.call(run, timeout=600)
+    env.qbo.seed("catalog", sizes, seed)
+    sizes.lines = env.hubspot.seed("portal", sizes, seed)
 
 
 # ------------------------------------------------------------------ least-time model
@@ -251,14 +141,49 @@ def least_b(s: Sizes, latency: float) -> tuple[float, str]:
 # ------------------------------------------------------------------ running
 
 
-def _backfill(
-    env: Env, objects: list[str], since: str, timeout: float
-) -> tuple[int, list[str], bool]:
+BACKFILL_ORDER = {
+    "a": ["contacts", "products", "invoices"],
+    "b": ["products", "contacts", "invoices"],
+}
+_ALL_SUPPORTED: bool | None = None
+
+
+def backfill_all_supported() -> bool:
+    """Whether `ledgerbridge backfill --object` accepts `all` (its help lists the choices)."""
+    global _ALL_SUPPORTED
+    if _ALL_SUPPORTED is None:
+        answer = subprocess.run(
+            [sys.executable, "-m", "ledgerbridge.cli", "backfill", "--help"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "400", "NO_COLOR": "1", "TERM": "dumb"},
+            timeout=120,
+            check=False,
+        )
+        choices = re.search(r"--object\s+<([^>]*)>", answer.stdout + answer.stderr)
+        _ALL_SUPPORTED = choices is not None and "all" in choices.group(1).split("|")
+    return _ALL_SUPPORTED
+
+
+def _refused_all(code: int, output: str) -> bool:
+    """The engine's answer to `--object all` when `all` is not a choice (a usage error)."""
+    return code == 2 and "all" in output and "--object" in output
+
+
+def _backfill(env: Env, scenario: str, since: str, timeout: float) -> tuple[int, list[str], bool]:
+    """`backfill --object all` (one process) when the engine has it, else one process per
+    object in dependency order. Returns (peak RSS in kB, notes, failed)."""
+    plan = [["all"]] if backfill_all_supported() else [[o] for o in BACKFILL_ORDER[scenario]]
     peak, notes, failed = 0, [], False
-    for obj in objects:
+    while plan:
+        (obj,) = plan.pop(0)
         began = time.monotonic()
         engine = Engine(env, ["backfill", "--object", obj, "--since", since], f"bf-{obj}.log")
         code = engine.wait(timeout)
+        if obj == "all" and _refused_all(code, engine.output()):
+            notes.append("backfill --object all refused: one process per object instead")
+            plan = [[o] for o in BACKFILL_ORDER[scenario]]
+            continue
         notes.append(f"backfill --object {obj}: {time.monotonic() - began:.1f} s")
         peak = max(peak, engine.peak_kb)
         if code != 0:
@@ -268,49 +193,50 @@ def _backfill(
 
 
 def _since(env: Env) -> str:
-    return (env.qbo_sandbox.now().date() - dt.timedelta(days=1)).isoformat()
+    return (dt.date.fromisoformat(env.today) - dt.timedelta(days=1)).isoformat()
+
+
+def _meters(env: Env, start: float) -> tuple[Meter, Meter]:
+    """Both meters, and both traces written to the work directory."""
+    env.hubspot.dump_trace(env.workdir / "hubspot-requests.tsv", start)
+    env.qbo.dump_trace(env.workdir / "qbo-requests.tsv", start)
+    return env.hubspot.meter(), env.qbo.meter()
 
 
 def _finish(
     env: Env, name: str, sizes: Sizes, start: float, peak_kb: int, synced: int, least: Any
 ) -> Result:
     wall = time.monotonic() - start
-    env.hubspot.dump(env.workdir / "hubspot-requests.tsv", start)
-    env.qbo.dump(env.workdir / "qbo-requests.tsv", start)
+    hubspot, qbo = _meters(env, start)
     t, model = least
     return Result(
         scenario=name,
         sizes=sizes,
         wall_seconds=wall,
-        hubspot_requests=env.hubspot.requests,
-        qbo_requests=env.qbo.requests,
-        hubspot_429=env.hubspot.throttled,
-        qbo_429=env.qbo.throttled,
+        hubspot_requests=hubspot.requests,
+        qbo_requests=qbo.requests,
+        hubspot_429=hubspot.throttled,
+        qbo_429=qbo.throttled,
         synced_records=synced,
         least_seconds=t,
         model=model,
         peak_rss_mb=peak_kb / 1024,
         ok=False,
-        by_kind=dict(env.hubspot.by_kind + env.qbo.by_kind),
+        by_kind=dict(hubspot.by_kind + qbo.by_kind),
     )
 
 
 def scenario_a(env: Env, n: int, latency: float, timeout: float = 3600) -> Result:
     sizes = Sizes.for_invoices(n)
-    env.hubspot_sandbox.config.webhook_target_url = None
     seed_qbo_company(env, sizes)
     env.reset_counts()
     start = time.monotonic()
-    peak, notes, failed = _backfill(env, ["contacts", "products", "invoices"], _since(env), timeout)
+    peak, notes, failed = _backfill(env, "a", _since(env), timeout)
     synced = sizes.customers + sizes.items + sizes.invoices
     result = _finish(env, "a", sizes, start, peak, synced, least_a(sizes, latency))
     result.notes += notes
-
-    def counts() -> tuple[int, int, int, int]:
-        st = env.hubspot_sandbox.state
-        return tuple(len(st.live(o)) for o in ("contacts", "products", "invoices", "line_items"))  # type: ignore[return-value]
-
-    got = env.hubspot.call(counts)
+    counts = env.hubspot.counts()
+    got = tuple(counts[o] for o in ("contacts", "products", "invoices", "line_items"))
     result.notes.append(f"HubSpot now has contacts/products/invoices/line items = {got}")
     result.ok = not failed and got[:3] == (sizes.customers, sizes.items, sizes.invoices)
     return result
@@ -318,20 +244,15 @@ def scenario_a(env: Env, n: int, latency: float, timeout: float = 3600) -> Resul
 
 def scenario_b(env: Env, n: int, latency: float, timeout: float = 3600) -> Result:
     sizes = Sizes.for_invoices(n)
-    env.hubspot_sandbox.config.webhook_target_url = None
     seed_hubspot_portal(env, sizes)
     env.reset_counts()
     start = time.monotonic()
-    peak, notes, failed = _backfill(env, ["products", "contacts", "invoices"], _since(env), timeout)
+    peak, notes, failed = _backfill(env, "b", _since(env), timeout)
     synced = sizes.customers + sizes.invoices
     result = _finish(env, "b", sizes, start, peak, synced, least_b(sizes, latency))
     result.notes += notes
-
-    def counts() -> tuple[int, int]:
-        realm = env.realm
-        return len(realm.table("Customer")), len(realm.table("Invoice"))
-
-    got = env.qbo.call(counts)
+    counts = env.qbo.counts()
+    got = (counts["Customer"], counts["Invoice"])
     result.notes.append(f"QBO now has customers/invoices = {got}")
     result.ok = not failed and got == (sizes.customers, sizes.invoices)
     return result
@@ -347,6 +268,9 @@ def _wait_healthy(env: Env, engine: Engine, timeout: float = 60) -> None:
             pass
         time.sleep(0.1)
     raise TimeoutError(f"the engine did not come up: {engine.output()[-2000:]}")
+
+
+STEADY = "@steady.example"
 
 
 def scenario_c(
@@ -365,32 +289,8 @@ def scenario_c(
         env.reset_counts()
         start = time.monotonic()
 
-        def make_hubspot(i: int) -> None:
-            env.hubspot_sandbox.state.create(
-                "contacts",
-                {"firstname": "Steady", "lastname": f"H{i}", "email": f"hs{i}@steady.example"},
-                source=SOURCE_CRM_UI,
-            )
-
-        def make_qbo(i: int) -> None:
-            sandbox = env.qbo_sandbox
-            body = {
-                "DisplayName": f"Steady Q{i}",
-                "PrimaryEmailAddr": {"Address": f"qb{i}@steady.example"},
-            }
-            _obj, events = operations.create(sandbox.ctx(env.realm), "Customer", body)
-            sandbox.webhooks.publish(events)
-
-        def contacts() -> set[str]:
-            live = env.hubspot_sandbox.state.live("contacts")
-            return {(r.properties.get("email") or "").lower() for r in live}
-
-        def customers() -> set[str]:
-            rows = env.realm.table("Customer").values()
-            return {c.get("PrimaryEmailAddr", {}).get("Address", "").lower() for c in rows}
-
         def probe() -> None:
-            in_hubspot, in_qbo = env.hubspot.call(contacts), env.qbo.call(customers)
+            in_hubspot, in_qbo = env.hubspot.emails(STEADY), env.qbo.emails(STEADY)
             now = time.monotonic()
             for email, when in list(created.items()):
                 if email not in seen and email in (
@@ -402,10 +302,10 @@ def scenario_c(
         next_at = start
         while time.monotonic() - start < seconds:
             if time.monotonic() >= next_at:
-                env.hubspot.call(lambda i=i: make_hubspot(i))  # type: ignore[misc]
-                created[f"hs{i}@steady.example"] = time.monotonic()
-                env.qbo.call(lambda i=i: make_qbo(i))  # type: ignore[misc]
-                created[f"qb{i}@steady.example"] = time.monotonic()
+                email = env.hubspot.change(i)
+                created[email] = time.monotonic()
+                email = env.qbo.change(i)
+                created[email] = time.monotonic()
                 i += 1
                 next_at += 1.0 / rate
             probe()
@@ -417,24 +317,23 @@ def scenario_c(
         wall = time.monotonic() - start
     finally:
         engine.stop()
-    env.hubspot.dump(env.workdir / "hubspot-requests.tsv", start)
-    env.qbo.dump(env.workdir / "qbo-requests.tsv", start)
+    hubspot, qbo = _meters(env, start)
     changes = len(created)
     result = Result(
         scenario="c",
         sizes=sizes,
         wall_seconds=wall,
-        hubspot_requests=env.hubspot.requests,
-        qbo_requests=env.qbo.requests,
-        hubspot_429=env.hubspot.throttled,
-        qbo_429=env.qbo.throttled,
+        hubspot_requests=hubspot.requests,
+        qbo_requests=qbo.requests,
+        hubspot_429=hubspot.throttled,
+        qbo_429=qbo.throttled,
         synced_records=len(seen),
         least_seconds=seconds,
         model="the 60 s of changes",
         peak_rss_mb=engine.peak_kb / 1024,
         ok=len(seen) == changes,
         latencies=list(seen.values()),
-        by_kind=dict(env.hubspot.by_kind + env.qbo.by_kind),
+        by_kind=dict(hubspot.by_kind + qbo.by_kind),
     )
     result.notes.append(f"{len(seen)} of {changes} changes visible on the other side")
     if len(seen) < changes:

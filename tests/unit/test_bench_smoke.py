@@ -1,12 +1,27 @@
-"""The benchmark (`python -m bench.run`) runs: scenario (b) at a tiny scale, no latency.
-No timing assertions: the figures live in bench/RESULTS.md."""
+"""The benchmark (`python -m bench.run`) runs: scenario (b) at a tiny scale, no latency, with
+each sandbox in its own process. No timing assertions: the figures live in bench/RESULTS.md."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
+from bench.harness import SandboxProcess, environment
 from bench.run import run_one
 from bench.scenarios import render
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _trace_rows(path: Path) -> list[list[str]]:
+    return [line.split("\t") for line in path.read_text().splitlines() if line]
 
 
 def test_scenario_b_runs_at_tiny_scale(tmp_path: Path) -> None:
@@ -17,3 +32,31 @@ def test_scenario_b_runs_at_tiny_scale(tmp_path: Path) -> None:
     assert result.hubspot_requests > 0 and result.qbo_requests > 0
     assert result.peak_rss_mb > 0
     assert "wall time" in render(result)
+    # The meters ran in the sandbox processes: their traces hold exactly the counted API
+    # requests, and none of the bench's own (seeding, counters, trace) calls.
+    hubspot = _trace_rows(tmp_path / "hubspot-requests.tsv")
+    qbo = _trace_rows(tmp_path / "qbo-requests.tsv")
+    assert (len(hubspot), len(qbo)) == (result.hubspot_requests, result.qbo_requests)
+    assert all(len(row) == 4 and row[2].isdigit() for row in hubspot + qbo)
+    endpoints = {row[3] for row in hubspot + qbo}
+    assert any(e.startswith("POST /v3/company/{id}/batch") for e in endpoints)
+    assert not any("/_bench" in e for e in endpoints)
+    assert sum(result.by_kind.values()) == result.hubspot_requests + result.qbo_requests
+    assert (tmp_path / "hubspot-sandbox.log").exists() and (tmp_path / "qbo-sandbox.log").exists()
+
+
+def test_sandbox_processes_serve_the_bench_and_always_stop(tmp_path: Path) -> None:
+    pids: list[int] = []
+    with pytest.raises(RuntimeError, match="boom"), environment(tmp_path, 0.0) as env:
+        sandboxes: list[SandboxProcess] = [env.hubspot, env.qbo]
+        pids = [s.pid for s in sandboxes]
+        assert all(_alive(pid) for pid in pids) and os.getpid() not in pids
+        assert env.hubspot.emails() == set() and env.qbo.emails() == set()
+        assert env.hubspot.change(7) == "hs7@steady.example"
+        assert env.qbo.change(7) == "qb7@steady.example"
+        assert env.hubspot.emails("@steady.example") == {"hs7@steady.example"}
+        assert env.qbo.emails("@steady.example") == {"qb7@steady.example"}
+        assert env.hubspot.counts()["contacts"] == 1
+        assert env.hubspot.meter().requests == 0  # the bench endpoints are not metered
+        raise RuntimeError("boom")
+    assert pids and not any(_alive(pid) for pid in pids)

@@ -14,6 +14,7 @@ words) of the value and supports the `*` wildcard.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from fnmatch import fnmatchcase
 from typing import Any
@@ -127,6 +128,36 @@ def matches_filter(record: Record, flt: dict[str, Any], defs: dict[str, Property
     return False
 
 
+def _is_text(definition: PropertyDef | None) -> bool:
+    """Whether `_key` compares this property as lower-cased text."""
+    kind = definition.type if definition else "string"
+    stamp = definition is not None and definition.name in _STAMPS
+    return kind not in ("number", "date", "datetime") and not stamp
+
+
+def _compile(flt: dict[str, Any], defs: dict[str, PropertyDef]) -> Callable[[Record], bool]:
+    """`matches_filter` for one filter, with EQ / IN / NOT_IN on text properties reduced to
+    set look-ups (same answers: text keys are equal exactly when their lower-cased forms are)."""
+    name = str(flt.get("propertyName", ""))
+    op = str(flt.get("operator", "EQ")).upper()
+    definition = defs.get(name)
+    if name == "hs_object_id" or op not in ("EQ", "IN", "NOT_IN") or not _is_text(definition):
+        return lambda record: matches_filter(record, flt, defs)
+    if op == "EQ":
+        keys = {"" if flt.get("value") is None else str(flt.get("value")).lower()}
+    else:
+        keys = {str(v).lower() for v in flt.get("values") or []}
+    inside = op != "NOT_IN"
+
+    def test(record: Record) -> bool:
+        value = record.properties.get(name, "")
+        if value == "":
+            return not inside
+        return (value.lower() in keys) == inside
+
+    return test
+
+
 def validate_filter_groups(groups: Any, defs: dict[str, PropertyDef]) -> list[dict[str, Any]]:
     if groups is None:
         return []
@@ -237,12 +268,11 @@ def search(state: SandboxState, object_type: str, body: dict[str, Any]) -> dict[
             f"Paging beyond {MAX_RESULTS} results is not allowed; refine the filters",
             sub_category="crm.search.PAGING_LIMIT_EXCEEDED",
         )
+    compiled = [[_compile(f, defs) for f in g["filters"]] for g in groups]
     hits = [
         r
         for r in state.live(object_type)
-        if (
-            not groups or any(all(matches_filter(r, f, defs) for f in g["filters"]) for g in groups)
-        )
+        if (not compiled or any(all(test(r) for test in group) for group in compiled))
         and (not query or _query_match(r, query, object_type))
     ]
     hits.sort(key=lambda r: int(r.id))

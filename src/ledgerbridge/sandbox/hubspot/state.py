@@ -105,6 +105,12 @@ class SandboxState:
         }
         # (from_type, from_id, to_type, to_id) -> type ids
         self.associations: dict[tuple[str, str, str, str], set[int]] = {}
+        # An index of `associations` (only ever added to; `associated` re-checks the pairs):
+        # (from_type, from_id) -> to_type -> to_ids, so a look-up needs no scan of them all.
+        self._linked: dict[tuple[str, str], dict[str, set[str]]] = {}
+        # Unique-value indexes, built on first use: (object_type, property) -> value -> ids
+        # (emails lower-cased). `find` re-checks every candidate, so they may hold stale ids.
+        self._unique_index: dict[tuple[str, str], dict[str, set[str]]] = {}
         self.next_id = 1001
         self.next_invoice_number = 1001
         self.webhook_settings: dict[str, Any] | None = None
@@ -173,13 +179,43 @@ class SandboxState:
                 sub_category="crm.object.ID_PROPERTY_NOT_UNIQUE",
             )
         wanted = key.lower() if id_property == "email" else key
-        for record in table.values():
+        if not wanted:
+            return None
+        candidates = self._by_value(object_type, id_property).get(wanted, ())
+        for record_id in sorted(candidates, key=int):  # table (= id) order, as a scan would
+            record = table.get(record_id)
+            if record is None or record.archived:
+                continue
             value = record.properties.get(id_property, "")
             if id_property == "email":
                 value = value.lower()
-            if not record.archived and value and value == wanted:
+            if value == wanted:
                 return record
         return None
+
+    def _by_value(self, object_type: str, name: str) -> dict[str, set[str]]:
+        """value -> ids of the records that had it (a superset: `find` re-checks)."""
+        index = self._unique_index.get((object_type, name))
+        if index is None:
+            index = {}
+            for record in self.objects[object_type].values():
+                self._index_value(index, record, name)
+            self._unique_index[(object_type, name)] = index
+        return index
+
+    @staticmethod
+    def _index_value(index: dict[str, set[str]], record: Record, name: str) -> None:
+        value = record.properties.get(name, "")
+        if name == "email":
+            value = value.lower()
+        if value:
+            index.setdefault(value, set()).add(record.id)
+
+    def _reindex(self, record: Record) -> None:
+        """Add `record`'s current values to the unique-value indexes built so far."""
+        for (object_type, name), index in self._unique_index.items():
+            if object_type == record.object_type:
+                self._index_value(index, record, name)
 
     def get(self, object_type: str, key: str, id_property: str | None = None) -> Record:
         record = self.find(object_type, key, id_property)
@@ -228,6 +264,7 @@ class SandboxState:
         for name, value in record.properties.items():
             record.history[name] = [[value, now, source]]
         self.objects[object_type][record.id] = record
+        self._reindex(record)
         self.emit(ChangeEvent("creation", object_type, record.id, now, source))
         for to_type, to_id, type_id in associations or []:
             self.associate(object_type, record.id, to_type, to_id, type_id, source=source)
@@ -268,6 +305,7 @@ class SandboxState:
             else:
                 record.properties[name] = value
             record.history.setdefault(name, []).append([value, now, source])
+        self._reindex(record)
         record.updated_at = now
         record.properties["lastmodifieddate"] = iso_ms(now)
         record.properties["hs_lastmodifieddate"] = iso_ms(now)
@@ -283,7 +321,15 @@ class SandboxState:
             return  # HubSpot answers 204 for an unknown id too
         if object_type == "invoices":
             commerce.check_invoice_archive(record)
-        linked = [k for k in self.associations if k[:2] == (object_type, key)]
+        linked = [
+            (object_type, key, to_type, to_id)
+            for to_type, to_ids in self._linked.get((object_type, key), {}).items()
+            for to_id in sorted(to_ids)
+            if (object_type, key, to_type, to_id) in self.associations
+        ]
+        if len(linked) > 1:  # the order a scan of `associations` gives
+            order = {k: i for i, k in enumerate(self.associations)}
+            linked.sort(key=order.__getitem__)
         for from_type, from_id, to_type, to_id in linked:
             self.disassociate(from_type, from_id, to_type, to_id, source=source)
         now = self.now_ms()
@@ -317,9 +363,11 @@ class SandboxState:
         key = (from_type, from_id, to_type, to_id)
         if type_id not in self.associations.get(key, set()):
             self.associations.setdefault(key, set()).add(type_id)
+            self._link(key)
             if spec.reverse_id is not None:
                 rkey = (to_type, to_id, from_type, from_id)
                 self.associations.setdefault(rkey, set()).add(spec.reverse_id)
+                self._link(rkey)
             self._association_event(spec, from_id, to_id, source, removed=False)
             commerce.after_association(self, from_type, from_id, to_type, to_id)
         return spec
@@ -352,13 +400,17 @@ class SandboxState:
         if removing:
             commerce.after_association(self, from_type, from_id, to_type, to_id)
 
+    def _link(self, key: tuple[str, str, str, str]) -> None:
+        self._linked.setdefault(key[:2], {}).setdefault(key[2], set()).add(key[3])
+
     def associated(self, from_type: str, from_id: str, to_type: str) -> dict[str, set[int]]:
         """to_id -> type ids, in id order."""
-        found = {
-            k[3]: ids
-            for k, ids in self.associations.items()
-            if k[0] == from_type and k[1] == from_id and k[2] == to_type and ids
-        }
+        to_ids = self._linked.get((from_type, from_id), {}).get(to_type, ())
+        found = {}
+        for to_id in to_ids:
+            ids = self.associations.get((from_type, from_id, to_type, to_id))
+            if ids:
+                found[to_id] = ids
         return dict(sorted(found.items(), key=lambda item: int(item[0])))
 
     def _association_event(
@@ -408,6 +460,7 @@ class SandboxState:
             self.properties[name] = {row["name"]: PropertyDef.from_json(row) for row in rows}
         for from_type, from_id, to_type, to_id, ids in data.get("associations", []):
             self.associations[(from_type, from_id, to_type, to_id)] = set(ids)
+            self._link((from_type, from_id, to_type, to_id))
         self.next_id = int(data.get("next_id", self.next_id))
         self.next_invoice_number = int(data.get("next_invoice_number", self.next_invoice_number))
         self.webhook_settings = data.get("webhook_settings")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from .errors import HubSpotError
@@ -17,6 +18,7 @@ def iso_ms(ms: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
+@lru_cache(maxsize=65536)  # searches and sorts parse every record's stamps: they repeat
 def parse_datetime_ms(value: str) -> int | None:
     """ISO-8601 / "YYYY-MM-DD" / ms epoch string → ms epoch, or None if unparseable."""
     text = value.strip()

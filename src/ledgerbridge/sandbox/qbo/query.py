@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from ledgerbridge.sandbox.qbo import faults
@@ -194,13 +195,25 @@ def parse(text: str) -> Query:
     return query
 
 
+_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+@lru_cache(maxsize=65536)
+def _when(text: str) -> datetime:
+    """`parse_datetime`, remembered: a table's stamps repeat, and so do a query's constants."""
+    return parse_datetime(text)
+
+
 def _value(obj: Obj, path: str) -> Any:
     current: Any = obj
     for part in path.split("."):
         if not isinstance(current, dict):
             return None
-        match = next((k for k in current if k.lower() == part.lower()), None)
-        if match is None:
+        # The first key equal to `part` but for case (found by C-level list operations).
+        keys = list(current)
+        try:
+            match = keys[list(map(str.lower, keys)).index(part.lower())]
+        except ValueError:
             return None
         current = current[match]
     if isinstance(current, dict):
@@ -221,9 +234,9 @@ def _coerce(field_value: Any, wanted: Any) -> tuple[Any, Any] | None:
         except InvalidOperation:
             return (str(field_value), str(wanted))
     text, other = str(field_value), str(wanted)
-    if re.match(r"^\d{4}-\d{2}-\d{2}", text) and re.match(r"^\d{4}-\d{2}-\d{2}", other):
+    if _DATE_PREFIX.match(text) and _DATE_PREFIX.match(other):
         try:
-            return (parse_datetime(text), parse_datetime(other))
+            return (_when(text), _when(other))
         except ValueError:
             return (text, other)
     if text.isdigit() and other.isdigit():
@@ -269,10 +282,39 @@ def _sort_key(obj: Obj, path: str) -> tuple[int, Any]:
     return (2, text.casefold())
 
 
+def _id_key(value: Any) -> str | None:
+    """The table key an `Id = value` condition can match, or None when unsure (a scan)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return str(int(value)) if value.is_finite() and value == value.to_integral_value() else None
+    text = str(value)
+    try:
+        return str(int(text)) if text.isdigit() else None
+    except ValueError:  # digits int() refuses ("²")
+        return None
+
+
+def _by_id(table: dict[str, Obj], where: list[Condition]) -> list[Obj] | None:
+    """The rows an `Id = …` / `Id IN (…)` condition allows, straight from the table (keyed by
+    Id), or None when there is no such condition. The caller still applies every condition."""
+    for cond in where:
+        if cond.path.lower() != "id" or cond.op not in ("=", "IN"):
+            continue
+        keys = [_id_key(v) for v in (cond.value if cond.op == "IN" else [cond.value])]
+        if any(k is None for k in keys):
+            continue
+        found = {k: table[k] for k in keys if k is not None and k in table}
+        return list(found.values())
+    return None
+
+
 def run(realm: RealmState, text: str) -> Obj:
     """Evaluate a query; return the `QueryResponse` object."""
     query = parse(text)
-    rows = list(realm.table(query.entity).values())
+    table = realm.table(query.entity)
+    picked = _by_id(table, query.where)
+    rows = list(table.values()) if picked is None else picked
     if query.entity in LIST_ENTITIES and not any(c.path.lower() == "active" for c in query.where):
         rows = [r for r in rows if r.get("Active", True)]
     rows = [r for r in rows if all(matches(r, c) for c in query.where)]
@@ -303,11 +345,11 @@ def cdc(realm: RealmState, entities: list[str], changed_since: datetime, now: da
     changes: list[tuple[datetime, str, Obj]] = []
     for entity in entities:
         for obj in realm.table(entity).values():
-            when = parse_datetime(obj["MetaData"]["LastUpdatedTime"])
+            when = _when(obj["MetaData"]["LastUpdatedTime"])
             if when >= changed_since:
-                changes.append((when, entity, public(obj)))
+                changes.append((when, entity, obj))
         for entity_id, stamp in realm.deleted.get(entity, {}).items():
-            when = parse_datetime(stamp)
+            when = _when(stamp)
             if when >= changed_since:
                 tomb = {
                     "Id": entity_id,
@@ -320,7 +362,7 @@ def cdc(realm: RealmState, entities: list[str], changed_since: datetime, now: da
     changes = changes[:CDC_MAX_OBJECTS]
     responses = []
     for entity in entities:
-        objs = [o for _, e, o in changes if e == entity]
+        objs = [public(o) for _, e, o in changes if e == entity]  # tombstones: a plain copy
         if objs:
             responses.append({entity: objs, "startPosition": 1, "maxResults": len(objs)})
         else:

@@ -62,8 +62,16 @@ def to_jsonable(value: Any) -> Any:
     return _plain(value)
 
 
+def _number(value: Any) -> Any:
+    """`json.dumps`'s fallback: a Decimal as `_plain` writes it (nothing else is JSON)."""
+    if isinstance(value, Decimal):
+        return _plain(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(_plain(value), separators=(",", ":"))
+    # Same text as json.dumps(_plain(value)), without first copying the whole value in Python.
+    return json.dumps(value, separators=(",", ":"), default=_number)
 
 
 def loads(text: str | bytes) -> Any:
