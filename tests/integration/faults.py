@@ -89,6 +89,18 @@ class CrashingState:
     async def load_links(self) -> list[Link]:
         return await self.inner.load_links()
 
+    async def load_links_for(
+        self,
+        object_type: ObjectPair,
+        hubspot_ids: Collection[str] = (),
+        qbo_ids: Collection[str] = (),
+        keys: Collection[str] = (),
+    ) -> list[Link]:
+        return await self.inner.load_links_for(object_type, hubspot_ids, qbo_ids, keys)
+
+    async def load_refs(self) -> RefIndex:
+        return await self.inner.load_refs()
+
     async def get_cursor(self, side: System, object_type: ObjectPair) -> dt.datetime | None:
         return await self.inner.get_cursor(side, object_type)
 

@@ -107,7 +107,9 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--dry-run", help="Preview what would be written.")
         ] = False,
         as_json: JsonOption = False,
-        batch_size: Annotated[int, typer.Option(help="Records per batch.")] = 100,
+        batch_size: Annotated[
+            int, typer.Option(help="Records per batch (one read page, one commit).")
+        ] = 1000,
         connection: ConnectionOption = None,
         config: ConfigOption = None,
     ) -> None:

@@ -59,7 +59,13 @@ from ledgerbridge.qbo.changes import qbo_datetime
 from ledgerbridge.qbo.codec_values import datetime_of
 from ledgerbridge.runtime.hubspot_side import HubSpotSide, object_of
 from ledgerbridge.runtime.qbo_side import ENTITIES, QboSide
-from ledgerbridge.runtime.store_state import load_rules, load_sync_links, write_commit
+from ledgerbridge.runtime.store_state import (
+    load_ref_index,
+    load_rules,
+    load_sync_links,
+    load_sync_links_for,
+    write_commit,
+)
 from ledgerbridge.store import ConnectionStatus, Store
 from ledgerbridge.sync.engine import SyncEngine, utc_now
 from ledgerbridge.sync.filters import passes, property_value
@@ -682,6 +688,22 @@ class BackfillState:
     async def load_links(self) -> list[Link]:
         with self.store.begin() as tx:
             return load_sync_links(tx, self.connection_id)
+
+    async def load_links_for(
+        self,
+        object_type: ObjectPair,
+        hubspot_ids: Collection[str] = (),
+        qbo_ids: Collection[str] = (),
+        keys: Collection[str] = (),
+    ) -> list[Link]:
+        with self.store.begin() as tx:
+            return load_sync_links_for(
+                tx, self.connection_id, object_type, hubspot_ids, qbo_ids, keys
+            )
+
+    async def load_refs(self) -> RefIndex:
+        with self.store.begin() as tx:
+            return load_ref_index(tx, self.connection_id)
 
     async def get_cursor(self, side: System, object_type: ObjectPair) -> dt.datetime | None:
         return self.position(side).bound

@@ -15,7 +15,9 @@ from collections.abc import Collection, Sequence
 
 from ledgerbridge.domain import System
 from ledgerbridge.store import ConnectionStatus, LinkRow, RecordStatus, Store, Tx
-from ledgerbridge.sync.model import Link
+from ledgerbridge.sync.defaults import MATCH_FIELD
+from ledgerbridge.sync.match import match_key
+from ledgerbridge.sync.model import Link, RefIndex
 from ledgerbridge.sync.payments import PAYMENTS, PaymentLink
 from ledgerbridge.sync.ports import Commit
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
@@ -56,6 +58,42 @@ PAIRS = frozenset(p.value for p in ObjectPair)
 def load_sync_links(tx: Tx, connection_id: int) -> list[Link]:
     """The links of the three object pairs (payment links are loaded on their own)."""
     return [link_from_row(r) for r in tx.list_links(connection_id) if r.object_type in PAIRS]
+
+
+REF_PAIRS = (ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS)
+
+
+def load_sync_links_for(
+    tx: Tx,
+    connection_id: int,
+    object_type: ObjectPair,
+    hubspot_ids: Collection[str] = (),
+    qbo_ids: Collection[str] = (),
+    keys: Collection[str] = (),
+) -> list[Link]:
+    """The links of `object_type` with one of these ids, or whose base snapshot's match
+    key (`sync.match.match_key`) is one of `keys` (see `StatePort.load_links_for`)."""
+    hubspot = set(hubspot_ids)
+    name = MATCH_FIELD.get(object_type)
+    if keys and name is not None:
+        wanted = set(keys)
+        hubspot.update(
+            h
+            for h, _, value in tx.link_base_values(connection_id, object_type.value, name)
+            if match_key(object_type, {name: value}) in wanted
+        )
+    if not hubspot and not qbo_ids:
+        return []
+    rows = tx.find_links(connection_id, object_type.value, hubspot_ids=hubspot, qbo_ids=qbo_ids)
+    return [link_from_row(r) for r in rows]
+
+
+def load_ref_index(tx: Tx, connection_id: int) -> RefIndex:
+    """The cross-pair references (contacts, products) from the link ids alone."""
+    pairs = tx.link_id_pairs(connection_id, [p.value for p in REF_PAIRS])
+    contacts = {h: q for t, h, q in pairs if t == ObjectPair.CONTACTS_CUSTOMERS.value}
+    products = {h: q for t, h, q in pairs if t == ObjectPair.PRODUCTS_ITEMS.value}
+    return RefIndex(contacts, products)
 
 
 def payment_link_from_row(row: LinkRow) -> PaymentLink:
@@ -151,6 +189,22 @@ class StoreState:
         with self.store.begin() as tx:
             return load_sync_links(tx, self.connection_id)
 
+    def _load_links_for(
+        self,
+        object_type: ObjectPair,
+        hubspot_ids: Collection[str],
+        qbo_ids: Collection[str],
+        keys: Collection[str],
+    ) -> list[Link]:
+        with self.store.begin() as tx:
+            return load_sync_links_for(
+                tx, self.connection_id, object_type, hubspot_ids, qbo_ids, keys
+            )
+
+    def _load_refs(self) -> RefIndex:
+        with self.store.begin() as tx:
+            return load_ref_index(tx, self.connection_id)
+
     def _load_payment_links(self) -> list[PaymentLink]:
         with self.store.begin() as tx:
             rows = tx.list_links(self.connection_id, PAYMENTS)
@@ -181,6 +235,20 @@ class StoreState:
 
     async def load_links(self) -> list[Link]:
         return await asyncio.to_thread(self._load_links)
+
+    async def load_links_for(
+        self,
+        object_type: ObjectPair,
+        hubspot_ids: Collection[str] = (),
+        qbo_ids: Collection[str] = (),
+        keys: Collection[str] = (),
+    ) -> list[Link]:
+        return await asyncio.to_thread(
+            self._load_links_for, object_type, hubspot_ids, qbo_ids, keys
+        )
+
+    async def load_refs(self) -> RefIndex:
+        return await asyncio.to_thread(self._load_refs)
 
     async def get_cursor(self, side: System, object_type: ObjectPair) -> dt.datetime | None:
         return await asyncio.to_thread(self._get_cursor, side, object_type)

@@ -34,6 +34,8 @@ from ledgerbridge.store.rows import (
 from ledgerbridge.transport.tokens import TokenSet
 
 Clock = Callable[[], dt.datetime]
+ID_CHUNK = 500
+"""Ids per `IN (...)` list (well under SQLite's and PostgreSQL's parameter limits)."""
 
 
 def utc_now() -> dt.datetime:
@@ -339,6 +341,66 @@ class Tx:
         return [
             self._link(r) for r in self.connection.execute(query.order_by(table.c.id)).mappings()
         ]
+
+    def find_links(
+        self,
+        connection_id: int,
+        object_type: str,
+        *,
+        hubspot_ids: Collection[str] = (),
+        qbo_ids: Collection[str] = (),
+    ) -> list[LinkRow]:
+        """The links of `object_type` whose HubSpot id is in `hubspot_ids` or whose QBO id
+        is in `qbo_ids`, ordered by id (each at most once). Uses the unique indexes, in
+        chunks of `ID_CHUNK` ids per query."""
+        table = schema.links
+        found: dict[int, RowMapping] = {}
+        for column, wanted in ((table.c.hubspot_id, hubspot_ids), (table.c.qbo_id, qbo_ids)):
+            ids = sorted(set(wanted))
+            for start in range(0, len(ids), ID_CHUNK):
+                rows = self.connection.execute(
+                    select(table).where(
+                        table.c.connection_id == connection_id,
+                        table.c.object_type == object_type,
+                        column.in_(ids[start : start + ID_CHUNK]),
+                    )
+                ).mappings()
+                for row in rows:
+                    found.setdefault(int(row["id"]), row)
+        return [self._link(found[key]) for key in sorted(found)]
+
+    def link_base_values(
+        self, connection_id: int, object_type: str, name: str
+    ) -> list[tuple[str, str, str]]:
+        """(HubSpot id, QBO id, value) of the links of `object_type` whose base snapshot
+        holds a text value under `name`, without reading the snapshots themselves."""
+        table = schema.links
+        value = table.c.base[name].as_string()
+        rows = self.connection.execute(
+            select(table.c.hubspot_id, table.c.qbo_id, value)
+            .where(
+                table.c.connection_id == connection_id,
+                table.c.object_type == object_type,
+                value.is_not(None),
+            )
+            .order_by(table.c.id)
+        )
+        return [(str(h), str(q), str(v)) for h, q, v in rows]
+
+    def link_id_pairs(
+        self, connection_id: int, object_types: Collection[str]
+    ) -> list[tuple[str, str, str]]:
+        """(object type, HubSpot id, QBO id) of the links of `object_types`: the ids only."""
+        table = schema.links
+        rows = self.connection.execute(
+            select(table.c.object_type, table.c.hubspot_id, table.c.qbo_id)
+            .where(
+                table.c.connection_id == connection_id,
+                table.c.object_type.in_(sorted(set(object_types))),
+            )
+            .order_by(table.c.id)
+        )
+        return [(str(t), str(h), str(q)) for t, h, q in rows]
 
     def save_link(self, link: LinkRow) -> None:
         """Insert or update the pair, keyed on (connection, object type, HubSpot id)."""

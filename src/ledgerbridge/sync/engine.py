@@ -8,9 +8,13 @@ the deal roll-up (`sync.deals`, R-INV-6) when the engine has a `DealPort`.
 
 1. read the changes of each side the rule takes changes from, since that side's
    cursor; read the current counterparts of changed linked records (fresh versions);
-2. load the links; gather the `PlanContext`: cross-pair references from the links,
-   match candidates looked up by key on the other side, QBO DisplayNames (only when
-   a new customer may be created), the rule's sync start time;
+2. gather the `PlanContext`: cross-pair references from the contact and product link
+   ids (`StatePort.load_refs`), match candidates looked up by key on the other side,
+   QBO DisplayNames (only when a new customer may be created), the rule's sync start
+   time. Only the links this pass needs are loaded (`StatePort.load_links_for`): those
+   of the changed records (and of the records they name as their counterpart), of the
+   candidates, and of the linked records whose base holds a key of an unlinked record;
+   never every link, so a pass costs the same however many records were synced;
 3. `plan(...)`;
 4. apply the writes in batches through the side ports (idempotent: QBO `requestid`,
    HubSpot upsert on the QBO id);
@@ -134,9 +138,22 @@ class SyncEngine:
 
     # ---- one rule ----
 
+    async def _links_for(
+        self,
+        pair: ObjectPair,
+        hubspot_ids: Collection[str],
+        qbo_ids: Collection[str],
+        keys: Collection[str] = (),
+    ) -> list[Link]:
+        if not (hubspot_ids or qbo_ids or keys):
+            return []
+        return await self.state.load_links_for(pair, hubspot_ids, qbo_ids, keys)
+
     async def _read(
-        self, rule: SyncRule, links: Sequence[Link], refs: RefIndex
-    ) -> tuple[dict[System, Changes], dict[System, list[SideRecord]]]:
+        self, rule: SyncRule, refs: RefIndex
+    ) -> tuple[dict[System, Changes], dict[System, list[SideRecord]], list[Link]]:
+        """The changes, the records to plan (changes and their linked counterparts) and
+        the links of this pair that those records need."""
         pair = rule.object_pair
         sources = sorted(rule.direction.sources)
 
@@ -147,6 +164,15 @@ class SyncEngine:
         # The two services are independent: read them at the same time.
         changes = dict(zip(sources, await _gather(*(changed(s) for s in sources)), strict=True))
         records = {s: list(changes[s].records) if s in changes else [] for s in System}
+        # The links of the changed records, and of the records they say they were
+        # created from (`SideRecord.counterpart_id`: the planner refuses to link a
+        # record to one that is already linked).
+        ids = {
+            side: {r.ref.id for r in records[side]}
+            | {r.counterpart_id for r in records[side.other] if r.counterpart_id is not None}
+            for side in System
+        }
+        links = await self._links_for(pair, ids[H], ids[Q])
         # Counterparts of changed linked records: their current version and values.
         by_id = {H: {x.hubspot_id: x for x in links}, Q: {x.qbo_id: x for x in links}}
         wanted: dict[System, set[str]] = {}
@@ -164,7 +190,7 @@ class SyncEngine:
         )
         for side, found in zip(wanted, fresh, strict=True):
             records[side].extend(found)
-        return changes, records
+        return changes, records, links
 
     async def _context(
         self,
@@ -172,7 +198,11 @@ class SyncEngine:
         links: Sequence[Link],
         records: dict[System, list[SideRecord]],
         refs: RefIndex,
-    ) -> PlanContext:
+    ) -> tuple[PlanContext, list[Link]]:
+        """The plan's context, and `links` with those the match look-ups need: the links
+        of the candidates found (a candidate may already be linked to another record) and
+        of the linked records whose base holds a key of an unlinked record (a key that
+        belongs to a linked record is never given to a new one)."""
         pair = rule.object_pair
         linked = {H: {x.hubspot_id for x in links}, Q: {x.qbo_id for x in links}}
         unlinked = {
@@ -202,13 +232,18 @@ class SyncEngine:
         )
         for side, records_found in zip(keys, found, strict=True):
             candidates[side] = records_found
-        return PlanContext(
+        more = {s: {c.ref.id for c in candidates[s]} - linked[s] for s in System}
+        all_keys = set().union(*keys.values())
+        extra = await self._links_for(pair, more[H], more[Q], all_keys)
+        have = {(x.hubspot_id, x.qbo_id) for x in links}
+        context = PlanContext(
             sync_started_at=rule.sync_started_at or EPOCH,
             refs=refs,
             qbo_display_names=names,
             hubspot_candidates=candidates[H],
             qbo_candidates=candidates[Q],
         )
+        return context, [*links, *(x for x in extra if (x.hubspot_id, x.qbo_id) not in have)]
 
     async def _apply(
         self, rule: SyncRule, writes: Sequence[WriteAction], refs: RefIndex
@@ -244,15 +279,13 @@ class SyncEngine:
 
     async def _run_rule(self, rule: SyncRule, report: PairReport, dry_run: bool) -> None:
         pair = rule.object_pair
-        all_links = await self.state.load_links()
-        custom: str | None = None
+        refs = await self.state.load_refs()
         qbo = self.sides[Q]
         if pair is ObjectPair.INVOICES_INVOICES and isinstance(qbo, CustomLineItemSource):
             custom = await qbo.custom_line_item(rule)
-        refs = RefIndex.from_links(all_links, custom)
-        links = [x for x in all_links if x.object_type is pair]
-        changes, records = await self._read(rule, links, refs)
-        context = await self._context(rule, links, records, refs)
+            refs = RefIndex(refs.contacts, refs.products, custom)
+        changes, records, links = await self._read(rule, refs)
+        context, links = await self._context(rule, links, records, refs)
         actions = plan(rule, links, records[H], records[Q], context)
         if dry_run:
             summarize(actions, report)
@@ -277,8 +310,7 @@ class SyncEngine:
         if rule.object_pair is not ObjectPair.INVOICES_INVOICES or not rule.payments_enabled:
             return
         try:
-            links = [x for x in await self.state.load_links() if x.object_type is rule.object_pair]
-            await run_payment_pass(rule, self.sides, self.state, links, report, dry_run=dry_run)
+            await run_payment_pass(rule, self.sides, self.state, report, dry_run=dry_run)
         except AuthenticationError:
             raise
         except SyncError as error:

@@ -2,7 +2,8 @@
 
 1. read the payments changed on each side since that side's `payments` cursor,
    and the current counterparts of changed linked payments;
-2. `payments.plan_payments(...)` with the invoice links as they now are;
+2. `payments.plan_payments(...)` with the invoice links as they now are (only those
+   of the invoices the payments name: `StatePort.load_links_for`);
 3. apply the writes (QBO first, then HubSpot), each idempotent;
 4. record payment links, sync records (object type `payments`) and activity, then
    the payment cursors, in one commit. A transient failure holds its side's cursor
@@ -185,16 +186,51 @@ def _cursors(
     return out
 
 
+def _invoice_ids(
+    records: Mapping[System, Sequence[PaymentRecord]], links: Sequence[PaymentLink]
+) -> dict[System, set[str]]:
+    """The invoices the payments of this pass name (by their own side's id, and by the
+    HubSpot invoice of their payment links' base): the invoice links the plan needs."""
+    ids: dict[System, set[str]] = {H: set(), Q: set()}
+    by_id = {H: {x.hubspot_id: x for x in links}, Q: {x.qbo_id: x for x in links}}
+    for side in (H, Q):
+        for record in records[side]:
+            if record.invoice_id:
+                ids[side].add(record.invoice_id)
+            mine = by_id[side].get(record.ref.id)
+            found = [mine] if mine is not None else []
+            if mine is None and side is Q and record.deleted:
+                prefix = qbo_payment_id(record.ref.id) + "@"
+                found = [x for x in links if x.qbo_id.startswith(prefix)]
+            ids[H].update(str(x.base.get("invoice") or "") for x in found)
+    ids[H].discard("")
+    return ids
+
+
+async def _invoice_links(
+    state: StatePort, ids: Mapping[System, set[str]], have: Sequence[Link] = ()
+) -> list[Link]:
+    """`have` and the invoice links of `ids` not in it."""
+    known = {H: {x.hubspot_id for x in have}, Q: {x.qbo_id for x in have}}
+    want = {s: ids[s] - known[s] for s in (H, Q)}
+    if not (want[H] or want[Q]):
+        return list(have)
+    found = await state.load_links_for(ObjectPair.INVOICES_INVOICES, want[H], want[Q])
+    pairs = {(x.hubspot_id, x.qbo_id) for x in have}
+    return [*have, *(x for x in found if (x.hubspot_id, x.qbo_id) not in pairs)]
+
+
 async def run_payment_pass(
     rule: SyncRule,
     sides: Mapping[System, SidePort],
     state: StatePort,
-    invoice_links: Sequence[Link],
     report: PairReport,
     *,
     dry_run: bool = False,
 ) -> None:
-    """The payment part of `rule`'s pass; commits through `state.commit`."""
+    """The payment part of `rule`'s pass; commits through `state.commit`.
+
+    Loads only the invoice links of the invoices its payments name (never all of them)."""
     hubspot, qbo = sides[H], sides[Q]
     if not rule.payments_enabled:
         return
@@ -207,9 +243,10 @@ async def run_payment_pass(
     ports: dict[System, PaymentPort] = {H: hubspot, Q: qbo}
     links = await state.load_payment_links()
     records, found = await _read(ports, state, links)
+    invoice_links = await _invoice_links(state, _invoice_ids(records, links))
     actions = plan_payments(rule, links, invoice_links, records[H], records[Q])
-    recorder = _Recorder(invoice_links, report)
     if dry_run:
+        recorder = _Recorder(invoice_links, report)
         for action in actions:
             recorder.count(action.kind if isinstance(action, PaymentWrite) else "skipped")
         return
@@ -218,6 +255,13 @@ async def run_payment_pass(
         writes = [a for a in actions if isinstance(a, PaymentWrite) and a.target is target]
         if writes:
             results.extend(await ports[target].apply_payments(rule, writes))
+    # The records as written name their invoices too (their snapshots map them).
+    written = {H: set[str](), Q: set[str]()}
+    for result in results:
+        if result.record is not None and result.record.invoice_id:
+            written[result.record.ref.system].add(result.record.invoice_id)
+    invoice_links = await _invoice_links(state, written, invoice_links)
+    recorder = _Recorder(invoice_links, report)
     for action in actions:
         if isinstance(action, PaymentSkip):
             recorder.skip(action)

@@ -9,7 +9,9 @@ connectors and the store, and tests implement them in memory.
   in batches, returning per-action results with the record as written (its id,
   version and the data its snapshot is computed from).
 - `StatePort`: rules, links, cursors, and one atomic `commit` per rule of a pass
-  (links, sync records, activity, then cursors, all or nothing).
+  (links, sync records, activity, then cursors, all or nothing). A pass reads only
+  the links it needs (`load_links_for`) and the cross-pair ids (`load_refs`), so its
+  cost does not grow with the number of records already synced.
 
 Errors: ports raise (or return, per write) only `ledgerbridge.sync.errors` types.
 `AuthenticationError` raised by any port call stops the pass for the connection.
@@ -156,7 +158,25 @@ class StatePort(Protocol):
         ...
 
     async def load_links(self) -> list[Link]:
-        """Every link of the connection (all object pairs)."""
+        """Every link of the connection (all object pairs). A pass does not use it (its
+        cost grows with everything ever synced): see `load_links_for` and `load_refs`."""
+        ...
+
+    async def load_links_for(
+        self,
+        object_type: ObjectPair,
+        hubspot_ids: Collection[str] = (),
+        qbo_ids: Collection[str] = (),
+        keys: Collection[str] = (),
+    ) -> list[Link]:
+        """The links of `object_type` whose HubSpot id is in `hubspot_ids`, whose QBO id
+        is in `qbo_ids`, or whose base snapshot's match key (`match.match_key`: email,
+        SKU) is in `keys`. A superset is fine (the planner looks links up by id and key)."""
+        ...
+
+    async def load_refs(self) -> RefIndex:
+        """The `RefIndex` of the contact and product links (ids only, no snapshots;
+        no custom line item)."""
         ...
 
     async def get_cursor(self, side: System, object_type: ObjectPair) -> dt.datetime | None: ...

@@ -29,7 +29,9 @@ from ledgerbridge.transport.retry import RetryPolicy
 from ledgerbridge.transport.tokens import TokenSet
 from tests.support.servers import serve_in_thread
 
-CLIENT_TIMEOUT = 0.25  # seconds a request may take before the client gives up
+CLIENT_TIMEOUT = 2.0  # seconds before the client gives up: far above a loaded CI machine's
+# slowest answer (a spurious time-out would re-send a plain create), far below the
+# 30 s hang of the time-out-after-commit fault it is there to catch
 
 
 class FakeTime:

@@ -147,12 +147,38 @@ class FakeState:
     cursors: dict[tuple[System, ObjectPair], dt.datetime] = field(default_factory=dict)
     commits: list[Commit] = field(default_factory=list)
     needs_reauth: str | None = None
+    links_read: int = 0
+    """Links (with their snapshots) handed out by `load_links` and `load_links_for`."""
 
     async def load_rules(self) -> list[SyncRule]:
         return list(self.rules)
 
     async def load_links(self) -> list[Link]:
+        self.links_read += len(self.links)
         return list(self.links.values())
+
+    async def load_links_for(
+        self,
+        object_type: ObjectPair,
+        hubspot_ids: Collection[str] = (),
+        qbo_ids: Collection[str] = (),
+        keys: Collection[str] = (),
+    ) -> list[Link]:
+        found = [
+            x
+            for x in self.links.values()
+            if x.object_type is object_type
+            and (
+                x.hubspot_id in hubspot_ids
+                or x.qbo_id in qbo_ids
+                or match_key(object_type, x.base) in keys
+            )
+        ]
+        self.links_read += len(found)
+        return found
+
+    async def load_refs(self) -> RefIndex:
+        return RefIndex.from_links(list(self.links.values()))
 
     async def get_cursor(self, side: System, object_type: ObjectPair) -> dt.datetime | None:
         return self.cursors.get((side, object_type))

@@ -70,3 +70,30 @@ async def test_needs_reauth(state: StoreState) -> None:
         row = tx.get_connection(state.connection_id)
     assert row is not None and row.status is ConnectionStatus.NEEDS_REAUTH
     assert row.status_detail == "revoked"
+
+
+async def test_targeted_link_reads(state: StoreState) -> None:
+    products = ObjectPair.PRODUCTS_ITEMS
+    links = [
+        Link(PAIR, f"h{n}", f"q{n}", "1", "1", "hh", "qh", {"email": f" C{n}@X.io "})
+        for n in range(1200)
+    ]
+    links.append(Link(products, "p1", "i1", None, None, "", "", {"sku": "Ab-1 "}))
+    links.append(Link(products, "p2", "i2", None, None, "", "", {"sku": None}))
+    await state.commit(Commit(PAIR, links))
+
+    # More ids than one IN list holds; either side's id; unknown ids are left out.
+    hubspot = [f"h{n}" for n in range(0, 1200, 2)] + ["nope"]
+    found = await state.load_links_for(PAIR, hubspot, ["q1", "q2", "i1"])
+    assert [x.hubspot_id for x in found] == sorted({*hubspot[:-1], "h1"}, key=lambda h: int(h[1:]))
+    assert found[0] == links[0]
+    assert await state.load_links_for(PAIR) == []
+    # By the match key of the base snapshot (trimmed, case-insensitive emails).
+    by_key = await state.load_links_for(PAIR, keys=["c7@x.io", "none@x.io"])
+    assert [x.hubspot_id for x in by_key] == ["h7"]
+    assert await state.load_links_for(products, keys=["ab-1"]) == []  # SKUs keep their case
+    assert [x.qbo_id for x in await state.load_links_for(products, keys=["Ab-1"])] == ["i1"]
+    # The cross-pair references: ids only.
+    refs = await state.load_refs()
+    assert len(refs.contacts) == 1200 and refs.customer_for_contact("h9") == "q9"
+    assert dict(refs.products) == {"p1": "i1", "p2": "i2"} and refs.custom_line_item_id is None
