@@ -15,11 +15,12 @@ from collections.abc import Collection, Sequence
 
 from ledgerbridge.domain import System
 from ledgerbridge.store import ConnectionStatus, LinkRow, RecordStatus, Store, Tx
+from ledgerbridge.store.repository import ActivityRowIn, RecordStatusEntry
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.match import match_key
 from ledgerbridge.sync.model import Link, RefIndex
 from ledgerbridge.sync.payments import PAYMENTS, PaymentLink
-from ledgerbridge.sync.ports import Commit
+from ledgerbridge.sync.ports import Commit, RecordOutcome
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
 
@@ -141,37 +142,56 @@ def row_from_link(connection_id: int, link: Link) -> LinkRow:
 
 def write_commit(tx: Tx, connection_id: int, commit: Commit) -> None:
     kind = commit.object_type.value
-    for link in commit.links:
-        tx.save_link(row_from_link(connection_id, link))
-    for payment in commit.payment_links:
-        tx.save_link(row_from_payment_link(connection_id, payment))
-    for outcome in commit.records:
-        tx.set_record_status(
-            connection_id,
-            outcome.object_type or kind,
-            outcome.ref.system,
-            outcome.ref.id,
-            RecordStatus(outcome.status),
-            label=outcome.label,
-            error_category=outcome.category.value if outcome.category else None,
-            detail=outcome.detail,
-            excluded_by=outcome.excluded_by,
-        )
-    for entry in commit.activity:
-        tx.append_activity(
-            connection_id,
-            object_type=entry.object_type or kind,
-            side=entry.ref.system,
-            record_id=entry.ref.id,
-            direction=entry.direction,
-            operation=entry.operation,
-            outcome=entry.outcome,
-            details=entry.details,
-        )
+    rows = [row_from_link(connection_id, link) for link in commit.links]
+    rows += [row_from_payment_link(connection_id, payment) for payment in commit.payment_links]
+    last = {(r.object_type, r.hubspot_id): r for r in rows}  # the last write of a pair wins
+    tx.save_links(list(last.values()))
+    tx.set_record_statuses(
+        connection_id,
+        [
+            RecordStatusEntry(
+                outcome.object_type or kind,
+                outcome.ref.system,
+                outcome.ref.id,
+                RecordStatus(outcome.status),
+                label=outcome.label,
+                error_category=outcome.category.value if outcome.category else None,
+                detail=outcome.detail,
+                excluded_by=outcome.excluded_by,
+            )
+            for outcome in _last_per_record(commit.records, kind)
+        ],
+    )
+    tx.append_activities(
+        connection_id,
+        [
+            ActivityRowIn(
+                entry.object_type or kind,
+                entry.ref.system,
+                entry.ref.id,
+                entry.direction,
+                entry.operation,
+                entry.outcome,
+                entry.details,
+            )
+            for entry in commit.activity
+        ],
+    )
     for side, cursor in sorted(commit.cursors.items()):
         tx.set_cursor(connection_id, side, kind, cursor.astimezone(dt.UTC).isoformat())
     for side, cursor in sorted(commit.payment_cursors.items()):
         tx.set_cursor(connection_id, side, PAYMENTS, cursor.astimezone(dt.UTC).isoformat())
+
+
+def _last_per_record(records: Sequence[RecordOutcome], kind: str) -> list[RecordOutcome]:
+    """One outcome per record (the last), as the one-by-one writes left it: one
+    INSERT … ON CONFLICT statement may not touch the same row twice."""
+    last: dict[tuple[str, str, str], RecordOutcome] = {}
+    for outcome in records:
+        key = (outcome.object_type or kind, outcome.ref.system.value, outcome.ref.id)
+        last.pop(key, None)
+        last[key] = outcome
+    return list(last.values())
 
 
 class StoreState:

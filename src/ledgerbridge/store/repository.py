@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, and_, create_engine, delete, event, func, select, update
@@ -131,6 +132,52 @@ def _upsert(
         set_={name: statement.excluded[name] for name in update_columns},
     )
     connection.execute(statement)
+
+
+def _upsert_many(
+    connection: Connection,
+    table: Any,
+    rows: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    set_: Callable[[Any], Mapping[str, Any]],
+) -> None:
+    """One INSERT … ON CONFLICT (keys) DO UPDATE statement run for many rows
+    (executemany): a pass's thousand links cost one statement, not a thousand."""
+    if not rows:
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys), set_=dict(set_(statement.excluded))
+    )
+    connection.execute(statement, [dict(r) for r in rows])
+
+
+@dataclass(frozen=True, slots=True)
+class RecordStatusEntry:
+    """One record's status for `Tx.set_record_statuses`."""
+
+    object_type: str
+    side: System
+    record_id: str
+    status: RecordStatus
+    label: str | None = None
+    error_category: str | None = None
+    detail: str | None = None
+    excluded_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRowIn:
+    """One audit line for `Tx.append_activities`."""
+
+    object_type: str
+    side: System
+    record_id: str
+    direction: str
+    operation: str
+    outcome: str
+    details: Mapping[str, Any] | None = None
 
 
 def _token_column(system: System) -> str:
@@ -434,6 +481,39 @@ class Tx:
             ),
         )
 
+    def save_links(self, links: Sequence[LinkRow]) -> None:
+        """`save_link` for many pairs in one statement."""
+        now = self._clock()
+        rows = [
+            {
+                "connection_id": link.connection_id,
+                "object_type": link.object_type,
+                "hubspot_id": link.hubspot_id,
+                "qbo_id": link.qbo_id,
+                "hubspot_version": link.hubspot_version,
+                "qbo_version": link.qbo_version,
+                "hubspot_hash": link.hubspot_hash,
+                "qbo_hash": link.qbo_hash,
+                "base": dict(link.base),
+                "origin": link.origin,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for link in links
+        ]
+        columns = ("qbo_id", "hubspot_version", "qbo_version", "hubspot_hash", "qbo_hash")
+        _upsert_many(
+            self.connection,
+            schema.links,
+            rows,
+            ("connection_id", "object_type", "hubspot_id"),
+            lambda new: {
+                **{name: new[name] for name in columns},
+                "base": new["base"],
+                "updated_at": new["updated_at"],
+            },
+        )
+
     def delete_link(self, connection_id: int, object_type: str, hubspot_id: str) -> None:
         table = schema.links
         self.connection.execute(
@@ -586,6 +666,45 @@ class Tx:
                 update(table).where(*key).values(attempts=existing[0] + 1, **values)
             )
 
+    def set_record_statuses(self, connection_id: int, entries: Sequence[RecordStatusEntry]) -> None:
+        """`set_record_status` for many records in one statement (attempts counted in SQL)."""
+        table = schema.sync_records
+        now = self._clock()
+        rows = [
+            {
+                "connection_id": connection_id,
+                "object_type": e.object_type,
+                "side": e.side.value,
+                "record_id": e.record_id,
+                "label": e.label,
+                "status": e.status.value,
+                "error_category": e.error_category,
+                "detail": e.detail,
+                "excluded_by": e.excluded_by,
+                "attempts": 1,
+                "first_seen_at": now,
+                "last_attempt_at": now,
+                "last_synced_at": now if e.status is RecordStatus.SYNCED else None,
+            }
+            for e in entries
+        ]
+        _upsert_many(
+            self.connection,
+            table,
+            rows,
+            ("connection_id", "object_type", "side", "record_id"),
+            lambda new: {
+                "status": new.status,
+                "error_category": new.error_category,
+                "detail": new.detail,
+                "excluded_by": new.excluded_by,
+                "last_attempt_at": new.last_attempt_at,
+                "attempts": table.c.attempts + 1,
+                "label": func.coalesce(new.label, table.c.label),
+                "last_synced_at": func.coalesce(new.last_synced_at, table.c.last_synced_at),
+            },
+        )
+
     def list_records(
         self,
         connection_id: int,
@@ -664,6 +783,29 @@ class Tx:
                 outcome=outcome,
                 details=dict(details or {}),
             )
+        )
+
+    def append_activities(self, connection_id: int, entries: Sequence[ActivityRowIn]) -> None:
+        """`append_activity` for many entries in one statement."""
+        if not entries:
+            return
+        now = self._clock()
+        self.connection.execute(
+            schema.activity.insert(),
+            [
+                {
+                    "connection_id": connection_id,
+                    "at": now,
+                    "object_type": e.object_type,
+                    "side": e.side.value,
+                    "record_id": e.record_id,
+                    "direction": e.direction,
+                    "operation": e.operation,
+                    "outcome": e.outcome,
+                    "details": dict(e.details or {}),
+                }
+                for e in entries
+            ],
         )
 
     def list_activity(

@@ -23,6 +23,7 @@ from ledgerbridge.store import (
     generate_key,
 )
 from ledgerbridge.store.migrate import current_revision
+from ledgerbridge.store.repository import ActivityRowIn, RecordStatusEntry
 from ledgerbridge.store.schema import metadata
 from ledgerbridge.transport.tokens import TokenSet
 
@@ -280,3 +281,38 @@ def test_a_failed_transaction_writes_nothing(store: Store) -> None:
     with store.begin() as tx:
         assert tx.get_cursor(connection_id, System.HUBSPOT, "contact") is None
         assert tx.list_activity(connection_id) == []
+
+
+def test_bulk_links_statuses_and_activity_match_the_one_by_one_writes(store: Store) -> None:
+    cid = _connection(store)
+    entry = RecordStatusEntry("contacts_customers", System.HUBSPOT, "1", RecordStatus.SYNCED, "Ann")
+    with store.begin() as tx:
+        tx.set_record_statuses(cid, [entry])
+        tx.save_links(
+            [
+                LinkRow(cid, "contacts_customers", str(i), f"q{i}", "1", "0", "h", "q", {"n": i})
+                for i in range(3)
+            ]
+        )
+        tx.append_activities(
+            cid,
+            [
+                ActivityRowIn(
+                    "contacts_customers", System.HUBSPOT, "1", "hubspot_to_qbo", "create", "ok"
+                )
+            ],
+        )
+    failed = replace(entry, status=RecordStatus.FAILED, label=None, error_category="validation")
+    with store.begin() as tx:
+        tx.set_record_statuses(cid, [failed])
+        tx.save_links(
+            [LinkRow(cid, "contacts_customers", "1", "q1", "2", "0", "h2", "q", {"n": 9})]
+        )
+        (record,) = tx.list_records(cid)
+        links = {link.hubspot_id: link for link in tx.list_links(cid)}
+        activity = tx.list_activity(cid)
+    assert (record.status, record.attempts, record.label) == (RecordStatus.FAILED, 2, "Ann")
+    assert record.error_category == "validation"
+    assert record.last_synced_at is not None  # kept from the synced attempt
+    assert len(links) == 3 and links["1"].hubspot_version == "2" and links["1"].base == {"n": 9}
+    assert [(a.record_id, a.operation) for a in activity] == [("1", "create")]
