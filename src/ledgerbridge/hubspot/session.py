@@ -49,15 +49,26 @@ class HubSpotLimits:
     daily: int = 650_000
     search_per_second: int = 4
     max_concurrency: int = 10
+    margin_seconds: float = 0.25
+    """Our windows are this much longer than HubSpot's: HubSpot counts a request when it
+    arrives, we count it when we send it, and on a one-second search window a few
+    milliseconds of jitter were enough to draw a 429 every couple of seconds."""
 
     def budgets(self, clock: Callable[[], float], sleep: Sleep) -> tuple[RateBudget, RateBudget]:
         general = RateBudget(
-            [Window(self.burst, self.burst_seconds, BURST), Window(self.daily, 86_400.0, DAILY)],
+            [
+                Window(self.burst, self.burst_seconds + self.margin_seconds, BURST),
+                Window(self.daily, 86_400.0, DAILY),
+            ],
             max_concurrency=self.max_concurrency,
             clock=clock,
             sleep=sleep,
         )
-        search = RateBudget([Window(self.search_per_second, 1.0, SEARCH)], clock=clock, sleep=sleep)
+        search = RateBudget(
+            [Window(self.search_per_second, 1.0 + self.margin_seconds, SEARCH)],
+            clock=clock,
+            sleep=sleep,
+        )
         return general, search
 
 
