@@ -182,6 +182,7 @@ async def run_batches(
     *,
     single: Single | None = None,
     prefer_single: bool = False,
+    single_limit: int = SINGLES_MAX,
 ) -> BatchResult:
     """Send `ops` in chunks of `size`, all chunks at once (the transport's budgets pace
     them); results in `ops` order.
@@ -194,7 +195,7 @@ async def run_batches(
 
     `single` sends one write as a plain request under its own requestid. With
     `prefer_single` (the caller's batch budget is spent for now), a few creates/updates
-    (≤ `SINGLES_MAX`) go that way instead of in a batch; they are journaled as `SINGLE`,
+    (≤ `single_limit`) go that way instead of in a batch; they are journaled as `SINGLE`,
     so after a crash they go out singly again (same requestid), never in a new batch.
     """
     writes = [op.request_id for op in ops if op.operation != "query"]
@@ -206,7 +207,7 @@ async def run_batches(
     if (
         single is not None
         and prefer_single
-        and 0 < len(alone) + len(fresh) <= SINGLES_MAX
+        and 0 < len(alone) + len(fresh) <= single_limit
         and len(alone) + len(fresh) == len(ops)
         and all(ops[i].operation in ("create", "update") for i in fresh)
     ):

@@ -337,11 +337,11 @@ class QboClient:
         """Run many operations through `/batch` (≤30 a request, the chunks concurrently
         within the budgets); results in `ops` order. See `qbo.batch.run_batches`.
 
-        `singles_when_busy`: a few creates/updates (≤ `qbo.batch.SINGLES_MAX`) go out as plain
-        requests, each with its own requestid, when the 40-a-minute batch budget has no
-        room right now (steady state: a pass every second must not wait 1.5 s for a
-        batch slot while the 500-a-minute budget is free). The journal keeps each write
-        in the form it first went out in (see `run_batches`).
+        `singles_when_busy`: creates/updates (≤ 60) go out as plain requests, each with
+        its own requestid, when the 40-a-minute batch budget has no room and the
+        500-a-minute budget would answer them all before a batch slot frees up (steady
+        state: after a burst of 40 batches, a pass must not wait up to a minute). The
+        journal keeps each write in the form it first went out in (see `run_batches`).
         """
         size = chunk_size or self.batch_size
         if not 1 <= size <= 30:
@@ -358,8 +358,12 @@ class QboClient:
             )
             return self._body(response)
 
-        busy = singles_when_busy and not self.batch_budget.has_room()
-        return await run_batches(ops, size, post, journal, single=self._single, prefer_single=busy)
+        # Plain requests when they would all be answered before a batch slot frees up.
+        wait = self.batch_budget.delay() if singles_when_busy else 0.0
+        busy = wait > 0 and len(ops) / self.budget.rate() < wait
+        return await run_batches(
+            ops, size, post, journal, single=self._single, prefer_single=busy, single_limit=60
+        )
 
     async def _single(self, op: BatchOp) -> Obj | SyncError:
         """One create or update as a plain request under the op's own requestid."""

@@ -119,10 +119,21 @@ class RateBudget:
     def has_room(self, cost: int = 1) -> bool:
         """Whether `cost` more requests would start now without waiting (no pause, room in
         every window; the concurrency cap is not considered)."""
+        return self.delay(cost) <= 0
+
+    def delay(self, cost: int = 1) -> float:
+        """Seconds until `cost` more requests could start (0: now), not counting requests
+        already waiting or the concurrency cap."""
         now = self._clock()
-        if self._paused_until > now:
-            return False
-        return all(state.wait_for(cost, now) <= 0 for state in self._windows.values())
+        wait = max(self._paused_until - now, 0.0)
+        for state in self._windows.values():
+            wait = max(wait, state.wait_for(cost, now))
+        return wait
+
+    def rate(self) -> float:
+        """The sustained requests per second the windows allow (inf when unlimited)."""
+        rates = [s.window.max_requests / s.window.per_seconds for s in self._windows.values()]
+        return min(rates, default=float("inf"))
 
     def penalize(self, seconds: float) -> None:
         """Block every new request for `seconds` from now (after a 429)."""

@@ -306,7 +306,7 @@ async def test_pdf_and_cdc() -> None:
     assert pages == [{"Invoice": [{"Id": "1"}]}, {}]
 
 
-async def test_a_few_writes_go_out_singly_when_the_batch_budget_is_spent() -> None:
+async def test_writes_go_out_singly_when_the_batch_budget_is_spent() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/batch"):
             return httpx.Response(200, json={"BatchItemResponse": []})
@@ -325,7 +325,7 @@ async def test_a_few_writes_go_out_singly_when_the_batch_budget_is_spent() -> No
     assert sorted(parse_qs(r.url.query.decode())["requestid"][0] for r in singles) == ["c0", "c1"]
     assert time.now == 1000.0  # nobody waited for the batch window
 
-    many = [BatchOp.create("Customer", {}, request_id=f"m{i}") for i in range(6)]
-    await client.batch(many, singles_when_busy=True)  # more than a few: still a batch
+    many = [BatchOp.create("Customer", {}, request_id=f"m{i}") for i in range(61)]
+    await client.batch(many, singles_when_busy=True)  # more than 60: batches, waiting
     assert api.requests[-1].url.path.endswith("/batch")
     assert time.now > 1000.0
