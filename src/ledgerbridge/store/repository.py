@@ -451,35 +451,7 @@ class Tx:
 
     def save_link(self, link: LinkRow) -> None:
         """Insert or update the pair, keyed on (connection, object type, HubSpot id)."""
-        now = self._clock()
-        _upsert(
-            self.connection,
-            schema.links,
-            {
-                "connection_id": link.connection_id,
-                "object_type": link.object_type,
-                "hubspot_id": link.hubspot_id,
-                "qbo_id": link.qbo_id,
-                "hubspot_version": link.hubspot_version,
-                "qbo_version": link.qbo_version,
-                "hubspot_hash": link.hubspot_hash,
-                "qbo_hash": link.qbo_hash,
-                "base": dict(link.base),
-                "origin": link.origin,
-                "created_at": now,
-                "updated_at": now,
-            },
-            keys=("connection_id", "object_type", "hubspot_id"),
-            update_columns=(
-                "qbo_id",
-                "hubspot_version",
-                "qbo_version",
-                "hubspot_hash",
-                "qbo_hash",
-                "base",
-                "updated_at",
-            ),
-        )
+        self.save_links([link])
 
     def save_links(self, links: Sequence[LinkRow]) -> None:
         """`save_link` for many pairs in one statement."""
