@@ -14,20 +14,13 @@ from typer.testing import CliRunner
 
 from ledgerbridge.cli import app
 from ledgerbridge.domain import System
-from ledgerbridge.runtime.adapters import save_rule
 from ledgerbridge.runtime.backfill import BackfillError, BackfillResult, backfill_ports
-from ledgerbridge.runtime.clients import sandbox_options
-from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
-from ledgerbridge.sandbox.hubspot.config import HubSpotSandboxConfig
-from ledgerbridge.sandbox.qbo.app import create_app as qbo_app
-from ledgerbridge.sandbox.qbo.config import DEFAULT_REALM, QboSandboxConfig
-from ledgerbridge.store import Store, TokenCipher, generate_key
+from ledgerbridge.sandbox.qbo.config import DEFAULT_REALM
 from ledgerbridge.sync.ports import SidePort
 from ledgerbridge.sync.rules import SYNC_STARTED, Direction, Filter, FilterOperator, ObjectPair
-from tests.integration.conftest import contacts_rule, products_rule
+from tests.integration.conftest import configured_sandboxes, contacts_rule, products_rule
 from tests.integration.faults import Crash, CrashingSide, WriteCounter
 from tests.integration.harness import START, Lab
-from tests.support.servers import serve_in_thread
 
 CONTACTS, PRODUCTS = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
 H, Q = System.HUBSPOT, System.QUICKBOOKS
@@ -210,28 +203,9 @@ async def test_backfill_needs_a_rule_that_is_on(lab: Lab) -> None:
 
 @pytest.fixture
 def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
-    key = generate_key()
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    monkeypatch.setenv("LEDGERBRIDGE_DATABASE_URL", url)
-    monkeypatch.setenv("LEDGERBRIDGE_SECRET_KEY", key)
-    monkeypatch.setenv("LEDGERBRIDGE_CONFIG", "")
-    monkeypatch.chdir(tmp_path)
-    with (
-        serve_in_thread(hubspot_app(HubSpotSandboxConfig())) as hs_url,
-        serve_in_thread(qbo_app(QboSandboxConfig())) as qbo_url,
-    ):
-        store = Store.open(url, TokenCipher(key.encode()))
-        with store.begin() as tx:
-            connection_id = tx.create_connection(
-                name="sandboxes",
-                hubspot_base_url=hs_url,
-                qbo_base_url=qbo_url,
-                qbo_realm_id=DEFAULT_REALM,
-                options=sandbox_options("sandbox"),
-            )
-            rule = contacts_rule(direction=Direction.HUBSPOT_TO_QBO, filters=(AFTER_START,))
-            save_rule(tx, connection_id, rule.model_copy(update={"sync_started_at": LATE}))
-        store.close()
+    rule = contacts_rule(direction=Direction.HUBSPOT_TO_QBO, filters=(AFTER_START,))
+    rule = rule.model_copy(update={"sync_started_at": LATE})
+    with configured_sandboxes(tmp_path, monkeypatch, [rule]) as (_, hs_url, qbo_url):
         with httpx.Client(timeout=10) as http:
             for email in ("ann@x.io", "bob@x.io"):
                 http.post(

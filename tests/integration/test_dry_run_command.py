@@ -11,41 +11,15 @@ import pytest
 from typer.testing import CliRunner
 
 from ledgerbridge.cli import app
-from ledgerbridge.runtime.adapters import save_rule
-from ledgerbridge.runtime.clients import sandbox_options
-from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
-from ledgerbridge.sandbox.hubspot.config import HubSpotSandboxConfig
-from ledgerbridge.sandbox.qbo.app import create_app as qbo_app
-from ledgerbridge.sandbox.qbo.config import DEFAULT_REALM, QboSandboxConfig
+from ledgerbridge.sandbox.qbo.config import DEFAULT_REALM
 from ledgerbridge.store import Store, TokenCipher, generate_key
-from tests.integration.conftest import contacts_rule, products_rule
-from tests.support.servers import serve_in_thread
+from tests.integration.conftest import configured_sandboxes, contacts_rule, products_rule
 
 
 @pytest.fixture
 def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, str]]:
-    key = generate_key()
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    monkeypatch.setenv("LEDGERBRIDGE_DATABASE_URL", url)
-    monkeypatch.setenv("LEDGERBRIDGE_SECRET_KEY", key)
-    monkeypatch.setenv("LEDGERBRIDGE_CONFIG", "")
-    monkeypatch.chdir(tmp_path)
-    with (
-        serve_in_thread(hubspot_app(HubSpotSandboxConfig())) as hs_url,
-        serve_in_thread(qbo_app(QboSandboxConfig())) as qbo_url,
-    ):
-        store = Store.open(url, TokenCipher(key.encode()))
-        with store.begin() as tx:
-            connection_id = tx.create_connection(
-                name="sandboxes",
-                hubspot_base_url=hs_url,
-                qbo_base_url=qbo_url,
-                qbo_realm_id=DEFAULT_REALM,
-                options=sandbox_options("sandbox"),
-            )
-            save_rule(tx, connection_id, contacts_rule())
-            save_rule(tx, connection_id, products_rule())
-        store.close()
+    rules = [contacts_rule(), products_rule()]
+    with configured_sandboxes(tmp_path, monkeypatch, rules) as (url, hs_url, qbo_url):
         yield url, hs_url, qbo_url
 
 

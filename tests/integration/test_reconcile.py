@@ -15,22 +15,15 @@ from typer.testing import CliRunner
 
 from ledgerbridge.cli import app
 from ledgerbridge.domain import System
-from ledgerbridge.runtime.adapters import save_rule
-from ledgerbridge.runtime.clients import build_clients, sandbox_options
+from ledgerbridge.runtime.clients import build_clients
 from ledgerbridge.runtime.connection import engine_for_clients, load_connection
 from ledgerbridge.runtime.reconcile import ReconcileReport, reconcile_ports
 from ledgerbridge.runtime.setup import open_store
-from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
-from ledgerbridge.sandbox.hubspot.config import HubSpotSandboxConfig
-from ledgerbridge.sandbox.qbo.app import create_app as qbo_app
-from ledgerbridge.sandbox.qbo.config import DEFAULT_REALM, QboSandboxConfig
 from ledgerbridge.settings import load_settings
-from ledgerbridge.store import Store, TokenCipher, generate_key
 from ledgerbridge.sync.reconcile import UnlinkedKind
 from ledgerbridge.sync.rules import Direction, ObjectPair
-from tests.integration.conftest import contacts_rule, products_rule
+from tests.integration.conftest import configured_sandboxes, contacts_rule, products_rule
 from tests.integration.harness import Lab
-from tests.support.servers import serve_in_thread
 
 CONTACTS, PRODUCTS = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
 
@@ -159,27 +152,7 @@ async def test_R_BEY_2_record_missing_from_a_link(lab: Lab) -> None:
 @pytest.fixture
 def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
     """Both sandboxes on sockets, and a settings + store where connection 1 uses them."""
-    key = generate_key()
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    monkeypatch.setenv("LEDGERBRIDGE_DATABASE_URL", url)
-    monkeypatch.setenv("LEDGERBRIDGE_SECRET_KEY", key)
-    monkeypatch.setenv("LEDGERBRIDGE_CONFIG", "")
-    monkeypatch.chdir(tmp_path)
-    with (
-        serve_in_thread(hubspot_app(HubSpotSandboxConfig())) as hs_url,
-        serve_in_thread(qbo_app(QboSandboxConfig())) as qbo_url,
-    ):
-        store = Store.open(url, TokenCipher(key.encode()))
-        with store.begin() as tx:
-            connection_id = tx.create_connection(
-                name="sandboxes",
-                hubspot_base_url=hs_url,
-                qbo_base_url=qbo_url,
-                qbo_realm_id=DEFAULT_REALM,
-                options=sandbox_options("sandbox"),
-            )
-            save_rule(tx, connection_id, contacts_rule())
-        store.close()
+    with configured_sandboxes(tmp_path, monkeypatch, [contacts_rule()]) as (_, hs_url, qbo_url):
         yield hs_url, qbo_url
 
 

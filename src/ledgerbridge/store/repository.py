@@ -134,6 +134,13 @@ def _upsert(
     connection.execute(statement)
 
 
+def _id_chunks(ids: Collection[str]) -> Iterator[list[str]]:
+    """The distinct `ids`, sorted, in lists of `ID_CHUNK` (one `IN (…)` query each)."""
+    values = sorted(set(ids))
+    for start in range(0, len(values), ID_CHUNK):
+        yield values[start : start + ID_CHUNK]
+
+
 def _upsert_many(
     connection: Connection,
     table: Any,
@@ -403,13 +410,12 @@ class Tx:
         table = schema.links
         found: dict[int, RowMapping] = {}
         for column, wanted in ((table.c.hubspot_id, hubspot_ids), (table.c.qbo_id, qbo_ids)):
-            ids = sorted(set(wanted))
-            for start in range(0, len(ids), ID_CHUNK):
+            for chunk in _id_chunks(wanted):
                 rows = self.connection.execute(
                     select(table).where(
                         table.c.connection_id == connection_id,
                         table.c.object_type == object_type,
-                        column.in_(ids[start : start + ID_CHUNK]),
+                        column.in_(chunk),
                     )
                 ).mappings()
                 for row in rows:
@@ -550,12 +556,10 @@ class Tx:
     ) -> dict[str, tuple[str, str]]:
         table = schema.write_journal
         found: dict[str, tuple[str, str]] = {}
-        wanted = sorted(set(request_ids))
-        for start in range(0, len(wanted), 500):
+        for chunk in _id_chunks(request_ids):
             rows = self.connection.execute(
                 select(table.c.request_id, table.c.batch_id, table.c.slot).where(
-                    table.c.connection_id == connection_id,
-                    table.c.request_id.in_(wanted[start : start + 500]),
+                    table.c.connection_id == connection_id, table.c.request_id.in_(chunk)
                 )
             )
             for request_id, batch_id, slot in rows:
@@ -570,12 +574,10 @@ class Tx:
         older_than: dt.datetime | None = None,
     ) -> None:
         table = schema.write_journal
-        wanted = sorted(set(request_ids))
-        for start in range(0, len(wanted), 500):
+        for chunk in _id_chunks(request_ids):
             self.connection.execute(
                 delete(table).where(
-                    table.c.connection_id == connection_id,
-                    table.c.request_id.in_(wanted[start : start + 500]),
+                    table.c.connection_id == connection_id, table.c.request_id.in_(chunk)
                 )
             )
         if older_than is not None:
