@@ -14,7 +14,13 @@ from typer.testing import CliRunner
 
 from ledgerbridge.cli import app
 from ledgerbridge.domain import System
-from ledgerbridge.runtime.backfill import BackfillError, BackfillResult, backfill_ports
+from ledgerbridge.runtime.backfill import (
+    BackfillError,
+    BackfillResult,
+    HubSpotWindow,
+    QboWindow,
+    backfill_ports,
+)
 from ledgerbridge.sandbox.qbo.config import DEFAULT_REALM
 from ledgerbridge.sync.ports import SidePort
 from ledgerbridge.sync.rules import SYNC_STARTED, Direction, Filter, FilterOperator, ObjectPair
@@ -374,3 +380,58 @@ def test_R_INV_3_backfill_all_runs_every_rule_that_is_on(configured: tuple[str, 
     table = runner.invoke(app, args[:-1])
     assert table.exit_code == 0 and "Backfill of contacts" in table.output, table.output
     assert _customers(qbo_url) == ["ann@x.io", "bob@x.io"]
+
+
+@pytest.mark.parametrize("source", [H, Q])
+async def test_R_INV_3_a_second_crowded_past_a_page_is_walked_in_pages(
+    lab: Lab, source: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records created in the same second (a bulk import) beyond one read's worth: the
+    window walks that second by id through the sandbox's real query (QBO `Id > …`,
+    HubSpot `hs_object_id GT …`), a page at a time, and serves each record once."""
+    monkeypatch.setattr(HubSpotWindow, "max_page", 3)
+    monkeypatch.setattr(QboWindow, "max_page", 3)
+    lab.time.advance(2 * DAY)
+    emails = [f"bulk{n:02d}@x.io" for n in range(11)]
+    qbo = lab.qbo_client()
+    for n, email in enumerate(emails):  # the clock stands still: one creation second for all
+        if source is H:
+            made = await lab.http.post(
+                f"{lab.hubspot_url}/_sandbox/objects/contacts",
+                json={"properties": {"email": email, "firstname": "Bulk"}},
+            )
+            made.raise_for_status()
+        else:
+            customer = {"DisplayName": email, "PrimaryEmailAddr": {"Address": email}}
+            await qbo.create("Customer", customer, request_id=f"bulk-{n}")
+    lab.time.advance(DAY)
+    flow = Direction.HUBSPOT_TO_QBO if source is H else Direction.QBO_TO_HUBSPOT
+    after_start = AFTER_START.model_copy(update={"flow": flow})
+    lab.save_rule(contacts_rule(direction=flow, filters=(after_start,)))
+    assert (await lab.engine().run_pass()).writes == 0  # historical: only a backfill syncs them
+    lab.time.advance(60)
+
+    served: list[int] = []
+    engine = lab.engine()
+    result = await backfill_ports(
+        lab.store,
+        lab.connection_id,
+        hubspot=engine.sides[H],
+        qbo=engine.sides[Q],
+        name="contacts",
+        since=WINDOW,
+        batch_size=2,
+        progress=lambda done, total: served.append(done - sum(served)),
+        clock=lab.time.now,
+    )
+
+    assert result.complete, result.as_dict()
+    assert result.report.pairs[CONTACTS].created == len(emails)
+    assert max(served) <= 3  # no batch larger than one read (never the whole second)
+    if source is H:
+        assert await _qbo_emails(lab) == emails
+    else:
+        found = sorted(str(c.get("email")) for c in await lab.hs_all("contacts", "email"))
+        assert found == emails
+    assert len(lab.links(CONTACTS)) == len(emails)
+    assert (await _backfill(lab, "contacts")).report.writes == 0

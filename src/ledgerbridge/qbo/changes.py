@@ -80,6 +80,12 @@ class ChangeSet:
     method: Literal["full", "cdc", "query", "mixed"] = "cdc"
 
 
+def ql_string(value: str) -> str:
+    """`value` as a quoted string literal of QBO's query language (backslash and quote
+    escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def qbo_datetime(when: dt.datetime) -> str:
     """A cursor as QBO wants it in queries and `changedSince` (ISO 8601 with offset)."""
     if when.tzinfo is None:

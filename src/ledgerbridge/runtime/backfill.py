@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
@@ -55,7 +56,7 @@ from typing import Any, Protocol
 
 from ledgerbridge.domain import System
 from ledgerbridge.hubspot.objects import HubSpotRecord, parse_timestamp
-from ledgerbridge.qbo.changes import qbo_datetime
+from ledgerbridge.qbo.changes import qbo_datetime, ql_string
 from ledgerbridge.qbo.codec_values import datetime_of
 from ledgerbridge.runtime.hubspot_side import HubSpotSide, object_of
 from ledgerbridge.runtime.qbo_side import ENTITIES, QboSide
@@ -163,34 +164,63 @@ class Entry:
     id: str
     created: dt.datetime
     record: SideRecord | None
+    tie: bool = False
+    """Read by `WindowReader.tie` (a crowded second, walked in id order)."""
+
+
+def id_order(record_id: str) -> tuple[int, int, str]:
+    """How the services order ids: numerically (QBO's IdType, HubSpot's hs_object_id)."""
+    return (0, int(record_id), "") if record_id.isdigit() else (1, 0, record_id)
 
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """Where a window read goes on: records created at or after `bound`, except the
-    ids in `skip` (done already; all created at or after `bound`)."""
+    """Where a window read goes on: records created at or after `bound` (after it when
+    `past`: every record of that second is done), except the ids in `skip` (done
+    already; all created at or after `bound`). When `tie` is set, the second `bound`
+    holds more records than a page and is walked in id order: those with an id up to
+    `tie` are done ("" : none yet)."""
 
     bound: dt.datetime
     skip: frozenset[str] = frozenset()
+    tie: str | None = None
+    past: bool = False
 
     def after(self, done: Sequence[Entry], floor: Callable[[dt.datetime], dt.datetime]) -> Position:
         """The position once `done` (in creation order, read from here) is done."""
         if not done:
             return self
-        bound = max(self.bound, floor(done[-1].created))
+        last = done[-1]
+        if last.tie:  # inside a crowded second: its records in creation order, then by id
+            at = floor(last.created)
+            plain = {e.id for e in done if not e.tie and e.created >= at}
+            kept = self.skip if self.bound == at else frozenset()
+            return Position(at, frozenset(plain | kept), tie=last.id)
+        bound = max(self.bound, floor(last.created))
         skip = {e.id for e in done if e.created >= bound}
         if bound == self.bound:
             skip |= self.skip
-        return Position(bound, frozenset(skip))
+        return Position(bound, frozenset(skip), past=self.past and bound == self.bound)
 
     def as_json(self) -> dict[str, Any]:
-        return {"created": self.bound.isoformat(), "skip": sorted(self.skip)}
+        out: dict[str, Any] = {"created": self.bound.isoformat(), "skip": sorted(self.skip)}
+        if self.tie is not None:
+            out["tie"] = self.tie
+        if self.past:
+            out["past"] = True
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Position | None:
         if "created" not in data:
             return None  # another format (an older version's cursor): start over
-        return cls(dt.datetime.fromisoformat(data["created"]), frozenset(data.get("skip", ())))
+        tie = data.get("tie")
+        return cls(
+            dt.datetime.fromisoformat(data["created"]),
+            frozenset(data.get("skip", ())),
+            tie=str(tie) if tie is not None else None,
+            past=bool(data.get("past", False)),
+        )
 
 
 Keep = Callable[[str], bool]
@@ -219,9 +249,17 @@ class WindowReader(Protocol):
         ...
 
     async def tie(
-        self, rule: SyncRule, at: dt.datetime, until: dt.datetime | None, keep: Keep | None
+        self,
+        rule: SyncRule,
+        at: dt.datetime,
+        until: dt.datetime | None,
+        keep: Keep | None,
+        *,
+        after: str,
+        limit: int,
     ) -> list[Entry]:
-        """Every record created exactly at `at` (a crowded second)."""
+        """Up to `limit` records created exactly at `at` (a crowded second) with an id
+        after `after` ("" : from the first), in id order (`id_order`), as `tie` entries."""
         ...
 
     async def count(self, rule: SyncRule, after: dt.datetime, until: dt.datetime | None) -> int: ...
@@ -246,7 +284,12 @@ class QboWindow:
         return where
 
     def _entries(
-        self, rule: SyncRule, rows: Sequence[dict[str, Any]], keep: Keep | None
+        self,
+        rule: SyncRule,
+        rows: Sequence[dict[str, Any]],
+        keep: Keep | None,
+        *,
+        tie: bool = False,
     ) -> list[Entry]:
         out = []
         for row in rows:
@@ -254,9 +297,8 @@ class QboWindow:
                 continue
             created = datetime_of((row.get("MetaData") or {}).get("CreateTime")) or EPOCH
             wanted = keep is None or keep(str(row["Id"]))
-            out.append(
-                Entry(str(row["Id"]), created, self.side.side_record(rule, row) if wanted else None)
-            )
+            record = self.side.side_record(rule, row) if wanted else None
+            out.append(Entry(str(row["Id"]), created, record, tie))
         return out
 
     async def query(
@@ -277,13 +319,24 @@ class QboWindow:
         return self._entries(rule, rows if isinstance(rows, list) else [], keep)
 
     async def tie(
-        self, rule: SyncRule, at: dt.datetime, until: dt.datetime | None, keep: Keep | None
+        self,
+        rule: SyncRule,
+        at: dt.datetime,
+        until: dt.datetime | None,
+        keep: Keep | None,
+        *,
+        after: str,
+        limit: int,
     ) -> list[Entry]:
         entity = ENTITIES[rule.object_pair]
-        rows = await self.side.client.query_all(
-            f"SELECT * FROM {entity} WHERE {self._where('=', at, until)} ORDERBY Id"
+        where = self._where("=", at, until)
+        if after:
+            where += f" AND Id > {ql_string(after)}"
+        page = await self.side.client.query_page(
+            f"SELECT * FROM {entity} WHERE {where} ORDERBY Id MAXRESULTS {limit}"
         )
-        return self._entries(rule, rows, keep)
+        rows = page.get(entity)
+        return self._entries(rule, rows if isinstance(rows, list) else [], keep, tie=True)
 
     async def count(self, rule: SyncRule, after: dt.datetime, until: dt.datetime | None) -> int:
         return await self.side.client.count(
@@ -327,7 +380,12 @@ class HubSpotWindow:
         return total, records
 
     async def _entries(
-        self, rule: SyncRule, records: Sequence[HubSpotRecord], keep: Keep | None
+        self,
+        rule: SyncRule,
+        records: Sequence[HubSpotRecord],
+        keep: Keep | None,
+        *,
+        tie: bool = False,
     ) -> list[Entry]:
         wanted = [r for r in records if keep is None or keep(r.id)]
         if rule.object_pair is ObjectPair.INVOICES_INVOICES:
@@ -340,7 +398,7 @@ class HubSpotWindow:
         by_id = {r.ref.id: r for r in decoded}
         prop = HUBSPOT_CREATED[rule.object_pair]
         return [
-            Entry(r.id, parse_timestamp(r.get(prop)) or r.created_at or EPOCH, by_id.get(r.id))
+            Entry(r.id, parse_timestamp(r.get(prop)) or r.created_at or EPOCH, by_id.get(r.id), tie)
             for r in records
         ]
 
@@ -359,20 +417,20 @@ class HubSpotWindow:
         return await self._entries(rule, records, keep)
 
     async def tie(
-        self, rule: SyncRule, at: dt.datetime, until: dt.datetime | None, keep: Keep | None
+        self,
+        rule: SyncRule,
+        at: dt.datetime,
+        until: dt.datetime | None,
+        keep: Keep | None,
+        *,
+        after: str,
+        limit: int,
     ) -> list[Entry]:
-        found: list[HubSpotRecord] = []
-        while True:
-            filters = self._filters(rule, "EQ", at, None)
-            if found:
-                last = max(int(r.id) for r in found)
-                filters.append(
-                    {"propertyName": "hs_object_id", "operator": "GT", "value": str(last)}
-                )
-            _, page = await self._search(rule, filters, "hs_object_id", self.max_page)
-            found += page
-            if len(page) < self.max_page:
-                return await self._entries(rule, found, keep)
+        filters = self._filters(rule, "EQ", at, None)
+        if after:
+            filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": after})
+        _, page = await self._search(rule, filters, "hs_object_id", min(limit, self.max_page))
+        return await self._entries(rule, page, keep, tie=True)
 
     async def count(self, rule: SyncRule, after: dt.datetime, until: dt.datetime | None) -> int:
         total, _ = await self._search(
@@ -402,7 +460,7 @@ class LoadedWindow:
             entries = [
                 Entry(r.ref.id, _created(r, prop), r) for r in found.records if not r.deleted
             ]
-            self.entries = sorted(entries, key=lambda e: (e.created, e.id))
+            self.entries = sorted(entries, key=lambda e: (e.created, id_order(e.id)))
         return [e for e in self.entries if until is None or e.created <= until]
 
     async def query(
@@ -423,9 +481,22 @@ class LoadedWindow:
         return rows[:limit]
 
     async def tie(
-        self, rule: SyncRule, at: dt.datetime, until: dt.datetime | None, keep: Keep | None
+        self,
+        rule: SyncRule,
+        at: dt.datetime,
+        until: dt.datetime | None,
+        keep: Keep | None,
+        *,
+        after: str,
+        limit: int,
     ) -> list[Entry]:
-        return [e for e in await self._all(rule, until) if e.created == at]
+        start = id_order(after) if after else None
+        found = [
+            dataclasses.replace(e, tie=True)
+            for e in await self._all(rule, until)
+            if e.created == at and (start is None or id_order(e.id) > start)
+        ]
+        return found[:limit]
 
     async def count(self, rule: SyncRule, after: dt.datetime, until: dt.datetime | None) -> int:
         return len([e for e in await self._all(rule, until) if e.created >= after])
@@ -474,29 +545,30 @@ async def read_page(
     rows read count, skipped ones too, so a page of `max_page` is one request), all of
     them when `limit` is None."""
     got: list[Entry] = []
-    remaining = limit if limit is not None else None
+    remaining = limit
     pos = position
-    while remaining is None or remaining > 0:
-        want = (
-            reader.max_page
-            if remaining is None
-            else min(reader.max_page, remaining + len(pos.skip))
-        )
-        rows = await reader.query(rule, pos.bound, until, want, keep=keep)
-        new = [e for e in rows if e.id not in pos.skip]
-        if not new and len(rows) == want:  # a full page of records done already at `bound`
-            new = [
-                e for e in await reader.tie(rule, pos.bound, until, keep) if e.id not in pos.skip
-            ]
-            if not new:
-                rows = await reader.query(rule, pos.bound, until, want, strict=True, keep=keep)
-                new = list(rows)
-        got += new
-        if len(rows) < want:
-            break
+    while remaining is None or remaining > 0 or not got:
+        room = reader.max_page if remaining is None else max(remaining, 1)
+        want = min(reader.max_page, room + len(pos.skip))
+        if pos.tie is not None:  # a crowded second, walked in id order, a page at a time
+            rows = await reader.tie(rule, pos.bound, until, keep, after=pos.tie, limit=want)
+            got += [e for e in rows if e.id not in pos.skip]
+            if len(rows) < want:  # the second is done: go on after it
+                pos = Position(pos.bound, past=True)
+            else:
+                pos = Position(pos.bound, pos.skip, tie=rows[-1].id)
+        else:
+            rows = await reader.query(rule, pos.bound, until, want, strict=pos.past, keep=keep)
+            new = [e for e in rows if e.id not in pos.skip]
+            if not new and len(rows) == want:  # a full page done already at `bound`: more
+                pos = Position(pos.bound, pos.skip, tie="")  # than a page share that second
+                continue
+            got += new
+            if len(rows) < want:
+                break
+            pos = pos.after(new, reader.floor)
         if remaining is not None:
             remaining -= len(rows)
-        pos = pos.after(new, reader.floor)
     return got
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from ledgerbridge.qbo.changes import ql_string
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.qbo.ids import request_id_for
 from ledgerbridge.sync.errors import ErrorCategory, TerminalError
@@ -25,10 +26,6 @@ from ledgerbridge.sync.payloads import CUSTOM_LINE_ITEM_NAME
 from ledgerbridge.sync.rules import SyncRule
 
 Obj = dict[str, Any]
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def custom_field_ids(preferences: Mapping[str, Any]) -> dict[str, str]:
@@ -57,7 +54,7 @@ class QboInvoices:
         if self._custom_item is not None:
             return self._custom_item
         rows = await self.client.query_all(
-            f"SELECT * FROM Item WHERE Name = {_quote(CUSTOM_LINE_ITEM_NAME)}", page_size=10
+            f"SELECT * FROM Item WHERE Name = {ql_string(CUSTOM_LINE_ITEM_NAME)}", page_size=10
         )
         if rows:
             self._custom_item = str(rows[0]["Id"])
@@ -80,7 +77,7 @@ class QboInvoices:
         if configured.isdigit():
             return configured
         rows = await self.client.query_all(
-            f"SELECT * FROM Account WHERE Name = {_quote(configured)}", page_size=10
+            f"SELECT * FROM Account WHERE Name = {ql_string(configured)}", page_size=10
         )
         if not rows:
             raise TerminalError(

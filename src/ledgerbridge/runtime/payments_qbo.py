@@ -24,6 +24,7 @@ from typing import Any
 
 from ledgerbridge.domain import RecordRef, System
 from ledgerbridge.qbo import changes as qbo_changes
+from ledgerbridge.qbo.changes import ql_string
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.qbo.codec_values import date_of, datetime_of, dec0, is_voided, ref_value, text
 from ledgerbridge.runtime.invoices_qbo import QboInvoices
@@ -42,10 +43,6 @@ from ledgerbridge.sync.rules import SyncRule
 Obj = dict[str, Any]
 MARKER = "ledgerbridge: HubSpot payment "
 ID_CHUNK = 100
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "\\'") + "'"
 
 
 class QboPayments:
@@ -109,7 +106,7 @@ class QboPayments:
         payment_ids = sorted({qbo_payment_id(i) for i in ids})
         found: list[PaymentRecord] = []
         for start in range(0, len(payment_ids), ID_CHUNK):
-            chunk = ", ".join(_quote(i) for i in payment_ids[start : start + ID_CHUNK])
+            chunk = ", ".join(ql_string(i) for i in payment_ids[start : start + ID_CHUNK])
             for row in await self.client.query_all(f"SELECT * FROM Payment WHERE Id IN ({chunk})"):
                 found.extend(self.records(row))
         have = {r.ref.id for r in found}

@@ -30,6 +30,7 @@ from typing import Any
 from ledgerbridge.domain import RecordRef, System
 from ledgerbridge.qbo import changes as qbo_changes
 from ledgerbridge.qbo.batch import BatchJournal, BatchOp
+from ledgerbridge.qbo.changes import ql_string
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.qbo.codec import invoice_from_qbo, party_from_qbo, product_from_qbo
 from ledgerbridge.runtime.invoices_qbo import QboInvoices
@@ -56,10 +57,6 @@ ID_CHUNK = 100
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class QboSide:
@@ -136,7 +133,7 @@ class QboSide:
         values = sorted(ids)
         found: list[SideRecord] = []
         for start in range(0, len(values), ID_CHUNK):
-            chunk = ", ".join(_quote(i) for i in values[start : start + ID_CHUNK])
+            chunk = ", ".join(ql_string(i) for i in values[start : start + ID_CHUNK])
             where = self._where_all(entity)
             where = f"{where} AND Id IN ({chunk})" if where else f" WHERE Id IN ({chunk})"
             rows = await self.client.query_all(f"SELECT * FROM {entity}{where}")
