@@ -9,6 +9,7 @@ no write at all, so the records built from the write answers hash like a read.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections import Counter
@@ -41,9 +42,14 @@ class Recorder:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.id_properties: dict[str, list[str | None]] = {}
+        """Path of each batch read → the `idProperty` of each call."""
 
     async def __call__(self, request: httpx.Request) -> None:
         self.calls.append((request.method, request.url.path))
+        if request.url.path.endswith("/batch/read"):
+            body = json.loads(request.content or b"{}")
+            self.id_properties.setdefault(request.url.path, []).append(body.get("idProperty"))
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for m, p in self.calls if m == method and p == path)
@@ -110,8 +116,10 @@ async def test_qbo_invoices_cost_three_hubspot_batches_per_100_and_are_not_echoe
         # (The deal roll-up's look-up of invoice → deal associations is a read.)
         v4 = [p for _, p in recorder.calls if p.startswith("/crm/v4/")]
         assert v4 == ["/crm/v4/associations/invoices/deals/batch/read"]
-        for obj in ("contacts", "products", "invoices", "line_items"):
+        for obj in ("products", "invoices", "line_items"):
             assert recorder.count("POST", f"{base}/{obj}/batch/read") == 0, obj
+        # The one contacts read is the match look-up by email, not a read-back.
+        assert recorder.id_properties.get(f"{base}/contacts/batch/read") == ["email"]
         invoice_writes = [
             call
             for call in recorder.writes()
