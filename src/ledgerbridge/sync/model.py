@@ -115,6 +115,13 @@ class RefIndex:
     contacts: Mapping[str, str] = field(default_factory=dict)
     products: Mapping[str, str] = field(default_factory=dict)
     custom_line_item_id: str | None = None
+    _customers: dict[str, str] = field(init=False, repr=False, compare=False)
+    _items: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The reverse look-ups, built once: an invoice pass asks one per invoice and line.
+        object.__setattr__(self, "_customers", _inverse(self.contacts))
+        object.__setattr__(self, "_items", _inverse(self.products))
 
     @classmethod
     def from_links(cls, links: Sequence[Link], custom_line_item_id: str | None = None) -> RefIndex:
@@ -130,13 +137,13 @@ class RefIndex:
         return self.contacts.get(hubspot_id)
 
     def contact_for_customer(self, qbo_id: str) -> str | None:
-        return _inverse(self.contacts).get(qbo_id)
+        return self._customers.get(qbo_id)
 
     def item_for_product(self, hubspot_id: str) -> str | None:
         return self.products.get(hubspot_id)
 
     def product_for_item(self, qbo_id: str) -> str | None:
-        return _inverse(self.products).get(qbo_id)
+        return self._items.get(qbo_id)
 
 
 def _inverse(mapping: Mapping[str, str]) -> dict[str, str]:
