@@ -1,7 +1,7 @@
 """HubSpot deals for the R-INV-6 roll-up (`sync.deals.DealPort`) on the HubSpot connector.
 
-- which deals each invoice is associated with: associations v4 batch read
-  (invoices → deals, type 175/176), ≤1000 invoices a call;
+- which deals each invoice is associated with, and which invoices each deal is:
+  associations v4 batch read (invoices → deals, deals → invoices), ≤1000 ids a call;
 - the deals' roll-up properties: batch read (deals deleted meanwhile are left out);
 - writes: one batch update of the properties that differ.
 
@@ -43,6 +43,11 @@ class HubSpotDeals:
         if not invoice_ids:
             return {}
         return await self.client.batch_read_associations("invoices", DEALS, invoice_ids)
+
+    async def deal_invoices(self, deal_ids: Sequence[str]) -> dict[str, list[str]]:
+        if not deal_ids:
+            return {}
+        return await self.client.batch_read_associations(DEALS, "invoices", deal_ids)
 
     async def read_deals(self, deal_ids: Sequence[str]) -> dict[str, dict[str, str | None]]:
         if not deal_ids:

@@ -26,7 +26,7 @@ entry (object type `deals`). Dry runs skip this step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol, runtime_checkable
@@ -87,6 +87,10 @@ class DealPort(Protocol):
 
     async def invoice_deals(self, invoice_ids: Sequence[str]) -> dict[str, list[str]]:
         """HubSpot invoice id → the ids of the deals it is associated with."""
+        ...
+
+    async def deal_invoices(self, deal_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Deal id → the ids of the HubSpot invoices associated with it."""
         ...
 
     async def read_deals(self, deal_ids: Sequence[str]) -> dict[str, dict[str, str | None]]:
@@ -225,15 +229,35 @@ async def run_deal_pass(
     links: Sequence[Link],
     refs: RefIndex,
     report: PairReport,
+    *,
+    touched: Collection[str] | None = None,
 ) -> None:
     """Read the deals of the linked invoices, write what differs, record activity.
 
+    Every deal of `links` (every invoice link: a full roll-up), or, with `touched` (the
+    HubSpot ids of the invoices a pass changed), only the deals of those invoices, with
+    all their invoices (their links are loaded from `state`): a pass then costs reads in
+    proportion to what changed, not to every invoice ever synced.
+
     Counts go to `report.deals` (`updated`, `failed`); a failed write is retried by the
     next pass (it still differs)."""
-    invoice_links = [x for x in links if x.object_type is ObjectPair.INVOICES_INVOICES]
-    if not invoice_links:
-        return
-    associated = await deals_port.invoice_deals([x.hubspot_id for x in invoice_links])
+    if touched is not None:
+        if not touched:
+            return
+        first = await deals_port.invoice_deals(sorted(touched, key=_id_key))
+        deal_ids = sorted({d for found in first.values() for d in found}, key=_id_key)
+        if not deal_ids:
+            return
+        associated: dict[str, list[str]] = {}
+        for deal_id, invoice_ids in (await deals_port.deal_invoices(deal_ids)).items():
+            for invoice_id in invoice_ids:
+                associated.setdefault(invoice_id, []).append(deal_id)
+        invoice_links = await state.load_links_for(ObjectPair.INVOICES_INVOICES, associated)
+    else:
+        invoice_links = [x for x in links if x.object_type is ObjectPair.INVOICES_INVOICES]
+        if not invoice_links:
+            return
+        associated = await deals_port.invoice_deals([x.hubspot_id for x in invoice_links])
     deals = deal_invoices(associated, invoice_links)
     if not deals:
         return

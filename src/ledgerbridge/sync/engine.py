@@ -61,6 +61,8 @@ U = TypeVar("U")
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 ORDER = (ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS, ObjectPair.INVOICES_INVOICES)
 CURSOR_MARGIN = dt.timedelta(seconds=1)
+DEALS_FULL_EVERY = dt.timedelta(minutes=15)
+"""How often the deal roll-up covers every deal, not only those of changed invoices."""
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -110,6 +112,8 @@ class SyncEngine:
             deals = hubspot
         self.deals = deals
         """Deals for the R-INV-6 roll-up (none: the step is skipped)."""
+        self._deals_full_at: dt.datetime | None = None
+        """When this engine last rolled up every deal (None: not yet)."""
 
     async def run_pass(
         self, *, dry_run: bool = False, only: Collection[ObjectPair] | None = None
@@ -303,7 +307,13 @@ class SyncEngine:
         if recorded.auth_error is not None:
             raise recorded.auth_error
         await self._payments(rule, report, dry_run=False)
-        await self._deals(rule, report)
+        changed = {s: {r.ref.id for r in records[s]} for s in System}
+        touched = {
+            x.hubspot_id
+            for x in (*links, *recorded.commit_links)
+            if x.hubspot_id in changed[H] or x.qbo_id in changed[Q]
+        }
+        await self._deals(rule, report, touched, refs)
 
     async def _payments(self, rule: SyncRule, report: PairReport, *, dry_run: bool) -> None:
         """Payments ride in the invoice rule's pass, after the invoices (R-PAY-1)."""
@@ -317,15 +327,25 @@ class SyncEngine:
             # Nothing of the payment pass was recorded; the next pass retries it.
             report.payment_error = f"{error.category.value}: {error.detail}"
 
-    async def _deals(self, rule: SyncRule, report: PairReport) -> None:
-        """The deal roll-up rides in the invoice rule's pass, after payments (R-INV-6)."""
+    async def _deals(
+        self, rule: SyncRule, report: PairReport, touched: set[str], refs: RefIndex
+    ) -> None:
+        """The deal roll-up rides in the invoice rule's pass, after payments (R-INV-6):
+        the deals of the invoices this pass changed (`touched`, HubSpot ids), and every
+        deal at this engine's first roll-up and then every `DEALS_FULL_EVERY` (a user
+        associating an invoice with a deal changes no invoice, so no pass sees it)."""
         if rule.object_pair is not ObjectPair.INVOICES_INVOICES or self.deals is None:
             return
+        now = self.clock()
+        full = self._deals_full_at is None or now - self._deals_full_at >= DEALS_FULL_EVERY
         try:
-            all_links = await self.state.load_links()
-            refs = RefIndex.from_links(all_links)
             qbo, state = self.sides[Q], self.state
-            await run_deal_pass(rule, self.deals, qbo, state, all_links, refs, report)
+            if full:
+                links = await self.state.load_links()
+                await run_deal_pass(rule, self.deals, qbo, state, links, refs, report)
+                self._deals_full_at = now
+            else:
+                await run_deal_pass(rule, self.deals, qbo, state, (), refs, report, touched=touched)
         except AuthenticationError:
             raise
         except SyncError as error:

@@ -143,9 +143,14 @@ class FakeDeals:
         }
         self.fail: dict[str, SyncError] = {}
         self.writes: list[tuple[str, dict[str, str]]] = []
+        self.asked_invoices: list[list[str]] = []
 
     async def invoice_deals(self, invoice_ids: Sequence[str]) -> dict[str, list[str]]:
+        self.asked_invoices.append(list(invoice_ids))
         return {i: list(self.associations.get(i, [])) for i in invoice_ids}
+
+    async def deal_invoices(self, deal_ids: Sequence[str]) -> dict[str, list[str]]:
+        return {d: [i for i, ds in self.associations.items() if d in ds] for d in deal_ids}
 
     async def read_deals(self, deal_ids: Sequence[str]) -> dict[str, dict[str, str | None]]:
         return {d: dict(self.deals[d]) for d in deal_ids if d in self.deals}
@@ -176,11 +181,21 @@ class FakeQbo:
 
 
 class FakeState:
-    def __init__(self) -> None:
+    def __init__(self, links: Sequence[Link] = ()) -> None:
         self.commits: list[Commit] = []
+        self.links = list(links)
+        self.loaded: list[set[str]] = []
 
     async def commit(self, commit: Commit) -> None:
         self.commits.append(commit)
+
+    async def load_links_for(
+        self, object_type: ObjectPair, hubspot_ids: Collection[str] = ()
+    ) -> list[Link]:
+        self.loaded.append(set(hubspot_ids))
+        return [
+            x for x in self.links if x.object_type is object_type and x.hubspot_id in hubspot_ids
+        ]
 
 
 async def _run(deals: FakeDeals, side: FakeQbo, state: FakeState, links: list[Link]) -> PairReport:
@@ -240,3 +255,26 @@ async def test_run_deal_pass_without_deals_reads_nothing_more() -> None:
     assert (await _run(deals, side, state, [])).deals == {}
     assert side.asked == []
     assert state.commits == []
+
+
+async def test_run_deal_pass_for_touched_invoices_reads_only_their_deals() -> None:
+    # d1 has h1 and h2, d2 has h3; a pass changed h1 only.
+    deals = FakeDeals({"h1": ["d1"], "h2": ["d1"], "h3": ["d2"], "h4": []})
+    side = FakeQbo([qbo("1", T0), qbo("2", LATER, number="1002"), qbo("3", LATER)])
+    links = [link("h1", "1"), link("h2", "2"), link("h3", "3"), link("h4", "4")]
+    state = FakeState(links)
+    report = PairReport(PAIR)
+    rule = wizard_defaults(PAIR)
+
+    await run_deal_pass(rule, deals, side, state, (), RefIndex(), report, touched={"h1"})  # type: ignore[arg-type]
+
+    assert deals.asked_invoices == [["h1"]]  # not every invoice
+    assert state.loaded == [{"h1", "h2"}]  # the links of d1's invoices only
+    assert side.asked == [{"1", "2"}]  # d1's invoices, the later one wins
+    assert deals.writes == [("d1", {QBO_ID: "2", **values("1002")})]
+    assert report.deals == {"updated": 1}
+
+    # Nothing touched, or touched invoices without a deal: no read at all.
+    await run_deal_pass(rule, deals, side, state, (), RefIndex(), report, touched=set())  # type: ignore[arg-type]
+    await run_deal_pass(rule, deals, side, state, (), RefIndex(), report, touched={"h4"})  # type: ignore[arg-type]
+    assert side.asked == [{"1", "2"}] and len(state.loaded) == 1
