@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from ledgerbridge.settings import Settings
+    from ledgerbridge.store import Store
 
 
 class RuleName(StrEnum):
@@ -28,3 +34,38 @@ def parse_date(value: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+@contextlib.contextmanager
+def configured_store(
+    config: Path | None, *errors: type[Exception]
+) -> Iterator[tuple[Settings, Store]]:
+    """The settings and the open store of a command that works on a configured
+    connection. A missing settings file, and what the work inside raises when it cannot
+    be done (no such connection, a sync error, bad input, or one of `errors`), print
+    `error: …` and exit with code 2. The store is closed however the block ends."""
+    from ledgerbridge.runtime.connection import ConnectionNotFoundError, NoConnectionError
+    from ledgerbridge.runtime.setup import open_store
+    from ledgerbridge.settings import load_settings
+    from ledgerbridge.sync.errors import SyncError
+
+    try:
+        settings = load_settings(config)
+        store = open_store(settings)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    handled: tuple[type[Exception], ...] = (
+        NoConnectionError,
+        ConnectionNotFoundError,
+        SyncError,
+        ValueError,
+        *errors,
+    )
+    try:
+        yield settings, store
+    except handled as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    finally:
+        store.close()

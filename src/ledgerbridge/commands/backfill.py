@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ledgerbridge.commands._options import ConfigOption, ConnectionOption, JsonOption, parse_date
+from ledgerbridge.commands._options import (
+    ConfigOption,
+    ConnectionOption,
+    JsonOption,
+    configured_store,
+    parse_date,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -120,18 +126,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        from ledgerbridge.runtime.connection import ConnectionNotFoundError, NoConnectionError
-        from ledgerbridge.runtime.setup import open_store
-        from ledgerbridge.settings import load_settings
-        from ledgerbridge.sync.errors import SyncError
-
         first = parse_date(since)
-        try:
-            settings = load_settings(config)
-            store = open_store(settings)
-        except FileNotFoundError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
         bar = Progress(
             TextColumn("backfill {task.description}"),
             BarColumn(),
@@ -148,25 +143,19 @@ def register(app: typer.Typer) -> None:
 
             return advance
 
-        try:
-            with bar:
-                results = asyncio.run(
-                    run(
-                        store,
-                        settings,
-                        name=obj.value,
-                        since=first,
-                        connection_id=connection,
-                        dry_run=dry_run,
-                        batch_size=batch_size,
-                        progress=tracker,
-                    )
+        with configured_store(config) as (settings, store), bar:
+            results = asyncio.run(
+                run(
+                    store,
+                    settings,
+                    name=obj.value,
+                    since=first,
+                    connection_id=connection,
+                    dry_run=dry_run,
+                    batch_size=batch_size,
+                    progress=tracker,
                 )
-        except (NoConnectionError, ConnectionNotFoundError, SyncError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
-        finally:
-            store.close()
+            )
         complete = all(r.complete for r in results)
         if as_json:
             data: dict[str, Any] = (

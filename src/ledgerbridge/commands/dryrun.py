@@ -6,7 +6,13 @@ from typing import Annotated
 
 import typer
 
-from ledgerbridge.commands._options import ConfigOption, ConnectionOption, JsonOption, RuleName
+from ledgerbridge.commands._options import (
+    ConfigOption,
+    ConnectionOption,
+    JsonOption,
+    RuleName,
+    configured_store,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -25,28 +31,13 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from ledgerbridge.runtime import dryrun
-        from ledgerbridge.runtime.connection import ConnectionNotFoundError, NoConnectionError
-        from ledgerbridge.runtime.setup import open_store
-        from ledgerbridge.settings import load_settings
-        from ledgerbridge.sync.errors import SyncError
         from ledgerbridge.sync.rules import ObjectPair
 
-        try:
-            settings = load_settings(config)
-            store = open_store(settings)
-        except FileNotFoundError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
         pair = ObjectPair(rule.value) if rule else None
-        try:
+        with configured_store(config) as (settings, store):
             report = asyncio.run(
                 dryrun.preview(store, settings, connection_id=connection, pair=pair)
             )
-        except (NoConnectionError, ConnectionNotFoundError, SyncError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
-        finally:
-            store.close()
         if as_json:
             typer.echo(dryrun.as_json(report))
         else:

@@ -6,7 +6,13 @@ from typing import Annotated
 
 import typer
 
-from ledgerbridge.commands._options import ConfigOption, ConnectionOption, JsonOption, parse_date
+from ledgerbridge.commands._options import (
+    ConfigOption,
+    ConnectionOption,
+    JsonOption,
+    configured_store,
+    parse_date,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -28,27 +34,12 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from ledgerbridge.runtime import fees as runtime
-        from ledgerbridge.runtime.connection import ConnectionNotFoundError, NoConnectionError
-        from ledgerbridge.runtime.setup import open_store
-        from ledgerbridge.settings import load_settings
-        from ledgerbridge.sync.errors import SyncError
 
         first, last = parse_date(since), parse_date(until)
-        try:
-            settings = load_settings(config)
-            store = open_store(settings)
-        except FileNotFoundError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
-        try:
+        with configured_store(config) as (settings, store):
             report = asyncio.run(
                 runtime.run(store, settings, since=first, until=last, connection_id=connection)
             )
-        except (NoConnectionError, ConnectionNotFoundError, SyncError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
-        finally:
-            store.close()
         if as_json:
             typer.echo(runtime.as_json(report))
         else:

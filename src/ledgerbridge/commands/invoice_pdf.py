@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ledgerbridge.commands._options import ConfigOption, ConnectionOption, configured_store
+
 
 def register(app: typer.Typer) -> None:
     @app.command("invoice-pdf")
@@ -18,47 +20,19 @@ def register(app: typer.Typer) -> None:
             ),
         ],
         out: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
-        connection: Annotated[
-            int | None, typer.Option(help="Connection id (default: the first one).")
-        ] = None,
-        config: Annotated[
-            Path | None, typer.Option("--config", help="Settings file (TOML).")
-        ] = None,
+        connection: ConnectionOption = None,
+        config: ConfigOption = None,
     ) -> None:
         """Download QuickBooks' PDF of a synced invoice."""
         import asyncio
 
         from ledgerbridge.runtime import invoices
-        from ledgerbridge.runtime.connection import (
-            ConnectionNotFoundError,
-            NoConnectionError,
-            pick_connection,
-        )
-        from ledgerbridge.runtime.setup import open_store
-        from ledgerbridge.settings import load_settings
-        from ledgerbridge.sync.errors import SyncError
+        from ledgerbridge.runtime.connection import pick_connection
 
-        try:
-            settings = load_settings(config)
-            store = open_store(settings)
-        except FileNotFoundError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
-        try:
+        with configured_store(config, invoices.InvoiceNotSyncedError) as (settings, store):
             connection_id = pick_connection(store, connection)
             pdf = asyncio.run(
                 invoices.invoice_pdf(store, connection_id, invoice, settings=settings)
             )
-        except (
-            invoices.InvoiceNotSyncedError,
-            NoConnectionError,
-            ConnectionNotFoundError,
-            SyncError,
-            ValueError,
-        ) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
-        finally:
-            store.close()
         out.write_bytes(pdf)
         typer.echo(f"wrote {out} ({len(pdf)} bytes)")
