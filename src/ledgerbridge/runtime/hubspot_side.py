@@ -41,7 +41,9 @@ from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
 from ledgerbridge.sync.model import DomainObject, RefIndex, SideRecord
 from ledgerbridge.sync.payloads import UnresolvedReferenceError, hubspot_payload
-from ledgerbridge.sync.payments import PaymentChanges, PaymentRecord, PaymentResult, PaymentWrite
+from ledgerbridge.sync.payments import (
+    PaymentsVia,
+)
 from ledgerbridge.sync.ports import Changes, WriteAction, WriteResult
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
@@ -67,7 +69,7 @@ def object_of(rule: SyncRule) -> ObjectType:
     return found
 
 
-class HubSpotSide:
+class HubSpotSide(PaymentsVia):
     """`SidePort` for one HubSpot portal."""
 
     system = System.HUBSPOT
@@ -181,19 +183,6 @@ class HubSpotSide:
 
     async def display_names(self) -> frozenset[str]:
         return frozenset()
-
-    # ---- payments (`sync.payments.PaymentPort`) ----
-
-    async def read_payment_changes(self, since: dt.datetime | None) -> PaymentChanges:
-        return await self.payments.read_payment_changes(since)
-
-    async def read_payments(self, ids: Sequence[str]) -> list[PaymentRecord]:
-        return await self.payments.read_payments(ids)
-
-    async def apply_payments(
-        self, rule: SyncRule, writes: Sequence[PaymentWrite]
-    ) -> list[PaymentResult]:
-        return await self.payments.apply_payments(rule, writes)
 
     # ---- writing ----
 

@@ -41,7 +41,9 @@ from ledgerbridge.sync.mapping import snapshot
 from ledgerbridge.sync.match import match_key
 from ledgerbridge.sync.model import DomainObject, RefIndex, SideRecord
 from ledgerbridge.sync.payloads import UnresolvedReferenceError, qbo_payload
-from ledgerbridge.sync.payments import PaymentChanges, PaymentRecord, PaymentResult, PaymentWrite
+from ledgerbridge.sync.payments import (
+    PaymentsVia,
+)
 from ledgerbridge.sync.ports import Changes, WriteAction, WriteResult
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
@@ -59,7 +61,7 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class QboSide:
+class QboSide(PaymentsVia):
     """`SidePort` for one QBO company (realm)."""
 
     system = System.QUICKBOOKS
@@ -185,19 +187,6 @@ class QboSide:
                         others.add(str(row["DisplayName"]))
             self._other_names = (now, frozenset(others))
         return frozenset(names) | self._other_names[1]
-
-    # ---- payments (`sync.payments.PaymentPort`) ----
-
-    async def read_payment_changes(self, since: dt.datetime | None) -> PaymentChanges:
-        return await self.payments.read_payment_changes(since)
-
-    async def read_payments(self, ids: Sequence[str]) -> list[PaymentRecord]:
-        return await self.payments.read_payments(ids)
-
-    async def apply_payments(
-        self, rule: SyncRule, writes: Sequence[PaymentWrite]
-    ) -> list[PaymentResult]:
-        return await self.payments.apply_payments(rule, writes)
 
     # ---- writing ----
 

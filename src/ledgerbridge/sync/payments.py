@@ -142,6 +142,23 @@ class PaymentPort(Protocol):
     ) -> list[PaymentResult]: ...
 
 
+class PaymentsVia:
+    """`PaymentPort` handed on to `self.payments` (how the connector sides serve it)."""
+
+    payments: PaymentPort
+
+    async def read_payment_changes(self, since: dt.datetime | None) -> PaymentChanges:
+        return await self.payments.read_payment_changes(since)
+
+    async def read_payments(self, ids: Sequence[str]) -> list[PaymentRecord]:
+        return await self.payments.read_payments(ids)
+
+    async def apply_payments(
+        self, rule: SyncRule, writes: Sequence[PaymentWrite]
+    ) -> list[PaymentResult]:
+        return await self.payments.apply_payments(rule, writes)
+
+
 @runtime_checkable
 class PaymentState(Protocol):
     async def load_payment_links(self) -> list[PaymentLink]: ...
