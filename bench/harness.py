@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from bench.seeding import Sizes
-from ledgerbridge.runtime.demo import ensure_demo_connection
+from ledgerbridge.commands._demo_stack import ensure_demo_connection
 from ledgerbridge.store import Store, TokenCipher, generate_key
 
 HUBSPOT_PORTAL = "62515"

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from bench.seeding import Sizes, seed_hubspot_portal, seed_qbo_company
-from ledgerbridge.runtime.demo import DEMO_REALM, DEMO_TOKEN
+from ledgerbridge.commands._demo_stack import DEMO_REALM, DEMO_TOKEN
 from ledgerbridge.sandbox.hubspot import cli as hubspot_cli
 from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
 from ledgerbridge.sandbox.qbo import cli as qbo_cli

@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl
 import uvicorn
 
 from bench import seeding
-from ledgerbridge.runtime.demo import DEMO_REALM, DEMO_TOKEN
+from ledgerbridge.commands._demo_stack import DEMO_REALM, DEMO_TOKEN
 
 UNMETERED = ("/_sandbox", "/oauth", "/connect", "/_bench")
 BENCH = "/_bench"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ledgerbridge.runtime.demo import DEMO_REALM
+from ledgerbridge.commands._demo_stack import DEMO_REALM
 from ledgerbridge.sandbox.hubspot.state import SOURCE_CRM_UI
 from ledgerbridge.sandbox.qbo import operations
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ledgerbridge.runtime.demo import DEMO_REALM, ensure_demo_connection
+from ledgerbridge.commands._demo_stack import DEMO_REALM, ensure_demo_connection
 from ledgerbridge.sandbox.hubspot import cli as hubspot_cli
 from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
 from ledgerbridge.sandbox.qbo import cli as qbo_cli

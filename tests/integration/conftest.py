@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from ledgerbridge.runtime.adapters import save_rule
 from ledgerbridge.runtime.clients import sandbox_options
 from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
 from ledgerbridge.sandbox.hubspot.config import HubSpotSandboxConfig
 from ledgerbridge.sandbox.qbo.app import create_app as qbo_app
 from ledgerbridge.sandbox.qbo.config import DEFAULT_REALM, QboSandboxConfig
 from ledgerbridge.store import Store, TokenCipher, generate_key
+from ledgerbridge.store.state import save_rule
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.rules import Direction, ObjectPair, SyncRule
 from tests.integration.harness import Lab, open_lab

@@ -24,7 +24,6 @@ from ledgerbridge.domain import System
 from ledgerbridge.hubspot.client import HubSpotClient
 from ledgerbridge.hubspot.objects import HubSpotRecord
 from ledgerbridge.qbo.client import QboClient
-from ledgerbridge.runtime.adapters import save_rule
 from ledgerbridge.runtime.connection import engine_for_clients
 from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
 from ledgerbridge.sandbox.hubspot.config import HubSpotSandboxConfig
@@ -38,6 +37,7 @@ from ledgerbridge.store import (
     TokenCipher,
     generate_key,
 )
+from ledgerbridge.store.state import save_rule
 from ledgerbridge.sync.engine import SyncEngine
 from ledgerbridge.sync.ports import SidePort, StatePort
 from ledgerbridge.sync.rules import ObjectPair, SyncRule

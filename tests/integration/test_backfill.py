@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from ledgerbridge.cli import app
 from ledgerbridge.domain import System
-from ledgerbridge.runtime.backfill import (
+from ledgerbridge.operations.backfill import (
     BackfillError,
     BackfillResult,
     HubSpotWindow,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledgerbridge.runtime.store_state import StoreBatchJournal
+from ledgerbridge.store.state import StoreBatchJournal
 from ledgerbridge.sync.rules import ObjectPair
 from tests.integration.conftest import contacts_rule
 from tests.integration.faults import Crash, CrashingState

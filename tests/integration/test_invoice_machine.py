@@ -28,8 +28,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 
 from ledgerbridge.domain import System
 from ledgerbridge.hubspot.codec_commerce import INVOICE_PROPERTIES
-from ledgerbridge.runtime.adapters import StoreState
 from ledgerbridge.store import RecordStatus
+from ledgerbridge.store.state import StoreState
 from ledgerbridge.sync.defaults import sku_filter
 from ledgerbridge.sync.mapping import snapshot
 from ledgerbridge.sync.model import RefIndex

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledgerbridge.runtime.invoices import (
+from ledgerbridge.operations.invoices import (
     CLOSE_BOOKS_WARNING,
     CUSTOM_TXN_NUMBERS_WARNING,
     InvoiceNotSyncedError,

@@ -15,11 +15,11 @@ from typer.testing import CliRunner
 
 from ledgerbridge.cli import app
 from ledgerbridge.domain import System
+from ledgerbridge.operations.reconcile import ReconcileReport, reconcile_ports
 from ledgerbridge.runtime.clients import build_clients
 from ledgerbridge.runtime.connection import engine_for_clients, load_connection
-from ledgerbridge.runtime.reconcile import ReconcileReport, reconcile_ports
-from ledgerbridge.runtime.setup import open_store
 from ledgerbridge.settings import load_settings
+from ledgerbridge.store.configured import open_store
 from ledgerbridge.sync.reconcile import UnlinkedKind
 from ledgerbridge.sync.rules import Direction, ObjectPair
 from tests.integration.conftest import configured_sandboxes, contacts_rule, products_rule

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from ledgerbridge.domain import RecordRef, System
-from ledgerbridge.runtime.reconcile import reconcile_ports
+from ledgerbridge.operations.reconcile import reconcile_ports
 from ledgerbridge.store import RecordStatus
 from ledgerbridge.sync.actions import Create, Deactivate, Exclude, Fail, Update
 from ledgerbridge.sync.engine import SyncEngine

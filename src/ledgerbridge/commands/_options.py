@@ -45,8 +45,8 @@ def configured_store(
     be done (no such connection, a sync error, bad input, or one of `errors`), print
     `error: …` and exit with code 2. The store is closed however the block ends."""
     from ledgerbridge.runtime.connection import ConnectionNotFoundError, NoConnectionError
-    from ledgerbridge.runtime.setup import open_store
     from ledgerbridge.settings import load_settings
+    from ledgerbridge.store.configured import open_store
     from ledgerbridge.sync.errors import SyncError
 
     try:

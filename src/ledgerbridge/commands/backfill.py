@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from rich.table import Table
 
-    from ledgerbridge.runtime.backfill import BackfillResult, Progress
+    from ledgerbridge.operations.backfill import BackfillResult, Progress
     from ledgerbridge.settings import Settings
     from ledgerbridge.store import Store
 
@@ -56,7 +56,7 @@ async def run(
     """Backfill a stored connection (the first one when `connection_id` is None): one
     object, or every object whose rule is on (`name` "all")."""
     from ledgerbridge.domain import System
-    from ledgerbridge.runtime.backfill import backfill_all
+    from ledgerbridge.operations.backfill import backfill_all
     from ledgerbridge.runtime.connection import open_engine, pick_connection
 
     chosen = pick_connection(store, connection_id)
@@ -77,7 +77,7 @@ async def run(
 def summary(result: BackfillResult) -> Table:
     from rich.table import Table
 
-    from ledgerbridge.runtime.dryrun import render
+    from ledgerbridge.operations.dryrun import render
 
     if result.dry_run:
         table = render(result.report)

@@ -44,10 +44,10 @@ def register(app: typer.Typer) -> None:
         import webbrowser
 
         from ledgerbridge.domain.refs import System
-        from ledgerbridge.runtime.connect import ConnectError, oauth_app
-        from ledgerbridge.runtime.connect import connect as run_flow
-        from ledgerbridge.runtime.setup import open_store
+        from ledgerbridge.operations.connect import ConnectError, oauth_app
+        from ledgerbridge.operations.connect import connect as run_flow
         from ledgerbridge.settings import load_settings
+        from ledgerbridge.store.configured import open_store
 
         try:
             settings = load_settings(config)

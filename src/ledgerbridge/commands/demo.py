@@ -36,9 +36,14 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from ledgerbridge.runtime.demo import DEMO_REALM, DEMO_TOKEN, DemoOptions, build_demo
-        from ledgerbridge.runtime.progress import show_initial_sync, summary_table
-        from ledgerbridge.runtime.serving import serve_all
+        from ledgerbridge.commands._demo_stack import (
+            DEMO_REALM,
+            DEMO_TOKEN,
+            DemoOptions,
+            build_demo,
+        )
+        from ledgerbridge.commands._progress import show_initial_sync, summary_table
+        from ledgerbridge.serving import serve_all
 
         console = Console(stderr=True)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

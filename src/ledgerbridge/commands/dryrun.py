@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from ledgerbridge.runtime import dryrun
+        from ledgerbridge.operations import dryrun
         from ledgerbridge.sync.rules import ObjectPair
 
         pair = ObjectPair(rule.value) if rule else None

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from ledgerbridge.runtime import fees as runtime
+        from ledgerbridge.operations import fees as runtime
 
         first, last = parse_date(since), parse_date(until)
         with configured_store(config) as (settings, store):

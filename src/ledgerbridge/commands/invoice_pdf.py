@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         """Download QuickBooks' PDF of a synced invoice."""
         import asyncio
 
-        from ledgerbridge.runtime import invoices
+        from ledgerbridge.operations import invoices
         from ledgerbridge.runtime.connection import pick_connection
 
         with configured_store(config, invoices.InvoiceNotSyncedError) as (settings, store):

@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from ledgerbridge.runtime import reconcile as runtime
+        from ledgerbridge.operations import reconcile as runtime
         from ledgerbridge.sync.rules import ObjectPair
 
         pair = ObjectPair(rule.value) if rule else None

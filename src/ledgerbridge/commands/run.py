@@ -30,13 +30,13 @@ def register(app: typer.Typer) -> None:
         import asyncio
         import logging
 
-        from ledgerbridge.runtime.directory import StoreDirectory
         from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
         from ledgerbridge.runtime.runner import EngineRunner
-        from ledgerbridge.runtime.serving import Served, serve_all
-        from ledgerbridge.runtime.setup import open_store
+        from ledgerbridge.serving import Served, serve_all
         from ledgerbridge.settings import load_settings
         from ledgerbridge.store import ConnectionStatus
+        from ledgerbridge.store.configured import open_store
+        from ledgerbridge.store.directory import StoreDirectory
         from ledgerbridge.web.app import create_web_app
         from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 

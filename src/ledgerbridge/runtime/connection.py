@@ -20,13 +20,13 @@ from typing import Any
 import httpx
 
 from ledgerbridge.hubspot.client import HubSpotClient
+from ledgerbridge.hubspot.side.deals import HubSpotDeals
+from ledgerbridge.hubspot.side.port import HubSpotSide
 from ledgerbridge.qbo.client import QboClient
-from ledgerbridge.runtime.deals_hubspot import HubSpotDeals
-from ledgerbridge.runtime.hubspot_side import HubSpotSide
-from ledgerbridge.runtime.qbo_side import QboSide
-from ledgerbridge.runtime.store_state import StoreBatchJournal, StoreState
+from ledgerbridge.qbo.side.port import QboSide
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionRow, Store
+from ledgerbridge.store.state import StoreBatchJournal, StoreState
 from ledgerbridge.sync.engine import SyncEngine, utc_now
 from ledgerbridge.transport.oauth import TokenProvider
 

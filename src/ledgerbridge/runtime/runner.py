@@ -10,7 +10,7 @@ one pass; the engine records everything in the store and marks the connection
 `needs_reauth` itself when a grant is refused.
 
 `reconcile` is the runtime's daily hook (R-BEY-2): it reads both sides in full through
-the same engine's ports (`runtime.reconcile.reconcile_ports`), writes nothing to either
+the same engine's ports (`operations.reconcile.reconcile_ports`), writes nothing to either
 service, logs any drift, and keeps the summary on the connection's options
 (`last_reconcile`: when, how many records drift per rule, rules it could not check).
 """
@@ -25,10 +25,10 @@ from typing import Any
 import httpx
 
 from ledgerbridge.domain import System
+from ledgerbridge.operations.invoices import invoice_setup_warnings
+from ledgerbridge.operations.reconcile import ReconcileReport, reconcile_ports
 from ledgerbridge.runtime.clients import ConnectionClients, build_clients
 from ledgerbridge.runtime.connection import engine_for_clients, load_connection
-from ledgerbridge.runtime.invoices import invoice_setup_warnings
-from ledgerbridge.runtime.reconcile import ReconcileReport, reconcile_ports
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionRow, Store
 from ledgerbridge.sync.engine import SyncEngine

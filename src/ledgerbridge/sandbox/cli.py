@@ -29,9 +29,9 @@ def register(group: typer.Typer) -> None:
             return
         import asyncio
 
-        from ledgerbridge.runtime.serving import Served, serve_all
         from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
         from ledgerbridge.sandbox.qbo.app import create_app as qbo_app
+        from ledgerbridge.serving import Served, serve_all
 
         hubspot = hubspot_cli.build_config(host=host, port=hubspot_port, token=token, seed=seed)
         qbo = qbo_cli.build_config(realms=[realm], token=token, seed=seed)

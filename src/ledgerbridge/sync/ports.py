@@ -1,7 +1,7 @@
 """The engine's seams: what it needs of each service and of the state store.
 
 `sync/` imports no HTTP and no database, so the engine talks to the world through
-these Protocols; `ledgerbridge.runtime.adapters` implements them with the
+these Protocols; `hubspot.side`, `qbo.side` and `store.state` implement them with the
 connectors and the store, and tests implement them in memory.
 
 - `SidePort`: one per service (HubSpot, QBO). Reads changes since a cursor, reads

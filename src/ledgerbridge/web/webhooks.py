@@ -49,7 +49,7 @@ Wake = Callable[[int, "set[ObjectPair] | None"], None]
 
 
 class WebhookDirectory(Protocol):
-    """Which connections a portal or realm belongs to (`runtime.directory.StoreDirectory`)."""
+    """Which connections a portal or realm belongs to (`store.directory.StoreDirectory`)."""
 
     def by_portal(self, portal_id: str) -> list[int]: ...
 

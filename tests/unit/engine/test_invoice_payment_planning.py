@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from ledgerbridge.domain import InvoiceStatus, RecordRef, System
-from ledgerbridge.runtime.invoices_hubspot import status_path
-from ledgerbridge.runtime.invoices_qbo import custom_field_ids
+from ledgerbridge.hubspot.side.invoices import status_path
+from ledgerbridge.qbo.side.invoices import custom_field_ids
 from ledgerbridge.sync.actions import Skip, SkipReason, Update, Void
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.errors import TerminalError

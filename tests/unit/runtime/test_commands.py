@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ledgerbridge.cli import app
-from ledgerbridge.runtime.setup import open_store
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionStatus
+from ledgerbridge.store.configured import open_store
 
 runner = CliRunner()
 

@@ -15,8 +15,8 @@ from pydantic import SecretStr
 
 from ledgerbridge.hubspot.webhooks import sign_v3
 from ledgerbridge.qbo.webhooks import sign as qbo_sign
-from ledgerbridge.runtime.directory import StoreDirectory
 from ledgerbridge.store import Store, TokenCipher, generate_key
+from ledgerbridge.store.directory import StoreDirectory
 from ledgerbridge.sync.rules import ObjectPair
 from ledgerbridge.web.app import create_web_app
 from ledgerbridge.web.status import status_summary

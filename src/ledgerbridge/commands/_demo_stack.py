@@ -24,16 +24,16 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from ledgerbridge.runtime.clients import sandbox_options
-from ledgerbridge.runtime.directory import StoreDirectory
 from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
 from ledgerbridge.runtime.runner import EngineRunner
-from ledgerbridge.runtime.serving import Served
 from ledgerbridge.sandbox.hubspot import cli as hubspot_cli
 from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
 from ledgerbridge.sandbox.qbo import cli as qbo_cli
 from ledgerbridge.sandbox.qbo.app import create_app as qbo_app
+from ledgerbridge.serving import Served
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store, TokenCipher, generate_key
+from ledgerbridge.store.directory import StoreDirectory
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.rules import Direction, InvoiceSettings, ObjectPair, SyncRule
 from ledgerbridge.web.app import create_web_app
@@ -68,7 +68,7 @@ class DemoOptions:
 
 def invoices_supported() -> bool:
     """Whether the engine syncs invoices yet (the invoice rule is saved off until then)."""
-    from ledgerbridge.runtime.hubspot_side import OBJECTS
+    from ledgerbridge.hubspot.side.port import OBJECTS
 
     return ObjectPair.INVOICES_INVOICES in OBJECTS
 
@@ -129,7 +129,7 @@ class Demo:
 def ensure_demo_connection(store: Store, hubspot_url: str, qbo_url: str, portal_id: str) -> int:
     """The store's first connection; when there is none, create the demo's (static-token
     sandbox connection with `demo_rules()`)."""
-    from ledgerbridge.runtime.store_state import save_rule
+    from ledgerbridge.store.state import save_rule
 
     with store.begin() as tx:
         existing = tx.list_connections()

@@ -15,7 +15,7 @@
   differently, so a create never runs twice. Items are
   created as `Service` items on the company's first income account unless one is
   configured. Invoice lines that match no item go to the "Custom line item" item,
-  created on first need (`runtime.invoices_qbo`).
+  created on first need (`qbo.side.invoices`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from ledgerbridge.qbo.batch import BatchJournal, BatchOp
 from ledgerbridge.qbo.changes import ql_string
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.qbo.codec import invoice_from_qbo, party_from_qbo, product_from_qbo
-from ledgerbridge.runtime.invoices_qbo import QboInvoices
-from ledgerbridge.runtime.payments_qbo import QboPayments
+from ledgerbridge.qbo.side.invoices import QboInvoices
+from ledgerbridge.qbo.side.payments import QboPayments
 from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
 from ledgerbridge.sync.mapping import snapshot

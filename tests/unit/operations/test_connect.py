@@ -14,15 +14,15 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from ledgerbridge.domain.refs import System
+from ledgerbridge.operations.connect import ConnectError, OAuthApp, connect, oauth_app
 from ledgerbridge.runtime.clients import build_clients
-from ledgerbridge.runtime.connect import ConnectError, OAuthApp, connect, oauth_app
-from ledgerbridge.runtime.setup import open_store
 from ledgerbridge.sandbox.hubspot import cli as hubspot_cli
 from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
 from ledgerbridge.sandbox.qbo import cli as qbo_cli
 from ledgerbridge.sandbox.qbo.app import create_app as qbo_app
 from ledgerbridge.settings import HubSpotSettings, QboSettings, Settings
 from ledgerbridge.store import ConnectionStatus, Store, schema
+from ledgerbridge.store.configured import open_store
 from ledgerbridge.transport.tokens import TokenSet
 from tests.support.servers import free_port, serve_in_thread
 

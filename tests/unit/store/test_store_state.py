@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from ledgerbridge.domain import RecordRef, System
-from ledgerbridge.runtime.store_state import StoreState, save_rule
 from ledgerbridge.store import ConnectionStatus, RecordStatus, Store, TokenCipher, generate_key
+from ledgerbridge.store.state import StoreState, save_rule
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.errors import ErrorCategory
 from ledgerbridge.sync.model import Link

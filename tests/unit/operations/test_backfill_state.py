@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from ledgerbridge.runtime.backfill import BackfillState
+from ledgerbridge.operations.backfill import BackfillState
 from ledgerbridge.store import LinkRow, Store, TokenCipher, generate_key
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.rules import ObjectPair

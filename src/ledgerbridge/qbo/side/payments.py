@@ -27,7 +27,7 @@ from ledgerbridge.qbo import changes as qbo_changes
 from ledgerbridge.qbo.changes import ql_string
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.qbo.codec_values import date_of, datetime_of, dec0, is_voided, ref_value, text
-from ledgerbridge.runtime.invoices_qbo import QboInvoices
+from ledgerbridge.qbo.side.invoices import QboInvoices
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
 from ledgerbridge.sync.payloads import CUSTOM_LINE_ITEM_NAME
 from ledgerbridge.sync.payments import (

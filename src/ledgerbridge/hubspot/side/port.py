@@ -12,7 +12,7 @@
   record's properties and version, as a later read gives them), so the engine
   hashes what HubSpot holds without reading it back.
 - Invoices (with their line items, contact and deal) are read and written by
-  `runtime.invoices_hubspot.HubSpotInvoices`; payments by `runtime.payments_hubspot`.
+  `hubspot.side.invoices.HubSpotInvoices`; payments by `hubspot.side.payments`.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from ledgerbridge.hubspot.codec import (
 )
 from ledgerbridge.hubspot.codec_commerce import decode_invoice
 from ledgerbridge.hubspot.objects import HubSpotRecord, ObjectType
-from ledgerbridge.runtime.invoices_hubspot import HubSpotInvoices, as_read
-from ledgerbridge.runtime.payments_hubspot import HubSpotPayments
+from ledgerbridge.hubspot.side.invoices import HubSpotInvoices, as_read
+from ledgerbridge.hubspot.side.payments import HubSpotPayments
 from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError

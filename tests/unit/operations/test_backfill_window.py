@@ -1,4 +1,4 @@
-"""The backfill window's keyset paging (`runtime.backfill.read_page` / `Position`): pages
+"""The backfill window's keyset paging (`operations.backfill.read_page` / `Position`): pages
 in creation order that neither skip nor repeat records when records are updated,
 created or deleted between pages, and that get past a second more crowded than a page."""
 
@@ -10,7 +10,7 @@ import json
 from collections.abc import Collection, Sequence
 
 from ledgerbridge.domain import RecordRef, System
-from ledgerbridge.runtime.backfill import Entry, Keep, Position, id_order, read_page, stream
+from ledgerbridge.operations.backfill import Entry, Keep, Position, id_order, read_page, stream
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.model import SideRecord
 from ledgerbridge.sync.rules import ObjectPair, SyncRule

@@ -56,18 +56,18 @@ from typing import Any, Protocol
 
 from ledgerbridge.domain import System
 from ledgerbridge.hubspot.objects import HubSpotRecord, parse_timestamp
+from ledgerbridge.hubspot.side.port import HubSpotSide, object_of
 from ledgerbridge.qbo.changes import qbo_datetime, ql_string
 from ledgerbridge.qbo.codec_values import datetime_of
-from ledgerbridge.runtime.hubspot_side import HubSpotSide, object_of
-from ledgerbridge.runtime.qbo_side import ENTITIES, QboSide
-from ledgerbridge.runtime.store_state import (
+from ledgerbridge.qbo.side.port import ENTITIES, QboSide
+from ledgerbridge.store import ConnectionStatus, Store
+from ledgerbridge.store.state import (
     load_ref_index,
     load_rules,
     load_sync_links,
     load_sync_links_for,
     write_commit,
 )
-from ledgerbridge.store import ConnectionStatus, Store
 from ledgerbridge.sync.engine import SyncEngine, utc_now
 from ledgerbridge.sync.filters import passes, property_value
 from ledgerbridge.sync.model import Link, RefIndex, SideRecord
