@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     key_file: Path = Path("ledgerbridge.key")
     host: str = "127.0.0.1"
     port: int = 8700
+    # Host names the web app answers to, besides the loopback names, `host` and the OAuth
+    # redirect URIs' host (a request naming any other host gets 400: DNS rebinding).
+    allowed_hosts: list[str] = []
     poll_interval_seconds: float = 60.0
     hubspot: HubSpotSettings = HubSpotSettings()
     qbo: QboSettings = QboSettings()

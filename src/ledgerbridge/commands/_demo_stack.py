@@ -9,7 +9,7 @@
 * Webhooks wired both ways: the HubSpot sandbox delivers to `/webhooks/hubspot`, signed
   with an app secret generated for the run; the QBO sandbox to `/webhooks/qbo`, signed
   with a generated verifier token. The engine verifies both.
-* The status page on `port`.
+* The dashboard on `port`, with a one-time sign-in link (`urls["signin"]`, valid a day).
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from ledgerbridge.store.directory import StoreDirectory
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.rules import Direction, InvoiceSettings, ObjectPair, SyncRule
 from ledgerbridge.web.app import create_web_app
+from ledgerbridge.web.auth import WebSecurity, allowed_host_names, create_signin_link
+from ledgerbridge.web.pages.common import DashboardContext
 from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 
 __all__ = [
@@ -53,6 +55,7 @@ DEMO_REALM = "1000000001"
 DEMO_TOKEN = "sandbox"
 DEMO_SEED = 1
 INCOME_ACCOUNT = "Sales of Product Income"
+SIGNIN_MINUTES = 24 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,10 +206,20 @@ def build_demo(options: DemoOptions) -> Demo:
         wake=runtime.wake,
         secrets=WebhookSecrets(SecretStr(app_secret), SecretStr(verifier)),
     )
+    dashboard = DashboardContext(
+        store,
+        settings,
+        wake=runtime.wake,
+        reconcile=runner.reconcile,
+        security=WebSecurity(allowed_hosts=allowed_host_names(host)),
+    )
+    runtime.add_listener(dashboard.on_pass)
     served = [
         Served(hubspot_app(hubspot_config), host, options.hubspot_port, "hubspot"),
         Served(qbo_app(qbo_config), host, options.qbo_port, "qbo"),
-        Served(create_web_app(store, routers=[router]), host, options.port, "web"),
+        Served(
+            create_web_app(store, routers=[router], dashboard=dashboard), host, options.port, "web"
+        ),
     ]
     demo = Demo(
         options=options,
@@ -218,7 +231,12 @@ def build_demo(options: DemoOptions) -> Demo:
         runner=runner,
         db_path=db_path,
         temp_dir=temp_dir,
-        urls={"engine": engine_url, "hubspot": hubspot_url, "qbo": qbo_url},
+        urls={
+            "engine": engine_url,
+            "hubspot": hubspot_url,
+            "qbo": qbo_url,
+            "signin": create_signin_link(store, engine_url, minutes=SIGNIN_MINUTES),
+        },
     )
     runtime.add_listener(demo._passed)
     return demo

@@ -59,7 +59,8 @@ def register(app: typer.Typer) -> None:
         urls = built.urls
 
         def started() -> None:
-            console.print(f"[bold]ledgerbridge demo[/] — status page: {urls['engine']}")
+            console.print(f"[bold]ledgerbridge demo[/] — dashboard: {urls['engine']}")
+            console.print(f"Sign in (one-time link): {urls['signin']}", soft_wrap=True)
             console.print(f"HubSpot sandbox: {urls['hubspot']} (portal 62515)")
             console.print(f"QBO sandbox:     {urls['qbo']}/v3/company/{DEMO_REALM}")
             console.print(f"Both accept `Authorization: Bearer {DEMO_TOKEN}`.")

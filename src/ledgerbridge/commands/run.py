@@ -3,14 +3,64 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from ledgerbridge.runtime.embedded import EmbeddedRuntime
+    from ledgerbridge.runtime.runner import EngineRunner
+    from ledgerbridge.settings import Settings
+    from ledgerbridge.store import Store
+    from ledgerbridge.web.pages.common import DashboardContext
 
 NOTHING_CONFIGURED = (
     "No connection is set up yet: run `ledgerbridge connect hubspot` and "
     "`ledgerbridge connect qbo` first."
 )
+
+
+def exposure_refusal(store: Store, host: str) -> str | None:
+    """Why `run` must not listen on `host` (None when it may): a non-loopback address
+    while no admin password is set would show every visitor the sync data."""
+    from ledgerbridge.store.accounts import admin_account
+    from ledgerbridge.web.auth import is_loopback
+
+    if is_loopback(host):
+        return None
+    with store.begin() as tx:
+        account = admin_account(tx)
+    if account.password_hash is not None:
+        return None
+    return (
+        f"refusing to listen on {host}, which other machines can reach, while no dashboard "
+        "password is set: anyone reaching the port would see customers' names and e-mails. "
+        "Run `ledgerbridge admin set-password` first, or listen on 127.0.0.1 "
+        "(`--host 127.0.0.1` or the `host` setting)."
+    )
+
+
+def dashboard_context(
+    store: Store, settings: Settings, runtime: EmbeddedRuntime, runner: EngineRunner
+) -> DashboardContext:
+    """The web app's view of the running engine: settings, wake-ups, reconcile, security."""
+    from ledgerbridge.web.auth import WebSecurity, allowed_host_names
+    from ledgerbridge.web.pages.common import DashboardContext
+
+    names = allowed_host_names(
+        settings.host,
+        settings.allowed_hosts,
+        [settings.hubspot.redirect_uri, settings.qbo.redirect_uri],
+    )
+    context = DashboardContext(
+        store,
+        settings,
+        wake=runtime.wake,
+        reconcile=runner.reconcile,
+        security=WebSecurity(allowed_hosts=names),
+    )
+    runtime.add_listener(context.on_pass)
+    return context
 
 
 def register(app: typer.Typer) -> None:
@@ -19,6 +69,13 @@ def register(app: typer.Typer) -> None:
         config: Annotated[
             Path | None,
             typer.Option("--config", help="Settings file (default ./ledgerbridge.toml)."),
+        ] = None,
+        host: Annotated[
+            str | None,
+            typer.Option("--host", help="Listen on this address (default: the `host` setting)."),
+        ] = None,
+        port: Annotated[
+            int | None, typer.Option("--port", help="Listen on this port (default: `port`).")
         ] = None,
     ) -> None:
         """Serve the status page and webhooks, and sync every active connection (Ctrl-C stops).
@@ -49,8 +106,15 @@ def register(app: typer.Typer) -> None:
         except (FileNotFoundError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=2) from exc
+        settings = settings.model_copy(
+            update={"host": host or settings.host, "port": port or settings.port}
+        )
         store = open_store(settings)
         try:
+            refusal = exposure_refusal(store, settings.host)
+            if refusal:
+                typer.echo(f"error: {refusal}", err=True)
+                raise typer.Exit(code=2)
             with store.begin() as tx:
                 connections = tx.list_connections()
             if not connections:
@@ -93,7 +157,8 @@ def register(app: typer.Typer) -> None:
                 reconcile=runner.reconcile,
             )
             router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
-            web = create_web_app(store, routers=[router])
+            dashboard = dashboard_context(store, settings, runtime, runner)
+            web = create_web_app(store, routers=[router], dashboard=dashboard)
 
             async def run_runtime() -> None:
                 try:
@@ -107,6 +172,10 @@ def register(app: typer.Typer) -> None:
                     f"ledgerbridge on {base} — syncing {len(active)} connection(s)", err=True
                 )
                 typer.echo(f"Webhooks: {base}/webhooks/hubspot and {base}/webhooks/qbo", err=True)
+                names = ", ".join(sorted(dashboard.security.allowed_hosts))
+                typer.echo(
+                    f"Answering to the host names: {names} (`allowed_hosts` adds more)", err=True
+                )
 
             try:
                 asyncio.run(

@@ -162,3 +162,71 @@ activity = Table(
     Index(None, "connection_id", "object_type", "side", "record_id"),
     Index(None, "connection_id", "at"),
 )
+
+# -- the dashboard: sign-in, API tokens, people's actions (`store.accounts`) ----------------
+
+admin_account = Table(
+    "admin_account",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(100), nullable=False),
+    # argon2id hash (PHC string); NULL until `ledgerbridge admin set-password`.
+    Column("password_hash", Text),
+    # Signs session cookies; replaced when the password changes (every session ends).
+    Column("session_secret", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""The one administrator of this installation (the dashboard's sign-in)."""
+
+auth_tokens = Table(
+    "auth_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # "api": a script's bearer token; "signin": a one-time sign-in link.
+    Column("kind", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    # SHA-256 of the token: the token itself is shown once and never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("connection_id", Integer),
+    Column("target", String(300)),
+    Column("details", JsonType, nullable=False),
+    Index(None, "at"),
+)
+"""What people did: sign-ins (and refused ones), retries, dismissals, rule changes, connects."""
+
+dismissals = Table(
+    "dismissals",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column(
+        "connection_id", Integer, ForeignKey("connections.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("object_type", String(32), nullable=False),
+    Column("side", String(16), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("error_category", String(64)),
+    Column("detail", Text),
+    Column("dismissed_at", UTCDateTime, nullable=False),
+    Column("dismissed_by", String(200), nullable=False),
+    Index(None, "connection_id", "object_type", "side", "record_id"),
+)
+"""Failures a person dismissed: hidden from the failures page while the record still fails
+with the same category, and kept for good as history."""
+
+# The dashboard's record list (newest first) and failures grouped by category.
+Index(None, sync_records.c.connection_id, sync_records.c.last_attempt_at)
+Index(None, sync_records.c.connection_id, sync_records.c.status, sync_records.c.error_category)

@@ -1,7 +1,9 @@
-"""The engine's web app: status page, `/api/status`, health check.
+"""The engine's web app: the dashboard (sign-in, pages), `/api/status`, health check.
 
-Webhooks in (`web.webhooks`), workflow actions in and the dashboard are added to this
-app as routers by whoever builds it (`ledgerbridge run`, `ledgerbridge demo`).
+Webhooks in (`web.webhooks`) and workflow actions in are added to this app as routers by
+whoever builds it (`ledgerbridge run`, `ledgerbridge demo`). Every route but the health
+check, webhooks, workflow actions, OAuth callbacks and the sign-in itself needs a session
+or an API token, and requests for other host names are refused (`web.auth`).
 """
 
 from __future__ import annotations
@@ -10,22 +12,38 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
 
 from ledgerbridge import __version__
 from ledgerbridge.store import Store
+from ledgerbridge.web.auth import AuthMiddleware
+from ledgerbridge.web.pages import page_routers
+from ledgerbridge.web.pages.common import DashboardContext, render
 from ledgerbridge.web.status import status_summary
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+STATIC = Path(__file__).with_name("static")
 
 
-def create_web_app(store: Store, routers: Iterable[APIRouter] = ()) -> FastAPI:
-    """The web app over `store`, plus `routers` (webhooks in: `web.webhooks.webhook_router`)."""
+def create_web_app(
+    store: Store,
+    routers: Iterable[APIRouter] = (),
+    *,
+    dashboard: DashboardContext | None = None,
+) -> FastAPI:
+    """The web app over `store`, plus `routers` (webhooks in: `web.webhooks.webhook_router`).
+    `dashboard` carries the settings, the runtime's hooks and the security settings."""
+    ctx = dashboard or DashboardContext(store)
     app = FastAPI(title="ledgerbridge", version=__version__, docs_url="/api/docs")
     app.state.store = store
+    app.state.dashboard = ctx
+    app.add_middleware(AuthMiddleware, store=store, security=ctx.security)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in routers:
+        app.include_router(router)
+    for router in page_routers():
         app.include_router(router)
 
     @app.get("/healthz")
@@ -36,10 +54,12 @@ def create_web_app(store: Store, routers: Iterable[APIRouter] = ()) -> FastAPI:
     def api_status() -> dict[str, Any]:
         return status_summary(store)
 
-    @app.get("/", response_class=HTMLResponse)
-    def status_page(request: Request) -> HTMLResponse:
-        return TEMPLATES.TemplateResponse(
-            request, "status.html", {"summary": status_summary(store), "version": __version__}
-        )
+    @app.exception_handler(HTTPException)
+    async def page_errors(request: Request, exc: HTTPException) -> Response:
+        """Pages get an HTML page with the message; the API its JSON."""
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if not wants_html or request.url.path.startswith(("/api/", "/webhooks/", "/actions/")):
+            return await http_exception_handler(request, exc)
+        return render(request, "error.html", status_code=exc.status_code, message=exc.detail)
 
     return app

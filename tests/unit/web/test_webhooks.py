@@ -19,6 +19,8 @@ from ledgerbridge.store import Store, TokenCipher, generate_key
 from ledgerbridge.store.directory import StoreDirectory
 from ledgerbridge.sync.rules import ObjectPair
 from ledgerbridge.web.app import create_web_app
+from ledgerbridge.web.auth import WebSecurity, allowed_host_names
+from ledgerbridge.web.pages.common import DashboardContext
 from ledgerbridge.web.status import status_summary
 from ledgerbridge.web.webhooks import (
     HUBSPOT_PAIRS,
@@ -75,8 +77,12 @@ def woken() -> Woken:
 
 def _client(store: Store, woken: Woken, secrets: WebhookSecrets) -> httpx.AsyncClient:
     router = webhook_router(directory=StoreDirectory(store), wake=woken, secrets=secrets)
-    transport = httpx.ASGITransport(app=create_web_app(store, routers=[router]))
-    return httpx.AsyncClient(transport=transport, base_url=BASE)
+    # The engine's public name, as a deployment lists it in `allowed_hosts`.
+    security = WebSecurity(allowed_hosts=allowed_host_names("127.0.0.1", ["engine.test"]))
+    app = create_web_app(
+        store, routers=[router], dashboard=DashboardContext(store, security=security)
+    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
 
 
 @pytest.fixture

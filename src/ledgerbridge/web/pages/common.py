@@ -1,0 +1,209 @@
+"""What every dashboard page shares: the context (store, settings, runtime hooks), the
+templates, people's names for object pairs, the connection being looked at, the audit."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from ledgerbridge import __version__
+from ledgerbridge.settings import Settings
+from ledgerbridge.store import ConnectionRow, Store
+from ledgerbridge.store.accounts import record_audit
+from ledgerbridge.sync.errors import ErrorCategory
+from ledgerbridge.web.auth import WebSecurity, principal_of
+
+T = TypeVar("T")
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+
+OBJECT_NAMES = {
+    "contacts_customers": "Contacts ↔ Customers",
+    "products_items": "Products ↔ Items",
+    "invoices_invoices": "Invoices ↔ Invoices",
+    "payments": "Payments ↔ Payments",
+    "deals": "Deals (invoice totals)",
+}
+SIDE_NAMES = {"hubspot": "HubSpot", "quickbooks": "QuickBooks"}
+STATUS_NAMES = {
+    "synced": "Synced",
+    "failed": "Failed",
+    "excluded": "Excluded",
+    "pending": "Syncing",
+}
+CONNECTION_STATES = {
+    "active": "Connected",
+    "needs_reauth": "Reauthorization needed",
+    "paused": "Disconnected",
+}
+HUBSPOT_TYPES = {
+    "contacts_customers": "0-1",
+    "products_items": "0-7",
+    "invoices_invoices": "0-53",
+    "payments": "0-101",
+    "deals": "0-3",
+}
+QBO_PAGES = {
+    "contacts_customers": "customerdetail?nameId=",
+    "products_items": "items?itemId=",
+    "invoices_invoices": "invoice?txnId=",
+    "payments": "recvpayment?txnId=",
+}
+
+Wake = Callable[[int], None]
+Reconcile = Callable[[int], Awaitable[Any]]
+
+
+@dataclass
+class DashboardContext:
+    """What the pages work with. `wake(connection_id)` asks the runtime for a pass soon
+    (call it on the event loop); `reconcile(connection_id)` runs a reconciliation now."""
+
+    store: Store
+    settings: Settings | None = None
+    wake: Wake | None = None
+    reconcile: Reconcile | None = None
+    security: WebSecurity = field(default_factory=WebSecurity)
+    passes: dict[int, tuple[dt.datetime, str | None]] = field(default_factory=dict)
+    """connection id → (when its last pass ended, its error or None): `on_pass`."""
+    rules_enabled: bool = False
+
+    def on_pass(self, connection_id: int, error: BaseException | None) -> None:
+        """The runtime's pass listener (`EmbeddedRuntime.add_listener`)."""
+        detail = None if error is None else f"{type(error).__name__}: {error}"
+        self.passes[connection_id] = (dt.datetime.now(dt.UTC), detail)
+
+
+def context_of(request: Request) -> DashboardContext:
+    ctx: DashboardContext = request.app.state.dashboard
+    return ctx
+
+
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    return await asyncio.to_thread(fn, *args)
+
+
+def category_info(value: str | None) -> dict[str, str]:
+    try:
+        category = ErrorCategory(value or "unknown")
+    except ValueError:
+        category = ErrorCategory.UNKNOWN
+    return {
+        "id": category.value,
+        "title": category.headline,
+        "explanation": category.explanation,
+        "fix": category.fix,
+    }
+
+
+def record_url(
+    connection: ConnectionRow, object_type: str, side: str, record_id: str
+) -> str | None:
+    """The record in HubSpot's or QuickBooks' own app (None for a sandbox connection)."""
+    if connection.options.get("sandbox"):
+        return None
+    if side == "hubspot" and connection.hubspot_portal_id and object_type in HUBSPOT_TYPES:
+        kind = HUBSPOT_TYPES[object_type]
+        return f"https://app.hubspot.com/contacts/{connection.hubspot_portal_id}/record/{kind}/{record_id}"
+    if side == "quickbooks" and object_type in QBO_PAGES:
+        return f"https://app.qbo.intuit.com/app/{QBO_PAGES[object_type]}{record_id}"
+    return None
+
+
+def pick_connection(request: Request) -> tuple[ConnectionRow | None, list[ConnectionRow]]:
+    """The connection in `?connection=` (default: the first), and every connection."""
+    store = context_of(request).store
+    with store.begin() as tx:
+        connections = tx.list_connections()
+    wanted = request.query_params.get("connection")
+    if wanted:
+        for connection in connections:
+            if str(connection.id) == wanted:
+                return connection, connections
+        raise HTTPException(status_code=404, detail=f"There is no connection {wanted}.")
+    return (connections[0] if connections else None), connections
+
+
+def actor(request: Request) -> str:
+    principal = principal_of(request)
+    return principal.name if principal else "anonymous"
+
+
+def audit(
+    request: Request,
+    action: str,
+    *,
+    connection_id: int | None = None,
+    target: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    with context_of(request).store.begin() as tx:
+        record_audit(
+            tx,
+            actor(request),
+            action,
+            connection_id=connection_id,
+            target=target,
+            details=details,
+        )
+
+
+def when(value: dt.datetime | str | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        moment = value
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def link_builder(connection: ConnectionRow | None, several: bool) -> Callable[..., str]:
+    """`link(path, **params)` in templates: a URL with its query (empty values left out),
+    naming the connection when there are several."""
+
+    def link(path: str, **params: Any) -> str:
+        if several and connection is not None:
+            params.setdefault("connection", connection.id)
+        query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+        return f"{path}?{query}" if query else path
+
+    return link
+
+
+def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    principal = principal_of(request)
+    values.setdefault("connection", None)
+    values.setdefault("connections", [])
+    values.setdefault("link", link_builder(values["connection"], len(values["connections"]) > 1))
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "version": __version__,
+            "principal": principal,
+            "csrf": principal.csrf if principal else "",
+            "objects": OBJECT_NAMES,
+            "sides": SIDE_NAMES,
+            "statuses": STATUS_NAMES,
+            "states": CONNECTION_STATES,
+            "categories": list(ErrorCategory),
+            "category_info": category_info,
+            "record_url": record_url,
+            "when": when,
+            **values,
+        },
+        status_code=status_code,
+    )
