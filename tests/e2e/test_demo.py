@@ -6,9 +6,10 @@ sandboxes' webhooks woke the engine up (wired both ways by the demo).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ class Demo:
     engine: str
     hubspot: str
     qbo: str
+    session: httpx.Client = field(default_factory=httpx.Client)
 
     # -- HubSpot ---------------------------------------------------------------------------
 
@@ -78,7 +80,7 @@ class Demo:
         return created
 
     def status(self) -> dict[str, Any]:
-        (connection,) = httpx.get(f"{self.engine}/api/status", timeout=5).json()["connections"]
+        (connection,) = self.session.get("/api/status", timeout=5).json()["connections"]
         result: dict[str, Any] = connection
         return result
 
@@ -101,6 +103,11 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
             what="the initial sync",
             process=process,
         )
+        # The demo prints a one-time sign-in link; it signs this client in (the API needs it).
+        link = re.search(r"Sign in \(one-time link\): (\S+)", process.output())
+        assert link, process.output()
+        demo.session = httpx.Client(base_url=demo.engine)
+        assert demo.session.get(link.group(1)).status_code == 303
         # Both sandboxes hold their webhooks 2 s, so records created together in this test
         # are both there before the engine's pass reads them.
         httpx.patch(
@@ -110,6 +117,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
             f"{demo.qbo}/_sandbox/config", json={"webhook": {"delay_seconds": 2}}, timeout=5
         ).raise_for_status()
         yield demo
+        demo.session.close()
         assert interrupt(process) == 0, process.output()[-4000:]
         assert "Stopped." in process.output()
 

@@ -50,6 +50,10 @@ def create_web_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/api/status")
     def api_status() -> dict[str, Any]:
         return status_summary(store)

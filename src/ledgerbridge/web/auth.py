@@ -56,7 +56,7 @@ LOGIN_CSRF_COOKIE = "lb_login_csrf"
 SESSION_MAX_AGE = 7 * 24 * 3600
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 PUBLIC_PREFIXES = ("/webhooks/", "/actions/", "/oauth/", "/static/", "/signin/")
-PUBLIC_PATHS = frozenset({"/healthz", "/login"})
+PUBLIC_PATHS = frozenset({"/healthz", "/login", "/favicon.ico"})
 API_PREFIXES = ("/api/", "/openapi.json", "/redoc", "/metrics", "/docs")
 MIN_PASSWORD = 10
 

@@ -42,7 +42,11 @@ def _login_page(
     store = context_of(request).store
     with store.begin() as tx:
         account = admin_account(tx)
-    token = secrets.token_urlsafe(24)
+    # Reuse the browser's token: a second tab (or any other request that lands on this page)
+    # must not invalidate the form already shown.
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    if len(token) < 32:
+        token = secrets.token_urlsafe(24)
     response = render(
         request,
         "login.html",
