@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Body, HTTPException
+from pydantic import ValidationError
 
 from ledgerbridge.domain import System
 from ledgerbridge.operations.rules import (
@@ -28,12 +29,18 @@ from ledgerbridge.operations.rules import (
     RulesError,
     RulesService,
 )
-from ledgerbridge.operations.rules.document import rule_entry
+from ledgerbridge.operations.rules.document import rule_entry, rule_from_entry
 from ledgerbridge.operations.rules.fields import Accounts, LiveAccounts, field_entries
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
 from ledgerbridge.sync.errors import SyncError
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
+
+RULE_BODY = (
+    "The rule as `GET /rules/{pair}` returns it (the rules file's `[[rules]]` entry): "
+    "direction, enabled, conflict_policy, display_name_policy, propagate_archive, invoice, "
+    "mappings (default ones: name, enabled, builtin = true), filters (fixed ones locked)."
+)
 
 AccountsFor = Callable[[int], AbstractAsyncContextManager[Accounts | None]]
 """The live accounts of a connection, for the length of one request."""
@@ -114,7 +121,18 @@ def rules_router(store: Store, accounts_for: AccountsFor | None = None) -> APIRo
             raise HTTPException(404, {"errors": exc.messages}) from exc
 
     @router.put("/rules/{pair}", summary="Create or replace a sync rule (validated)")
-    async def put_rule(connection_id: int, pair: ObjectPair, rule: SyncRule) -> dict[str, Any]:
+    async def put_rule(
+        connection_id: int,
+        pair: ObjectPair,
+        body: Annotated[dict[str, Any], Body(description=RULE_BODY)],
+    ) -> dict[str, Any]:
+        try:
+            rule = rule_from_entry({"object_pair": pair.value, **body})
+        except ValidationError as exc:
+            errors = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+            raise HTTPException(422, {"errors": errors}) from exc
+        except ValueError as exc:
+            raise HTTPException(422, {"errors": [str(exc)]}) from exc
         if rule.object_pair is not pair:
             raise HTTPException(422, {"errors": [f"The body is the {rule.object_pair} rule."]})
 

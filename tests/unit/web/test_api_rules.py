@@ -82,7 +82,6 @@ async def test_put_validates_like_the_cli_and_saves_nothing_on_error(
             {"name": "x", "hubspot": "no_such_prop", "qbo": "Notes"},
         ],
     }
-    bad.pop("sync_started_at")
     answer = await http.put(f"{BASE}/rules/contacts_customers", json=bad)
     assert answer.status_code == 422
     (message,) = answer.json()["detail"]["errors"]
@@ -94,6 +93,18 @@ async def test_put_validates_like_the_cli_and_saves_nothing_on_error(
     assert answer.status_code == 200, answer.text
     assert answer.json()["rule"]["direction"] == "qbo_to_hubspot"
     assert (await http.put(f"{BASE}/rules/products_items", json=good)).status_code == 422
+    # What GET answers can be PUT back as it is (the fixed filters come back locked).
+    invoices = (await http.get(f"{BASE}/rules/invoices_invoices")).json()
+    assert sum(1 for f in invoices["filters"] if f.get("locked")) == 3
+    answer = await http.put(f"{BASE}/rules/invoices_invoices", json=invoices)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["changes"] == []
+    unlocked = {**invoices, "filters": [f for f in invoices["filters"] if not f.get("locked")]}
+    answer = await http.put(f"{BASE}/rules/invoices_invoices", json=unlocked)
+    assert answer.status_code == 422
+    assert "is fixed and cannot be removed" in answer.json()["detail"]["errors"][0]
+    answer = await http.put(f"{BASE}/rules/invoices_invoices", json={"direction": "up"})
+    assert answer.status_code == 422 and "direction" in answer.json()["detail"]["errors"][0]
 
 
 async def test_fields_and_the_openapi_schema(client: tuple[httpx.AsyncClient, Store]) -> None:

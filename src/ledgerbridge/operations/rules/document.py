@@ -95,8 +95,10 @@ def _builtin_mapping(pair: ObjectPair, entry: Mapping[str, Any]) -> FieldMapping
     return FieldMapping.model_validate({**default.model_dump(), **entry})
 
 
-def _rule_from(entry: Mapping[str, Any]) -> SyncRule:
-    data = dict(entry)
+def rule_from_entry(entry: Mapping[str, Any]) -> SyncRule:
+    """One `[[rules]]` entry (or the JSON of `rules show --json`) as a `SyncRule`
+    (`pydantic.ValidationError` or `ValueError` when it is not one)."""
+    data = {k: v for k, v in entry.items() if k != "sync_started_at"}
     pair = ObjectPair(str(data.get("object_pair")))
     mappings = [
         _builtin_mapping(pair, m) if m.get("builtin") else FieldMapping.model_validate(m)
@@ -134,7 +136,7 @@ def parse_document(text: str) -> list[SyncRule]:
         pair = entry.get("object_pair") if isinstance(entry, dict) else None
         where = f"rule {i} ({pair})" if pair else f"rule {i}"
         try:
-            rule = _rule_from(entry)
+            rule = rule_from_entry(entry)
         except ValidationError as exc:
             problems.extend(f"{where}: {_where(e['loc'])}: {e['msg']}" for e in exc.errors())
             continue
