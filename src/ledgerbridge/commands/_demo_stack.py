@@ -36,6 +36,7 @@ from ledgerbridge.store import Store, TokenCipher, generate_key
 from ledgerbridge.store.directory import StoreDirectory
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.rules import Direction, InvoiceSettings, ObjectPair, SyncRule
+from ledgerbridge.web.api_rules import rules_router, settings_accounts
 from ledgerbridge.web.app import create_web_app
 from ledgerbridge.web.auth import WebSecurity, allowed_host_names, create_signin_link
 from ledgerbridge.web.pages.common import DashboardContext
@@ -131,8 +132,8 @@ class Demo:
 
 def ensure_demo_connection(store: Store, hubspot_url: str, qbo_url: str, portal_id: str) -> int:
     """The store's first connection; when there is none, create the demo's (static-token
-    sandbox connection with `demo_rules()`)."""
-    from ledgerbridge.store.state import save_rule
+    sandbox connection with `demo_rules()`, saved through the rules service)."""
+    from ledgerbridge.operations.rules import ChangeSource, RulesService
 
     with store.begin() as tx:
         existing = tx.list_connections()
@@ -146,8 +147,7 @@ def ensure_demo_connection(store: Store, hubspot_url: str, qbo_url: str, portal_
             qbo_realm_id=DEMO_REALM,
             options=sandbox_options(DEMO_TOKEN),
         )
-        for rule in demo_rules():
-            save_rule(tx, cid, rule)
+    asyncio.run(RulesService(store, cid).save(demo_rules(), ChangeSource.DEMO))
     return cid
 
 
@@ -206,6 +206,7 @@ def build_demo(options: DemoOptions) -> Demo:
         wake=runtime.wake,
         secrets=WebhookSecrets(SecretStr(app_secret), SecretStr(verifier)),
     )
+    rules_api = rules_router(store, settings_accounts(store, settings))
     dashboard = DashboardContext(
         store,
         settings,
@@ -218,7 +219,10 @@ def build_demo(options: DemoOptions) -> Demo:
         Served(hubspot_app(hubspot_config), host, options.hubspot_port, "hubspot"),
         Served(qbo_app(qbo_config), host, options.qbo_port, "qbo"),
         Served(
-            create_web_app(store, routers=[router], dashboard=dashboard), host, options.port, "web"
+            create_web_app(store, routers=[router, rules_api], dashboard=dashboard),
+            host,
+            options.port,
+            "web",
         ),
     ]
     demo = Demo(

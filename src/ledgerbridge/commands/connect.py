@@ -79,6 +79,7 @@ def register(app: typer.Typer) -> None:
             )
             with store.begin() as tx:
                 row = tx.get_connection(cid)
+                has_rules = any(r.enabled for r in tx.list_rules(cid))
         except Exception as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=1) from exc
@@ -89,5 +90,12 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"Connected {service.value} account {account} to connection {cid}.", err=True)
         if row.status_detail:
             typer.echo(row.status_detail[:1].upper() + row.status_detail[1:] + ".", err=True)
-        else:
+        elif has_rules:
             typer.echo("Both services are connected: `ledgerbridge run` syncs them.", err=True)
+        else:
+            typer.echo(
+                "Both services are connected. Next step: `ledgerbridge rules setup` chooses "
+                "what syncs (or `ledgerbridge rules setup --defaults --yes` for HubSpot's "
+                "defaults); then `ledgerbridge run`.",
+                err=True,
+            )

@@ -87,6 +87,7 @@ def register(app: typer.Typer) -> None:
         import asyncio
         import logging
 
+        from ledgerbridge.operations.rules.service import NoRuleError, require_rules
         from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
         from ledgerbridge.runtime.runner import EngineRunner
         from ledgerbridge.serving import Served, serve_all
@@ -94,6 +95,7 @@ def register(app: typer.Typer) -> None:
         from ledgerbridge.store import ConnectionStatus
         from ledgerbridge.store.configured import open_store
         from ledgerbridge.store.directory import StoreDirectory
+        from ledgerbridge.web.api_rules import rules_router, settings_accounts
         from ledgerbridge.web.app import create_web_app
         from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 
@@ -134,6 +136,11 @@ def register(app: typer.Typer) -> None:
                     err=True,
                 )
                 raise typer.Exit(code=2)
+            for c in active:
+                try:
+                    require_rules(store, c.id)
+                except NoRuleError as exc:
+                    typer.echo(f"note: {exc} The running engine picks it up.", err=True)
             secrets = WebhookSecrets(
                 settings.hubspot.client_secret, settings.qbo.webhook_verifier_token
             )
@@ -157,8 +164,9 @@ def register(app: typer.Typer) -> None:
                 reconcile=runner.reconcile,
             )
             router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
+            rules_api = rules_router(store, settings_accounts(store, settings))
             dashboard = dashboard_context(store, settings, runtime, runner)
-            web = create_web_app(store, routers=[router], dashboard=dashboard)
+            web = create_web_app(store, routers=[router, rules_api], dashboard=dashboard)
 
             async def run_runtime() -> None:
                 try:

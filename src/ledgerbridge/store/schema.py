@@ -163,6 +163,24 @@ activity = Table(
     Index(None, "connection_id", "at"),
 )
 
+rule_changes = Table(
+    "rule_changes",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column(
+        "connection_id", Integer, ForeignKey("connections.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("at", UTCDateTime, nullable=False),
+    Column("object_pair", String(32), nullable=False),
+    # Where the change came from: cli, file, api, dashboard, demo.
+    Column("source", String(16), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("before", JsonType),
+    Column("after", JsonType),
+    Index(None, "connection_id", "at"),
+)
+"""Every change of a sync rule (R-CON-4…7 history): when, what, from where."""
+
 # -- the dashboard: sign-in, API tokens, people's actions (`store.accounts`) ----------------
 
 admin_account = Table(

@@ -26,7 +26,8 @@ def _category(value: str | None) -> dict[str, str] | None:
 
 
 def status_summary(store: Store, failures: int = 10) -> dict[str, Any]:
-    """Per connection: status, counts per object type, and the latest failures explained."""
+    """Per connection: status, counts per object type, the latest failures explained and
+    the latest excluded records with the filter that excluded each."""
     result: list[dict[str, Any]] = []
     with store.begin() as tx:
         for connection in tx.list_connections():
@@ -36,6 +37,7 @@ def status_summary(store: Store, failures: int = 10) -> dict[str, Any]:
                 for object_type, by_status in sorted(counts.items())
             }
             latest = tx.list_records(connection.id, status=RecordStatus.FAILED, limit=failures)
+            excluded = tx.list_records(connection.id, status=RecordStatus.EXCLUDED, limit=failures)
             result.append(
                 {
                     "id": connection.id,
@@ -62,6 +64,18 @@ def status_summary(store: Store, failures: int = 10) -> dict[str, Any]:
                             "category": _category(r.error_category),
                         }
                         for r in latest
+                    ],
+                    # Which filter holds each record back (R-CON-7).
+                    "excluded": [
+                        {
+                            "object_type": r.object_type,
+                            "side": r.side,
+                            "record_id": r.record_id,
+                            "label": r.label,
+                            "excluded_by": r.excluded_by,
+                            "last_attempt_at": r.last_attempt_at.isoformat(),
+                        }
+                        for r in excluded
                     ],
                 }
             )
