@@ -22,25 +22,18 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.browser import chromium, needs_chromium, shot
+from tests.e2e.browser import sign_in as browser_sign_in
 from tests.e2e.processes import TOKEN, Process, healthy, interrupt, ledgerbridge, wait_for
 from tests.support.servers import free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).with_name("screenshots")
 REALM = "1000000001"
 PASSWORD = "a browser-test password"
 WAIT_MS = 60_000
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not installed (apt-get install chromium); "
-        "the browser tests drive it through Playwright",
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 @dataclass
@@ -170,11 +163,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        # --no-sandbox: CI and this machine run the tests as root.
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -189,15 +179,7 @@ def page(browser: Browser, stack: Stack) -> Iterator[Page]:
 
 
 def sign_in(page: Page, password: str = PASSWORD) -> None:
-    page.goto("/")
-    expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))
-    page.fill("#password", password)
-    page.click("button:has-text('Sign in')")
-
-
-def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    browser_sign_in(page, password)
 
 
 def until(page: Page, check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:

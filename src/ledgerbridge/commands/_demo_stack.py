@@ -206,13 +206,15 @@ def build_demo(options: DemoOptions) -> Demo:
         wake=runtime.wake,
         secrets=WebhookSecrets(SecretStr(app_secret), SecretStr(verifier)),
     )
-    rules_api = rules_router(store, settings_accounts(store, settings))
+    accounts_for = settings_accounts(store, settings)
+    rules_api = rules_router(store, accounts_for)
     dashboard = DashboardContext(
         store,
         settings,
         wake=runtime.wake,
         reconcile=runner.reconcile,
         security=WebSecurity(allowed_hosts=allowed_host_names(host)),
+        accounts_for=accounts_for,
     )
     runtime.add_listener(dashboard.on_pass)
     served = [

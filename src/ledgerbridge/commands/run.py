@@ -44,6 +44,7 @@ def dashboard_context(
     store: Store, settings: Settings, runtime: EmbeddedRuntime, runner: EngineRunner
 ) -> DashboardContext:
     """The web app's view of the running engine: settings, wake-ups, reconcile, security."""
+    from ledgerbridge.web.api_rules import settings_accounts
     from ledgerbridge.web.auth import WebSecurity, allowed_host_names
     from ledgerbridge.web.pages.common import DashboardContext
 
@@ -58,6 +59,7 @@ def dashboard_context(
         wake=runtime.wake,
         reconcile=runner.reconcile,
         security=WebSecurity(allowed_hosts=names),
+        accounts_for=settings_accounts(store, settings),
     )
     runtime.add_listener(context.on_pass)
     return context

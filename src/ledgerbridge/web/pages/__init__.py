@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ledgerbridge.web.pages import failures, invoices, login, overview, records, reports
+from ledgerbridge.web.pages import (
+    failures,
+    invoices,
+    login,
+    overview,
+    records,
+    reports,
+    rules,
+)
 
 __all__ = ["page_routers"]
 
@@ -17,4 +25,5 @@ def page_routers() -> list[APIRouter]:
         failures.router,
         invoices.router,
         reports.router,
+        rules.router,
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,6 +60,7 @@ QBO_PAGES = {
     "payments": "recvpayment?txnId=",
 }
 
+AccountsFor = Callable[[int], AbstractAsyncContextManager[Any]]
 Wake = Callable[[int], None]
 Reconcile = Callable[[int], Awaitable[Any]]
 
@@ -75,7 +77,8 @@ class DashboardContext:
     security: WebSecurity = field(default_factory=WebSecurity)
     passes: dict[int, tuple[dt.datetime, str | None]] = field(default_factory=dict)
     """connection id → (when its last pass ended, its error or None): `on_pass`."""
-    rules_enabled: bool = False
+    accounts_for: AccountsFor | None = None
+    """The live accounts of a connection for the rules wizard (field pickers, checks)."""
 
     def on_pass(self, connection_id: int, error: BaseException | None) -> None:
         """The runtime's pass listener (`EmbeddedRuntime.add_listener`)."""

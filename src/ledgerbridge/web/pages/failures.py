@@ -63,7 +63,6 @@ def failures(request: Request, object: str = "", category: str = "") -> HTMLResp
         category_filter=category,
         retried=request.query_params.get("retried"),
         dismissed=request.query_params.get("dismissed"),
-        rules_enabled=context_of(request).rules_enabled,
     )
 
 

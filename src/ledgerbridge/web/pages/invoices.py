@@ -47,7 +47,6 @@ def invoices(request: Request, side: str = "hubspot", status: str = "") -> HTMLR
         status=status,
         page=page,
         failed=failed,
-        rules_enabled=context_of(request).rules_enabled,
     )
 
 
@@ -82,7 +81,6 @@ def invoice(request: Request, side: str, record_id: str) -> HTMLResponse:
         payments=payments,
         qbo_id=qbo_id,
         synced=RecordStatus.SYNCED,
-        rules_enabled=context_of(request).rules_enabled,
     )
 
 

@@ -51,7 +51,6 @@ def overview(
         all_columns=COLUMNS,
         totals=totals,
         last_pass=last_pass,
-        rules_enabled=context_of(request).rules_enabled,
     )
 
 
@@ -65,7 +64,6 @@ def connections_page(request: Request) -> HTMLResponse:
         connection=connection,
         connections=connections,
         passes=ctx.passes,
-        rules_enabled=ctx.rules_enabled,
     )
 
 

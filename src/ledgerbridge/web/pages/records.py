@@ -70,7 +70,6 @@ def records(request: Request) -> HTMLResponse:
         f=f,
         page=page,
         result=result,
-        rules_enabled=context_of(request).rules_enabled,
     )
 
 

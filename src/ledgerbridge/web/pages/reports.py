@@ -35,7 +35,6 @@ async def _page(request: Request, **values: Any) -> HTMLResponse:
         connection=connection,
         connections=connections,
         pairs=list(ObjectPair),
-        rules_enabled=context_of(request).rules_enabled,
         **values,
     )
 
@@ -127,5 +126,4 @@ def audit_log(request: Request, page: int = 1) -> HTMLResponse:
         entries=entries[:50],
         has_next=len(entries) > 50,
         page=page,
-        rules_enabled=context_of(request).rules_enabled,
     )
