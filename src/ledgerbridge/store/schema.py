@@ -247,4 +247,10 @@ with the same category, and kept for good as history."""
 
 # The dashboard's record list (newest first) and failures grouped by category.
 Index(None, sync_records.c.connection_id, sync_records.c.last_attempt_at)
-Index(None, sync_records.c.connection_id, sync_records.c.status, sync_records.c.error_category)
+Index(
+    None,
+    sync_records.c.connection_id,
+    sync_records.c.status,
+    sync_records.c.error_category,
+    sync_records.c.last_attempt_at,
+)

@@ -87,15 +87,16 @@ def upgrade() -> None:
         ["connection_id", "last_attempt_at"],
     )
     op.create_index(
-        op.f("ix_sync_records_connection_id_status_error_category"),
+        op.f("ix_sync_records_connection_id_status_error_category_last_attempt_at"),
         "sync_records",
-        ["connection_id", "status", "error_category"],
+        ["connection_id", "status", "error_category", "last_attempt_at"],
     )
 
 
 def downgrade() -> None:
     op.drop_index(
-        op.f("ix_sync_records_connection_id_status_error_category"), table_name="sync_records"
+        op.f("ix_sync_records_connection_id_status_error_category_last_attempt_at"),
+        table_name="sync_records",
     )
     op.drop_index(op.f("ix_sync_records_connection_id_last_attempt_at"), table_name="sync_records")
     op.drop_index(
