@@ -245,6 +245,16 @@ class AuthMiddleware:
         if principal is None and not is_public(path):
             await self._refuse(path, scope)(scope, receive, send)
             return
+        if principal is not None and _api_write_without_csrf(scope, headers, principal):
+            forbidden = JSONResponse(
+                {
+                    "detail": "A change through the API with the session cookie needs the "
+                    "X-CSRF-Token header (scripts: use an API token)."
+                },
+                status_code=403,
+            )
+            await forbidden(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
     async def _principal(self, headers: Headers) -> Principal | None:
@@ -272,6 +282,17 @@ class AuthMiddleware:
         query = scope.get("query_string", b"").decode("latin-1")
         target = path + (f"?{query}" if query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def _api_write_without_csrf(scope: Scope, headers: Headers, principal: Principal) -> bool:
+    """A state-changing API request riding on the session cookie without its CSRF token
+    (page routes check theirs with `require_csrf`, which also reads forms)."""
+    if principal.via != "session" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        return False
+    if not _is_api(scope["path"]):
+        return False
+    sent = headers.get("x-csrf-token") or ""
+    return principal.csrf is None or not hmac.compare_digest(sent, principal.csrf)
 
 
 def _cookie(headers: Headers, name: str) -> str | None:

@@ -257,3 +257,17 @@ async def test_without_a_password_the_sign_in_page_says_how_to_set_one(
     )
     assert response.status_code == 401
     assert "No password is set yet" in response.text
+
+
+async def test_an_api_change_riding_on_the_session_needs_the_csrf_header(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    csrf = await sign_in(client, store)
+    assert (await client.get("/api/status")).status_code == 200  # reading is fine
+    refused = await client.post("/api/connections/1/rules/contacts_customers/disable")
+    assert refused.status_code == 403
+    assert "X-CSRF-Token" in refused.json()["detail"]
+    passed = await client.post(
+        "/api/connections/1/rules/contacts_customers/disable", headers={"X-CSRF-Token": csrf}
+    )
+    assert passed.status_code != 403  # through to the API (no such route here: 404)
