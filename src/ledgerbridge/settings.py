@@ -43,6 +43,27 @@ class QboSettings(BaseModel):
     webhook_verifier_token: SecretStr | None = None
 
 
+class NotificationSettings(BaseModel):
+    """Off unless a webhook URL or an SMTP host is set: a digest of new failures at most
+    every `digest_minutes`, and a warning when a connection's passes fail
+    `failed_passes` times in a row."""
+
+    webhook_url: SecretStr | None = None  # Slack-compatible incoming webhook: {"text": …}
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "ledgerbridge@localhost"
+    smtp_to: list[str] = []
+    digest_minutes: float = 15.0
+    failed_passes: int = 3
+
+    @property
+    def enabled(self) -> bool:
+        return self.webhook_url is not None or (self.smtp_host is not None and bool(self.smtp_to))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LEDGERBRIDGE_",
@@ -63,6 +84,7 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = 60.0
     hubspot: HubSpotSettings = HubSpotSettings()
     qbo: QboSettings = QboSettings()
+    notifications: NotificationSettings = NotificationSettings()
 
     @classmethod
     def settings_customise_sources(

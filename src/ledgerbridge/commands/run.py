@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -63,6 +64,25 @@ def dashboard_context(
     )
     runtime.add_listener(context.on_pass)
     return context
+
+
+def notifications(
+    store: Store, settings: Settings, runtime: EmbeddedRuntime
+) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+    """The failure digest beside the runtime, when `[notifications]` names a destination."""
+    from ledgerbridge.operations.notifications import Notifier, senders_from
+
+    wanted = settings.notifications
+    if not wanted.enabled:
+        return []
+    notifier = Notifier(
+        store,
+        senders_from(wanted),
+        digest_minutes=wanted.digest_minutes,
+        failed_passes=wanted.failed_passes,
+    )
+    runtime.add_listener(notifier.on_pass)
+    return [notifier.run]
 
 
 def register(app: typer.Typer) -> None:
@@ -168,6 +188,7 @@ def register(app: typer.Typer) -> None:
             router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
             rules_api = rules_router(store, settings_accounts(store, settings))
             dashboard = dashboard_context(store, settings, runtime, runner)
+            background = [*notifications(store, settings, runtime)]
             web = create_web_app(store, routers=[router, rules_api], dashboard=dashboard)
 
             async def run_runtime() -> None:
@@ -191,7 +212,7 @@ def register(app: typer.Typer) -> None:
                 asyncio.run(
                     serve_all(
                         [Served(web, settings.host, settings.port, "web")],
-                        also=[run_runtime],
+                        also=[run_runtime, *background],
                         started=started,
                     )
                 )

@@ -422,3 +422,19 @@ def get_record(
         .first()
     )
     return _record(row) if row is not None else None
+
+
+def failures_since(tx: Tx, since: dt.datetime, *, limit: int = 200) -> list[SyncRecordRow]:
+    """Failed records (every connection) attempted after `since`, not dismissed, newest
+    first: what a failure digest looks at."""
+    query = (
+        select(R)
+        .where(
+            R.c.status == RecordStatus.FAILED.value,
+            R.c.last_attempt_at > since,
+            ~_dismissed(),
+        )
+        .order_by(R.c.last_attempt_at.desc())
+        .limit(limit)
+    )
+    return [_record(r) for r in tx.connection.execute(query).mappings()]
