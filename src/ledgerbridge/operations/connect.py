@@ -32,7 +32,14 @@ from ledgerbridge.store import ConnectionStatus, Store, Tx, schema
 from ledgerbridge.transport.oauth import ClientAuth, exchange_code
 from ledgerbridge.transport.tokens import TokenSet
 
-__all__ = ["ConnectError", "OAuthApp", "connect", "oauth_app", "wait_for_callback"]
+__all__ = [
+    "ConnectError",
+    "OAuthApp",
+    "complete_grant",
+    "connect",
+    "oauth_app",
+    "wait_for_callback",
+]
 
 QBO_SCOPE = "com.intuit.quickbooks.accounting"
 REAL_HUBSPOT_API = "https://api.hubapi.com"
@@ -277,6 +284,32 @@ async def connect(
     query = await wait_for_callback(
         app.redirect_uri, state, opened=lambda: show(link), wait_seconds=wait_seconds
     )
+    return await complete_grant(
+        app,
+        store,
+        query,
+        settings=settings,
+        connection_id=connection_id,
+        new=new,
+        name=name,
+        http=http,
+    )
+
+
+async def complete_grant(
+    app: OAuthApp,
+    store: Store,
+    query: dict[str, str],
+    *,
+    settings: Settings,
+    connection_id: int | None = None,
+    new: bool = False,
+    name: str = "default",
+    http: httpx.AsyncClient | None = None,
+) -> int:
+    """The end of the flow, once the callback brought `code` (and QBO's `realmId`):
+    exchange the code, find the account, store the grant. Returns the connection id.
+    Used by `connect` and by the dashboard's own OAuth callback."""
     async with contextlib.AsyncExitStack() as stack:
         client = (
             http

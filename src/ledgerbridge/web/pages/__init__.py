@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ledgerbridge.web.pages import (
+    connect,
     failures,
     invoices,
     login,
@@ -21,6 +22,7 @@ def page_routers() -> list[APIRouter]:
     return [
         login.router,
         overview.router,
+        connect.router,
         records.router,
         failures.router,
         invoices.router,

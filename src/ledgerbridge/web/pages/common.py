@@ -78,6 +78,8 @@ class DashboardContext:
     passes: dict[int, tuple[dt.datetime, str | None]] = field(default_factory=dict)
     """connection id → (when its last pass ended, its error or None): `on_pass`."""
     accounts_for: AccountsFor | None = None
+    oauth_states: dict[str, tuple[str, int | None, float]] = field(default_factory=dict)
+    """OAuth flows started from the Connections page: state → (service, connection, until)."""
     """The live accounts of a connection for the rules wizard (field pickers, checks)."""
 
     def on_pass(self, connection_id: int, error: BaseException | None) -> None:
