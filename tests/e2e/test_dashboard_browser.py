@@ -211,6 +211,7 @@ def test_sign_in_refuses_a_wrong_password_and_lets_the_right_one_in(
     page.goto("/audit")
     expect(page.locator("#audit")).to_contain_text("sign in refused")
     expect(page.locator("#audit")).to_contain_text("sign in")
+    shot(page, "audit")
 
 
 def test_the_demo_prints_a_one_time_sign_in_link(browser: Browser, stack: Stack) -> None:
