@@ -26,7 +26,15 @@ def register(app: typer.Typer) -> None:
         """Download QuickBooks' PDF of a synced invoice."""
         import asyncio
 
+        from ledgerbridge.errors import UsageError
         from ledgerbridge.operations import invoices
+
+        folder = out.parent
+        if not folder.is_dir():
+            raise UsageError(
+                f"cannot write {out}: the folder {folder} does not exist",
+                fix=f"create it first (mkdir -p {folder}) or choose another --out path",
+            )
         from ledgerbridge.runtime.connection import pick_connection
 
         with configured_store(config, invoices.InvoiceNotSyncedError) as (settings, store):
@@ -34,5 +42,10 @@ def register(app: typer.Typer) -> None:
             pdf = asyncio.run(
                 invoices.invoice_pdf(store, connection_id, invoice, settings=settings)
             )
-        out.write_bytes(pdf)
+        try:
+            out.write_bytes(pdf)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write {out}: {exc.strerror or exc}", fix="choose another --out path"
+            ) from exc
         typer.echo(f"wrote {out} ({len(pdf)} bytes)")
