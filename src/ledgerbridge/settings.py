@@ -145,6 +145,6 @@ def _config_error(exc: ValidationError, path: Path) -> ConfigError:
         problems.append(f"`{key}` (or {env}): {error['msg']}{given}")
     return ConfigError(
         f"bad settings in {source}: " + "; ".join(problems),
-        fix=f"correct or remove it in {path} or the environment; "
+        fix=f"correct the value, or remove the unknown key, in {path} or the environment; "
         "README.md (Configuration) lists the settings",
     )

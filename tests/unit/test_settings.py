@@ -45,6 +45,6 @@ def test_unknown_settings_are_refused(monkeypatch: pytest.MonkeyPatch, tmp_path:
     config = tmp_path / "ledgerbridge.toml"
     config.write_text("databse_url = 'typo'\n")
     with pytest.raises(
-        ConfigError, match="unknown setting `databse_url` .did you mean `database_url`"
+        ConfigError, match=r"unknown setting `databse_url` \(did you mean `database_url`\?\)"
     ):
         load_settings(config)
