@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
 
         from ledgerbridge.errors import UsageError
         from ledgerbridge.operations import invoices
+        from ledgerbridge.runtime.connection import pick_connection
 
         folder = out.parent
         if not folder.is_dir():
@@ -35,8 +36,6 @@ def register(app: typer.Typer) -> None:
                 f"cannot write {out}: the folder {folder} does not exist",
                 fix=f"create it first (mkdir -p {folder}) or choose another --out path",
             )
-        from ledgerbridge.runtime.connection import pick_connection
-
         with configured_store(config, invoices.InvoiceNotSyncedError) as (settings, store):
             connection_id = pick_connection(store, connection)
             pdf = asyncio.run(
