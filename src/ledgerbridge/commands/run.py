@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-NOTHING_CONFIGURED = (
-    "No connection is set up yet: run `ledgerbridge connect hubspot` and "
-    "`ledgerbridge connect qbo` first."
-)
+NOTHING_CONFIGURED = "no connection is set up yet"
+PORT_SETTING = "`port` in ledgerbridge.toml or LEDGERBRIDGE_PORT"
+RECONNECT = "run `ledgerbridge connect hubspot` and `ledgerbridge connect qbo` to (re)connect"
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +19,9 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--config", help="Settings file (default ./ledgerbridge.toml)."),
         ] = None,
+        verbose: Annotated[
+            bool, typer.Option("--verbose", "-v", help="Also log database migrations.")
+        ] = False,
     ) -> None:
         """Serve the status page and webhooks, and sync every active connection (Ctrl-C stops).
 
@@ -30,6 +32,8 @@ def register(app: typer.Typer) -> None:
         import asyncio
         import logging
 
+        from ledgerbridge.commands._options import ensure_port_free
+        from ledgerbridge.errors import NoConnectionError
         from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
         from ledgerbridge.runtime.runner import EngineRunner
         from ledgerbridge.serving import Served, serve_all
@@ -44,18 +48,15 @@ def register(app: typer.Typer) -> None:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         logging.getLogger("httpx").setLevel(logging.WARNING)
-        try:
-            settings = load_settings(config)
-        except (FileNotFoundError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
+        if not verbose:  # Alembic logs each migration step at INFO
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+        settings = load_settings(config)
         store = open_store(settings)
         try:
             with store.begin() as tx:
                 connections = tx.list_connections()
             if not connections:
-                typer.echo(f"error: {NOTHING_CONFIGURED}", err=True)
-                raise typer.Exit(code=2)
+                raise NoConnectionError(NOTHING_CONFIGURED, fix=RECONNECT)
             active = [c for c in connections if c.status is ConnectionStatus.ACTIVE]
             for c in connections:
                 if c.status is not ConnectionStatus.ACTIVE:
@@ -64,12 +65,10 @@ def register(app: typer.Typer) -> None:
                         f"connection {c.id} ({c.name}) is {c.status.value}{detail}", err=True
                     )
             if not active:
-                typer.echo(
-                    "error: no connection is active. Run `ledgerbridge connect hubspot` and "
-                    "`ledgerbridge connect qbo` to (re)connect.",
-                    err=True,
-                )
-                raise typer.Exit(code=2)
+                raise NoConnectionError("no connection is active", fix=RECONNECT)
+            ensure_port_free(
+                settings.host, settings.port, "`port` in ledgerbridge.toml or LEDGERBRIDGE_PORT"
+            )
             secrets = WebhookSecrets(
                 settings.hubspot.client_secret, settings.qbo.webhook_verifier_token
             )
