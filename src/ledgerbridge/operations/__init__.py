@@ -1,0 +1,1 @@
+"""Operations the engine performs on request (workflow actions, …), over the connectors."""
