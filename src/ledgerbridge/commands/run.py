@@ -25,18 +25,22 @@ def register(app: typer.Typer) -> None:
 
         Webhook URLs to register: <your public URL>/webhooks/hubspot (HubSpot app, signed
         with its client secret) and <your public URL>/webhooks/qbo (Intuit app, with the
-        verifier token in [qbo] webhook_verifier_token).
+        verifier token in [qbo] webhook_verifier_token). HubSpot workflow actions are
+        registered on the app in [hubspot] app_id at start, at <public_url>/actions/hubspot/….
         """
         import asyncio
         import logging
 
+        from ledgerbridge.operations.workflow_actions import WorkflowActionService
         from ledgerbridge.runtime.directory import StoreDirectory
         from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
         from ledgerbridge.runtime.runner import EngineRunner
         from ledgerbridge.runtime.serving import Served, serve_all
         from ledgerbridge.runtime.setup import open_store
+        from ledgerbridge.runtime.workflow_actions import clients_factory, register_at_start
         from ledgerbridge.settings import load_settings
         from ledgerbridge.store import ConnectionStatus
+        from ledgerbridge.web.actions import actions_router
         from ledgerbridge.web.app import create_web_app
         from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 
@@ -93,7 +97,17 @@ def register(app: typer.Typer) -> None:
                 reconcile=runner.reconcile,
             )
             router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
-            web = create_web_app(store, routers=[router])
+            public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
+            actions = actions_router(
+                WorkflowActionService(store, clients_factory(settings, store)),
+                settings.hubspot.client_secret,
+            )
+            web = create_web_app(store, routers=[router, actions])
+
+            async def register_actions() -> None:
+                note = await register_at_start(store, settings, settings.hubspot.app_id, public_url)
+                typer.echo(note, err=True)
+                await asyncio.Event().wait()  # serve_all stops when a background task ends
 
             async def run_runtime() -> None:
                 try:
@@ -112,7 +126,7 @@ def register(app: typer.Typer) -> None:
                 asyncio.run(
                     serve_all(
                         [Served(web, settings.host, settings.port, "web")],
-                        also=[run_runtime],
+                        also=[run_runtime, register_actions],
                         started=started,
                     )
                 )
