@@ -17,13 +17,14 @@ import pytest
 from ledgerbridge.hubspot.actions import ActionKind
 from ledgerbridge.hubspot.webhooks import sign_v3
 from ledgerbridge.operations.workflow_actions import register_definitions
+from ledgerbridge.runtime.connection import engine_for_clients
 from ledgerbridge.runtime.setup import open_store
 from ledgerbridge.runtime.workflow_actions import register_at_start
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import RecordStatus, workflow_runs
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.rules import Direction as Flow
-from ledgerbridge.sync.rules import Filter, FilterOperator, ObjectPair
+from ledgerbridge.sync.rules import Filter, FilterOperator, InvoiceSettings, ObjectPair
 from tests.integration.conftest import configured_sandboxes
 from tests.integration.workflow_rig import APP_SECRET, ENGINE_URL, Rig, open_rig
 
@@ -596,3 +597,57 @@ async def test_r_wf_1_run_start_registers_definitions_once(
     urls = sorted(d["actionUrl"] for d in listing["results"])
     assert urls == sorted(f"https://lb.example/actions/hubspot/{k.value}" for k in ActionKind)
     assert {d["revisionId"] for d in listing["results"]} == {"1"}
+
+
+async def test_r_wf_4_invoice_is_associated_with_the_deal_once_synced(rig: Rig) -> None:
+    await _item(rig, "Widget", "W-1", "40")
+    flow = await rig.define_flow("deals", ActionKind.INVOICE, PAYMENT_LINK)
+    deal = await _deal(rig, await _contact(rig), WIDGET)
+    await rig.hs_update("deals", deal, hs_payment_link="https://pay.example/9")
+    step = await _only_step(rig, flow)
+    assert step["state"] == "SUCCESS", step
+    rig.save_rule(wizard_defaults(ObjectPair.PRODUCTS_ITEMS))
+    invoices = (
+        wizard_defaults(ObjectPair.INVOICES_INVOICES)
+        .model_copy(
+            update={
+                "direction": Flow.TWO_WAY,
+                "enabled": True,
+                "invoice": InvoiceSettings(custom_line_item_income_account="Services"),
+            }
+        )
+        .with_fixed_filters()
+    )
+    rig.save_rule(invoices)
+    rig.service.after_pass(rig.connection_id, None)  # before the sync: nothing to associate
+    await rig.service.drain()
+
+    engine = engine_for_clients(
+        rig.store,
+        rig.connection_id,
+        hubspot=rig.hubspot_client(),
+        qbo=rig.qbo_client(),
+        clock=rig.time.now,
+    )
+    await engine.run_pass()
+    rig.service.after_pass(rig.connection_id, None)
+    await rig.service.drain()
+
+    with rig.store.begin() as tx:
+        (link,) = [
+            row
+            for row in tx.list_links(rig.connection_id, ObjectPair.INVOICES_INVOICES.value)
+            if row.qbo_id == step["outputFields"]["qbo_id"]
+        ]
+        run = workflow_runs.get_run(tx, rig.connection_id, step["callbackId"])
+    assert run is not None and run.hubspot_document_id == link.hubspot_id
+    found = await rig.hubspot_client().batch_read_associations(
+        "invoices", "deals", [link.hubspot_id]
+    )
+    assert found[link.hubspot_id] == [deal]
+    # a later pass does not associate again
+    rig.service.after_pass(rig.connection_id, None)
+    await rig.service.drain()
+    with rig.store.begin() as tx:
+        activity = tx.list_activity(rig.connection_id, object_type=workflow_runs.OBJECT_TYPE)
+    assert [a.operation for a in activity].count("associate") == 1

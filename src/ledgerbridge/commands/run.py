@@ -98,10 +98,9 @@ def register(app: typer.Typer) -> None:
             )
             router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
             public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
-            actions = actions_router(
-                WorkflowActionService(store, clients_factory(settings, store)),
-                settings.hubspot.client_secret,
-            )
+            workflow_actions = WorkflowActionService(store, clients_factory(settings, store))
+            runtime.add_listener(workflow_actions.after_pass)  # R-WF-4
+            actions = actions_router(workflow_actions, settings.hubspot.client_secret)
             web = create_web_app(store, routers=[router, actions])
 
             async def register_actions() -> None:

@@ -230,9 +230,9 @@ def build_demo(options: DemoOptions) -> Demo:
     from ledgerbridge.operations.workflow_actions import WorkflowActionService
     from ledgerbridge.runtime.workflow_actions import clients_factory
 
-    actions = actions_router(
-        WorkflowActionService(store, clients_factory(settings, store)), SecretStr(app_secret)
-    )
+    workflow_actions = WorkflowActionService(store, clients_factory(settings, store))
+    runtime.add_listener(workflow_actions.after_pass)  # R-WF-4: associate synced invoices
+    actions = actions_router(workflow_actions, SecretStr(app_secret))
     hubspot = hubspot_app(hubspot_config)
     served = [
         Served(hubspot, host, options.hubspot_port, "hubspot"),

@@ -180,6 +180,9 @@ workflow_runs = Table(
     Column("qbo_id", String(64)),
     Column("doc_number", String(64)),
     Column("qbo_url", String(500)),
+    # R-WF-4: the HubSpot record of the QBO document (its synced invoice), once associated
+    # with the enrolled deal or quote.
+    Column("hubspot_document_id", String(64)),
     Column("error_category", String(64)),
     Column("detail", Text),
     Column("deliveries", Integer, nullable=False, server_default="1"),

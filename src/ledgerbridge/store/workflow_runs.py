@@ -36,7 +36,9 @@ __all__ = [
     "linked_hubspot_ids",
     "linked_qbo_id",
     "list_runs",
+    "mark_associated",
     "record_id_of",
+    "runs_to_associate",
 ]
 
 OBJECT_TYPE = "workflow_action"
@@ -64,6 +66,7 @@ class WorkflowRun:
     error_category: str | None
     detail: str | None
     deliveries: int
+    hubspot_document_id: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -107,6 +110,7 @@ def _run(row: RowMapping) -> WorkflowRun:
         error_category=row["error_category"],
         detail=row["detail"],
         deliveries=row["deliveries"],
+        hubspot_document_id=row["hubspot_document_id"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -270,3 +274,54 @@ def linked_hubspot_ids(
         )
     )
     return {str(row[0]) for row in rows}
+
+
+ASSOCIABLE = ("deal", "quote")
+"""Enrolled object types whose QBO invoice is associated back (R-WF-4)."""
+
+
+def runs_to_associate(tx: Tx, connection_id: int) -> list[tuple[WorkflowRun, str]]:
+    """(run, HubSpot invoice id) of succeeded invoice runs from deals and quotes whose QBO
+    invoice the invoice sync has linked to a HubSpot invoice, not yet associated."""
+    table, links = schema.workflow_runs, schema.links
+    rows = tx.connection.execute(
+        select(table, links.c.hubspot_id.label("linked_hubspot_id"))
+        .join(
+            links,
+            (links.c.connection_id == table.c.connection_id)
+            & (links.c.object_type == "invoices_invoices")
+            & (links.c.qbo_id == table.c.qbo_id),
+        )
+        .where(
+            table.c.connection_id == connection_id,
+            table.c.status == RunStatus.SUCCEEDED.value,
+            table.c.qbo_entity == "Invoice",
+            table.c.object_type.in_(ASSOCIABLE),
+            table.c.hubspot_document_id.is_(None),
+        )
+        .order_by(table.c.id)
+    ).mappings()
+    return [(_run(row), str(row["linked_hubspot_id"])) for row in rows]
+
+
+def mark_associated(tx: Tx, connection_id: int, callback_id: str, hubspot_id: str) -> None:
+    """Record that the run's document (HubSpot invoice `hubspot_id`) is associated."""
+    table = schema.workflow_runs
+    run = get_run(tx, connection_id, callback_id)
+    if run is None:
+        raise LookupError(f"no workflow run with callbackId {callback_id}")
+    tx.connection.execute(
+        update(table)
+        .where(table.c.connection_id == connection_id, table.c.callback_id == callback_id)
+        .values(hubspot_document_id=hubspot_id)
+    )
+    tx.append_activity(
+        connection_id,
+        object_type=OBJECT_TYPE,
+        side=System.HUBSPOT,
+        record_id=record_id_of(callback_id),
+        direction="hubspot_to_qbo",
+        operation="associate",
+        outcome="succeeded",
+        details={"invoice": hubspot_id, "enrolled": f"{run.object_type}/{run.object_id}"},
+    )

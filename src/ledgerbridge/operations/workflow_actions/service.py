@@ -32,6 +32,7 @@ from ledgerbridge.hubspot.actions import (
     success_outputs,
 )
 from ledgerbridge.hubspot.client import HubSpotClient
+from ledgerbridge.operations.workflow_actions.associate import associate_documents
 from ledgerbridge.operations.workflow_actions.execute import execute
 from ledgerbridge.operations.workflow_actions.model import RuleView
 from ledgerbridge.qbo.client import QboClient
@@ -124,6 +125,7 @@ class WorkflowActionService:
         self.clients = clients
         self.clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     def _connection(self, request: ExecutionRequest) -> ConnectionRow | None:
         with self.store.begin() as tx:
@@ -173,9 +175,32 @@ class WorkflowActionService:
         return block_response()
 
     async def drain(self) -> None:
-        """Wait until every execution in progress has finished (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        """Wait until every execution (and association) in progress has finished."""
+        while self._tasks or self._background:
+            waiting = [*self._tasks.values(), *self._background]
+            await asyncio.gather(*waiting, return_exceptions=True)
+
+    def after_pass(self, connection_id: int, error: BaseException | None) -> None:
+        """A runtime pass listener: associate the workflow invoices the pass synced (R-WF-4)."""
+        if error is not None:
+            return
+        task = asyncio.get_running_loop().create_task(self._associate(connection_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _associate(self, connection_id: int) -> None:
+        def load() -> ConnectionRow | None:
+            with self.store.begin() as tx:
+                return tx.get_connection(connection_id)
+
+        try:
+            connection = await asyncio.to_thread(load)
+            if connection is not None and connection.qbo_realm_id:
+                await associate_documents(self.store, connection, self.clients)
+        except Exception as error:  # retried after the next pass
+            log.warning(
+                "workflow documents of connection %s not associated: %r", connection_id, error
+            )
 
     async def _run(
         self, connection: ConnectionRow, kind: ActionKind, request: ExecutionRequest

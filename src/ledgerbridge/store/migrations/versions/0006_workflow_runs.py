@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("qbo_id", sa.String(length=64), nullable=True),
         sa.Column("doc_number", sa.String(length=64), nullable=True),
         sa.Column("qbo_url", sa.String(length=500), nullable=True),
+        sa.Column("hubspot_document_id", sa.String(length=64), nullable=True),
         sa.Column("error_category", sa.String(length=64), nullable=True),
         sa.Column("detail", sa.Text(), nullable=True),
         sa.Column("deliveries", sa.Integer(), server_default="1", nullable=False),
