@@ -201,3 +201,88 @@ async def open_rig(tmp_path: Path, *, country: str = "US") -> AsyncIterator[Rig]
             await service.drain()
     finally:
         store.close()
+
+
+# ---- records and flows used by the workflow action tests ----
+
+PAYMENT_LINK = [{"propertyName": "hs_payment_link", "operator": "HAS_PROPERTY"}]
+ESIGNED = [{"propertyName": "hs_esign_completed", "operator": "EQ", "value": "true"}]
+SUCCEEDED = [{"propertyName": "hs_latest_status", "operator": "EQ", "value": "succeeded"}]
+REFUNDED = [{"propertyName": "hs_latest_status", "operator": "EQ", "value": "refunded"}]
+
+
+async def make_item(rig: Rig, name: str, sku: str, price: str) -> str:
+    income = await rig.qbo_client().query_all("SELECT * FROM Account WHERE AccountType = 'Income'")
+    body = {
+        "Name": name,
+        "Sku": sku,
+        "Type": "Service",
+        "UnitPrice": price,
+        "IncomeAccountRef": {"value": income[0]["Id"]},
+    }
+    return str((await rig.qbo_create("Item", body, f"item-{sku}"))["Id"])
+
+
+async def make_contact(rig: Rig, **props: str) -> str:
+    base = {"firstname": "Ada", "lastname": "Lovelace", "email": "ada@example.com"}
+    return await rig.hs_create("contacts", **{**base, **props})
+
+
+async def add_lines(rig: Rig, parent: str, parent_id: str, type_id: int, *lines: Obj) -> None:
+    for line in lines:
+        line_id = await rig.hs_create("line_items", **line)
+        await rig.associate(parent, parent_id, "line_items", line_id, type_id)
+
+
+WIDGET = {"name": "Widget", "hs_sku": "W-1", "price": "40", "quantity": "2"}
+GADGET = {"name": "Gadget", "hs_sku": "G-1", "price": "15", "quantity": "1"}
+
+
+async def make_deal(rig: Rig, contact: str, *lines: Obj) -> str:
+    deal = await rig.hs_create("deals", dealname="Big deal", amount="95")
+    await rig.associate("deals", deal, "contacts", contact, 3)
+    await add_lines(rig, "deals", deal, 19, *lines)
+    return deal
+
+
+async def make_payment(rig: Rig, contact: str, *lines: Obj, **props: str) -> str:
+    base = {
+        "hs_initial_amount": "95",
+        "hs_currency_code": "USD",
+        "hs_latest_status": "processing",
+        "hs_payment_source": "payment_link",
+        "hs_processor_type": "hubspot_payments",
+        "hs_processing_fee": "2.95",
+        "hs_platform_fee": "0.50",
+        "hs_initiated_date": "2026-01-14",
+    }
+    payment = await rig.hs_create("commerce_payments", **{**base, **props})
+    await rig.associate("commerce_payments", payment, "contacts", contact, 393)
+    for line in lines:
+        line_id = await rig.hs_create("line_items", **line)
+        await rig.associate("line_items", line_id, "commerce_payments", payment, 396)
+    return payment
+
+
+async def only_step(rig: Rig, flow: str) -> Obj:
+    await rig.settle()
+    executions = await rig.executions(flow)
+    assert len(executions) == 1, executions
+    assert executions[0]["status"] == "COMPLETED", executions[0]
+    step: Obj = executions[0]["actions"][0]
+    return step
+
+
+def failed(step: Obj, *fragments: str) -> None:
+    assert step["state"] == "FAIL_CONTINUE", step
+    message = step["outputFields"]["error_message"]
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+async def qbo_counts(rig: Rig) -> dict[str, int]:
+    entities = ("Invoice", "Estimate", "SalesReceipt", "Payment", "Purchase", "RefundReceipt")
+    counts = {e: len(await rig.qbo_all(e)) for e in entities}
+    counts["Customer"] = len(await rig.qbo_all("Customer"))
+    counts["Item"] = len(await rig.qbo_all("Item"))
+    return counts

@@ -31,16 +31,14 @@ def register(app: typer.Typer) -> None:
         import asyncio
         import logging
 
-        from ledgerbridge.operations.workflow_actions import WorkflowActionService
         from ledgerbridge.runtime.directory import StoreDirectory
         from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
         from ledgerbridge.runtime.runner import EngineRunner
         from ledgerbridge.runtime.serving import Served, serve_all
         from ledgerbridge.runtime.setup import open_store
-        from ledgerbridge.runtime.workflow_actions import clients_factory, register_at_start
+        from ledgerbridge.runtime.workflow_actions import register_at_start, wire_actions
         from ledgerbridge.settings import load_settings
         from ledgerbridge.store import ConnectionStatus
-        from ledgerbridge.web.actions import actions_router
         from ledgerbridge.web.app import create_web_app
         from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 
@@ -98,9 +96,7 @@ def register(app: typer.Typer) -> None:
             )
             router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
             public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
-            workflow_actions = WorkflowActionService(store, clients_factory(settings, store))
-            runtime.add_listener(workflow_actions.after_pass)  # R-WF-4
-            actions = actions_router(workflow_actions, settings.hubspot.client_secret)
+            actions = wire_actions(store, settings, runtime, settings.hubspot.client_secret)
             web = create_web_app(store, routers=[router, actions])
 
             async def register_actions() -> None:

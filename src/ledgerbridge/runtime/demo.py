@@ -40,7 +40,6 @@ from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store, TokenCipher, generate_key
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.rules import Direction, InvoiceSettings, ObjectPair, SyncRule
-from ledgerbridge.web.actions import actions_router
 from ledgerbridge.web.app import create_web_app
 from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 
@@ -227,12 +226,9 @@ def build_demo(options: DemoOptions) -> Demo:
         wake=runtime.wake,
         secrets=WebhookSecrets(SecretStr(app_secret), SecretStr(verifier)),
     )
-    from ledgerbridge.operations.workflow_actions import WorkflowActionService
-    from ledgerbridge.runtime.workflow_actions import clients_factory
+    from ledgerbridge.runtime.workflow_actions import wire_actions
 
-    workflow_actions = WorkflowActionService(store, clients_factory(settings, store))
-    runtime.add_listener(workflow_actions.after_pass)  # R-WF-4: associate synced invoices
-    actions = actions_router(workflow_actions, SecretStr(app_secret))
+    actions = wire_actions(store, settings, runtime, SecretStr(app_secret))
     hubspot = hubspot_app(hubspot_config)
     served = [
         Served(hubspot, host, options.hubspot_port, "hubspot"),

@@ -13,20 +13,34 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
+
+from fastapi import APIRouter
+from pydantic import SecretStr
 
 from ledgerbridge.hubspot.actions import ActionKind
 from ledgerbridge.hubspot.client import HubSpotClient
-from ledgerbridge.operations.workflow_actions import ClientsFactory, register_definitions
+from ledgerbridge.operations.workflow_actions import (
+    ClientsFactory,
+    WorkflowActionService,
+    register_definitions,
+)
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.runtime.clients import build_clients
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionRow, ConnectionStatus, Store
 from ledgerbridge.sync.errors import SyncError
+from ledgerbridge.web.actions import actions_router
 
-__all__ = ["DEMO_FLOWS", "clients_factory", "define_demo_flows", "register_at_start"]
+__all__ = [
+    "DEMO_FLOWS",
+    "clients_factory",
+    "define_demo_flows",
+    "register_at_start",
+    "wire_actions",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +60,20 @@ def clients_factory(settings: Settings, store: Store) -> ClientsFactory:
         return opened()
 
     return open_clients
+
+
+class _Runtime(Protocol):
+    def add_listener(self, listener: Callable[[int, BaseException | None], None]) -> None: ...
+
+
+def wire_actions(
+    store: Store, settings: Settings, runtime: _Runtime, client_secret: SecretStr | None
+) -> APIRouter:
+    """The execution endpoint's router; the runtime's passes trigger the association of
+    synced workflow invoices (R-WF-4)."""
+    service = WorkflowActionService(store, clients_factory(settings, store))
+    runtime.add_listener(service.after_pass)
+    return actions_router(service, client_secret)
 
 
 async def register_at_start(
