@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ledgerbridge.hubspot.actions import ActionKind
@@ -210,6 +211,13 @@ async def test_r_wf_2_unmatched_line_fails_and_creates_nothing(rig: Rig) -> None
     assert [(r.status, r.error_category) for r in records] == [
         (RecordStatus.FAILED, "missing_product")
     ]
+    # visible where sync health is shown, with the category explained
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=rig.web)) as client:
+        (status,) = (await client.get("http://engine.local/api/status")).json()["connections"]
+    assert status["objects"]["workflow_action"]["failed"] == 1
+    assert status["failures"][0]["category"]["title"] == (
+        "A line item matches no QuickBooks product"
+    )
 
 
 async def test_r_wf_3_contact_not_meeting_the_contact_rule_fails(rig: Rig) -> None:
