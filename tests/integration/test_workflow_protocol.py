@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from ledgerbridge.hubspot.actions import ActionKind
 from ledgerbridge.hubspot.webhooks import sign_v3
@@ -20,6 +22,8 @@ from ledgerbridge.settings import Settings
 from ledgerbridge.store import workflow_runs
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.rules import ObjectPair
+from ledgerbridge.web.actions import actions_router
+from ledgerbridge.web.app import create_web_app
 from tests.integration.conftest import configured_sandboxes
 from tests.integration.workflow_rig import (
     APP_SECRET,
@@ -53,15 +57,24 @@ def _execution(callback_id: str, deal: str) -> bytes:
     ).encode()
 
 
-async def _post_signed(rig: Rig, body: bytes, *, secret: str, age_ms: int = 0) -> httpx.Response:
+async def _post_signed(
+    rig: Rig,
+    body: bytes,
+    *,
+    secret: str,
+    age_ms: int = 0,
+    signed_url: str | None = None,
+    app: Any = None,
+) -> httpx.Response:
     url = f"{ENGINE_URL}/actions/hubspot/invoice"
     timestamp = str(int(rig.time.clock() * 1000) - age_ms)
     headers = {
         "Content-Type": "application/json",
         "X-HubSpot-Request-Timestamp": timestamp,
-        "X-HubSpot-Signature-v3": sign_v3("POST", url, body, timestamp, secret),
+        "X-HubSpot-Signature-v3": sign_v3("POST", signed_url or url, body, timestamp, secret),
     }
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=rig.web)) as client:
+    transport = httpx.ASGITransport(app=app or rig.web)
+    async with httpx.AsyncClient(transport=transport) as client:
         return await client.post(url, content=body, headers=headers)
 
 
@@ -143,3 +156,40 @@ async def test_r_wf_1_run_start_registers_definitions_once(
     urls = sorted(d["actionUrl"] for d in listing["results"])
     assert urls == sorted(f"https://lb.example/actions/hubspot/{k.value}" for k in ActionKind)
     assert {d["revisionId"] for d in listing["results"]} == {"1"}
+
+
+async def test_r_wf_signature_over_the_public_url_is_accepted_behind_a_proxy(rig: Rig) -> None:
+    """HubSpot signs the registered action URL (`public_url`); behind a proxy the request
+    arrives with another scheme or host."""
+    await make_item(rig, "Widget", "W-1", "40")
+    deal = await make_deal(rig, await make_contact(rig), WIDGET)
+    proxied = create_web_app(
+        rig.store,
+        routers=[
+            actions_router(
+                rig.service,
+                SecretStr(APP_SECRET),
+                public_url="https://lb.example",
+                now=rig.time.now,
+            )
+        ],
+    )
+    public = "https://lb.example/actions/hubspot/invoice"
+
+    accepted = await _post_signed(
+        rig, _execution("cb-proxy", deal), secret=APP_SECRET, signed_url=public, app=proxied
+    )
+    elsewhere = await _post_signed(
+        rig,
+        _execution("cb-other", deal),
+        secret=APP_SECRET,
+        signed_url="https://evil.example/actions/hubspot/invoice",
+        app=proxied,
+    )
+    await rig.service.drain()
+
+    assert accepted.status_code == 200 and elsewhere.status_code == 401
+    with rig.store.begin() as tx:
+        assert [r.callback_id for r in workflow_runs.list_runs(tx, rig.connection_id)] == [
+            "cb-proxy"
+        ]

@@ -96,7 +96,9 @@ def register(app: typer.Typer) -> None:
             )
             router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
             public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
-            actions = wire_actions(store, settings, runtime, settings.hubspot.client_secret)
+            actions = wire_actions(
+                store, settings, runtime, settings.hubspot.client_secret, public_url
+            )
             web = create_web_app(store, routers=[router, actions])
 
             async def register_actions() -> None:

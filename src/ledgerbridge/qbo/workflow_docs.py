@@ -21,6 +21,7 @@ __all__ = [
     "find_account",
     "find_customers_by_name",
     "find_item",
+    "find_item_by_name",
     "find_items_by_sku",
     "find_term",
     "workflow_request_id",
@@ -68,19 +69,24 @@ async def find_items_by_sku(client: QboClient, sku: str) -> list[Obj]:
     )
 
 
+async def find_item_by_name(client: QboClient, name: str) -> Obj | None:
+    """The active item named `name` (QBO item names are unique)."""
+    rows = await client.query_all(
+        f"SELECT * FROM Item WHERE Name = {ql_string(name)} AND Active = true", page_size=10
+    )
+    return rows[0] if rows else None
+
+
 async def find_item(client: QboClient, name_or_id: str) -> Obj | None:
     """An active item by id or by name."""
     if name_or_id.isdigit():
         rows = await client.query_all(
-            f"SELECT * FROM Item WHERE Id = {ql_string(name_or_id)}", page_size=10
+            f"SELECT * FROM Item WHERE Id = {ql_string(name_or_id)} AND Active = true",
+            page_size=10,
         )
         if rows:
             return rows[0]
-    rows = await client.query_all(
-        f"SELECT * FROM Item WHERE Name = {ql_string(name_or_id)} AND Active = true",
-        page_size=10,
-    )
-    return rows[0] if rows else None
+    return await find_item_by_name(client, name_or_id)
 
 
 async def find_account(

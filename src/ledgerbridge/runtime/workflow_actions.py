@@ -67,13 +67,17 @@ class _Runtime(Protocol):
 
 
 def wire_actions(
-    store: Store, settings: Settings, runtime: _Runtime, client_secret: SecretStr | None
+    store: Store,
+    settings: Settings,
+    runtime: _Runtime,
+    client_secret: SecretStr | None,
+    public_url: str | None = None,
 ) -> APIRouter:
     """The execution endpoint's router; the runtime's passes trigger the association of
     synced workflow invoices (R-WF-4)."""
     service = WorkflowActionService(store, clients_factory(settings, store))
     runtime.add_listener(service.after_pass)
-    return actions_router(service, client_secret)
+    return actions_router(service, client_secret, public_url=public_url)
 
 
 async def register_at_start(

@@ -43,10 +43,23 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"status": "error", "message": message}, status_code=status)
 
 
+def _signed_uris(request: Request, public_url: str | None) -> list[str]:
+    """The URIs HubSpot may have signed: the one received, and the registered action URL
+    (`public_url` + path), which differs behind a proxy that changes scheme or host."""
+    uris = [str(request.url)]
+    if public_url:
+        query = f"?{request.url.query}" if request.url.query else ""
+        registered = f"{public_url.rstrip('/')}{request.url.path}{query}"
+        if registered not in uris:
+            uris.append(registered)
+    return uris
+
+
 def actions_router(
     service: WorkflowActionService,
     client_secret: SecretStr | None,
     *,
+    public_url: str | None = None,
     now: Callable[[], dt.datetime] = _utc_now,
 ) -> APIRouter:
     """The execution endpoint; without a client secret every request is refused (401)."""
@@ -57,13 +70,12 @@ def actions_router(
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             return _error(413, "body too large")
-        if client_secret is None or not verify_execution(
-            request.method,
-            str(request.url),
-            body,
-            request.headers,
-            client_secret.get_secret_value(),
-            now(),
+        at = now()
+        if client_secret is None or not any(
+            verify_execution(
+                request.method, uri, body, request.headers, client_secret.get_secret_value(), at
+            )
+            for uri in _signed_uris(request, public_url)
         ):
             log.warning("workflow action request refused: missing, invalid or stale signature")
             return _error(401, "invalid signature")

@@ -99,10 +99,10 @@ async def not_posted_by_invoice_sync(
     invoice is linked, or an invoice rule syncs HubSpot invoices to QuickBooks."""
     if yes(request.input("allow_invoice_payments", "false")):
         return
-    from_invoice = bool(enrolled.invoice_ids) or enrolled.prop("hs_payment_source") == "invoice"
-    if not from_invoice and not await lookups.payment_is_synced(enrolled.object_id):
-        return
     posted = await lookups.payment_is_synced(enrolled.object_id)
+    from_invoice = bool(enrolled.invoice_ids) or enrolled.prop("hs_payment_source") == "invoice"
+    if not from_invoice and not posted:
+        return
     posted = posted or bool(await lookups.synced_invoices(list(enrolled.invoice_ids)))
     if not posted:
         rule = (await lookups.rules()).invoices

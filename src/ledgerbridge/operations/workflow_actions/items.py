@@ -20,7 +20,12 @@ from ledgerbridge.operations.workflow_actions.model import (
     yes,
 )
 from ledgerbridge.qbo.client import QboClient
-from ledgerbridge.qbo.workflow_docs import find_account, find_item, find_items_by_sku
+from ledgerbridge.qbo.workflow_docs import (
+    find_account,
+    find_item,
+    find_item_by_name,
+    find_items_by_sku,
+)
 from ledgerbridge.sync.errors import ErrorCategory
 
 __all__ = ["ItemPlan", "plan_items"]
@@ -53,7 +58,7 @@ async def _match(qbo: QboClient, lookups: Lookups, line: SourceLine) -> str | No
 
 async def _new_item(qbo: QboClient, line: SourceLine) -> Pending | str:
     """The create of an item for `line`, or the id of an item that already has its name."""
-    existing = await find_item(qbo, line.name)
+    existing = await find_item_by_name(qbo, line.name)
     if existing is not None and not existing.get("Sku"):
         return str(existing["Id"])
     income = await find_account(qbo, None, ("Income",))
