@@ -146,7 +146,7 @@ DEMO_FLOWS: list[tuple[ActionKind, str, str, list[dict[str, Any]], dict[str, str
         ActionKind.EXPENSE,
         "Expense for the fees of a payment",
         "commerce_payments",
-        [PAYMENT_SUCCEEDED],
+        [PAYMENT_SUCCEEDED, {"propertyName": "hs_processing_fee", "operator": "GT", "value": "0"}],
         {},
     ),
     (
