@@ -254,7 +254,7 @@ async def test_r_cus_2_legacy_matching_uses_first_contact_and_creates_customer(r
     await rig.qbo_create(
         "Customer",
         {
-            "DisplayName": "G. Hopper",
+            "DisplayName": "Grace Hopper",
             "GivenName": "Grace",
             "FamilyName": "Hopper",
             "PrimaryEmailAddr": {"Address": "other@example.com"},
@@ -270,6 +270,7 @@ async def test_r_cus_2_legacy_matching_uses_first_contact_and_creates_customer(r
     assert set(customers) == {"other@example.com", "grace@example.com"}
     new = customers["grace@example.com"]
     assert (new["GivenName"], new["FamilyName"]) == ("Grace", "Hopper")
+    assert new["DisplayName"] == "Grace Hopper (grace@example.com)"  # the name was taken
     invoice = (await rig.qbo_all("Invoice"))[0]
     assert invoice["CustomerRef"]["value"] == new["Id"]
 
@@ -477,3 +478,19 @@ async def test_r_wf_4_invoice_is_associated_with_the_deal_once_synced(rig: Rig) 
     with rig.store.begin() as tx:
         activity = tx.list_activity(rig.connection_id, object_type=workflow_runs.OBJECT_TYPE)
     assert [a.operation for a in activity].count("associate") == 1
+
+
+async def test_r_wf_3_two_flows_on_one_deal_create_its_customer_and_item_once(rig: Rig) -> None:
+    create = {"create_product_if_missing": "true"}
+    invoice_flow = await rig.define_flow("deals", ActionKind.INVOICE, PAYMENT_LINK, create)
+    estimate_flow = await rig.define_flow("deals", ActionKind.ESTIMATE, PAYMENT_LINK, create)
+    deal = await make_deal(rig, await make_contact(rig), WIDGET)
+    await rig.hs_update("deals", deal, hs_payment_link="https://pay.example/10")
+
+    invoice_step = await only_step(rig, invoice_flow)
+    estimate_step = await only_step(rig, estimate_flow)
+
+    assert (invoice_step["state"], estimate_step["state"]) == ("SUCCESS", "SUCCESS")
+    assert len(await rig.qbo_all("Customer")) == 1
+    assert [i["Sku"] for i in await rig.qbo_all("Item")] == ["W-1"]
+    assert len(await rig.qbo_all("Invoice")) == len(await rig.qbo_all("Estimate")) == 1

@@ -48,9 +48,23 @@ def _name(contact: HubSpotRecord) -> str:
     return name or contact.get("email") or f"contact {contact.id}"
 
 
-def _new_customer(contact: HubSpotRecord) -> Pending:
+async def _display_name(qbo: QboClient, contact: HubSpotRecord) -> str:
+    """ "First Last"; when a customer, vendor or employee already has it (QBO display names
+    are unique across the three, R-CUS-3), "First Last (email)" or "First Last (contact N)"."""
+    name = _name(contact).replace(":", " ")
+    for entity in ("Customer", "Vendor", "Employee"):
+        taken = await qbo.query_all(
+            f"SELECT * FROM {entity} WHERE DisplayName = {ql_string(name)}", page_size=10
+        )
+        if taken:
+            suffix = contact.get("email") or f"contact {contact.id}"
+            return f"{name} ({suffix})".replace(":", " ")[:100]
+    return name[:100]
+
+
+async def _new_customer(qbo: QboClient, contact: HubSpotRecord) -> Pending:
     first, last, email = contact.get("firstname"), contact.get("lastname"), contact.get("email")
-    body: dict[str, object] = {"DisplayName": _name(contact)}
+    body: dict[str, object] = {"DisplayName": await _display_name(qbo, contact)}
     if first:
         body["GivenName"] = first
     if last:
@@ -84,7 +98,7 @@ async def _legacy(qbo: QboClient, contact: HubSpotRecord) -> CustomerPlan:
         )
     if matches:
         return CustomerPlan(contact.id, customer_id=str(matches[0]["Id"]))
-    return CustomerPlan(contact.id, create=_new_customer(contact))
+    return CustomerPlan(contact.id, create=await _new_customer(qbo, contact))
 
 
 async def _by_rule(
@@ -127,7 +141,7 @@ async def _by_rule(
             )
         if rows:
             return CustomerPlan(contact.id, customer_id=str(rows[0]["Id"]))
-    return CustomerPlan(contact.id, create=_new_customer(contact))
+    return CustomerPlan(contact.id, create=await _new_customer(qbo, contact))
 
 
 async def plan_customer(

@@ -126,6 +126,9 @@ class WorkflowActionService:
         self.clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        # One execution at a time per connection: two flows on the same record must not
+        # both create its customer or items.
+        self._locks: dict[int, asyncio.Lock] = {}
 
     def _connection(self, request: ExecutionRequest) -> ConnectionRow | None:
         with self.store.begin() as tx:
@@ -238,10 +241,12 @@ class WorkflowActionService:
         qbo: QboClient,
     ) -> runs.RunOutcome:
         lookups = StoreLookups(self.store, connection.id)
+        lock = self._locks.setdefault(connection.id, asyncio.Lock())
         try:
-            written = await execute(
-                kind, request, hubspot=hubspot, qbo=qbo, lookups=lookups, now=self.clock()
-            )
+            async with lock:
+                written = await execute(
+                    kind, request, hubspot=hubspot, qbo=qbo, lookups=lookups, now=self.clock()
+                )
         except SyncError as error:
             return runs.RunOutcome(
                 runs.RunStatus.FAILED, error_category=error.category.value, detail=error.detail
