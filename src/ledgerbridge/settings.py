@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8700
     poll_interval_seconds: float = 60.0
+    # The URL HubSpot reaches this service at (workflow action URLs are
+    # `{public_url}/actions/hubspot/{action}`); default http://{host}:{port}.
+    public_url: str | None = None
     hubspot: HubSpotSettings = HubSpotSettings()
     qbo: QboSettings = QboSettings()
 

@@ -75,6 +75,14 @@ def register(app: typer.Typer) -> None:
             )
 
         async def display() -> None:
+            try:
+                flows = await built.setup_workflow_actions()
+                console.print(
+                    f"Workflow actions registered; {len(flows)} example flows defined "
+                    f"(GET {urls['hubspot']}/_sandbox/flows)."
+                )
+            except Exception as exc:  # the sync runs on without workflow actions
+                console.print(f"[yellow]Workflow actions not set up:[/] {exc}")
             counts = await show_initial_sync(
                 built.store, built.connection_id, built.first_pass, console
             )

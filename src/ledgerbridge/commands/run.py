@@ -27,7 +27,8 @@ def register(app: typer.Typer) -> None:
 
         Webhook URLs to register: <your public URL>/webhooks/hubspot (HubSpot app, signed
         with its client secret) and <your public URL>/webhooks/qbo (Intuit app, with the
-        verifier token in [qbo] webhook_verifier_token).
+        verifier token in [qbo] webhook_verifier_token). HubSpot workflow actions are
+        registered on the app in [hubspot] app_id at start, at <public_url>/actions/hubspot/….
         """
         import asyncio
         import logging
@@ -36,6 +37,7 @@ def register(app: typer.Typer) -> None:
         from ledgerbridge.errors import NoConnectionError
         from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
         from ledgerbridge.runtime.runner import EngineRunner
+        from ledgerbridge.runtime.workflow_actions import register_at_start, wire_actions
         from ledgerbridge.serving import Served, serve_all
         from ledgerbridge.settings import load_settings
         from ledgerbridge.store import ConnectionStatus
@@ -92,7 +94,16 @@ def register(app: typer.Typer) -> None:
                 reconcile=runner.reconcile,
             )
             router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
-            web = create_web_app(store, routers=[router])
+            public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
+            actions = wire_actions(
+                store, settings, runtime, settings.hubspot.client_secret, public_url
+            )
+            web = create_web_app(store, routers=[router, actions])
+
+            async def register_actions() -> None:
+                note = await register_at_start(store, settings, settings.hubspot.app_id, public_url)
+                typer.echo(note, err=True)
+                await asyncio.Event().wait()  # serve_all stops when a background task ends
 
             async def run_runtime() -> None:
                 try:
@@ -111,7 +122,7 @@ def register(app: typer.Typer) -> None:
                 asyncio.run(
                     serve_all(
                         [Served(web, settings.host, settings.port, "web")],
-                        also=[run_runtime],
+                        also=[run_runtime, register_actions],
                         started=started,
                     )
                 )
