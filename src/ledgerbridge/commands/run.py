@@ -15,30 +15,29 @@ if TYPE_CHECKING:
     from ledgerbridge.store import Store
     from ledgerbridge.web.pages.common import DashboardContext
 
-NOTHING_CONFIGURED = (
-    "No connection is set up yet: run `ledgerbridge connect hubspot` and "
-    "`ledgerbridge connect qbo` first."
-)
+NOTHING_CONFIGURED = "no connection is set up yet"
+PORT_SETTING = "`port` in ledgerbridge.toml or LEDGERBRIDGE_PORT"
+RECONNECT = "run `ledgerbridge connect hubspot` and `ledgerbridge connect qbo` to (re)connect"
 
 
-def exposure_refusal(store: Store, host: str) -> str | None:
-    """Why `run` must not listen on `host` (None when it may): a non-loopback address
-    while no admin password is set would show every visitor the sync data."""
+def refuse_exposure(store: Store, host: str) -> None:
+    """`UsageError` when `run` would listen on `host`, an address other machines can reach,
+    while no admin password is set: every visitor would see the sync data."""
+    from ledgerbridge.errors import UsageError
     from ledgerbridge.store.accounts import admin_account
     from ledgerbridge.web.auth import is_loopback
 
     if is_loopback(host):
-        return None
+        return
     with store.begin() as tx:
         account = admin_account(tx)
-    if account.password_hash is not None:
-        return None
-    return (
-        f"refusing to listen on {host}, which other machines can reach, while no dashboard "
-        "password is set: anyone reaching the port would see customers' names and e-mails. "
-        "Run `ledgerbridge admin set-password` first, or listen on 127.0.0.1 "
-        "(`--host 127.0.0.1` or the `host` setting)."
-    )
+    if account.password_hash is None:
+        raise UsageError(
+            f"refusing to listen on {host}, which other machines can reach, while no dashboard "
+            "password is set: anyone reaching the port would see customers' names and e-mails",
+            fix="run `ledgerbridge admin set-password` first, or listen on 127.0.0.1 "
+            "(`--host 127.0.0.1` or the `host` setting)",
+        )
 
 
 def dashboard_context(
@@ -52,7 +51,7 @@ def dashboard_context(
     names = allowed_host_names(
         settings.host,
         settings.allowed_hosts,
-        [settings.hubspot.redirect_uri, settings.qbo.redirect_uri],
+        [settings.hubspot.redirect_uri, settings.qbo.redirect_uri, settings.public_url or ""],
     )
     context = DashboardContext(
         store,
@@ -92,6 +91,9 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--config", help="Settings file (default ./ledgerbridge.toml)."),
         ] = None,
+        verbose: Annotated[
+            bool, typer.Option("--verbose", "-v", help="Also log database migrations.")
+        ] = False,
         host: Annotated[
             str | None,
             typer.Option("--host", help="Listen on this address (default: the `host` setting)."),
@@ -104,20 +106,24 @@ def register(app: typer.Typer) -> None:
 
         Webhook URLs to register: <your public URL>/webhooks/hubspot (HubSpot app, signed
         with its client secret) and <your public URL>/webhooks/qbo (Intuit app, with the
-        verifier token in [qbo] webhook_verifier_token).
+        verifier token in [qbo] webhook_verifier_token). HubSpot workflow actions are
+        registered on the app in [hubspot] app_id at start, at <public_url>/actions/hubspot/….
         """
         import asyncio
         import logging
 
+        from ledgerbridge.commands._options import ensure_port_free
+        from ledgerbridge.errors import NoConnectionError
         from ledgerbridge.operations.rules.service import NoRuleError, require_rules
         from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
         from ledgerbridge.runtime.runner import EngineRunner
+        from ledgerbridge.runtime.workflow_actions import register_at_start, wire_actions
         from ledgerbridge.serving import Served, serve_all
         from ledgerbridge.settings import load_settings
         from ledgerbridge.store import ConnectionStatus
         from ledgerbridge.store.configured import open_store
         from ledgerbridge.store.directory import StoreDirectory
-        from ledgerbridge.web.api_rules import rules_router, settings_accounts
+        from ledgerbridge.web.api_rules import rules_router
         from ledgerbridge.web.app import create_web_app
         from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 
@@ -125,25 +131,19 @@ def register(app: typer.Typer) -> None:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         logging.getLogger("httpx").setLevel(logging.WARNING)
-        try:
-            settings = load_settings(config)
-        except (FileNotFoundError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
+        if not verbose:  # Alembic logs each migration step at INFO
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+        settings = load_settings(config)
         settings = settings.model_copy(
             update={"host": host or settings.host, "port": port or settings.port}
         )
         store = open_store(settings)
         try:
-            refusal = exposure_refusal(store, settings.host)
-            if refusal:
-                typer.echo(f"error: {refusal}", err=True)
-                raise typer.Exit(code=2)
+            refuse_exposure(store, settings.host)
             with store.begin() as tx:
                 connections = tx.list_connections()
             if not connections:
-                typer.echo(f"error: {NOTHING_CONFIGURED}", err=True)
-                raise typer.Exit(code=2)
+                raise NoConnectionError(NOTHING_CONFIGURED, fix=RECONNECT)
             active = [c for c in connections if c.status is ConnectionStatus.ACTIVE]
             for c in connections:
                 if c.status is not ConnectionStatus.ACTIVE:
@@ -152,17 +152,15 @@ def register(app: typer.Typer) -> None:
                         f"connection {c.id} ({c.name}) is {c.status.value}{detail}", err=True
                     )
             if not active:
-                typer.echo(
-                    "error: no connection is active. Run `ledgerbridge connect hubspot` and "
-                    "`ledgerbridge connect qbo` to (re)connect.",
-                    err=True,
-                )
-                raise typer.Exit(code=2)
+                raise NoConnectionError("no connection is active", fix=RECONNECT)
             for c in active:
                 try:
                     require_rules(store, c.id)
                 except NoRuleError as exc:
                     typer.echo(f"note: {exc} The running engine picks it up.", err=True)
+            ensure_port_free(
+                settings.host, settings.port, "`port` in ledgerbridge.toml or LEDGERBRIDGE_PORT"
+            )
             secrets = WebhookSecrets(
                 settings.hubspot.client_secret, settings.qbo.webhook_verifier_token
             )
@@ -186,10 +184,19 @@ def register(app: typer.Typer) -> None:
                 reconcile=runner.reconcile,
             )
             router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
-            rules_api = rules_router(store, settings_accounts(store, settings))
+            public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
+            actions = wire_actions(
+                store, settings, runtime, settings.hubspot.client_secret, public_url
+            )
             dashboard = dashboard_context(store, settings, runtime, runner)
+            rules_api = rules_router(store, dashboard.accounts_for)
             background = [*notifications(store, settings, runtime)]
-            web = create_web_app(store, routers=[router, rules_api], dashboard=dashboard)
+            web = create_web_app(store, routers=[router, actions, rules_api], dashboard=dashboard)
+
+            async def register_actions() -> None:
+                note = await register_at_start(store, settings, settings.hubspot.app_id, public_url)
+                typer.echo(note, err=True)
+                await asyncio.Event().wait()  # serve_all stops when a background task ends
 
             async def run_runtime() -> None:
                 try:
@@ -212,7 +219,7 @@ def register(app: typer.Typer) -> None:
                 asyncio.run(
                     serve_all(
                         [Served(web, settings.host, settings.port, "web")],
-                        also=[run_runtime, *background],
+                        also=[run_runtime, register_actions, *background],
                         started=started,
                     )
                 )

@@ -2,7 +2,7 @@
 indexes for the record list and the failures page
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0004, 0006
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0005"
-down_revision: str | None = "0004"
+down_revision: str | tuple[str, ...] | None = ("0004", "0006")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
