@@ -36,6 +36,7 @@ from tests.integration.workflow_rig import (
     open_rig,
     qbo_counts,
 )
+from tests.support.signin import api_token
 
 
 @pytest.fixture
@@ -212,8 +213,10 @@ async def test_r_wf_2_unmatched_line_fails_and_creates_nothing(rig: Rig) -> None
         (RecordStatus.FAILED, "missing_product")
     ]
     # visible where sync health is shown, with the category explained
+    token = {"Authorization": f"Bearer {api_token(rig.store)}"}  # the API needs a token
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=rig.web)) as client:
-        (status,) = (await client.get("http://engine.local/api/status")).json()["connections"]
+        answer = await client.get("http://engine.local/api/status", headers=token)
+        (status,) = answer.json()["connections"]
     assert status["objects"]["workflow_action"]["failed"] == 1
     assert status["failures"][0]["category"]["title"] == (
         "A line item matches no QuickBooks product"

@@ -34,6 +34,7 @@ from tests.integration.workflow_rig import (
     make_deal,
     make_item,
     open_rig,
+    public_names,
     qbo_counts,
 )
 
@@ -165,6 +166,7 @@ async def test_r_wf_signature_over_the_public_url_is_accepted_behind_a_proxy(rig
     deal = await make_deal(rig, await make_contact(rig), WIDGET)
     proxied = create_web_app(
         rig.store,
+        dashboard=public_names(rig.store),
         routers=[
             actions_router(
                 rig.service,

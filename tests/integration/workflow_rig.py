@@ -34,11 +34,22 @@ from ledgerbridge.transport.oauth import StaticToken
 from ledgerbridge.transport.retry import RetryPolicy
 from ledgerbridge.web.actions import actions_router
 from ledgerbridge.web.app import create_web_app
+from ledgerbridge.web.auth import WebSecurity, allowed_host_names
+from ledgerbridge.web.pages.common import DashboardContext
 from tests.integration.harness import VirtualTime, _Router
 
 HUBSPOT_URL = "http://hubspot.sandbox"
 QBO_URL = "http://qbo.sandbox"
 ENGINE_URL = "http://engine.local"
+PUBLIC_NAMES = ["engine.local", "lb.example"]
+
+
+def public_names(store: Store) -> DashboardContext:
+    """The web app answering to the engine's public names (its `allowed_hosts`)."""
+    names = allowed_host_names("127.0.0.1", PUBLIC_NAMES)
+    return DashboardContext(store, security=WebSecurity(allowed_hosts=names))
+
+
 APP_SECRET = "workflow-test-app-secret"
 Obj = dict[str, Any]
 
@@ -176,7 +187,9 @@ async def open_rig(tmp_path: Path, *, country: str = "US") -> AsyncIterator[Rig]
 
     service = WorkflowActionService(store, clients, clock=time.now)
     web = create_web_app(
-        store, routers=[actions_router(service, SecretStr(APP_SECRET), now=time.now)]
+        store,
+        routers=[actions_router(service, SecretStr(APP_SECRET), now=time.now)],
+        dashboard=public_names(store),
     )
     hs_app = hubspot_app(hs_config, transport=httpx.ASGITransport(app=web))
     transport = _Router({HUBSPOT_URL: hs_app, QBO_URL: qb_app})

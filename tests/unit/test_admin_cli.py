@@ -102,4 +102,4 @@ def test_run_on_a_reachable_address_passes_the_check_once_a_password_is_set(
     # It goes on to the next check (no connection is set up here), not the refusal.
     assert result.exit_code == 2
     assert "refusing" not in result.output
-    assert "No connection is set up yet" in result.output
+    assert "no connection is set up yet" in result.output

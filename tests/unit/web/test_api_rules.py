@@ -17,8 +17,8 @@ from ledgerbridge.operations.rules.wizard import propose
 from ledgerbridge.store import Store, TokenCipher, generate_key
 from ledgerbridge.web.api_rules import rules_router
 from ledgerbridge.web.app import create_web_app
+from tests.support.signin import BASE_URL, api_token
 from tests.unit.operations.rules.conftest import FakeAccounts
-from tests.unit.web.signin import BASE_URL, api_token
 
 BASE = "/api/connections/1"
 

@@ -14,7 +14,7 @@ from ledgerbridge.store.accounts import list_audit, revoke_token
 from ledgerbridge.web.app import create_web_app
 from ledgerbridge.web.auth import SESSION_COOKIE, LoginThrottle, WebSecurity, create_signin_link
 from ledgerbridge.web.pages.common import DashboardContext
-from tests.unit.web.signin import (
+from tests.support.signin import (
     BASE_URL,
     PASSWORD,
     api_token,

@@ -22,7 +22,7 @@ from ledgerbridge.store.configured import open_store
 from ledgerbridge.web.app import create_web_app
 from ledgerbridge.web.pages.common import DashboardContext
 from tests.support.servers import free_port, serve_in_thread
-from tests.unit.web.signin import hidden, sign_in
+from tests.support.signin import hidden, sign_in
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client-id", "sandbox-client-secret"
 

@@ -17,7 +17,7 @@ from ledgerbridge.store.dashboard import RecordFilter, page_records
 from ledgerbridge.store.repository import RecordStatusEntry
 from ledgerbridge.web.app import create_web_app
 from ledgerbridge.web.pages.common import DashboardContext
-from tests.unit.web.signin import BASE_URL, sign_in
+from tests.support.signin import BASE_URL, sign_in
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 CONTACTS, INVOICES = "contacts_customers", "invoices_invoices"

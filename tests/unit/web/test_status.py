@@ -7,7 +7,7 @@ import pytest
 from ledgerbridge.domain import System
 from ledgerbridge.store import RecordStatus, Store, TokenCipher, generate_key
 from ledgerbridge.web.app import create_web_app
-from tests.unit.web.signin import BASE_URL, api_token
+from tests.support.signin import BASE_URL, api_token
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ Revises: 0004, 0006
 Create Date: 2026-12-04
 """
 
+# A merge point of the rules' 0004 and the workflow actions' 0006 (both follow 0003), so
+# that this branch has one head; re-chain it when the migrations are put in one line.
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
