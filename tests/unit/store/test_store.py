@@ -73,7 +73,7 @@ def test_migrating_twice_is_harmless(database_url: str) -> None:
     cipher = TokenCipher(generate_key().encode())
     Store.open(database_url, cipher).close()
     again = Store.open(database_url, cipher)
-    assert current_revision(again.engine) == "0003"
+    assert current_revision(again.engine) == "0004"
     again.close()
 
 
