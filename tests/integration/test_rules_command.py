@@ -1,0 +1,81 @@
+"""`ledgerbridge rules …` in the terminal against both sandboxes over HTTP: the
+interactive set-up wizard, `show`, `apply` errors. (The whole journey, with processes,
+is tests/e2e/test_rules_e2e.py.)"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from ledgerbridge.cli import app
+from ledgerbridge.sandbox.qbo.config import DEFAULT_REALM
+from tests.integration.conftest import configured_sandboxes
+
+
+@pytest.fixture
+def qbo_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with configured_sandboxes(tmp_path, monkeypatch, []) as (_, _, qbo):
+        yield qbo
+
+
+def _rules() -> dict[str, dict[str, object]]:
+    listed = CliRunner().invoke(app, ["rules", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    return {r["object_pair"]: r for r in json.loads(listed.output)}
+
+
+def test_the_wizard_asks_in_hubspots_order_and_saves(qbo_url: str) -> None:
+    # contacts: default, products: default, invoices: one way out, income account: default.
+    answers = "\n\nhubspot_to_qbo\n\ny\n"
+    done = CliRunner().invoke(app, ["rules", "setup"], input=answers)
+    assert done.exit_code == 0, done.output
+    out = done.output
+    assert out.index("Contact sync: direction") < out.index("Product sync: direction")
+    assert out.index("Product sync: direction") < out.index("Invoice sync: direction")
+    assert "Income accounts:" in out and "Sales of Product Income" in out
+    assert "'close the books' is off" in out  # R-INV-12 warning
+    rules = _rules()
+    assert [(p, r["direction"]) for p, r in rules.items()] == [
+        ("contacts_customers", "two_way"),
+        ("products_items", "qbo_to_hubspot"),
+        ("invoices_invoices", "hubspot_to_qbo"),
+    ]
+    invoice = rules["invoices_invoices"]["invoice"]
+    assert isinstance(invoice, dict)
+    assert invoice["custom_line_item_income_account"] == "Sales of Product Income"
+    shown = CliRunner().invoke(app, ["rules", "show", "invoices_invoices"])
+    assert shown.exit_code == 0
+    assert shown.output.count("locked") == 1 + 3  # the column, and the three fixed filters
+
+
+def test_the_wizard_offers_only_inbound_invoices_outside_the_us(qbo_url: str) -> None:
+    httpx.patch(
+        f"{qbo_url}/_sandbox/realms/{DEFAULT_REALM}/settings", json={"country": "GB"}, timeout=5
+    ).raise_for_status()
+    done = CliRunner().invoke(app, ["rules", "setup"], input="\n\ntwo_way\n\n\ny\n")
+    assert done.exit_code == 0, done.output
+    assert "outside the US, where QuickBooks requires tax" in done.output
+    assert "Invoice sync: direction (qbo_to_hubspot)" in done.output
+    assert _rules()["invoices_invoices"]["direction"] == "qbo_to_hubspot"
+
+
+def test_declining_saves_nothing(qbo_url: str) -> None:
+    done = CliRunner().invoke(app, ["rules", "setup", "--defaults"], input="n\n")
+    assert done.exit_code == 0 and "Nothing saved." in done.output
+    assert _rules() == {}
+
+
+def test_apply_refuses_a_broken_or_missing_file(qbo_url: str, tmp_path: Path) -> None:
+    broken = tmp_path / "rules.toml"
+    broken.write_text('version = 1\n[[rules]]\nobject_pair = "contacts_customers"\n')
+    done = CliRunner().invoke(app, ["rules", "apply", str(broken)])
+    assert done.exit_code == 2
+    assert "rule 1 (contacts_customers): direction: Field required" in done.output
+    missing = CliRunner().invoke(app, ["rules", "apply", str(tmp_path / "nope.toml")])
+    assert missing.exit_code == 2 and "cannot read" in missing.output
+    assert _rules() == {}
