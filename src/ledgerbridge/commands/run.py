@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from ledgerbridge.store import Store
 
 NOTHING_CONFIGURED = (
     "No connection is set up yet: run `ledgerbridge connect hubspot` and "
     "`ledgerbridge connect qbo` first."
 )
+
+
+def _note_missing_rules(store: Store, connection_ids: list[int]) -> None:
+    """Say which connections sync nothing yet, and the command that fixes it."""
+    from ledgerbridge.operations.rules.service import NoRuleError, require_rules
+
+    for cid in connection_ids:
+        try:
+            require_rules(store, cid)
+        except NoRuleError as exc:
+            typer.echo(f"note: {exc} The running engine picks it up.", err=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +44,6 @@ def register(app: typer.Typer) -> None:
         import asyncio
         import logging
 
-        from ledgerbridge.operations.rules.service import NoRuleError, require_rules
         from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
         from ledgerbridge.runtime.runner import EngineRunner
         from ledgerbridge.serving import Served, serve_all
@@ -72,11 +85,7 @@ def register(app: typer.Typer) -> None:
                     err=True,
                 )
                 raise typer.Exit(code=2)
-            for c in active:
-                try:
-                    require_rules(store, c.id)
-                except NoRuleError as exc:
-                    typer.echo(f"note: {exc} The running engine picks it up.", err=True)
+            _note_missing_rules(store, [c.id for c in active])
             secrets = WebhookSecrets(
                 settings.hubspot.client_secret, settings.qbo.webhook_verifier_token
             )
