@@ -79,3 +79,31 @@ def test_apply_refuses_a_broken_or_missing_file(qbo_url: str, tmp_path: Path) ->
     missing = CliRunner().invoke(app, ["rules", "apply", str(tmp_path / "nope.toml")])
     assert missing.exit_code == 2 and "cannot read" in missing.output
     assert _rules() == {}
+
+
+def test_fields_are_read_live_from_each_side(qbo_url: str) -> None:
+    httpx.patch(
+        f"{qbo_url}/_sandbox/realms/{DEFAULT_REALM}/settings",
+        json={"custom_fields": ["PO number", "Crew"]},
+        timeout=5,
+    ).raise_for_status()
+    qbo = CliRunner().invoke(
+        app, ["rules", "fields", "invoices_invoices", "--side", "qbo", "--json"]
+    )
+    assert qbo.exit_code == 0, qbo.output
+    custom = [f["name"] for f in json.loads(qbo.output) if f["custom"]]
+    assert custom == ["CustomField:PO number", "CustomField:Crew"]
+    hubspot = CliRunner().invoke(
+        app, ["rules", "fields", "invoices_invoices", "--side", "hubspot", "--json"]
+    )
+    assert hubspot.exit_code == 0, hubspot.output
+    fields = {f["name"]: f for f in json.loads(hubspot.output)}
+    assert fields["hs_number"]["read_only"] is True
+    assert fields["hs_invoice_date"]["type"] == "date"
+    assert fields["hs_comments"] == {
+        "name": "hs_comments",
+        "label": fields["hs_comments"]["label"],
+        "type": "text",
+        "read_only": False,
+        "custom": False,
+    }
