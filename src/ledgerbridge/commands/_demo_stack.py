@@ -9,6 +9,9 @@
 * Webhooks wired both ways: the HubSpot sandbox delivers to `/webhooks/hubspot`, signed
   with an app secret generated for the run; the QBO sandbox to `/webhooks/qbo`, signed
   with a generated verifier token. The engine verifies both.
+* Workflow actions (R-WF): the engine's `/actions/hubspot/{action}` endpoint verifies the
+  same app secret; `Demo.setup_workflow_actions()` registers the action definitions with
+  the HubSpot sandbox and defines one example flow of each action.
 * The status page on `port`.
 """
 
@@ -20,6 +23,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -108,6 +112,25 @@ class Demo:
     urls: dict[str, str] = field(default_factory=dict)
     first_pass: asyncio.Event = field(default_factory=asyncio.Event)
     first_error: BaseException | None = None
+    hubspot_sandbox: Any = None
+
+    async def setup_workflow_actions(self) -> list[str]:
+        """Register the action definitions with the HubSpot sandbox (idempotent) and define
+        the example flows (`runtime.workflow_actions.DEMO_FLOWS`); the new flows' ids."""
+        from ledgerbridge.operations.workflow_actions import register_definitions
+        from ledgerbridge.runtime.clients import build_clients
+        from ledgerbridge.runtime.workflow_actions import define_demo_flows
+
+        with self.store.begin() as tx:
+            row = tx.get_connection(self.connection_id)
+        assert row is not None
+        clients = build_clients(row, settings=self.settings, store=self.store)
+        try:
+            app_id = str(self.hubspot_sandbox.config.app_id)
+            ids = await register_definitions(clients.hubspot, app_id, self.urls["engine"])
+        finally:
+            await clients.aclose()
+        return define_demo_flows(self.hubspot_sandbox.workflows, ids)
 
     def _passed(self, connection_id: int, error: BaseException | None) -> None:
         if connection_id == self.connection_id and not self.first_pass.is_set():
@@ -203,11 +226,20 @@ def build_demo(options: DemoOptions) -> Demo:
         wake=runtime.wake,
         secrets=WebhookSecrets(SecretStr(app_secret), SecretStr(verifier)),
     )
+    from ledgerbridge.runtime.workflow_actions import wire_actions
+
+    actions = wire_actions(store, settings, runtime, SecretStr(app_secret))
     rules_api = rules_router(store, settings_accounts(store, settings))
+    hubspot = hubspot_app(hubspot_config)
     served = [
-        Served(hubspot_app(hubspot_config), host, options.hubspot_port, "hubspot"),
+        Served(hubspot, host, options.hubspot_port, "hubspot"),
         Served(qbo_app(qbo_config), host, options.qbo_port, "qbo"),
-        Served(create_web_app(store, routers=[router, rules_api]), host, options.port, "web"),
+        Served(
+            create_web_app(store, routers=[router, actions, rules_api]),
+            host,
+            options.port,
+            "web",
+        ),
     ]
     demo = Demo(
         options=options,
@@ -220,6 +252,7 @@ def build_demo(options: DemoOptions) -> Demo:
         db_path=db_path,
         temp_dir=temp_dir,
         urls={"engine": engine_url, "hubspot": hubspot_url, "qbo": qbo_url},
+        hubspot_sandbox=hubspot.state.sandbox,
     )
     runtime.add_listener(demo._passed)
     return demo

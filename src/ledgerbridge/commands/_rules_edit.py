@@ -167,6 +167,7 @@ def filter_add(
     """Only sync the records of --side that pass this filter (R-CON-7)."""
     from pydantic import ValidationError
 
+    from ledgerbridge.errors import UsageError
     from ledgerbridge.operations.rules import ChangeSource
     from ledgerbridge.sync.rules import Direction, Filter, FilterOperator, FilterScope
 
@@ -185,8 +186,9 @@ def filter_add(
         )
     except (ValueError, ValidationError) as exc:
         known = ", ".join(o.value for o in FilterOperator)
-        typer.echo(f"error: not a valid filter ({exc}); the operators are: {known}", err=True)
-        raise typer.Exit(code=2) from exc
+        raise UsageError(
+            f"not a valid filter: {exc}", fix=f"use one of the operators {known}"
+        ) from exc
     run_change(config, connection, lambda s: s.add_filter(as_pair(pair), new, ChangeSource.CLI))
 
 

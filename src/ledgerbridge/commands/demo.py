@@ -42,6 +42,7 @@ def register(app: typer.Typer) -> None:
             DemoOptions,
             build_demo,
         )
+        from ledgerbridge.commands._options import ensure_port_free
         from ledgerbridge.commands._progress import show_initial_sync, summary_table
         from ledgerbridge.serving import serve_all
 
@@ -55,6 +56,12 @@ def register(app: typer.Typer) -> None:
             db=db,
             poll_interval=poll_interval,
         )
+        for taken, option in (
+            (port, "--port"),
+            (hubspot_port, "--hubspot-port"),
+            (qbo_port, "--qbo-port"),
+        ):
+            ensure_port_free(options.host, taken, option)
         built = build_demo(options)
         urls = built.urls
 
@@ -68,6 +75,14 @@ def register(app: typer.Typer) -> None:
             )
 
         async def display() -> None:
+            try:
+                flows = await built.setup_workflow_actions()
+                console.print(
+                    f"Workflow actions registered; {len(flows)} example flows defined "
+                    f"(GET {urls['hubspot']}/_sandbox/flows)."
+                )
+            except Exception as exc:  # the sync runs on without workflow actions
+                console.print(f"[yellow]Workflow actions not set up:[/] {exc}")
             counts = await show_initial_sync(
                 built.store, built.connection_id, built.first_pass, console
             )

@@ -51,7 +51,11 @@ def register(app: typer.Typer) -> None:
         if report.errors:
             raise typer.Exit(code=2)
         if not report.pairs:
-            typer.echo("error: nothing was checked (no rule is turned on).", err=True)
+            typer.echo(
+                "error: nothing was checked (no rule is turned on) — run "
+                "`ledgerbridge rules setup` to choose what syncs",
+                err=True,
+            )
             raise typer.Exit(code=2)
         if report.drift:
             raise typer.Exit(code=1)

@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ledgerbridge.domain import System
+from ledgerbridge.errors import BackfillError as BackfillError
 from ledgerbridge.hubspot.objects import HubSpotRecord, parse_timestamp
 from ledgerbridge.hubspot.side.port import HubSpotSide, object_of
 from ledgerbridge.qbo.changes import qbo_datetime, ql_string
@@ -112,10 +113,6 @@ EDGE = dt.timedelta(milliseconds=1)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 FRESH_FOR = dt.timedelta(seconds=30)
 LINK_CHUNK = 100
-
-
-class BackfillError(ValueError):
-    """The backfill cannot run (no rule, rule turned off, bad date)."""
 
 
 def window_start(since: dt.date) -> dt.datetime:

@@ -26,6 +26,7 @@ import httpx
 from sqlalchemy import update
 
 from ledgerbridge.domain.refs import System
+from ledgerbridge.errors import ConnectError
 from ledgerbridge.runtime.clients import HUBSPOT_TOKEN_PATH
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionStatus, Store, Tx, schema
@@ -42,10 +43,6 @@ _PAGE = (
     "<!doctype html><meta charset=utf-8><title>ledgerbridge</title>"
     "<body style='font-family:sans-serif'><h1>{title}</h1><p>{text}</p></body>"
 )
-
-
-class ConnectError(RuntimeError):
-    """The flow could not complete; the message says why and what to do."""
 
 
 @dataclass(frozen=True, slots=True)

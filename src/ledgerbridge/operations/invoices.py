@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from ledgerbridge.domain import System
+from ledgerbridge.errors import InvoiceNotSyncedError as InvoiceNotSyncedError
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
@@ -35,10 +36,6 @@ CLOSE_BOOKS_WARNING = (
     "QuickBooks 'close the books' is off: synced invoices in closed periods could still be "
     "changed. Turn it on in QuickBooks (Account and settings → Advanced → Accounting)."
 )
-
-
-class InvoiceNotSyncedError(LookupError):
-    """The reference names no synced invoice of the connection."""
 
 
 def requires_tax(company_info: dict[str, Any]) -> bool:

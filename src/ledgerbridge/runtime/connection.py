@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from ledgerbridge.errors import ConnectionNotFoundError as ConnectionNotFoundError
+from ledgerbridge.errors import NoConnectionError as NoConnectionError
 from ledgerbridge.hubspot.client import HubSpotClient
 from ledgerbridge.hubspot.side.deals import HubSpotDeals
 from ledgerbridge.hubspot.side.port import HubSpotSide
@@ -29,10 +31,6 @@ from ledgerbridge.store import ConnectionRow, Store
 from ledgerbridge.store.state import StoreBatchJournal, StoreState
 from ledgerbridge.sync.engine import SyncEngine, utc_now
 from ledgerbridge.transport.oauth import TokenProvider
-
-
-class ConnectionNotFoundError(LookupError):
-    """No stored connection has this id (or it lacks a QBO company)."""
 
 
 def load_connection(store: Store, connection_id: int) -> ConnectionRow:
@@ -109,10 +107,6 @@ def build_engine(
         hubspot_overlap=hubspot_overlap,
         income_account=str(income) if income else None,
     )
-
-
-class NoConnectionError(LookupError):
-    """There is no connection configured to work on."""
 
 
 def pick_connection(store: Store, connection_id: int | None) -> int:

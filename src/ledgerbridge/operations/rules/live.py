@@ -7,17 +7,15 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from ledgerbridge.errors import ConnectionNotFoundError, NoConnectionError
 from ledgerbridge.operations.rules.fields import LiveAccounts
-from ledgerbridge.operations.rules.service import RulesError, RulesService
+from ledgerbridge.operations.rules.service import RulesService
 from ledgerbridge.runtime.clients import build_clients
 from ledgerbridge.runtime.connection import pick_connection
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
 
-NOT_CONNECTED = (
-    "Connection {id} is not connected to both accounts yet: run `ledgerbridge connect "
-    "hubspot` and `ledgerbridge connect qbo` first."
-)
+NOT_CONNECTED = "connection {id} is not connected to both accounts yet"
 
 
 def offline_service(store: Store, connection_id: int | None) -> RulesService:
@@ -39,9 +37,9 @@ async def live_service(
     with store.begin() as tx:
         row = tx.get_connection(cid)
     if row is None:
-        raise RulesError([f"There is no connection {cid}."])
+        raise ConnectionNotFoundError(f"there is no connection {cid}")
     if not row.hubspot_portal_id or not row.qbo_realm_id:
-        raise RulesError([NOT_CONNECTED.format(id=cid)])
+        raise NoConnectionError(NOT_CONNECTED.format(id=cid))
     clients = build_clients(row, settings=settings, store=store, http=http)
     try:
         yield RulesService(store, cid, accounts=LiveAccounts(clients.hubspot, clients.qbo))

@@ -123,6 +123,11 @@ def build_router() -> APIRouter:
         results = [e for e in runner.executions if flow_id in (None, e["flowId"])]
         return {"results": results}
 
+    @router.post("/flows/callbacks/{callback_id}/redeliver")
+    async def redeliver(callback_id: str, request: Request) -> dict[str, Any]:
+        """Send an action execution again with its original callbackId."""
+        return await _sandbox(request).workflows.redeliver(callback_id)
+
     @router.get("/flows/{flow_id}")
     async def get_flow(flow_id: str, request: Request) -> dict[str, Any]:
         flow: dict[str, Any] | None = _sandbox(request).state.flows.get(flow_id)
