@@ -107,3 +107,37 @@ def test_fields_are_read_live_from_each_side(qbo_url: str) -> None:
         "read_only": False,
         "custom": False,
     }
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["dry-run"],
+        ["reconcile"],
+        ["backfill", "--object", "all", "--since", "2026-01-01"],
+        ["backfill", "--object", "invoices", "--since", "2026-01-01"],
+    ],
+)
+def test_commands_that_sync_say_there_is_no_rule_and_name_the_fix(
+    qbo_url: str, args: list[str]
+) -> None:
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 2, done.output
+    assert "run `ledgerbridge rules setup`" in done.output
+
+
+def test_run_notes_a_connection_without_rules(
+    qbo_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ledgerbridge.commands.run import _note_missing_rules
+    from ledgerbridge.settings import load_settings
+    from ledgerbridge.store.configured import open_store
+
+    store = open_store(load_settings(None))
+    try:
+        _note_missing_rules(store, [1])
+    finally:
+        store.close()
+    err = capsys.readouterr().err
+    assert "no sync rule is turned on for connection 1" in err
+    assert "ledgerbridge rules setup" in err
