@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from ledgerbridge.transport.tokens import TokenSet
+from ledgerbridge.domain.tokens import TokenSet
 
 
 class SecretKeyError(RuntimeError):
