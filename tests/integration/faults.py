@@ -38,6 +38,7 @@ class CrashingSide:
 
     def __init__(self, inner: SidePort, counter: WriteCounter) -> None:
         self.inner = inner
+        self.capabilities = inner.capabilities
         self.counter = counter
 
     @property

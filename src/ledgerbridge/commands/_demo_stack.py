@@ -68,7 +68,7 @@ class DemoOptions:
 
 def invoices_supported() -> bool:
     """Whether the engine syncs invoices yet (the invoice rule is saved off until then)."""
-    from ledgerbridge.hubspot.side.port import OBJECTS
+    from ledgerbridge.hubspot.side.kinds import OBJECTS
 
     return ObjectPair.INVOICES_INVOICES in OBJECTS
 

@@ -46,7 +46,6 @@ from ledgerbridge.sync.plan import plan
 from ledgerbridge.sync.ports import (
     Changes,
     Commit,
-    CustomLineItemSource,
     SidePort,
     StatePort,
     WriteAction,
@@ -284,9 +283,9 @@ class SyncEngine:
     async def _run_rule(self, rule: SyncRule, report: PairReport, dry_run: bool) -> None:
         pair = rule.object_pair
         refs = await self.state.load_refs()
-        qbo = self.sides[Q]
-        if pair is ObjectPair.INVOICES_INVOICES and isinstance(qbo, CustomLineItemSource):
-            custom = await qbo.custom_line_item(rule)
+        custom_item = self.sides[Q].capabilities.custom_line_item
+        if pair is ObjectPair.INVOICES_INVOICES and custom_item is not None:
+            custom = await custom_item.custom_line_item(rule)
             refs = RefIndex(refs.contacts, refs.products, custom)
         changes, records, links = await self._read(rule, refs)
         context, links = await self._context(rule, links, records, refs)

@@ -14,7 +14,7 @@ from ledgerbridge.sync.mapping import snapshot
 from ledgerbridge.sync.match import match_key
 from ledgerbridge.sync.model import Link, RefIndex, SideRecord
 from ledgerbridge.sync.payloads import hubspot_payload, qbo_payload
-from ledgerbridge.sync.ports import Changes, Commit, WriteAction, WriteResult
+from ledgerbridge.sync.ports import NO_CAPABILITIES, Changes, Commit, WriteAction, WriteResult
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -47,6 +47,7 @@ class FakeSide:
 
     def __init__(self, system: System, clock: Clock) -> None:
         self.system = system
+        self.capabilities = NO_CAPABILITIES
         self.clock = clock
         self.records: dict[str, Stored] = {}
         self.by_key: dict[str, str] = {}

@@ -1,0 +1,98 @@
+"""The backfill window of a QBO company (`sync.window.WindowReader`): queries on
+`MetaData.CreateTime`, in creation order, one query a page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ledgerbridge.qbo.changes import qbo_datetime, ql_string
+from ledgerbridge.qbo.codec_values import datetime_of
+from ledgerbridge.qbo.side.entities import ENTITIES
+from ledgerbridge.sync.rules import SyncRule
+from ledgerbridge.sync.window import EPOCH, Entry, Keep
+
+if TYPE_CHECKING:
+    from ledgerbridge.qbo.side.port import QboSide
+
+QBO_CREATED = "MetaData.CreateTime"
+
+
+class QboWindow:
+    """The window of a QBO company: `SELECT * … WHERE MetaData.CreateTime >= … ORDERBY
+    MetaData.CreateTime MAXRESULTS n` (one query a page; inactive names are left out)."""
+
+    max_page = 1000
+
+    def __init__(self, side: QboSide) -> None:
+        self.side = side
+
+    def floor(self, moment: dt.datetime) -> dt.datetime:
+        return moment.astimezone(dt.UTC).replace(microsecond=0)
+
+    def _where(self, op: str, at: dt.datetime, until: dt.datetime | None) -> str:
+        where = f"{QBO_CREATED} {op} '{qbo_datetime(at)}'"
+        if until is not None:
+            where += f" AND {QBO_CREATED} <= '{qbo_datetime(until)}'"
+        return where
+
+    def _entries(
+        self,
+        rule: SyncRule,
+        rows: Sequence[dict[str, Any]],
+        keep: Keep | None,
+        *,
+        tie: bool = False,
+    ) -> list[Entry]:
+        out = []
+        for row in rows:
+            if "Id" not in row:
+                continue
+            created = datetime_of((row.get("MetaData") or {}).get("CreateTime")) or EPOCH
+            wanted = keep is None or keep(str(row["Id"]))
+            record = self.side.side_record(rule, row) if wanted else None
+            out.append(Entry(str(row["Id"]), created, record, tie))
+        return out
+
+    async def query(
+        self,
+        rule: SyncRule,
+        after: dt.datetime,
+        until: dt.datetime | None,
+        limit: int,
+        *,
+        strict: bool = False,
+        keep: Keep | None = None,
+    ) -> list[Entry]:
+        entity = ENTITIES[rule.object_pair]
+        where = self._where(">" if strict else ">=", after, until)
+        statement = f"SELECT * FROM {entity} WHERE {where} ORDERBY {QBO_CREATED} MAXRESULTS {limit}"
+        page = await self.side.client.query_page(statement)
+        rows = page.get(entity)
+        return self._entries(rule, rows if isinstance(rows, list) else [], keep)
+
+    async def tie(
+        self,
+        rule: SyncRule,
+        at: dt.datetime,
+        until: dt.datetime | None,
+        keep: Keep | None,
+        *,
+        after: str,
+        limit: int,
+    ) -> list[Entry]:
+        entity = ENTITIES[rule.object_pair]
+        where = self._where("=", at, until)
+        if after:
+            where += f" AND Id > {ql_string(after)}"
+        page = await self.side.client.query_page(
+            f"SELECT * FROM {entity} WHERE {where} ORDERBY Id MAXRESULTS {limit}"
+        )
+        rows = page.get(entity)
+        return self._entries(rule, rows if isinstance(rows, list) else [], keep, tie=True)
+
+    async def count(self, rule: SyncRule, after: dt.datetime, until: dt.datetime | None) -> int:
+        return await self.side.client.count(
+            ENTITIES[rule.object_pair], self._where(">=", after, until)
+        )
