@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from ledgerbridge.settings import Settings
+    from ledgerbridge.store import Store
+    from ledgerbridge.web.webhooks import WebhookSecrets
 
 NOTHING_CONFIGURED = (
     "No connection is set up yet: run `ledgerbridge connect hubspot` and "
@@ -30,15 +38,11 @@ def register(app: typer.Typer) -> None:
         import asyncio
         import logging
 
-        from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
-        from ledgerbridge.runtime.runner import EngineRunner
         from ledgerbridge.serving import Served, serve_all
         from ledgerbridge.settings import load_settings
         from ledgerbridge.store import ConnectionStatus
         from ledgerbridge.store.configured import open_store
-        from ledgerbridge.store.directory import StoreDirectory
-        from ledgerbridge.web.app import create_web_app
-        from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
+        from ledgerbridge.web.webhooks import WebhookSecrets
 
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -73,33 +77,8 @@ def register(app: typer.Typer) -> None:
             secrets = WebhookSecrets(
                 settings.hubspot.client_secret, settings.qbo.webhook_verifier_token
             )
-            if secrets.hubspot_client_secret is None:
-                typer.echo(
-                    "note: [hubspot] client_secret is not set: HubSpot webhooks are refused",
-                    err=True,
-                )
-            if secrets.qbo_verifier_token is None:
-                typer.echo(
-                    "note: [qbo] webhook_verifier_token is not set: QBO webhooks are refused",
-                    err=True,
-                )
-
-            runner = EngineRunner(store, settings)
-            directory = StoreDirectory(store)
-            runtime = EmbeddedRuntime(
-                runner,
-                directory,
-                options=RuntimeOptions(poll_interval=settings.poll_interval_seconds),
-                reconcile=runner.reconcile,
-            )
-            router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
-            web = create_web_app(store, routers=[router])
-
-            async def run_runtime() -> None:
-                try:
-                    await runtime.run()
-                finally:
-                    await runner.aclose()
+            _note_missing_secrets(secrets)
+            web, run_runtime = _compose(store, settings, secrets)
 
             def started() -> None:
                 base = f"http://{settings.host}:{settings.port}"
@@ -122,3 +101,45 @@ def register(app: typer.Typer) -> None:
         finally:
             store.close()
         typer.echo("Stopped.", err=True)
+
+
+def _note_missing_secrets(secrets: WebhookSecrets) -> None:
+    """Say which webhooks will be refused for want of their secret."""
+    if secrets.hubspot_client_secret is None:
+        typer.echo(
+            "note: [hubspot] client_secret is not set: HubSpot webhooks are refused", err=True
+        )
+    if secrets.qbo_verifier_token is None:
+        typer.echo(
+            "note: [qbo] webhook_verifier_token is not set: QBO webhooks are refused", err=True
+        )
+
+
+def _compose(
+    store: Store, settings: Settings, secrets: WebhookSecrets
+) -> tuple[FastAPI, Callable[[], Coroutine[None, None, None]]]:
+    """The web app (status page, webhooks in) and the embedded runtime that syncs."""
+    from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
+    from ledgerbridge.runtime.runner import EngineRunner
+    from ledgerbridge.store.directory import StoreDirectory
+    from ledgerbridge.web.app import create_web_app
+    from ledgerbridge.web.webhooks import webhook_router
+
+    runner = EngineRunner(store, settings)
+    directory = StoreDirectory(store)
+    runtime = EmbeddedRuntime(
+        runner,
+        directory,
+        options=RuntimeOptions(poll_interval=settings.poll_interval_seconds),
+        reconcile=runner.reconcile,
+    )
+    router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
+    web = create_web_app(store, routers=[router])
+
+    async def run_runtime() -> None:
+        try:
+            await runtime.run()
+        finally:
+            await runner.aclose()
+
+    return web, run_runtime
