@@ -213,35 +213,50 @@ async def backfill_ports(
     if progress is not None:
         for s in sources:
             total += await readers[s].count(rule, state.position(s).bound, until)
-    done = 0
     try:
-        while True:
-            before = dict(state.positions)
-            report = await engine.run_pass(dry_run=dry_run, only={pair})
-            result.passes += 1
-            _add(result.report, report, pair, keep_actions=dry_run)
-            served = sum(sides[s].served for s in sources)
-            done += served
-            if progress is not None:
-                total = max(total, done)
-                progress(done, total)
-            error = report.pairs[pair].error if pair in report.pairs else None
-            if report.stopped or error:
-                result.stopped = report.stopped or error
-                break
-            if dry_run or served == 0:
-                result.complete = True
-                break
-            if state.positions == before:
-                result.stopped = "no progress: some records wait for a retry (run again later)"
-                break
-            for s in sources:
-                sides[s].served = 0
+        await _batches(engine, state, sides, pair, result, progress, total)
     finally:
         for side in sides.values():
             await side.aclose()
         result.reads = sum(s.reads for s in sides.values())
     return result
+
+
+async def _batches(
+    engine: SyncEngine,
+    state: BackfillState,
+    sides: dict[System, WindowedSide],
+    pair: ObjectPair,
+    result: BackfillResult,
+    progress: Progress | None,
+    total: int,
+) -> None:
+    """Engine passes over the window, a batch each, until it is done or stops."""
+    sources = sorted(state.windows)
+    dry_run = result.dry_run
+    done = 0
+    while True:
+        before = dict(state.positions)
+        report = await engine.run_pass(dry_run=dry_run, only={pair})
+        result.passes += 1
+        _add(result.report, report, pair, keep_actions=dry_run)
+        served = sum(sides[s].served for s in sources)
+        done += served
+        if progress is not None:
+            total = max(total, done)
+            progress(done, total)
+        error = report.pairs[pair].error if pair in report.pairs else None
+        if report.stopped or error:
+            result.stopped = report.stopped or error
+            break
+        if dry_run or served == 0:
+            result.complete = True
+            break
+        if state.positions == before:
+            result.stopped = "no progress: some records wait for a retry (run again later)"
+            break
+        for s in sources:
+            sides[s].served = 0
 
 
 def enabled_objects(store: Store, connection_id: int) -> list[str]:
