@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 from rich.table import Table
 
 from ledgerbridge.runtime.connection import open_engine
@@ -19,6 +18,7 @@ from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
 from ledgerbridge.sync.report import PassReport, describe
 from ledgerbridge.sync.rules import ObjectPair
+from ledgerbridge.transport.http import HttpClient
 
 
 async def preview(
@@ -27,7 +27,7 @@ async def preview(
     *,
     connection_id: int | None = None,
     pair: ObjectPair | None = None,
-    http: httpx.AsyncClient | None = None,
+    http: HttpClient | None = None,
 ) -> PassReport:
     """Plan one pass of the connection (one rule, or all enabled ones), writing nothing."""
     async with open_engine(store, settings, connection_id, http=http) as engine:

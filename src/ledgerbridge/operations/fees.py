@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from rich.table import Table
 
 from ledgerbridge.domain import PaymentStatus
@@ -32,6 +31,7 @@ from ledgerbridge.runtime.clients import build_clients
 from ledgerbridge.runtime.connection import load_connection, pick_connection
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
+from ledgerbridge.transport.http import HttpClient
 
 SETTLED = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED})
 ZERO = Decimal(0)
@@ -126,7 +126,7 @@ async def run(
     since: dt.date,
     until: dt.date,
     connection_id: int | None = None,
-    http: httpx.AsyncClient | None = None,
+    http: HttpClient | None = None,
 ) -> FeeReport:
     """The fee report of a stored connection's HubSpot portal."""
     row = load_connection(store, pick_connection(store, connection_id))

@@ -17,7 +17,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from rich.table import Table
 
 from ledgerbridge.domain import System
@@ -30,6 +29,7 @@ from ledgerbridge.sync.model import RefIndex
 from ledgerbridge.sync.ports import SidePort, StatePort
 from ledgerbridge.sync.reconcile import PairDrift, reconcile, show
 from ledgerbridge.sync.rules import ObjectPair
+from ledgerbridge.transport.http import HttpClient
 
 
 @dataclass(slots=True)
@@ -88,7 +88,7 @@ async def run(
     *,
     connection_id: int | None = None,
     pair: ObjectPair | None = None,
-    http: httpx.AsyncClient | None = None,
+    http: HttpClient | None = None,
 ) -> ReconcileReport:
     """Reconcile a stored connection (the first one when `connection_id` is None)."""
     async with open_engine(store, settings, connection_id, http=http) as engine:

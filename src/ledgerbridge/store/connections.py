@@ -102,6 +102,24 @@ class ConnectionQueries(TxBase):
 
     # -- tokens (encrypted at rest) ----------------------------------------------------------
 
+    def set_account(
+        self, connection_id: int, system: System, account_id: str, base_url: str
+    ) -> None:
+        """The account the connection reaches on `system` (HubSpot portal id, QBO realm
+        id) and the API base URL it was connected at."""
+        hubspot = system is System.HUBSPOT
+        self.connection.execute(
+            update(schema.connections)
+            .where(schema.connections.c.id == connection_id)
+            .values(
+                {
+                    "hubspot_portal_id" if hubspot else "qbo_realm_id": account_id,
+                    "hubspot_base_url" if hubspot else "qbo_base_url": base_url,
+                    "updated_at": self._clock(),
+                }
+            )
+        )
+
     def save_tokens(self, connection_id: int, system: System, tokens: TokenSet) -> None:
         self.connection.execute(
             update(schema.connections)
