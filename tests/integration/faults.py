@@ -99,6 +99,9 @@ class CrashingState:
     ) -> list[Link]:
         return await self.inner.load_links_for(object_type, hubspot_ids, qbo_ids, keys)
 
+    async def load_link_ids(self, object_type: ObjectPair) -> list[tuple[str, str]]:
+        return await self.inner.load_link_ids(object_type)
+
     async def load_refs(self) -> RefIndex:
         return await self.inner.load_refs()
 

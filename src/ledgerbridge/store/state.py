@@ -89,6 +89,12 @@ def load_sync_links_for(
     return [link_from_row(r) for r in rows]
 
 
+def load_link_ids(store: Store, connection_id: int, pair: ObjectPair) -> list[tuple[str, str]]:
+    """(HubSpot id, QBO id) of the links of `pair`, without their snapshots."""
+    with store.begin() as tx:
+        return [(h, q) for _, h, q in tx.link_id_pairs(connection_id, [pair.value])]
+
+
 def load_ref_index(tx: Tx, connection_id: int) -> RefIndex:
     """The cross-pair references (contacts, products) from the link ids alone."""
     pairs = tx.link_id_pairs(connection_id, [p.value for p in REF_PAIRS])
@@ -266,6 +272,9 @@ class StoreState:
         return await asyncio.to_thread(
             self._load_links_for, object_type, hubspot_ids, qbo_ids, keys
         )
+
+    async def load_link_ids(self, object_type: ObjectPair) -> list[tuple[str, str]]:
+        return await asyncio.to_thread(load_link_ids, self.store, self.connection_id, object_type)
 
     async def load_refs(self) -> RefIndex:
         return await asyncio.to_thread(self._load_refs)

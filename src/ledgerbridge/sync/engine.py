@@ -61,6 +61,9 @@ H, Q = System.HUBSPOT, System.QUICKBOOKS
 ORDER = (ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS, ObjectPair.INVOICES_INVOICES)
 CURSOR_MARGIN = dt.timedelta(seconds=1)
 DEALS_FULL_EVERY = dt.timedelta(minutes=15)
+DEALS_FULL_CHUNK = 500
+"""Invoices per step of a full deal roll-up: it holds the ids of every invoice link, and
+the links (with snapshots) and deals of one chunk at a time, never every link."""
 """How often the deal roll-up covers every deal, not only those of changed invoices."""
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -339,9 +342,13 @@ class SyncEngine:
         full = self._deals_full_at is None or now - self._deals_full_at >= DEALS_FULL_EVERY
         try:
             qbo, state = self.sides[Q], self.state
-            if full:
-                links = await self.state.load_links()
-                await run_deal_pass(rule, self.deals, qbo, state, links, refs, report)
+            if full:  # every invoice's deals, a chunk of invoices at a time
+                ids = [h for h, _ in await state.load_link_ids(ObjectPair.INVOICES_INVOICES)]
+                for start in range(0, len(ids), DEALS_FULL_CHUNK):
+                    chunk = ids[start : start + DEALS_FULL_CHUNK]
+                    await run_deal_pass(
+                        rule, self.deals, qbo, state, (), refs, report, touched=chunk
+                    )
                 self._deals_full_at = now
             else:
                 await run_deal_pass(rule, self.deals, qbo, state, (), refs, report, touched=touched)

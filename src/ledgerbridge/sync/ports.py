@@ -196,6 +196,11 @@ class StatePort(Protocol):
         SKU) is in `keys`. A superset is fine (the planner looks links up by id and key)."""
         ...
 
+    async def load_link_ids(self, object_type: ObjectPair) -> list[tuple[str, str]]:
+        """(HubSpot id, QBO id) of every link of `object_type`: the ids only, no snapshots
+        (what a full deal roll-up walks, a chunk at a time)."""
+        ...
+
     async def load_refs(self) -> RefIndex:
         """The `RefIndex` of the contact and product links (ids only, no snapshots;
         no custom line item)."""

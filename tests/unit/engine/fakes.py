@@ -178,6 +178,11 @@ class FakeState:
         self.links_read += len(found)
         return found
 
+    async def load_link_ids(self, object_type: ObjectPair) -> list[tuple[str, str]]:
+        return [
+            (x.hubspot_id, x.qbo_id) for x in self.links.values() if x.object_type is object_type
+        ]
+
     async def load_refs(self) -> RefIndex:
         return RefIndex.from_links(list(self.links.values()))
 

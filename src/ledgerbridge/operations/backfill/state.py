@@ -13,6 +13,7 @@ from ledgerbridge.operations.backfill.rule import window_start
 from ledgerbridge.operations.backfill.windowed import WindowedSide
 from ledgerbridge.store import ConnectionStatus, Store
 from ledgerbridge.store.state import (
+    load_link_ids,
     load_ref_index,
     load_sync_links,
     load_sync_links_for,
@@ -70,6 +71,9 @@ class BackfillState:
             return load_sync_links_for(
                 tx, self.connection_id, object_type, hubspot_ids, qbo_ids, keys
             )
+
+    async def load_link_ids(self, object_type: ObjectPair) -> list[tuple[str, str]]:
+        return load_link_ids(self.store, self.connection_id, object_type)
 
     async def load_refs(self) -> RefIndex:
         with self.store.begin() as tx:
