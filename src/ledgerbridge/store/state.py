@@ -19,7 +19,7 @@ from ledgerbridge.store.repository import ActivityRowIn, RecordStatusEntry
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.match import match_key
 from ledgerbridge.sync.model import Link, RefIndex
-from ledgerbridge.sync.payments import PAYMENTS, PaymentLink
+from ledgerbridge.sync.payments import PAYMENTS, PaymentLink, PaymentState
 from ledgerbridge.sync.ports import Commit, RecordOutcome
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
@@ -272,6 +272,11 @@ class StoreState:
         return await asyncio.to_thread(
             self._load_links_for, object_type, hubspot_ids, qbo_ids, keys
         )
+
+    @property
+    def payments(self) -> PaymentState:
+        """This state keeps the payment links and cursors itself."""
+        return self
 
     async def load_link_ids(self, object_type: ObjectPair) -> list[tuple[str, str]]:
         return await asyncio.to_thread(load_link_ids, self.store, self.connection_id, object_type)

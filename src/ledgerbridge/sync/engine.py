@@ -110,8 +110,6 @@ class SyncEngine:
         self.sides: dict[System, SidePort] = {H: hubspot, Q: qbo}
         self.state = state
         self.clock = clock
-        if deals is None and isinstance(hubspot, DealPort):
-            deals = hubspot
         self.deals = deals
         """Deals for the R-INV-6 roll-up (none: the step is skipped)."""
         self._deals_full_at: dt.datetime | None = None

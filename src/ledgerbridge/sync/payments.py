@@ -31,7 +31,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from ledgerbridge.domain import RecordRef, System
 from ledgerbridge.sync import canonical as canon
@@ -129,7 +129,6 @@ class PaymentChanges:
     next_cursor: dt.datetime | None
 
 
-@runtime_checkable
 class PaymentPort(Protocol):
     """A side that reads and writes payments."""
 
@@ -159,8 +158,9 @@ class PaymentsVia:
         return await self.payments.apply_payments(rule, writes)
 
 
-@runtime_checkable
 class PaymentState(Protocol):
+    """The payment links and cursors of a connection (`StatePort.payments`)."""
+
     async def load_payment_links(self) -> list[PaymentLink]: ...
 
     async def get_payment_cursor(self, side: System) -> dt.datetime | None: ...

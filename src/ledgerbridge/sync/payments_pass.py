@@ -9,8 +9,8 @@
    the payment cursors, in one commit. A transient failure holds its side's cursor
    just before the payment; a terminal one makes it failed.
 
-Runs only when both sides implement `PaymentPort` and the state `PaymentState`
-(test doubles that do not simply have no payments).
+Runs only when both sides offer payments (`SidePort.capabilities.payments`) and the state
+keeps payment links (`StatePort.payments`): each says so explicitly, never by `isinstance`.
 """
 
 from __future__ import annotations
@@ -231,18 +231,15 @@ async def run_payment_pass(
     """The payment part of `rule`'s pass; commits through `state.commit`.
 
     Loads only the invoice links of the invoices its payments name (never all of them)."""
-    hubspot, qbo = sides[H], sides[Q]
     if not rule.payments_enabled:
         return
-    if not (
-        isinstance(hubspot, PaymentPort)
-        and isinstance(qbo, PaymentPort)
-        and isinstance(state, PaymentState)
-    ):
-        return
+    hubspot, qbo = sides[H].capabilities.payments, sides[Q].capabilities.payments
+    payment_state = state.payments
+    if hubspot is None or qbo is None or payment_state is None:
+        return  # a side or the state without payments (`Capabilities`, `StatePort.payments`)
     ports: dict[System, PaymentPort] = {H: hubspot, Q: qbo}
-    links = await state.load_payment_links()
-    records, found = await _read(ports, state, links)
+    links = await payment_state.load_payment_links()
+    records, found = await _read(ports, payment_state, links)
     invoice_links = await _invoice_links(state, _invoice_ids(records, links))
     actions = plan_payments(rule, links, invoice_links, records[H], records[Q])
     if dry_run:

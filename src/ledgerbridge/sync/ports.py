@@ -28,7 +28,7 @@ from ledgerbridge.domain import RecordRef, System
 from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
 from ledgerbridge.sync.errors import ErrorCategory, SyncError
 from ledgerbridge.sync.model import Link, RefIndex, SideRecord
-from ledgerbridge.sync.payments import PaymentLink, PaymentPort
+from ledgerbridge.sync.payments import PaymentLink, PaymentPort, PaymentState
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 from ledgerbridge.sync.window import WindowReader
 
@@ -194,6 +194,11 @@ class StatePort(Protocol):
         """The links of `object_type` whose HubSpot id is in `hubspot_ids`, whose QBO id
         is in `qbo_ids`, or whose base snapshot's match key (`match.match_key`: email,
         SKU) is in `keys`. A superset is fine (the planner looks links up by id and key)."""
+        ...
+
+    @property
+    def payments(self) -> PaymentState | None:
+        """The payment links and cursors (None: none are kept; the payment pass is off)."""
         ...
 
     async def load_link_ids(self, object_type: ObjectPair) -> list[tuple[str, str]]:

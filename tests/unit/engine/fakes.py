@@ -14,6 +14,7 @@ from ledgerbridge.sync.mapping import snapshot
 from ledgerbridge.sync.match import match_key
 from ledgerbridge.sync.model import Link, RefIndex, SideRecord
 from ledgerbridge.sync.payloads import hubspot_payload, qbo_payload
+from ledgerbridge.sync.payments import PaymentState
 from ledgerbridge.sync.ports import NO_CAPABILITIES, Changes, Commit, WriteAction, WriteResult
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
@@ -149,6 +150,7 @@ class FakeState:
     commits: list[Commit] = field(default_factory=list)
     needs_reauth: str | None = None
     links_read: int = 0
+    payments: PaymentState | None = None
     """Links (with their snapshots) handed out by `load_links` and `load_links_for`."""
 
     async def load_rules(self) -> list[SyncRule]:

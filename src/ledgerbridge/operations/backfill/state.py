@@ -72,6 +72,9 @@ class BackfillState:
                 tx, self.connection_id, object_type, hubspot_ids, qbo_ids, keys
             )
 
+    payments = None
+    """A backfill syncs records; payments follow in the live sync (no payment state)."""
+
     async def load_link_ids(self, object_type: ObjectPair) -> list[tuple[str, str]]:
         return load_link_ids(self.store, self.connection_id, object_type)
 
