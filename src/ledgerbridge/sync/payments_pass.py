@@ -25,7 +25,6 @@ from ledgerbridge.sync.model import Link, snapshot_hash
 from ledgerbridge.sync.payments import (
     PAYMENTS,
     PaymentAction,
-    PaymentLink,
     PaymentPort,
     PaymentRecord,
     PaymentResult,
@@ -33,6 +32,8 @@ from ledgerbridge.sync.payments import (
     PaymentState,
     PaymentWrite,
     invoice_maps,
+    made_on,
+    payment_link,
     payment_snapshot,
     plan_payments,
     qbo_payment_id,
@@ -71,7 +72,7 @@ def _describe(action: PaymentAction) -> dict[str, Any]:
 async def _read(
     ports: Mapping[System, PaymentPort],
     state: PaymentState,
-    links: Sequence[PaymentLink],
+    links: Sequence[Link],
 ) -> tuple[dict[System, list[PaymentRecord]], dict[System, dt.datetime | None]]:
     records: dict[System, list[PaymentRecord]] = {}
     cursors: dict[System, dt.datetime | None] = {}
@@ -100,7 +101,7 @@ class _Recorder:
     def __init__(self, invoice_links: Sequence[Link], report: PairReport) -> None:
         self.to_hubspot = invoice_maps(invoice_links)[1]
         self.report = report
-        self.links: dict[tuple[str, str], PaymentLink] = {}
+        self.links: dict[tuple[str, str], Link] = {}
         self.records: list[RecordOutcome] = []
         self.activity: list[ActivityEntry] = []
         self.held: set[RecordRef] = set()
@@ -145,8 +146,8 @@ class _Recorder:
         snap = payment_snapshot(source, self.to_hubspot)
         versions = {source.ref.system: source.version, action.target: record.version}
         hashes = {source.ref.system: snapshot_hash(snap), action.target: self.hash(record)}
-        origin = action.link.origin if action.link else source.ref.system
-        link = PaymentLink(
+        origin = made_on(action.link) if action.link else source.ref.system
+        link = payment_link(
             ids[H], ids[Q], versions[H], versions[Q], hashes[H], hashes[Q], snap, origin
         )
         self.links[(link.hubspot_id, link.qbo_id)] = link
@@ -187,7 +188,7 @@ def _cursors(
 
 
 def _invoice_ids(
-    records: Mapping[System, Sequence[PaymentRecord]], links: Sequence[PaymentLink]
+    records: Mapping[System, Sequence[PaymentRecord]], links: Sequence[Link]
 ) -> dict[System, set[str]]:
     """The invoices the payments of this pass name (by their own side's id, and by the
     HubSpot invoice of their payment links' base): the invoice links the plan needs."""

@@ -28,7 +28,7 @@ from ledgerbridge.domain import RecordRef, System
 from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
 from ledgerbridge.sync.errors import ErrorCategory, SyncError
 from ledgerbridge.sync.model import Link, RefIndex, SideRecord
-from ledgerbridge.sync.payments import PaymentLink, PaymentPort, PaymentState
+from ledgerbridge.sync.payments import PaymentPort, PaymentState
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 from ledgerbridge.sync.window import WindowReader
 
@@ -168,7 +168,7 @@ class Commit:
     records: Sequence[RecordOutcome] = ()
     activity: Sequence[ActivityEntry] = ()
     cursors: Mapping[System, dt.datetime] = field(default_factory=dict)
-    payment_links: Sequence[PaymentLink] = ()
+    payment_links: Sequence[Link] = ()
     payment_cursors: Mapping[System, dt.datetime] = field(default_factory=dict)
 
 
