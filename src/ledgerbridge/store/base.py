@@ -3,14 +3,22 @@ clock (`TxBase`), and the dialect-neutral upsert and id-chunking helpers."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from ledgerbridge.store.crypto import TokenCipher
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    Row = TypeVar("Row", bound=DataclassInstance)
+else:
+    Row = TypeVar("Row")
 
 Clock = Callable[[], dt.datetime]
 ID_CHUNK = 500
@@ -67,3 +75,10 @@ def upsert_many(
         index_elements=list(keys), set_=dict(set_(statement.excluded))
     )
     connection.execute(statement, [dict(r) for r in rows])
+
+
+def row_as(cls: type[Row], row: RowMapping, **values: Any) -> Row:
+    """The dataclass `cls` from the columns of `row` named like its fields; `values` for
+    the fields that need converting (enums, copies of JSON columns)."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    return cls(**{name: values[name] if name in values else row[name] for name in names})

@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 from ledgerbridge.domain.refs import System
 from ledgerbridge.domain.tokens import TokenSet
 from ledgerbridge.store import schema
-from ledgerbridge.store.base import TxBase
+from ledgerbridge.store.base import TxBase, row_as
 from ledgerbridge.store.rows import ConnectionRow, ConnectionStatus
 
 
@@ -52,18 +52,11 @@ class ConnectionQueries(TxBase):
 
     @staticmethod
     def _connection(row: RowMapping) -> ConnectionRow:
-        return ConnectionRow(
-            id=row["id"],
-            name=row["name"],
-            hubspot_portal_id=row["hubspot_portal_id"],
-            qbo_realm_id=row["qbo_realm_id"],
-            hubspot_base_url=row["hubspot_base_url"],
-            qbo_base_url=row["qbo_base_url"],
+        return row_as(
+            ConnectionRow,
+            row,
             status=ConnectionStatus(row["status"]),
-            status_detail=row["status_detail"],
             options=dict(row["options"]),
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
         )
 
     def get_connection(self, connection_id: int) -> ConnectionRow | None:

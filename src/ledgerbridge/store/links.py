@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import RowMapping
 
 from ledgerbridge.store import schema
-from ledgerbridge.store.base import TxBase, id_chunks, upsert_many
+from ledgerbridge.store.base import TxBase, id_chunks, row_as, upsert_many
 from ledgerbridge.store.rows import LinkRow
 
 
@@ -17,19 +17,7 @@ class LinkQueries(TxBase):
 
     @staticmethod
     def _link(row: RowMapping) -> LinkRow:
-        return LinkRow(
-            connection_id=row["connection_id"],
-            object_type=row["object_type"],
-            hubspot_id=row["hubspot_id"],
-            qbo_id=row["qbo_id"],
-            hubspot_version=row["hubspot_version"],
-            qbo_version=row["qbo_version"],
-            hubspot_hash=row["hubspot_hash"],
-            qbo_hash=row["qbo_hash"],
-            base=dict(row["base"]),
-            origin=row["origin"],
-            updated_at=row["updated_at"],
-        )
+        return row_as(LinkRow, row, base=dict(row["base"]))
 
     def find_link(
         self,

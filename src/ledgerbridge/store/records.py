@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from ledgerbridge.domain.refs import System
 from ledgerbridge.store import schema
-from ledgerbridge.store.base import TxBase, upsert_many
+from ledgerbridge.store.base import TxBase, row_as, upsert_many
 from ledgerbridge.store.rows import ActivityRow, RecordStatus, SyncRecordRow
 
 
@@ -58,42 +58,10 @@ class RecordQueries(TxBase):
         excluded_by: str | None = None,
     ) -> None:
         """The record's current status: synced, failed (category, detail) or excluded (filter)."""
-        table = schema.sync_records
-        now = self._clock()
-        key = (
-            table.c.connection_id == connection_id,
-            table.c.object_type == object_type,
-            table.c.side == side.value,
-            table.c.record_id == record_id,
+        entry = RecordStatusEntry(
+            object_type, side, record_id, status, label, error_category, detail, excluded_by
         )
-        existing = self.connection.execute(select(table.c.attempts).where(*key)).first()
-        values: dict[str, Any] = {
-            "status": status.value,
-            "error_category": error_category,
-            "detail": detail,
-            "excluded_by": excluded_by,
-            "last_attempt_at": now,
-        }
-        if label is not None:
-            values["label"] = label
-        if status is RecordStatus.SYNCED:
-            values["last_synced_at"] = now
-        if existing is None:
-            self.connection.execute(
-                table.insert().values(
-                    connection_id=connection_id,
-                    object_type=object_type,
-                    side=side.value,
-                    record_id=record_id,
-                    first_seen_at=now,
-                    attempts=1,
-                    **values,
-                )
-            )
-        else:
-            self.connection.execute(
-                update(table).where(*key).values(attempts=existing[0] + 1, **values)
-            )
+        self.set_record_statuses(connection_id, [entry])
 
     def set_record_statuses(self, connection_id: int, entries: Sequence[RecordStatusEntry]) -> None:
         """`set_record_status` for many records in one statement (attempts counted in SQL)."""
@@ -154,24 +122,7 @@ class RecordQueries(TxBase):
             query = query.where(table.c.side == side.value)
         query = query.order_by(table.c.last_attempt_at.desc(), table.c.id.desc())
         rows = self.connection.execute(query.offset(offset).limit(limit)).mappings()
-        return [
-            SyncRecordRow(
-                connection_id=row["connection_id"],
-                object_type=row["object_type"],
-                side=row["side"],
-                record_id=row["record_id"],
-                label=row["label"],
-                status=RecordStatus(row["status"]),
-                error_category=row["error_category"],
-                detail=row["detail"],
-                excluded_by=row["excluded_by"],
-                attempts=row["attempts"],
-                first_seen_at=row["first_seen_at"],
-                last_attempt_at=row["last_attempt_at"],
-                last_synced_at=row["last_synced_at"],
-            )
-            for row in rows
-        ]
+        return [row_as(SyncRecordRow, row, status=RecordStatus(row["status"])) for row in rows]
 
     def count_records(self, connection_id: int) -> dict[str, dict[RecordStatus, int]]:
         """{object type: {status: count}} for the sync overview (R-HLT-3)."""
@@ -255,18 +206,4 @@ class RecordQueries(TxBase):
         if record_id is not None:
             query = query.where(table.c.record_id == record_id)
         rows = self.connection.execute(query.order_by(table.c.id.desc()).limit(limit)).mappings()
-        return [
-            ActivityRow(
-                id=row["id"],
-                connection_id=row["connection_id"],
-                at=row["at"],
-                object_type=row["object_type"],
-                side=row["side"],
-                record_id=row["record_id"],
-                direction=row["direction"],
-                operation=row["operation"],
-                outcome=row["outcome"],
-                details=dict(row["details"]),
-            )
-            for row in rows
-        ]
+        return [row_as(ActivityRow, row, details=dict(row["details"])) for row in rows]

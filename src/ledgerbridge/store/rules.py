@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, select, update
 
 from ledgerbridge.store import schema
-from ledgerbridge.store.base import TxBase, upsert
+from ledgerbridge.store.base import TxBase, row_as, upsert
 from ledgerbridge.store.rows import RuleRow
 
 
@@ -48,14 +48,4 @@ class RuleQueries(TxBase):
         rows = self.connection.execute(
             select(table).where(table.c.connection_id == connection_id).order_by(table.c.id)
         ).mappings()
-        return [
-            RuleRow(
-                id=row["id"],
-                connection_id=row["connection_id"],
-                object_pair=row["object_pair"],
-                enabled=row["enabled"],
-                config=dict(row["config"]),
-                updated_at=row["updated_at"],
-            )
-            for row in rows
-        ]
+        return [row_as(RuleRow, row, config=dict(row["config"])) for row in rows]
