@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
-
-    from ledgerbridge.settings import Settings
-    from ledgerbridge.store import Store
     from ledgerbridge.web.webhooks import WebhookSecrets
 
 NOTHING_CONFIGURED = (
@@ -38,6 +33,7 @@ def register(app: typer.Typer) -> None:
         import asyncio
         import logging
 
+        from ledgerbridge.commands._compose import compose
         from ledgerbridge.serving import Served, serve_all
         from ledgerbridge.settings import load_settings
         from ledgerbridge.store import ConnectionStatus
@@ -78,7 +74,8 @@ def register(app: typer.Typer) -> None:
                 settings.hubspot.client_secret, settings.qbo.webhook_verifier_token
             )
             _note_missing_secrets(secrets)
-            web, run_runtime = _compose(store, settings, secrets)
+            stack = compose(store, settings, secrets)
+            web, run_runtime = stack.web, stack.run_runtime()
 
             def started() -> None:
                 base = f"http://{settings.host}:{settings.port}"
@@ -113,33 +110,3 @@ def _note_missing_secrets(secrets: WebhookSecrets) -> None:
         typer.echo(
             "note: [qbo] webhook_verifier_token is not set: QBO webhooks are refused", err=True
         )
-
-
-def _compose(
-    store: Store, settings: Settings, secrets: WebhookSecrets
-) -> tuple[FastAPI, Callable[[], Coroutine[None, None, None]]]:
-    """The web app (status page, webhooks in) and the embedded runtime that syncs."""
-    from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
-    from ledgerbridge.runtime.runner import EngineRunner
-    from ledgerbridge.store.directory import StoreDirectory
-    from ledgerbridge.web.app import create_web_app
-    from ledgerbridge.web.webhooks import webhook_router
-
-    runner = EngineRunner(store, settings)
-    directory = StoreDirectory(store)
-    runtime = EmbeddedRuntime(
-        runner,
-        directory,
-        options=RuntimeOptions(poll_interval=settings.poll_interval_seconds),
-        reconcile=runner.reconcile,
-    )
-    router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
-    web = create_web_app(store, routers=[router])
-
-    async def run_runtime() -> None:
-        try:
-            await runtime.run()
-        finally:
-            await runner.aclose()
-
-    return web, run_runtime

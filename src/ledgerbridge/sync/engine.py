@@ -40,7 +40,7 @@ from ledgerbridge.sync.deals import DealPort, run_deal_pass
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, SyncError
 from ledgerbridge.sync.match import lookup_keys
-from ledgerbridge.sync.model import Link, PlanContext, RefIndex, SideRecord
+from ledgerbridge.sync.model import Link, PlanContext, RefIndex, SideRecord, held_cursor
 from ledgerbridge.sync.payments_pass import run_payment_pass
 from ledgerbridge.sync.plan import plan
 from ledgerbridge.sync.ports import (
@@ -361,11 +361,7 @@ class SyncEngine:
         """The next cursor of each side read, never past a record that must be read again."""
         cursors: dict[System, dt.datetime] = {}
         for side, found in changes.items():
-            cursor = found.next_cursor
             stamps = [r.updated_at for r in found.records if r.ref in held]
-            if stamps:
-                hold = min(stamps) - CURSOR_MARGIN
-                cursor = hold if cursor is None else min(cursor, hold)
-            if cursor is not None:
+            if (cursor := held_cursor(found.next_cursor, stamps, CURSOR_MARGIN)) is not None:
                 cursors[side] = cursor
         return cursors

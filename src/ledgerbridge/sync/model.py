@@ -182,3 +182,17 @@ class PlanContext:
 
     def candidates_on(self, system: System) -> Sequence[SideRecord]:
         return self.hubspot_candidates if system is System.HUBSPOT else self.qbo_candidates
+
+
+CURSOR_MARGIN = dt.timedelta(seconds=1)
+
+
+def held_cursor(
+    cursor: dt.datetime | None, held: Sequence[dt.datetime], margin: dt.timedelta = CURSOR_MARGIN
+) -> dt.datetime | None:
+    """The next cursor of a side, never past a record that must be read again: `margin`
+    before the earliest update time in `held`, when that is earlier than `cursor`."""
+    if not held:
+        return cursor
+    hold = min(held) - margin
+    return hold if cursor is None else min(cursor, hold)

@@ -21,7 +21,7 @@ from typing import Any
 
 from ledgerbridge.domain import RecordRef, System
 from ledgerbridge.sync.errors import AuthenticationError, SyncError
-from ledgerbridge.sync.model import Link, snapshot_hash
+from ledgerbridge.sync.model import Link, held_cursor, snapshot_hash
 from ledgerbridge.sync.payments import (
     PAYMENTS,
     PaymentAction,
@@ -179,11 +179,8 @@ def _cursors(
     out: dict[System, dt.datetime] = {}
     for side, cursor in found.items():
         stamps = [r.updated_at for r in records[side] if r.ref in held]
-        if stamps:
-            hold = min(stamps) - MARGIN
-            cursor = hold if cursor is None else min(cursor, hold)
-        if cursor is not None:
-            out[side] = cursor
+        if (after := held_cursor(cursor, stamps, MARGIN)) is not None:
+            out[side] = after
     return out
 
 

@@ -1,0 +1,49 @@
+"""What `run` and `demo` both start: the engine runner, the embedded runtime that decides
+when a connection syncs, and the web app with the webhooks in, over one store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
+from ledgerbridge.runtime.runner import EngineRunner
+from ledgerbridge.settings import Settings
+from ledgerbridge.store import Store
+from ledgerbridge.store.directory import StoreDirectory
+from ledgerbridge.web.app import create_web_app
+from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    runner: EngineRunner
+    runtime: EmbeddedRuntime
+    web: FastAPI
+
+    def run_runtime(self) -> Callable[[], Coroutine[None, None, None]]:
+        """The runtime's loop, closing the runner's clients when it ends."""
+
+        async def run() -> None:
+            try:
+                await self.runtime.run()
+            finally:
+                await self.runner.aclose()
+
+        return run
+
+
+def compose(store: Store, settings: Settings, secrets: WebhookSecrets) -> Stack:
+    """The runner, runtime and web app of `store` (poll interval from `settings`)."""
+    runner = EngineRunner(store, settings)
+    directory = StoreDirectory(store)
+    runtime = EmbeddedRuntime(
+        runner,
+        directory,
+        options=RuntimeOptions(poll_interval=settings.poll_interval_seconds),
+        reconcile=runner.reconcile,
+    )
+    router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
+    return Stack(runner, runtime, create_web_app(store, routers=[router]))
