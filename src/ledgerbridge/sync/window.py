@@ -36,6 +36,19 @@ def id_order(record_id: str) -> tuple[int, int, str]:
     return (0, int(record_id), "") if record_id.isdigit() else (1, 0, record_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """What a window read is over: the records of `rule` created up to `until` (None: no
+    end); `keep` says which ids to decode into records (None: all)."""
+
+    rule: SyncRule
+    until: dt.datetime | None = None
+    keep: Keep | None = None
+
+    def wanted(self, record_id: str) -> bool:
+        return self.keep is None or self.keep(record_id)
+
+
 class WindowReader(Protocol):
     """One side's records in creation order (`Entry.created`, then as the service sorts)."""
 
@@ -46,30 +59,14 @@ class WindowReader(Protocol):
         ...
 
     async def query(
-        self,
-        rule: SyncRule,
-        after: dt.datetime,
-        until: dt.datetime | None,
-        limit: int,
-        *,
-        strict: bool = False,
-        keep: Keep | None = None,
+        self, span: Span, after: dt.datetime, limit: int, *, strict: bool = False
     ) -> list[Entry]:
         """Up to `limit` records created at (unless `strict`) or after `after`."""
         ...
 
-    async def tie(
-        self,
-        rule: SyncRule,
-        at: dt.datetime,
-        until: dt.datetime | None,
-        keep: Keep | None,
-        *,
-        after: str,
-        limit: int,
-    ) -> list[Entry]:
+    async def tie(self, span: Span, at: dt.datetime, *, after: str, limit: int) -> list[Entry]:
         """Up to `limit` records created exactly at `at` (a crowded second) with an id
         after `after` ("" : from the first), in id order (`id_order`), as `tie` entries."""
         ...
 
-    async def count(self, rule: SyncRule, after: dt.datetime, until: dt.datetime | None) -> int: ...
+    async def count(self, span: Span, after: dt.datetime) -> int: ...

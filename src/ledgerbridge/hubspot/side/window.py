@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ledgerbridge.hubspot.objects import HubSpotRecord, parse_timestamp
 from ledgerbridge.hubspot.side.kinds import object_of
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
-from ledgerbridge.sync.window import EPOCH, Entry, Keep
+from ledgerbridge.sync.window import EPOCH, Entry, Span
 
 if TYPE_CHECKING:
     from ledgerbridge.hubspot.side.port import HubSpotSide
@@ -59,14 +59,10 @@ class HubSpotWindow:
         return total, records
 
     async def _entries(
-        self,
-        rule: SyncRule,
-        records: Sequence[HubSpotRecord],
-        keep: Keep | None,
-        *,
-        tie: bool = False,
+        self, span: Span, records: Sequence[HubSpotRecord], *, tie: bool = False
     ) -> list[Entry]:
-        wanted = [r for r in records if keep is None or keep(r.id)]
+        rule = span.rule
+        wanted = [r for r in records if span.wanted(r.id)]
         if rule.object_pair is ObjectPair.INVOICES_INVOICES:
             decoded = [
                 self.side.side_record(rule, r, lines)
@@ -82,37 +78,22 @@ class HubSpotWindow:
         ]
 
     async def query(
-        self,
-        rule: SyncRule,
-        after: dt.datetime,
-        until: dt.datetime | None,
-        limit: int,
-        *,
-        strict: bool = False,
-        keep: Keep | None = None,
+        self, span: Span, after: dt.datetime, limit: int, *, strict: bool = False
     ) -> list[Entry]:
-        filters = self._filters(rule, "GT" if strict else "GTE", after, until)
+        rule = span.rule
+        filters = self._filters(rule, "GT" if strict else "GTE", after, span.until)
         _, records = await self._search(rule, filters, HUBSPOT_CREATED[rule.object_pair], limit)
-        return await self._entries(rule, records, keep)
+        return await self._entries(span, records)
 
-    async def tie(
-        self,
-        rule: SyncRule,
-        at: dt.datetime,
-        until: dt.datetime | None,
-        keep: Keep | None,
-        *,
-        after: str,
-        limit: int,
-    ) -> list[Entry]:
-        filters = self._filters(rule, "EQ", at, None)
+    async def tie(self, span: Span, at: dt.datetime, *, after: str, limit: int) -> list[Entry]:
+        filters = self._filters(span.rule, "EQ", at, None)
         if after:
             filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": after})
-        _, page = await self._search(rule, filters, "hs_object_id", min(limit, self.max_page))
-        return await self._entries(rule, page, keep, tie=True)
+        _, page = await self._search(span.rule, filters, "hs_object_id", min(limit, self.max_page))
+        return await self._entries(span, page, tie=True)
 
-    async def count(self, rule: SyncRule, after: dt.datetime, until: dt.datetime | None) -> int:
-        total, _ = await self._search(
-            rule, self._filters(rule, "GTE", after, until), HUBSPOT_CREATED[rule.object_pair], 1
-        )
+    async def count(self, span: Span, after: dt.datetime) -> int:
+        rule = span.rule
+        filters = self._filters(rule, "GTE", after, span.until)
+        total, _ = await self._search(rule, filters, HUBSPOT_CREATED[rule.object_pair], 1)
         return total

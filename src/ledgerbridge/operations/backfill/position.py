@@ -18,7 +18,7 @@ from ledgerbridge.sync.filters import property_value
 from ledgerbridge.sync.model import RefIndex, SideRecord
 from ledgerbridge.sync.ports import SidePort
 from ledgerbridge.sync.rules import SyncRule
-from ledgerbridge.sync.window import Entry, Keep, WindowReader, id_order
+from ledgerbridge.sync.window import Entry, Keep, Span, WindowReader, id_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,42 +100,22 @@ class LoadedWindow:
         return [e for e in self.entries if until is None or e.created <= until]
 
     async def query(
-        self,
-        rule: SyncRule,
-        after: dt.datetime,
-        until: dt.datetime | None,
-        limit: int,
-        *,
-        strict: bool = False,
-        keep: Keep | None = None,
+        self, span: Span, after: dt.datetime, limit: int, *, strict: bool = False
     ) -> list[Entry]:
-        rows = [
-            e
-            for e in await self._all(rule, until)
-            if e.created > after or (not strict and e.created == after)
-        ]
-        return rows[:limit]
+        rows = await self._all(span.rule, span.until)
+        return [e for e in rows if e.created > after or (not strict and e.created == after)][:limit]
 
-    async def tie(
-        self,
-        rule: SyncRule,
-        at: dt.datetime,
-        until: dt.datetime | None,
-        keep: Keep | None,
-        *,
-        after: str,
-        limit: int,
-    ) -> list[Entry]:
+    async def tie(self, span: Span, at: dt.datetime, *, after: str, limit: int) -> list[Entry]:
         start = id_order(after) if after else None
         found = [
             dataclasses.replace(e, tie=True)
-            for e in await self._all(rule, until)
+            for e in await self._all(span.rule, span.until)
             if e.created == at and (start is None or id_order(e.id) > start)
         ]
         return found[:limit]
 
-    async def count(self, rule: SyncRule, after: dt.datetime, until: dt.datetime | None) -> int:
-        return len([e for e in await self._all(rule, until) if e.created >= after])
+    async def count(self, span: Span, after: dt.datetime) -> int:
+        return len([e for e in await self._all(span.rule, span.until) if e.created >= after])
 
 
 def _created(record: SideRecord, prop: str) -> dt.datetime:
@@ -165,6 +145,7 @@ async def read_page(
     """The next records after `position`, in creation order: about `limit` of them (the
     rows read count, skipped ones too, so a page of `max_page` is one request), all of
     them when `limit` is None."""
+    span = Span(rule, until, keep)
     got: list[Entry] = []
     remaining = limit
     pos = position
@@ -172,14 +153,14 @@ async def read_page(
         room = reader.max_page if remaining is None else max(remaining, 1)
         want = min(reader.max_page, room + len(pos.skip))
         if pos.tie is not None:  # a crowded second, walked in id order, a page at a time
-            rows = await reader.tie(rule, pos.bound, until, keep, after=pos.tie, limit=want)
+            rows = await reader.tie(span, pos.bound, after=pos.tie, limit=want)
             got += [e for e in rows if e.id not in pos.skip]
             if len(rows) < want:  # the second is done: go on after it
                 pos = Position(pos.bound, past=True)
             else:
                 pos = Position(pos.bound, pos.skip, tie=rows[-1].id)
         else:
-            rows = await reader.query(rule, pos.bound, until, want, strict=pos.past, keep=keep)
+            rows = await reader.query(span, pos.bound, want, strict=pos.past)
             new = [e for e in rows if e.id not in pos.skip]
             if not new and len(rows) == want:  # a full page done already at `bound`: more
                 pos = Position(pos.bound, pos.skip, tie="")  # than a page share that second

@@ -23,7 +23,7 @@ from ledgerbridge.sync.ports import ActivityEntry, Commit, RecordOutcome, SidePo
 from ledgerbridge.sync.reconcile import invoice_key, link_as_is
 from ledgerbridge.sync.report import COUNTERS, PassReport
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
-from ledgerbridge.sync.window import EPOCH, WindowReader
+from ledgerbridge.sync.window import EPOCH, Span, WindowReader
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 LINK_CHUNK = 100
@@ -212,7 +212,7 @@ async def backfill_ports(
     total = 0
     if progress is not None:
         for s in sources:
-            total += await readers[s].count(rule, state.position(s).bound, until)
+            total += await readers[s].count(Span(rule, until), state.position(s).bound)
     try:
         await _batches(engine, state, sides, pair, result, progress, total)
     finally:

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ledgerbridge.qbo.changes import qbo_datetime, ql_string
 from ledgerbridge.qbo.codec_values import datetime_of
 from ledgerbridge.qbo.side.entities import ENTITIES
-from ledgerbridge.sync.rules import SyncRule
-from ledgerbridge.sync.window import EPOCH, Entry, Keep
+from ledgerbridge.sync.window import EPOCH, Entry, Span
 
 if TYPE_CHECKING:
     from ledgerbridge.qbo.side.port import QboSide
@@ -37,62 +36,35 @@ class QboWindow:
             where += f" AND {QBO_CREATED} <= '{qbo_datetime(until)}'"
         return where
 
-    def _entries(
-        self,
-        rule: SyncRule,
-        rows: Sequence[dict[str, Any]],
-        keep: Keep | None,
-        *,
-        tie: bool = False,
-    ) -> list[Entry]:
+    def _entries(self, span: Span, page: dict[str, Any], *, tie: bool = False) -> list[Entry]:
+        found = page.get(ENTITIES[span.rule.object_pair])
+        rows: Sequence[dict[str, Any]] = found if isinstance(found, list) else []
         out = []
         for row in rows:
             if "Id" not in row:
                 continue
             created = datetime_of((row.get("MetaData") or {}).get("CreateTime")) or EPOCH
-            wanted = keep is None or keep(str(row["Id"]))
-            record = self.side.side_record(rule, row) if wanted else None
+            wanted = span.wanted(str(row["Id"]))
+            record = self.side.side_record(span.rule, row) if wanted else None
             out.append(Entry(str(row["Id"]), created, record, tie))
         return out
 
     async def query(
-        self,
-        rule: SyncRule,
-        after: dt.datetime,
-        until: dt.datetime | None,
-        limit: int,
-        *,
-        strict: bool = False,
-        keep: Keep | None = None,
+        self, span: Span, after: dt.datetime, limit: int, *, strict: bool = False
     ) -> list[Entry]:
-        entity = ENTITIES[rule.object_pair]
-        where = self._where(">" if strict else ">=", after, until)
+        entity = ENTITIES[span.rule.object_pair]
+        where = self._where(">" if strict else ">=", after, span.until)
         statement = f"SELECT * FROM {entity} WHERE {where} ORDERBY {QBO_CREATED} MAXRESULTS {limit}"
-        page = await self.side.client.query_page(statement)
-        rows = page.get(entity)
-        return self._entries(rule, rows if isinstance(rows, list) else [], keep)
+        return self._entries(span, await self.side.client.query_page(statement))
 
-    async def tie(
-        self,
-        rule: SyncRule,
-        at: dt.datetime,
-        until: dt.datetime | None,
-        keep: Keep | None,
-        *,
-        after: str,
-        limit: int,
-    ) -> list[Entry]:
-        entity = ENTITIES[rule.object_pair]
-        where = self._where("=", at, until)
+    async def tie(self, span: Span, at: dt.datetime, *, after: str, limit: int) -> list[Entry]:
+        entity = ENTITIES[span.rule.object_pair]
+        where = self._where("=", at, span.until)
         if after:
             where += f" AND Id > {ql_string(after)}"
-        page = await self.side.client.query_page(
-            f"SELECT * FROM {entity} WHERE {where} ORDERBY Id MAXRESULTS {limit}"
-        )
-        rows = page.get(entity)
-        return self._entries(rule, rows if isinstance(rows, list) else [], keep, tie=True)
+        statement = f"SELECT * FROM {entity} WHERE {where} ORDERBY Id MAXRESULTS {limit}"
+        return self._entries(span, await self.side.client.query_page(statement), tie=True)
 
-    async def count(self, rule: SyncRule, after: dt.datetime, until: dt.datetime | None) -> int:
-        return await self.side.client.count(
-            ENTITIES[rule.object_pair], self._where(">=", after, until)
-        )
+    async def count(self, span: Span, after: dt.datetime) -> int:
+        entity = ENTITIES[span.rule.object_pair]
+        return await self.side.client.count(entity, self._where(">=", after, span.until))
