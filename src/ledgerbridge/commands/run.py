@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
+    from ledgerbridge.store.rows import ConnectionRow
     from ledgerbridge.web.webhooks import WebhookSecrets
 
 NOTHING_CONFIGURED = (
@@ -57,12 +59,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"error: {NOTHING_CONFIGURED}", err=True)
                 raise typer.Exit(code=2)
             active = [c for c in connections if c.status is ConnectionStatus.ACTIVE]
-            for c in connections:
-                if c.status is not ConnectionStatus.ACTIVE:
-                    detail = f": {c.status_detail}" if c.status_detail else ""
-                    typer.echo(
-                        f"connection {c.id} ({c.name}) is {c.status.value}{detail}", err=True
-                    )
+            _note_inactive(connections)
             if not active:
                 typer.echo(
                     "error: no connection is active. Run `ledgerbridge connect hubspot` and "
@@ -75,7 +72,6 @@ def register(app: typer.Typer) -> None:
             )
             _note_missing_secrets(secrets)
             stack = compose(store, settings, secrets)
-            web, run_runtime = stack.web, stack.run_runtime()
 
             def started() -> None:
                 base = f"http://{settings.host}:{settings.port}"
@@ -87,8 +83,8 @@ def register(app: typer.Typer) -> None:
             try:
                 asyncio.run(
                     serve_all(
-                        [Served(web, settings.host, settings.port, "web")],
-                        also=[run_runtime],
+                        [Served(stack.web, settings.host, settings.port, "web")],
+                        also=[stack.run_runtime()],
                         started=started,
                     )
                 )
@@ -98,6 +94,16 @@ def register(app: typer.Typer) -> None:
         finally:
             store.close()
         typer.echo("Stopped.", err=True)
+
+
+def _note_inactive(connections: Sequence[ConnectionRow]) -> None:
+    """Say which connections are not synced, and why."""
+    from ledgerbridge.store import ConnectionStatus
+
+    for c in connections:
+        if c.status is not ConnectionStatus.ACTIVE:
+            detail = f": {c.status_detail}" if c.status_detail else ""
+            typer.echo(f"connection {c.id} ({c.name}) is {c.status.value}{detail}", err=True)
 
 
 def _note_missing_secrets(secrets: WebhookSecrets) -> None:
