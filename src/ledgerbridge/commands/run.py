@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -9,6 +10,8 @@ import typer
 
 if TYPE_CHECKING:
     from ledgerbridge.store import Store
+    from ledgerbridge.store.rows import ConnectionRow
+    from ledgerbridge.web.webhooks import WebhookSecrets
 
 NOTHING_CONFIGURED = "no connection is set up yet"
 PORT_SETTING = "`port` in ledgerbridge.toml or LEDGERBRIDGE_PORT"
@@ -50,19 +53,15 @@ def register(app: typer.Typer) -> None:
         import asyncio
         import logging
 
+        from ledgerbridge.commands._compose import compose
         from ledgerbridge.commands._options import ensure_port_free
         from ledgerbridge.errors import NoConnectionError
-        from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
-        from ledgerbridge.runtime.runner import EngineRunner
-        from ledgerbridge.runtime.workflow_actions import register_at_start, wire_actions
+        from ledgerbridge.runtime.workflow_actions import register_at_start
         from ledgerbridge.serving import Served, serve_all
         from ledgerbridge.settings import load_settings
         from ledgerbridge.store import ConnectionStatus
         from ledgerbridge.store.configured import open_store
-        from ledgerbridge.store.directory import StoreDirectory
-        from ledgerbridge.web.api_rules import rules_router, settings_accounts
-        from ledgerbridge.web.app import create_web_app
-        from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
+        from ledgerbridge.web.webhooks import WebhookSecrets
 
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -78,58 +77,22 @@ def register(app: typer.Typer) -> None:
             if not connections:
                 raise NoConnectionError(NOTHING_CONFIGURED, fix=RECONNECT)
             active = [c for c in connections if c.status is ConnectionStatus.ACTIVE]
-            for c in connections:
-                if c.status is not ConnectionStatus.ACTIVE:
-                    detail = f": {c.status_detail}" if c.status_detail else ""
-                    typer.echo(
-                        f"connection {c.id} ({c.name}) is {c.status.value}{detail}", err=True
-                    )
+            _note_inactive(connections)
             if not active:
                 raise NoConnectionError("no connection is active", fix=RECONNECT)
-            ensure_port_free(
-                settings.host, settings.port, "`port` in ledgerbridge.toml or LEDGERBRIDGE_PORT"
-            )
+            ensure_port_free(settings.host, settings.port, PORT_SETTING)
             _note_missing_rules(store, [c.id for c in active])
             secrets = WebhookSecrets(
                 settings.hubspot.client_secret, settings.qbo.webhook_verifier_token
             )
-            if secrets.hubspot_client_secret is None:
-                typer.echo(
-                    "note: [hubspot] client_secret is not set: HubSpot webhooks are refused",
-                    err=True,
-                )
-            if secrets.qbo_verifier_token is None:
-                typer.echo(
-                    "note: [qbo] webhook_verifier_token is not set: QBO webhooks are refused",
-                    err=True,
-                )
-
-            runner = EngineRunner(store, settings)
-            directory = StoreDirectory(store)
-            runtime = EmbeddedRuntime(
-                runner,
-                directory,
-                options=RuntimeOptions(poll_interval=settings.poll_interval_seconds),
-                reconcile=runner.reconcile,
-            )
-            router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
+            _note_missing_secrets(secrets)
             public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
-            actions = wire_actions(
-                store, settings, runtime, settings.hubspot.client_secret, public_url
-            )
-            rules_api = rules_router(store, settings_accounts(store, settings))
-            web = create_web_app(store, routers=[router, actions, rules_api])
+            stack = compose(store, settings, secrets, public_url=public_url)
 
             async def register_actions() -> None:
                 note = await register_at_start(store, settings, settings.hubspot.app_id, public_url)
                 typer.echo(note, err=True)
                 await asyncio.Event().wait()  # serve_all stops when a background task ends
-
-            async def run_runtime() -> None:
-                try:
-                    await runtime.run()
-                finally:
-                    await runner.aclose()
 
             def started() -> None:
                 base = f"http://{settings.host}:{settings.port}"
@@ -141,8 +104,8 @@ def register(app: typer.Typer) -> None:
             try:
                 asyncio.run(
                     serve_all(
-                        [Served(web, settings.host, settings.port, "web")],
-                        also=[run_runtime, register_actions],
+                        [Served(stack.web, settings.host, settings.port, "web")],
+                        also=[stack.run_runtime(), register_actions],
                         started=started,
                     )
                 )
@@ -152,3 +115,25 @@ def register(app: typer.Typer) -> None:
         finally:
             store.close()
         typer.echo("Stopped.", err=True)
+
+
+def _note_inactive(connections: Sequence[ConnectionRow]) -> None:
+    """Say which connections are not synced, and why."""
+    from ledgerbridge.store import ConnectionStatus
+
+    for c in connections:
+        if c.status is not ConnectionStatus.ACTIVE:
+            detail = f": {c.status_detail}" if c.status_detail else ""
+            typer.echo(f"connection {c.id} ({c.name}) is {c.status.value}{detail}", err=True)
+
+
+def _note_missing_secrets(secrets: WebhookSecrets) -> None:
+    """Say which webhooks will be refused for want of their secret."""
+    if secrets.hubspot_client_secret is None:
+        typer.echo(
+            "note: [hubspot] client_secret is not set: HubSpot webhooks are refused", err=True
+        )
+    if secrets.qbo_verifier_token is None:
+        typer.echo(
+            "note: [qbo] webhook_verifier_token is not set: QBO webhooks are refused", err=True
+        )

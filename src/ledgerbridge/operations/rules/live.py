@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
-
 from ledgerbridge.errors import ConnectionNotFoundError, NoConnectionError
 from ledgerbridge.operations.rules.fields import LiveAccounts
 from ledgerbridge.operations.rules.service import RulesService
@@ -28,8 +26,6 @@ async def live_service(
     store: Store,
     settings: Settings,
     connection_id: int | None = None,
-    *,
-    http: httpx.AsyncClient | None = None,
 ) -> AsyncIterator[RulesService]:
     """The service of a connection (the first when None) with its live HubSpot portal and
     QBO company, for changes; the clients are closed on exit."""
@@ -40,7 +36,7 @@ async def live_service(
         raise ConnectionNotFoundError(f"there is no connection {cid}")
     if not row.hubspot_portal_id or not row.qbo_realm_id:
         raise NoConnectionError(NOT_CONNECTED.format(id=cid))
-    clients = build_clients(row, settings=settings, store=store, http=http)
+    clients = build_clients(row, settings=settings, store=store)
     try:
         yield RulesService(store, cid, accounts=LiveAccounts(clients.hubspot, clients.qbo))
     finally:
