@@ -30,8 +30,9 @@ def _rules() -> dict[str, dict[str, object]]:
 
 
 def test_the_wizard_asks_in_hubspots_order_and_saves(qbo_url: str) -> None:
-    # contacts: default, products: default, invoices: one way out, income account: default.
-    answers = "\n\nhubspot_to_qbo\n\ny\n"
+    # contacts: default direction, QBO wins conflicts; products: default; invoices: one
+    # way out; income account: default; save.
+    answers = "\nqbo_wins\n\nhubspot_to_qbo\n\ny\n"
     done = CliRunner().invoke(app, ["rules", "setup"], input=answers)
     assert done.exit_code == 0, done.output
     out = done.output
@@ -45,6 +46,7 @@ def test_the_wizard_asks_in_hubspots_order_and_saves(qbo_url: str) -> None:
         ("products_items", "qbo_to_hubspot"),
         ("invoices_invoices", "hubspot_to_qbo"),
     ]
+    assert rules["contacts_customers"]["conflict_policy"] == "qbo_wins"
     invoice = rules["invoices_invoices"]["invoice"]
     assert isinstance(invoice, dict)
     assert invoice["custom_line_item_income_account"] == "Sales of Product Income"
@@ -57,7 +59,8 @@ def test_the_wizard_offers_only_inbound_invoices_outside_the_us(qbo_url: str) ->
     httpx.patch(
         f"{qbo_url}/_sandbox/realms/{DEFAULT_REALM}/settings", json={"country": "GB"}, timeout=5
     ).raise_for_status()
-    done = CliRunner().invoke(app, ["rules", "setup"], input="\n\ntwo_way\n\n\ny\n")
+    answers = "\n\n\ntwo_way\n\ny\n"  # two_way is not offered: asked again, default taken
+    done = CliRunner().invoke(app, ["rules", "setup"], input=answers)
     assert done.exit_code == 0, done.output
     assert "outside the US, where QuickBooks requires tax" in done.output
     assert "Invoice sync: direction (qbo_to_hubspot)" in done.output
