@@ -223,6 +223,7 @@ def test_a_new_user_sets_up_and_changes_sync_with_the_cli(
     item_id, customer_id = invoices_turn_off_and_on(world, run)
     custom_mapping_from_a_file(world, run, customer_id)
     a_filter_excludes_and_says_which(world, run)
+    rest_answers_like_the_cli(world)
     invalid_configurations_are_refused(world)
     assert item_id
 
@@ -405,6 +406,20 @@ def a_filter_excludes_and_says_which(world: World, run: Process) -> None:
     assert world.hs_contact(email) is None
     listed = world.ok("rules", "excluded", "--json")
     assert "CompanyName not equals 'Blocked Co'" in listed
+
+
+def rest_answers_like_the_cli(world: World) -> None:
+    base = f"{world.engine}/api/connections/1"
+    fields = httpx.get(f"{base}/fields/invoices_invoices/qbo", timeout=10).json()["fields"]
+    assert "CustomField:PO number" in [f["name"] for f in fields]
+    rule = httpx.get(f"{base}/rules/invoices_invoices", timeout=10).json()
+    before = world.export()
+    unlocked = {**rule, "filters": [f for f in rule["filters"] if not f.get("locked")]}
+    answer = httpx.put(f"{base}/rules/invoices_invoices", json=unlocked, timeout=10)
+    assert answer.status_code == 422
+    assert "is fixed and cannot be removed" in answer.json()["detail"]["errors"][0]
+    assert world.export() == before
+    assert httpx.post(f"{base}/rules/products_items/disable", timeout=10).status_code == 422
 
 
 REFUSED: list[tuple[list[str], str]] = [

@@ -27,8 +27,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from ledgerbridge.commands._compose import compose
 from ledgerbridge.runtime.clients import sandbox_options
-from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
+from ledgerbridge.runtime.embedded import EmbeddedRuntime
 from ledgerbridge.runtime.runner import EngineRunner
 from ledgerbridge.sandbox.hubspot import cli as hubspot_cli
 from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
@@ -37,14 +38,10 @@ from ledgerbridge.sandbox.qbo.app import create_app as qbo_app
 from ledgerbridge.serving import Served
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store, TokenCipher, generate_key
-from ledgerbridge.store.directory import StoreDirectory
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.rules import Direction, InvoiceSettings, ObjectPair, SyncRule
-from ledgerbridge.web.api_rules import rules_router, settings_accounts
-from ledgerbridge.web.app import create_web_app
-from ledgerbridge.web.auth import WebSecurity, allowed_host_names, create_signin_link
-from ledgerbridge.web.pages.common import DashboardContext
-from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
+from ledgerbridge.web.auth import allowed_host_names, create_signin_link
+from ledgerbridge.web.webhooks import WebhookSecrets
 
 __all__ = [
     "DEMO_REALM",
@@ -76,7 +73,7 @@ class DemoOptions:
 
 def invoices_supported() -> bool:
     """Whether the engine syncs invoices yet (the invoice rule is saved off until then)."""
-    from ledgerbridge.hubspot.side.port import OBJECTS
+    from ledgerbridge.hubspot.side.kinds import OBJECTS
 
     return ObjectPair.INVOICES_INVOICES in OBJECTS
 
@@ -216,43 +213,18 @@ def build_demo(options: DemoOptions) -> Demo:
     store = Store.open(settings.database_url, TokenCipher(key.encode()))
     cid = ensure_demo_connection(store, hubspot_url, qbo_url, str(hubspot_config.portal_id))
 
-    runner = EngineRunner(store, settings)
-    directory = StoreDirectory(store)
-    runtime = EmbeddedRuntime(
-        runner,
-        directory,
-        options=RuntimeOptions(poll_interval=options.poll_interval),
-        reconcile=runner.reconcile,
-    )
-    router = webhook_router(
-        directory=directory,
-        wake=runtime.wake,
-        secrets=WebhookSecrets(SecretStr(app_secret), SecretStr(verifier)),
-    )
-    accounts_for = settings_accounts(store, settings)
-    rules_api = rules_router(store, accounts_for)
-    dashboard = DashboardContext(
+    stack = compose(
         store,
         settings,
-        wake=runtime.wake,
-        reconcile=runner.reconcile,
-        security=WebSecurity(allowed_hosts=allowed_host_names(host)),
-        accounts_for=accounts_for,
+        WebhookSecrets(SecretStr(app_secret), SecretStr(verifier)),
+        allowed_hosts=allowed_host_names(host),
     )
-    runtime.add_listener(dashboard.on_pass)
-    from ledgerbridge.runtime.workflow_actions import wire_actions
-
-    actions = wire_actions(store, settings, runtime, SecretStr(app_secret))
+    runner, runtime = stack.runner, stack.runtime
     hubspot = hubspot_app(hubspot_config)
     served = [
         Served(hubspot, host, options.hubspot_port, "hubspot"),
         Served(qbo_app(qbo_config), host, options.qbo_port, "qbo"),
-        Served(
-            create_web_app(store, routers=[router, actions, rules_api], dashboard=dashboard),
-            host,
-            options.port,
-            "web",
-        ),
+        Served(stack.web, host, options.port, "web"),
     ]
     demo = Demo(
         options=options,

@@ -167,6 +167,7 @@ def filter_add(
     """Only sync the records of --side that pass this filter (R-CON-7)."""
     from pydantic import ValidationError
 
+    from ledgerbridge.errors import UsageError
     from ledgerbridge.operations.rules import ChangeSource
     from ledgerbridge.sync.rules import Direction, Filter, FilterOperator, FilterScope
 
@@ -185,8 +186,9 @@ def filter_add(
         )
     except (ValueError, ValidationError) as exc:
         known = ", ".join(o.value for o in FilterOperator)
-        typer.echo(f"error: not a valid filter ({exc}); the operators are: {known}", err=True)
-        raise typer.Exit(code=2) from exc
+        raise UsageError(
+            f"not a valid filter: {exc}", fix=f"use one of the operators {known}"
+        ) from exc
     run_change(config, connection, lambda s: s.add_filter(as_pair(pair), new, ChangeSource.CLI))
 
 
@@ -213,7 +215,7 @@ def filter_remove(
 
 def _ask_direction(rule: SyncRule, allowed: list[str]) -> SyncRule:
     from ledgerbridge.operations.rules.service import PAIR_NAMES, redirect
-    from ledgerbridge.sync.rules import Direction
+    from ledgerbridge.sync.rules import ConflictPolicy, Direction
 
     default = rule.direction.value if rule.direction.value in allowed else allowed[0]
     answer = typer.prompt(
@@ -222,11 +224,22 @@ def _ask_direction(rule: SyncRule, allowed: list[str]) -> SyncRule:
     )
     while answer not in allowed:
         answer = typer.prompt(f"Choose one of {', '.join(allowed)}", default=default)
-    return redirect(rule, Direction(answer))
+    rule = redirect(rule, Direction(answer))
+    if rule.direction is Direction.TWO_WAY:
+        policies = [p.value for p in ConflictPolicy]
+        choice = typer.prompt(
+            f"  A field changed on both sides: who wins ({', '.join(policies)})",
+            default=rule.conflict_policy.value,
+        )
+        while choice not in policies:
+            choice = typer.prompt(f"Choose one of {', '.join(policies)}", default=policies[0])
+        rule = rule.model_copy(update={"conflict_policy": ConflictPolicy(choice)})
+    return rule
 
 
 def _ask(proposal: SetupProposal) -> list[SyncRule]:
-    """The interactive steps: a direction per rule, then the income account (R-PRD-3)."""
+    """The interactive steps: a direction per rule (and who wins a conflict when two-way),
+    then the income account (R-PRD-3)."""
     from ledgerbridge.sync.rules import Direction, InvoiceSettings
 
     every = [d.value for d in Direction]

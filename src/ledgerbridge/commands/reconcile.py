@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
+        from ledgerbridge.commands._tables import reconcile_table
         from ledgerbridge.operations import reconcile as runtime
         from ledgerbridge.operations.rules.service import require_rules
         from ledgerbridge.runtime.connection import pick_connection
@@ -47,11 +48,15 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(runtime.as_json(report))
         else:
-            Console(width=200).print(runtime.render(report))
+            Console(width=200).print(reconcile_table(report))
         if report.errors:
             raise typer.Exit(code=2)
         if not report.pairs:
-            typer.echo("error: nothing was checked (no rule is turned on).", err=True)
+            typer.echo(
+                "error: nothing was checked (no rule is turned on) — run "
+                "`ledgerbridge rules setup` to choose what syncs",
+                err=True,
+            )
             raise typer.Exit(code=2)
         if report.drift:
             raise typer.Exit(code=1)

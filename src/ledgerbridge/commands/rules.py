@@ -261,17 +261,17 @@ def apply(
     config: ConfigOption = None,
 ) -> None:
     """Validate the whole file, show what differs, and save all of it or nothing."""
+    from ledgerbridge.errors import UsageError
     from ledgerbridge.operations.rules import ChangeSource
     from ledgerbridge.operations.rules.document import parse_document
 
     try:
-        rules = parse_document(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
-        raise typer.Exit(code=2) from exc
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
+        raise UsageError(
+            f"cannot read {file}: {exc.strerror}", fix="give the path of a rules file"
+        ) from exc
+    rules = parse_document(text)
     run_change(
         config,
         connection,

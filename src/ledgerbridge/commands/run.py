@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -10,14 +10,28 @@ import typer
 
 if TYPE_CHECKING:
     from ledgerbridge.runtime.embedded import EmbeddedRuntime
-    from ledgerbridge.runtime.runner import EngineRunner
     from ledgerbridge.settings import Settings
     from ledgerbridge.store import Store
-    from ledgerbridge.web.pages.common import DashboardContext
+    from ledgerbridge.store.rows import ConnectionRow
+    from ledgerbridge.web.webhooks import WebhookSecrets
 
 NOTHING_CONFIGURED = "no connection is set up yet"
 PORT_SETTING = "`port` in ledgerbridge.toml or LEDGERBRIDGE_PORT"
 RECONNECT = "run `ledgerbridge connect hubspot` and `ledgerbridge connect qbo` to (re)connect"
+
+
+def _note_missing_rules(store: Store, connection_ids: list[int]) -> None:
+    """Say which connections sync nothing yet, and the command that fixes it."""
+    from ledgerbridge.operations.rules.service import NoRuleError, require_rules
+
+    for cid in connection_ids:
+        try:
+            require_rules(store, cid)
+        except NoRuleError as exc:
+            typer.echo(
+                f"note: {exc.what} — {exc.fix}; the running engine uses new rules at its next pass",
+                err=True,
+            )
 
 
 def refuse_exposure(store: Store, host: str) -> None:
@@ -38,31 +52,6 @@ def refuse_exposure(store: Store, host: str) -> None:
             fix="run `ledgerbridge admin set-password` first, or listen on 127.0.0.1 "
             "(`--host 127.0.0.1` or the `host` setting)",
         )
-
-
-def dashboard_context(
-    store: Store, settings: Settings, runtime: EmbeddedRuntime, runner: EngineRunner
-) -> DashboardContext:
-    """The web app's view of the running engine: settings, wake-ups, reconcile, security."""
-    from ledgerbridge.web.api_rules import settings_accounts
-    from ledgerbridge.web.auth import WebSecurity, allowed_host_names
-    from ledgerbridge.web.pages.common import DashboardContext
-
-    names = allowed_host_names(
-        settings.host,
-        settings.allowed_hosts,
-        [settings.hubspot.redirect_uri, settings.qbo.redirect_uri, settings.public_url or ""],
-    )
-    context = DashboardContext(
-        store,
-        settings,
-        wake=runtime.wake,
-        reconcile=runner.reconcile,
-        security=WebSecurity(allowed_hosts=names),
-        accounts_for=settings_accounts(store, settings),
-    )
-    runtime.add_listener(context.on_pass)
-    return context
 
 
 def notifications(
@@ -112,20 +101,15 @@ def register(app: typer.Typer) -> None:
         import asyncio
         import logging
 
+        from ledgerbridge.commands._compose import compose
         from ledgerbridge.commands._options import ensure_port_free
         from ledgerbridge.errors import NoConnectionError
-        from ledgerbridge.operations.rules.service import NoRuleError, require_rules
-        from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
-        from ledgerbridge.runtime.runner import EngineRunner
-        from ledgerbridge.runtime.workflow_actions import register_at_start, wire_actions
+        from ledgerbridge.runtime.workflow_actions import register_at_start
         from ledgerbridge.serving import Served, serve_all
         from ledgerbridge.settings import load_settings
         from ledgerbridge.store import ConnectionStatus
         from ledgerbridge.store.configured import open_store
-        from ledgerbridge.store.directory import StoreDirectory
-        from ledgerbridge.web.api_rules import rules_router
-        from ledgerbridge.web.app import create_web_app
-        from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
+        from ledgerbridge.web.webhooks import WebhookSecrets
 
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -145,64 +129,23 @@ def register(app: typer.Typer) -> None:
             if not connections:
                 raise NoConnectionError(NOTHING_CONFIGURED, fix=RECONNECT)
             active = [c for c in connections if c.status is ConnectionStatus.ACTIVE]
-            for c in connections:
-                if c.status is not ConnectionStatus.ACTIVE:
-                    detail = f": {c.status_detail}" if c.status_detail else ""
-                    typer.echo(
-                        f"connection {c.id} ({c.name}) is {c.status.value}{detail}", err=True
-                    )
+            _note_inactive(connections)
             if not active:
                 raise NoConnectionError("no connection is active", fix=RECONNECT)
-            for c in active:
-                try:
-                    require_rules(store, c.id)
-                except NoRuleError as exc:
-                    typer.echo(f"note: {exc} The running engine picks it up.", err=True)
-            ensure_port_free(
-                settings.host, settings.port, "`port` in ledgerbridge.toml or LEDGERBRIDGE_PORT"
-            )
+            ensure_port_free(settings.host, settings.port, PORT_SETTING)
+            _note_missing_rules(store, [c.id for c in active])
             secrets = WebhookSecrets(
                 settings.hubspot.client_secret, settings.qbo.webhook_verifier_token
             )
-            if secrets.hubspot_client_secret is None:
-                typer.echo(
-                    "note: [hubspot] client_secret is not set: HubSpot webhooks are refused",
-                    err=True,
-                )
-            if secrets.qbo_verifier_token is None:
-                typer.echo(
-                    "note: [qbo] webhook_verifier_token is not set: QBO webhooks are refused",
-                    err=True,
-                )
-
-            runner = EngineRunner(store, settings)
-            directory = StoreDirectory(store)
-            runtime = EmbeddedRuntime(
-                runner,
-                directory,
-                options=RuntimeOptions(poll_interval=settings.poll_interval_seconds),
-                reconcile=runner.reconcile,
-            )
-            router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
+            _note_missing_secrets(secrets)
             public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
-            actions = wire_actions(
-                store, settings, runtime, settings.hubspot.client_secret, public_url
-            )
-            dashboard = dashboard_context(store, settings, runtime, runner)
-            rules_api = rules_router(store, dashboard.accounts_for)
-            background = [*notifications(store, settings, runtime)]
-            web = create_web_app(store, routers=[router, actions, rules_api], dashboard=dashboard)
+            stack = compose(store, settings, secrets, public_url=public_url)
+            background = notifications(store, settings, stack.runtime)
 
             async def register_actions() -> None:
                 note = await register_at_start(store, settings, settings.hubspot.app_id, public_url)
                 typer.echo(note, err=True)
                 await asyncio.Event().wait()  # serve_all stops when a background task ends
-
-            async def run_runtime() -> None:
-                try:
-                    await runtime.run()
-                finally:
-                    await runner.aclose()
 
             def started() -> None:
                 base = f"http://{settings.host}:{settings.port}"
@@ -210,7 +153,7 @@ def register(app: typer.Typer) -> None:
                     f"ledgerbridge on {base} — syncing {len(active)} connection(s)", err=True
                 )
                 typer.echo(f"Webhooks: {base}/webhooks/hubspot and {base}/webhooks/qbo", err=True)
-                names = ", ".join(sorted(dashboard.security.allowed_hosts))
+                names = ", ".join(sorted(stack.dashboard.security.allowed_hosts))
                 typer.echo(
                     f"Answering to the host names: {names} (`allowed_hosts` adds more)", err=True
                 )
@@ -218,8 +161,8 @@ def register(app: typer.Typer) -> None:
             try:
                 asyncio.run(
                     serve_all(
-                        [Served(web, settings.host, settings.port, "web")],
-                        also=[run_runtime, register_actions, *background],
+                        [Served(stack.web, settings.host, settings.port, "web")],
+                        also=[stack.run_runtime(), register_actions, *background],
                         started=started,
                     )
                 )
@@ -229,3 +172,25 @@ def register(app: typer.Typer) -> None:
         finally:
             store.close()
         typer.echo("Stopped.", err=True)
+
+
+def _note_inactive(connections: Sequence[ConnectionRow]) -> None:
+    """Say which connections are not synced, and why."""
+    from ledgerbridge.store import ConnectionStatus
+
+    for c in connections:
+        if c.status is not ConnectionStatus.ACTIVE:
+            detail = f": {c.status_detail}" if c.status_detail else ""
+            typer.echo(f"connection {c.id} ({c.name}) is {c.status.value}{detail}", err=True)
+
+
+def _note_missing_secrets(secrets: WebhookSecrets) -> None:
+    """Say which webhooks will be refused for want of their secret."""
+    if secrets.hubspot_client_secret is None:
+        typer.echo(
+            "note: [hubspot] client_secret is not set: HubSpot webhooks are refused", err=True
+        )
+    if secrets.qbo_verifier_token is None:
+        typer.echo(
+            "note: [qbo] webhook_verifier_token is not set: QBO webhooks are refused", err=True
+        )

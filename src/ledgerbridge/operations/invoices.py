@@ -17,14 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
 from ledgerbridge.domain import System
 from ledgerbridge.errors import InvoiceNotSyncedError as InvoiceNotSyncedError
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
+from ledgerbridge.transport.http import HttpClient
 
 US = "US"
 CUSTOM_TXN_NUMBERS_WARNING = (
@@ -87,7 +86,7 @@ async def invoice_pdf(
     *,
     qbo: QboClient | None = None,
     settings: Settings | None = None,
-    http: httpx.AsyncClient | None = None,
+    http: HttpClient | None = None,
 ) -> bytes:
     """QBO's own PDF of the synced invoice `ref` (R-INV-13), through the connector.
 

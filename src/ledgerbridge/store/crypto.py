@@ -8,8 +8,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from ledgerbridge.domain.tokens import TokenSet
 from ledgerbridge.errors import SecretKeyError as SecretKeyError
-from ledgerbridge.transport.tokens import TokenSet
 
 
 class TokenCipher:

@@ -80,25 +80,27 @@ def _change_json(change: RuleChange) -> dict[str, Any]:
     return {"object_pair": change.pair.value, "changes": list(change.lines)}
 
 
-def rules_router(store: Store, accounts_for: AccountsFor | None = None) -> APIRouter:
-    """The rules API over `store`; without `accounts_for` only what needs no account is
-    checked (and `fields` lists the fields known without asking)."""
-    router = APIRouter(prefix="/api/connections/{connection_id}", tags=["rules"])
+class _Api:
+    """The work behind the routes: one rules service per request, errors as HTTP."""
 
-    def _connection(connection_id: int) -> None:
-        with store.begin() as tx:
+    def __init__(self, store: Store, accounts_for: AccountsFor | None) -> None:
+        self.store = store
+        self.accounts_for = accounts_for
+
+    def check_connection(self, connection_id: int) -> None:
+        with self.store.begin() as tx:
             if tx.get_connection(connection_id) is None:
                 raise HTTPException(404, f"no connection {connection_id}")
 
-    async def _with_service(
-        connection_id: int, work: Callable[[RulesService], Awaitable[Any]]
-    ) -> Any:
-        _connection(connection_id)
+    async def run(
+        self, connection_id: int, work: Callable[[RulesService], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        self.check_connection(connection_id)
         try:
-            if accounts_for is None:
-                return await work(RulesService(store, connection_id))
-            async with accounts_for(connection_id) as accounts:
-                return await work(RulesService(store, connection_id, accounts=accounts))
+            if self.accounts_for is None:
+                return await work(RulesService(self.store, connection_id))
+            async with self.accounts_for(connection_id) as accounts:
+                return await work(RulesService(self.store, connection_id, accounts=accounts))
         except RuleNotFoundError as exc:
             raise HTTPException(404, {"errors": exc.messages}) from exc
         except RulesError as exc:
@@ -106,15 +108,42 @@ def rules_router(store: Store, accounts_for: AccountsFor | None = None) -> APIRo
         except SyncError as exc:
             raise HTTPException(502, {"errors": [str(exc)]}) from exc
 
+    async def toggle(self, connection_id: int, pair: ObjectPair, on: bool) -> dict[str, Any]:
+        async def work(service: RulesService) -> dict[str, Any]:
+            source = ChangeSource.API
+            change = await (service.enable(pair, source) if on else service.disable(pair, source))
+            return {"rule": _rule_json(change.after), "changes": [_change_json(change)]}
+
+        return await self.run(connection_id, work)
+
+
+def _parse_rule(pair: ObjectPair, body: dict[str, Any]) -> SyncRule:
+    try:
+        rule = rule_from_entry({"object_pair": pair.value, **body})
+    except ValidationError as exc:
+        errors = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise HTTPException(422, {"errors": errors}) from exc
+    except ValueError as exc:
+        raise HTTPException(422, {"errors": [str(exc)]}) from exc
+    if rule.object_pair is not pair:
+        raise HTTPException(422, {"errors": [f"The body is the {rule.object_pair} rule."]})
+    return rule
+
+
+def rules_router(store: Store, accounts_for: AccountsFor | None = None) -> APIRouter:
+    """The rules API over `store`; without `accounts_for` only what needs no account is
+    checked (and `fields` lists the fields known without asking)."""
+    router = APIRouter(prefix="/api/connections/{connection_id}", tags=["rules"])
+    api = _Api(store, accounts_for)
+
     @router.get("/rules", summary="Every sync rule of the connection")
     def list_rules(connection_id: int) -> dict[str, Any]:
-        _connection(connection_id)
-        rules = RulesService(store, connection_id).rules()
-        return {"rules": [_rule_json(r) for r in rules]}
+        api.check_connection(connection_id)
+        return {"rules": [_rule_json(r) for r in RulesService(store, connection_id).rules()]}
 
     @router.get("/rules/{pair}", summary="One sync rule")
     def get_rule(connection_id: int, pair: ObjectPair) -> dict[str, Any]:
-        _connection(connection_id)
+        api.check_connection(connection_id)
         try:
             return _rule_json(RulesService(store, connection_id).rule(pair))
         except RuleNotFoundError as exc:
@@ -126,15 +155,7 @@ def rules_router(store: Store, accounts_for: AccountsFor | None = None) -> APIRo
         pair: ObjectPair,
         body: Annotated[dict[str, Any], Body(description=RULE_BODY)],
     ) -> dict[str, Any]:
-        try:
-            rule = rule_from_entry({"object_pair": pair.value, **body})
-        except ValidationError as exc:
-            errors = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-            raise HTTPException(422, {"errors": errors}) from exc
-        except ValueError as exc:
-            raise HTTPException(422, {"errors": [str(exc)]}) from exc
-        if rule.object_pair is not pair:
-            raise HTTPException(422, {"errors": [f"The body is the {rule.object_pair} rule."]})
+        rule = _parse_rule(pair, body)
 
         async def work(service: RulesService) -> dict[str, Any]:
             changes = await service.save([rule], ChangeSource.API)
@@ -143,28 +164,15 @@ def rules_router(store: Store, accounts_for: AccountsFor | None = None) -> APIRo
                 "changes": [_change_json(c) for c in changes],
             }
 
-        result: dict[str, Any] = await _with_service(connection_id, work)
-        return result
-
-    async def _toggle(connection_id: int, pair: ObjectPair, on: bool) -> dict[str, Any]:
-        async def work(service: RulesService) -> dict[str, Any]:
-            change = await (
-                service.enable(pair, ChangeSource.API)
-                if on
-                else service.disable(pair, ChangeSource.API)
-            )
-            return {"rule": _rule_json(change.after), "changes": [_change_json(change)]}
-
-        result: dict[str, Any] = await _with_service(connection_id, work)
-        return result
+        return await api.run(connection_id, work)
 
     @router.post("/rules/{pair}/enable", summary="Turn a sync rule on")
     async def enable_rule(connection_id: int, pair: ObjectPair) -> dict[str, Any]:
-        return await _toggle(connection_id, pair, True)
+        return await api.toggle(connection_id, pair, True)
 
     @router.post("/rules/{pair}/disable", summary="Turn a sync rule off (links kept)")
     async def disable_rule(connection_id: int, pair: ObjectPair) -> dict[str, Any]:
-        return await _toggle(connection_id, pair, False)
+        return await api.toggle(connection_id, pair, False)
 
     @router.get("/fields/{pair}/{side}", summary="The fields a mapping can name, live")
     async def list_fields(connection_id: int, pair: ObjectPair, side: SideName) -> dict[str, Any]:
@@ -173,7 +181,6 @@ def rules_router(store: Store, accounts_for: AccountsFor | None = None) -> APIRo
         async def work(service: RulesService) -> dict[str, Any]:
             return {"fields": field_entries(await service.fields(pair, system))}
 
-        result: dict[str, Any] = await _with_service(connection_id, work)
-        return result
+        return await api.run(connection_id, work)
 
     return router

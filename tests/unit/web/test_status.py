@@ -68,6 +68,8 @@ async def test_api_status_counts_and_explains_failures(client: httpx.AsyncClient
     assert failure["label"] == "jane@acme.test"
     assert failure["category"]["title"] == "Display name is a duplicate"
     assert "disambiguate" in failure["category"]["fix"]
+    (excluded,) = connection["excluded"]  # which filter holds the record back (R-CON-7)
+    assert (excluded["record_id"], excluded["excluded_by"]) == ("9", "status is draft")
 
 
 async def test_pages_show_the_warnings_the_failures_and_the_fix(client: httpx.AsyncClient) -> None:
@@ -81,4 +83,6 @@ async def test_pages_show_the_warnings_the_failures_and_the_fix(client: httpx.As
     assert "jane@acme.test" in page
     assert "disambiguate" in page
     assert "Duplicate Name Exists Error (6240)" in page
+    excluded = (await client.get("/records", params={"status": "excluded"})).text
+    assert "Excluded by: status is draft" in excluded  # which filter holds it back (R-CON-7)
     assert (await client.get("/healthz")).json()["status"] == "ok"

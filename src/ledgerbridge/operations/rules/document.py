@@ -27,6 +27,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
+from ledgerbridge.errors import UsageError
 from ledgerbridge.sync.defaults import DEFAULT_MAPPINGS
 from ledgerbridge.sync.rules import FieldMapping, Filter, ObjectPair, SyncRule
 
@@ -34,8 +35,10 @@ VERSION = 1
 _NOT_CONFIG = {"id", "sync_started_at"}
 
 
-class DocumentError(ValueError):
+class DocumentError(UsageError):
     """The rules file cannot be read; `messages` says every problem found."""
+
+    fix = "correct the rules file (`ledgerbridge rules export` shows its shape); nothing was saved"
 
     def __init__(self, messages: Sequence[str]) -> None:
         self.messages = list(messages)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from ledgerbridge.domain import System
 from ledgerbridge.hubspot.client import HubSpotClient
-from ledgerbridge.hubspot.side.port import OBJECTS
+from ledgerbridge.hubspot.side.kinds import OBJECTS
 from ledgerbridge.operations.invoices import invoice_setup_warnings, requires_tax
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.qbo.side.invoices import custom_field_ids

@@ -5,19 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
-
+from ledgerbridge.errors import ConnectionNotFoundError, NoConnectionError
 from ledgerbridge.operations.rules.fields import LiveAccounts
-from ledgerbridge.operations.rules.service import RulesError, RulesService
+from ledgerbridge.operations.rules.service import RulesService
 from ledgerbridge.runtime.clients import build_clients
 from ledgerbridge.runtime.connection import pick_connection
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
 
-NOT_CONNECTED = (
-    "Connection {id} is not connected to both accounts yet: run `ledgerbridge connect "
-    "hubspot` and `ledgerbridge connect qbo` first."
-)
+NOT_CONNECTED = "connection {id} is not connected to both accounts yet"
 
 
 def offline_service(store: Store, connection_id: int | None) -> RulesService:
@@ -30,8 +26,6 @@ async def live_service(
     store: Store,
     settings: Settings,
     connection_id: int | None = None,
-    *,
-    http: httpx.AsyncClient | None = None,
 ) -> AsyncIterator[RulesService]:
     """The service of a connection (the first when None) with its live HubSpot portal and
     QBO company, for changes; the clients are closed on exit."""
@@ -39,10 +33,10 @@ async def live_service(
     with store.begin() as tx:
         row = tx.get_connection(cid)
     if row is None:
-        raise RulesError([f"There is no connection {cid}."])
+        raise ConnectionNotFoundError(f"there is no connection {cid}")
     if not row.hubspot_portal_id or not row.qbo_realm_id:
-        raise RulesError([NOT_CONNECTED.format(id=cid)])
-    clients = build_clients(row, settings=settings, store=store, http=http)
+        raise NoConnectionError(NOT_CONNECTED.format(id=cid))
+    clients = build_clients(row, settings=settings, store=store)
     try:
         yield RulesService(store, cid, accounts=LiveAccounts(clients.hubspot, clients.qbo))
     finally:

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ledgerbridge.domain import System
+from ledgerbridge.errors import UsageError
 from ledgerbridge.operations.rules.document import describe_changes, rule_config
 from ledgerbridge.operations.rules.fields import Accounts
 from ledgerbridge.store import Store
@@ -83,23 +84,28 @@ class ChangeSource(StrEnum):
     DEMO = "demo"
 
 
-class RulesError(ValueError):
-    """A change the service refuses; `messages` lists every problem (nothing was saved)."""
+class RulesError(UsageError):
+    """A change the service refuses; `messages` lists every problem (nothing was saved).
+    Each message says what is wrong and what to do; `fix` adds that nothing was saved."""
 
-    def __init__(self, messages: Sequence[str]) -> None:
+    fix = "nothing was saved; correct the change and run it again"
+
+    def __init__(self, messages: Sequence[str], *, fix: str | None = None) -> None:
         self.messages = list(messages)
-        text = (
+        what = (
             self.messages[0]
             if len(self.messages) == 1
-            else "\n".join(
-                ["the change was refused (nothing was saved):", *(f"  - {m}" for m in messages)]
-            )
+            else "\n".join(["the change was refused:", *(f"  - {m}" for m in messages)])
         )
-        super().__init__(text)
+        super().__init__(what, fix=fix)
 
 
 class RuleNotFoundError(RulesError):
     """The connection has no rule for the pair."""
+
+    def __init__(self, what: str, fix: str) -> None:
+        super().__init__([f"{what}: {fix}"], fix=fix)
+        self.what = what
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,10 +197,8 @@ class RulesService:
         found = next((r for r in self.rules() if r.object_pair is pair), None)
         if found is None:
             raise RuleNotFoundError(
-                [
-                    f"There is no {PAIR_NAMES[pair]} rule on connection {self.connection_id}: "
-                    f"{SETUP_HINT}."
-                ]
+                f"there is no {PAIR_NAMES[pair]} rule on connection {self.connection_id}",
+                SETUP_HINT,
             )
         return found
 
@@ -446,14 +450,12 @@ class RulesService:
         return await self._change(pair, source, rule.model_copy(update={"filters": filters}))
 
 
-NO_RULE_ON = (
-    "No sync rule is turned on for connection {id}, so there is nothing to sync: run "
-    "`ledgerbridge rules setup` to choose what syncs (or `ledgerbridge rules enable PAIR`)."
-)
+NO_RULE_ON = "no sync rule is turned on for connection {id}, so there is nothing to sync"
+CHOOSE = "run `ledgerbridge rules setup` to choose what syncs (or `ledgerbridge rules enable PAIR`)"
 
 
-class NoRuleError(RulesError):
-    """A command that works on rules found none to work on (the message names the fix)."""
+class NoRuleError(RuleNotFoundError):
+    """A command that works on rules found none to work on (`fix` names the command)."""
 
 
 def require_rules(
@@ -464,14 +466,15 @@ def require_rules(
     rules = {r.object_pair: r for r in RulesService(store, connection_id).rules()}
     if pair is None:
         if not any(r.enabled for r in rules.values()):
-            raise NoRuleError([NO_RULE_ON.format(id=connection_id)])
+            raise NoRuleError(NO_RULE_ON.format(id=connection_id), CHOOSE)
         return
     rule = rules.get(pair)
     if rule is None:
         raise NoRuleError(
-            [f"There is no {PAIR_NAMES[pair]} rule on connection {connection_id}: {SETUP_HINT}."]
+            f"there is no {PAIR_NAMES[pair]} rule on connection {connection_id}", SETUP_HINT
         )
     if must_be_on and not rule.enabled:
         raise NoRuleError(
-            [f"The {pair.value} rule is turned off: run `ledgerbridge rules enable {pair.value}`."]
+            f"the {pair.value} rule is turned off",
+            f"run `ledgerbridge rules enable {pair.value}`",
         )

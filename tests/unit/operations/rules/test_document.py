@@ -8,7 +8,7 @@ import tomllib
 
 import pytest
 
-from ledgerbridge.operations.rules import ChangeSource, RulesService
+from ledgerbridge.operations.rules import ChangeSource, RulesError, RulesService
 from ledgerbridge.operations.rules.document import (
     DocumentError,
     export_document,
@@ -103,3 +103,13 @@ def test_not_toml_and_no_rules_are_refused() -> None:
         parse_document("rules = [")
     with pytest.raises(DocumentError, match=r"no \[\[rules\]\]"):
         parse_document("version = 1\n")
+
+
+async def test_a_default_mapping_edited_in_the_file_is_refused(service: RulesService) -> None:
+    await set_up(service)
+    text = export_document(service.rules())
+    edited = text.replace('qbo = "GivenName"', 'qbo = "MiddleName"', 1)
+    with pytest.raises(RulesError) as caught:
+        await service.save(parse_document(edited), FILE)
+    assert "The default mapping 'First name' can only be turned on or off" in str(caught.value)
+    assert export_document(service.rules()) == text

@@ -147,13 +147,22 @@ async def test_default_mappings_turn_off_not_away(service: RulesService) -> None
 
 
 async def test_no_rule_messages_name_the_command(service: RulesService, store: Store) -> None:
-    with pytest.raises(NoRuleError, match=r"run `ledgerbridge rules setup`"):
+    with pytest.raises(NoRuleError) as caught:
         require_rules(store, 1)
-    with pytest.raises(RulesError, match=r"no contact sync rule.*ledgerbridge rules setup"):
+    assert caught.value.render() == (
+        "error: no sync rule is turned on for connection 1, so there is nothing to sync — "
+        "run `ledgerbridge rules setup` to choose what syncs (or `ledgerbridge rules enable "
+        "PAIR`)"
+    )
+    with pytest.raises(RulesError) as missing:
         service.rule(CONTACTS)
+    assert missing.value.render() == (
+        "error: there is no contact sync rule on connection 1 — run `ledgerbridge rules setup`"
+    )
     await set_up(service)
     require_rules(store, 1)
     await service.disable(INVOICES, ChangeSource.CLI)
-    with pytest.raises(NoRuleError, match="rules enable invoices_invoices"):
+    with pytest.raises(NoRuleError, match="turned off") as off:
         require_rules(store, 1, INVOICES)
+    assert off.value.fix == "run `ledgerbridge rules enable invoices_invoices`"
     require_rules(store, 1, INVOICES, must_be_on=False)

@@ -2,12 +2,9 @@
 indexes for the record list and the failures page
 
 Revision ID: 0005
-Revises: 0004, 0006
+Revises: 0004
 Create Date: 2026-12-04
 """
-
-# A merge point of the rules' 0004 and the workflow actions' 0006 (both follow 0003), so
-# that this branch has one head; re-chain it when the migrations are put in one line.
 
 from collections.abc import Sequence
 
@@ -16,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0005"
-down_revision: str | tuple[str, ...] | None = ("0004", "0006")
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
