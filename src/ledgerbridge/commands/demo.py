@@ -1,4 +1,4 @@
-"""`ledgerbridge demo`: both sandboxes, the engine and the status page in one process."""
+"""`ledgerbridge demo`: both sandboxes, the engine and the dashboard in one process."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
             float, typer.Option(help="Seconds between passes without webhooks.")
         ] = 10.0,
     ) -> None:
-        """Run both sandboxes, the sync engine and the status page (Ctrl-C stops).
+        """Run both sandboxes, the sync engine and the dashboard (Ctrl-C stops).
 
         One connection is set up (contacts ↔ customers two-way, products QBO → HubSpot,
         invoices two-way with payments) with webhooks wired both ways. Both sandboxes

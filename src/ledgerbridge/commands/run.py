@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
             int | None, typer.Option("--port", help="Listen on this port (default: `port`).")
         ] = None,
     ) -> None:
-        """Serve the status page and webhooks, and sync every active connection (Ctrl-C stops).
+        """Serve the dashboard and webhooks, and sync every active connection (Ctrl-C stops).
 
         Webhook URLs to register: <your public URL>/webhooks/hubspot (HubSpot app, signed
         with its client secret) and <your public URL>/webhooks/qbo (Intuit app, with the
