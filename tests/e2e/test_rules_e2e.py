@@ -410,16 +410,20 @@ def a_filter_excludes_and_says_which(world: World, run: Process) -> None:
 
 def rest_answers_like_the_cli(world: World) -> None:
     base = f"{world.engine}/api/connections/1"
-    fields = httpx.get(f"{base}/fields/invoices_invoices/qbo", timeout=10).json()["fields"]
+    # Scripts reach the API with a token (`ledgerbridge admin token create`).
+    token = world.ok("admin", "token", "create", "rest").splitlines()[0]
+    api = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    fields = api.get(f"{base}/fields/invoices_invoices/qbo").json()["fields"]
     assert "CustomField:PO number" in [f["name"] for f in fields]
-    rule = httpx.get(f"{base}/rules/invoices_invoices", timeout=10).json()
+    rule = api.get(f"{base}/rules/invoices_invoices").json()
     before = world.export()
     unlocked = {**rule, "filters": [f for f in rule["filters"] if not f.get("locked")]}
-    answer = httpx.put(f"{base}/rules/invoices_invoices", json=unlocked, timeout=10)
+    answer = api.put(f"{base}/rules/invoices_invoices", json=unlocked)
     assert answer.status_code == 422
     assert "is fixed and cannot be removed" in answer.json()["detail"]["errors"][0]
     assert world.export() == before
-    assert httpx.post(f"{base}/rules/products_items/disable", timeout=10).status_code == 422
+    assert api.post(f"{base}/rules/products_items/disable").status_code == 422
+    api.close()
 
 
 REFUSED: list[tuple[list[str], str]] = [
