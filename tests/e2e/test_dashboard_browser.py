@@ -376,3 +376,19 @@ def test_reports_and_connections_pages(page: Page, stack: Stack) -> None:
     expect(page.locator("main")).to_contain_text("Connected")
     expect(page.locator("main")).to_contain_text("close the books")  # R-INV-12 warning
     shot(page, "connections")
+
+
+def test_the_rules_wizard_reads_both_sides_fields_live(page: Page, stack: Stack) -> None:
+    sign_in(page)
+    page.goto("/rules")
+    for pair in ("contacts_customers", "products_items", "invoices_invoices"):
+        expect(page.locator(f"#rules tr[data-rule='{pair}']")).to_contain_text("On")
+    page.locator("#rules tr[data-rule='invoices_invoices'] a:has-text('Edit')").click()
+    expect(page.get_by_role("heading", name="Edit: Invoices ↔ Invoices")).to_be_visible()
+    # The pickers list what the HubSpot portal and the QuickBooks company say they have.
+    hubspot = page.locator("select[name=new_map_hubspot] option").all_inner_texts()
+    assert any("hs_number" in option for option in hubspot)
+    income = page.locator("select[name=income_account] option").all_inner_texts()
+    assert "Sales of Product Income" in income  # the QuickBooks company's income accounts
+    expect(page.locator("#filters")).to_contain_text("fixed")
+    shot(page, "rule-edit-invoices")
