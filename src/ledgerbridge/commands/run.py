@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -99,7 +99,6 @@ def register(app: typer.Typer) -> None:
         registered on the app in [hubspot] app_id at start, at <public_url>/actions/hubspot/….
         """
         import asyncio
-        import logging
 
         from ledgerbridge.commands._compose import compose
         from ledgerbridge.commands._options import ensure_port_free
@@ -109,18 +108,9 @@ def register(app: typer.Typer) -> None:
         from ledgerbridge.settings import load_settings
         from ledgerbridge.store import ConnectionStatus
         from ledgerbridge.store.configured import open_store
-        from ledgerbridge.web.webhooks import WebhookSecrets
 
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-        if not verbose:  # Alembic logs each migration step at INFO
-            logging.getLogger("alembic").setLevel(logging.WARNING)
-        settings = load_settings(config)
-        settings = settings.model_copy(
-            update={"host": host or settings.host, "port": port or settings.port}
-        )
+        _logging(verbose)
+        settings = load_settings(config).model_copy(update=_address(host, port))
         store = open_store(settings)
         try:
             refuse_exposure(store, settings.host)
@@ -134,10 +124,7 @@ def register(app: typer.Typer) -> None:
                 raise NoConnectionError("no connection is active", fix=RECONNECT)
             ensure_port_free(settings.host, settings.port, PORT_SETTING)
             _note_missing_rules(store, [c.id for c in active])
-            secrets = WebhookSecrets(
-                settings.hubspot.client_secret, settings.qbo.webhook_verifier_token
-            )
-            _note_missing_secrets(secrets)
+            secrets = _webhook_secrets(settings)
             public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
             stack = compose(store, settings, secrets, public_url=public_url)
             background = notifications(store, settings, stack.runtime)
@@ -148,15 +135,7 @@ def register(app: typer.Typer) -> None:
                 await asyncio.Event().wait()  # serve_all stops when a background task ends
 
             def started() -> None:
-                base = f"http://{settings.host}:{settings.port}"
-                typer.echo(
-                    f"ledgerbridge on {base} — syncing {len(active)} connection(s)", err=True
-                )
-                typer.echo(f"Webhooks: {base}/webhooks/hubspot and {base}/webhooks/qbo", err=True)
-                names = ", ".join(sorted(stack.dashboard.security.allowed_hosts))
-                typer.echo(
-                    f"Answering to the host names: {names} (`allowed_hosts` adds more)", err=True
-                )
+                _started(settings, len(active), stack.dashboard.security.allowed_hosts)
 
             try:
                 asyncio.run(
@@ -174,6 +153,26 @@ def register(app: typer.Typer) -> None:
         typer.echo("Stopped.", err=True)
 
 
+def _logging(verbose: bool) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not verbose:  # Alembic logs each migration step at INFO
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _started(settings: Settings, active: int, host_names: Collection[str]) -> None:
+    """What `run` says once it listens: where, the webhook URLs, the host names answered."""
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(f"ledgerbridge on {base} — syncing {active} connection(s)", err=True)
+    typer.echo(f"Webhooks: {base}/webhooks/hubspot and {base}/webhooks/qbo", err=True)
+    names = ", ".join(sorted(host_names))
+    typer.echo(f"Answering to the host names: {names} (`allowed_hosts` adds more)", err=True)
+
+
 def _note_inactive(connections: Sequence[ConnectionRow]) -> None:
     """Say which connections are not synced, and why."""
     from ledgerbridge.store import ConnectionStatus
@@ -182,6 +181,20 @@ def _note_inactive(connections: Sequence[ConnectionRow]) -> None:
         if c.status is not ConnectionStatus.ACTIVE:
             detail = f": {c.status_detail}" if c.status_detail else ""
             typer.echo(f"connection {c.id} ({c.name}) is {c.status.value}{detail}", err=True)
+
+
+def _address(host: str | None, port: int | None) -> dict[str, object]:
+    """The `--host` / `--port` options over the settings."""
+    return {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+
+
+def _webhook_secrets(settings: Settings) -> WebhookSecrets:
+    """The webhooks' secrets, saying which webhooks will be refused for want of theirs."""
+    from ledgerbridge.web.webhooks import WebhookSecrets
+
+    secrets = WebhookSecrets(settings.hubspot.client_secret, settings.qbo.webhook_verifier_token)
+    _note_missing_secrets(secrets)
+    return secrets
 
 
 def _note_missing_secrets(secrets: WebhookSecrets) -> None:
