@@ -271,3 +271,13 @@ async def test_an_api_change_riding_on_the_session_needs_the_csrf_header(
         "/api/connections/1/rules/contacts_customers/disable", headers={"X-CSRF-Token": csrf}
     )
     assert passed.status_code != 403  # through to the API (no such route here: 404)
+
+
+def test_the_allowed_host_names() -> None:
+    from ledgerbridge.web.auth import allowed_host_names
+
+    names = allowed_host_names(
+        "0.0.0.0", ["Sync.Example.com"], ["https://lb.example.org/oauth/hubspot/callback", ""]
+    )
+    assert names == {"localhost", "127.0.0.1", "::1", "sync.example.com", "lb.example.org"}
+    assert "10.0.0.5" in allowed_host_names("10.0.0.5")

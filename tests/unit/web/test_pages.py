@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,12 +12,20 @@ import httpx
 import pytest
 
 from ledgerbridge.domain import System
-from ledgerbridge.store import LinkRow, RecordStatus, Store, TokenCipher, generate_key
+from ledgerbridge.store import (
+    ConnectionRow,
+    ConnectionStatus,
+    LinkRow,
+    RecordStatus,
+    Store,
+    TokenCipher,
+    generate_key,
+)
 from ledgerbridge.store.accounts import list_audit
 from ledgerbridge.store.dashboard import RecordFilter, page_records
 from ledgerbridge.store.repository import RecordStatusEntry
 from ledgerbridge.web.app import create_web_app
-from ledgerbridge.web.pages.common import DashboardContext
+from ledgerbridge.web.pages.common import DashboardContext, record_url
 from tests.support.signin import BASE_URL, sign_in
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
@@ -187,3 +196,30 @@ async def test_disconnect_and_resume_are_audited(
     assert row is not None and row.status.value == "active"
     assert actions[:2] == ["connect", "disconnect"]
     assert wakes == [1]
+
+
+def test_records_link_to_the_services_own_apps_except_for_sandboxes() -> None:
+    def row(**options: object) -> ConnectionRow:
+        now = dt.datetime.now(dt.UTC)
+        return ConnectionRow(
+            1,
+            "c",
+            "62515",
+            "1000",
+            "h",
+            "q",
+            ConnectionStatus.ACTIVE,
+            None,
+            dict(options),
+            now,
+            now,
+        )
+
+    real = row()
+    assert record_url(real, CONTACTS, "hubspot", "7") == (
+        "https://app.hubspot.com/contacts/62515/record/0-1/7"
+    )
+    assert record_url(real, INVOICES, "quickbooks", "9") == (
+        "https://app.qbo.intuit.com/app/invoice?txnId=9"
+    )
+    assert record_url(row(sandbox=True), CONTACTS, "hubspot", "7") is None
