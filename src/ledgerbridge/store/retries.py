@@ -11,7 +11,9 @@ times and a backoff schedule.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import datetime as dt
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, or_, select, update
 
@@ -19,7 +21,27 @@ from ledgerbridge.store import schema
 from ledgerbridge.store.repository import Tx, utc_now
 from ledgerbridge.store.rows import RecordStatus
 
-__all__ = ["request_retry"]
+__all__ = ["ScheduledRecord", "request_retry", "schedules_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledRecord:
+    """A failed record's retry schedule: failures in a row, and when it is tried next
+    (None: it waits for a person)."""
+
+    object_type: str
+    side: str
+    record_id: str
+    retries: int
+    next_attempt_at: dt.datetime | None
+
+
+def schedules_for(
+    tx: Tx, connection_id: int, keys: Iterable[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], ScheduledRecord]:
+    """The schedule of these (object type, side, record id) failed records. PLACEHOLDER:
+    this branch keeps no schedule (the trust work does), so none is known."""
+    return {}
 
 
 def request_retry(

@@ -223,3 +223,24 @@ def test_records_link_to_the_services_own_apps_except_for_sandboxes() -> None:
         "https://app.qbo.intuit.com/app/invoice?txnId=9"
     )
     assert record_url(row(sandbox=True), CONTACTS, "hubspot", "7") is None
+
+
+async def test_the_failures_page_shows_each_records_retry_schedule(
+    client: httpx.AsyncClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledgerbridge.store.retries import ScheduledRecord
+
+    at = dt.datetime(2026, 12, 5, 9, 30, tzinfo=dt.UTC)
+    plans = {
+        (CONTACTS, "hubspot", "h2"): ScheduledRecord(CONTACTS, "hubspot", "h2", 8, None),
+        (CONTACTS, "hubspot", "h3"): ScheduledRecord(CONTACTS, "hubspot", "h3", 2, at),
+    }
+    # The schedule is kept by the retry mechanism (store.retries); here, its answer.
+    monkeypatch.setattr(
+        "ledgerbridge.web.pages.failures.schedules_for", lambda tx, cid, keys: plans
+    )
+    await sign_in(client, store)
+    page = (await client.get("/failures")).text
+    assert "Needs attention</strong> (8 failures in a row)" in page
+    assert "Next automatic retry 2026-12-05 09:30:00 UTC (2 in a row)" in page
+    assert "Tried again when either side of it changes" in page  # i1: no schedule known

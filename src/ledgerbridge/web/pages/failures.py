@@ -4,6 +4,7 @@ retry one, the selected, or all of a category; dismiss (kept in history)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections import defaultdict
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from ledgerbridge.store.dashboard import (
     failure_groups,
     page_records,
 )
-from ledgerbridge.store.retries import request_retry
+from ledgerbridge.store.retries import ScheduledRecord, request_retry, schedules_for
 from ledgerbridge.web.auth import require_csrf
 from ledgerbridge.web.pages.common import (
     actor,
@@ -31,6 +32,8 @@ from ledgerbridge.web.pages.common import (
 router = APIRouter()
 
 GROUP_PAGE = 25
+DUE_NOW_BEFORE = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
+"""A retry asked for is scheduled in the distant past: "at the next pass"."""
 
 
 @router.get("/failures", response_class=HTMLResponse)
@@ -38,6 +41,7 @@ def failures(request: Request, object: str = "", category: str = "") -> HTMLResp
     connection, connections = pick_connection(request)
     groups = []
     history = []
+    schedules: dict[tuple[str, str, str], ScheduledRecord] = {}
     if connection is not None:
         with context_of(request).store.begin() as tx:
             for cat, count in failure_groups(tx, connection.id, object or None):
@@ -52,6 +56,8 @@ def failures(request: Request, object: str = "", category: str = "") -> HTMLResp
                 records = page_records(tx, connection.id, f, limit=GROUP_PAGE).records
                 groups.append((cat, count, records))
             history = dismissed_history(tx, connection.id, limit=20)
+            keys = [(r.object_type, r.side, r.record_id) for _, _, rs in groups for r in rs]
+            schedules = schedules_for(tx, connection.id, keys)
     return render(
         request,
         "failures.html",
@@ -59,6 +65,8 @@ def failures(request: Request, object: str = "", category: str = "") -> HTMLResp
         connections=connections,
         groups=groups,
         history=history,
+        schedules=schedules,
+        due_now=DUE_NOW_BEFORE,
         object_filter=object,
         category_filter=category,
         retried=request.query_params.get("retried"),
