@@ -236,7 +236,7 @@ def test_counts_change_after_a_change_in_a_sandbox(page: Page, stack: Stack) -> 
     stack.hubspot_create("contacts", email=email, firstname="Grace")
     until(
         page,
-        lambda: count(page, "contacts_customers", "synced") == before + 1,
+        lambda: count(page, "contacts_customers", "synced") >= before + 1,
         "the new contact counted as synced",
     )
     # A count opens the list of those records in a side panel.
