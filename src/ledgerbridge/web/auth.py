@@ -16,14 +16,18 @@ the `require_csrf` dependency on every state-changing page route.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from http.cookies import SimpleCookie
+from urllib.parse import quote, urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -34,7 +38,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledgerbridge.store import Store
-from ledgerbridge.store.accounts import TokenKind, admin_account, use_token
+from ledgerbridge.store.accounts import TokenKind, admin_account, create_token, use_token
 
 __all__ = [
     "LOOPBACK_NAMES",
@@ -91,8 +95,6 @@ def allowed_host_names(
 ) -> frozenset[str]:
     """The loopback names, the listening `host` (unless a wildcard), `extra` names, and the
     host names of `urls` (the OAuth redirect URIs name the public address)."""
-    from urllib.parse import urlsplit
-
     names = set(LOOPBACK_NAMES)
     if host not in ("0.0.0.0", "::", ""):  # noqa: S104 (a comparison, not a bind)
         names.add(host.strip("[]").lower())
@@ -258,8 +260,6 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
     async def _principal(self, headers: Headers) -> Principal | None:
-        import asyncio
-
         authorization = headers.get("authorization")
         if authorization:
             return await asyncio.to_thread(_from_bearer, self.store, authorization)
@@ -296,8 +296,6 @@ def _api_write_without_csrf(scope: Scope, headers: Headers, principal: Principal
 
 
 def _cookie(headers: Headers, name: str) -> str | None:
-    from http.cookies import SimpleCookie
-
     raw = headers.get("cookie")
     if not raw:
         return None
@@ -339,9 +337,6 @@ async def require_csrf(request: Request) -> None:
 
 def create_signin_link(store: Store, base_url: str, *, minutes: float = 15.0) -> str:
     """A one-time sign-in link (`/signin/<token>`), valid for `minutes`."""
-    import datetime as dt
-
-    from ledgerbridge.store.accounts import create_token
 
     token = new_token("lbs_")
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes)
@@ -353,8 +348,6 @@ def create_signin_link(store: Store, base_url: str, *, minutes: float = 15.0) ->
 
 def is_loopback(host: str) -> bool:
     """Whether listening on `host` keeps the port to this machine."""
-    import ipaddress
-
     name = host.strip("[]").lower()
     if name == "localhost":
         return True

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ledgerbridge.store.accounts import TokenKind, admin_account, use_token
+from ledgerbridge.store.accounts import TokenKind, admin_account, record_audit, use_token
 from ledgerbridge.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -120,8 +120,6 @@ async def login(
     set_session(response, request, value)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     with ctx.store.begin() as tx:
-        from ledgerbridge.store.accounts import record_audit
-
         record_audit(tx, account.username, "sign_in", details={"client": client})
     return response
 
@@ -152,7 +150,5 @@ def signin_link(request: Request, token: str) -> Response:
     response = RedirectResponse("/", status_code=303)
     set_session(response, request, value)
     with ctx.store.begin() as tx:
-        from ledgerbridge.store.accounts import record_audit
-
         record_audit(tx, account.username, "sign_in", details={"via": "one-time link"})
     return response
