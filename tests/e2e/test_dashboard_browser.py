@@ -242,6 +242,7 @@ def test_counts_change_after_a_change_in_a_sandbox(page: Page, stack: Stack) -> 
     # A count opens the list of those records in a side panel.
     page.click("tr[data-object='contacts_customers'] a[data-count='synced']")
     expect(page.locator("#records-panel")).to_contain_text(email)
+    shot(page, "overview-panel")
 
 
 def failure_row(page: Page, category: str, side: str, record_id: str) -> Any:

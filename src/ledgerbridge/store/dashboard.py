@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ledgerbridge.store import schema
@@ -105,6 +105,9 @@ class RecordFilter:
     side: str | None = None
     text: str | None = None
     include_dismissed: bool = True
+    one_per_pair: bool = False
+    """Each linked pair once, by its record with the worse status (its HubSpot record when
+    both have the same): the records the overview counts."""
 
 
 @dataclass(slots=True)
@@ -159,7 +162,41 @@ def _conditions(connection_id: int, f: RecordFilter) -> list[ColumnElement[bool]
         )
     if not f.include_dismissed:
         where.append(~_dismissed())
+    if f.one_per_pair:
+        where.append(~_shown_by_its_pair())
     return where
+
+
+def _severity(column: Any) -> Any:
+    return case(SEVERITY, value=column, else_=0)
+
+
+def _shown_by_its_pair() -> ColumnElement[bool]:
+    """The record's pair is shown by its other record: a HubSpot record whose QuickBooks
+    counterpart has a worse status, or a QuickBooks record whose HubSpot counterpart's is as
+    bad or worse (a pair shows once, with the worse status, as `count_units` counts it)."""
+    other = R.alias("pair_other")
+    on_pair = and_(
+        L.c.connection_id == R.c.connection_id,
+        L.c.object_type == R.c.object_type,
+        other.c.connection_id == L.c.connection_id,
+        other.c.object_type == L.c.object_type,
+    )
+    hubspot_side = exists().where(
+        on_pair,
+        L.c.hubspot_id == R.c.record_id,
+        other.c.side == QBO,
+        other.c.record_id == L.c.qbo_id,
+        _severity(other.c.status) > _severity(R.c.status),
+    )
+    qbo_side = exists().where(
+        on_pair,
+        L.c.qbo_id == R.c.record_id,
+        other.c.side == HUBSPOT,
+        other.c.record_id == L.c.hubspot_id,
+        _severity(other.c.status) >= _severity(R.c.status),
+    )
+    return or_(and_(R.c.side == HUBSPOT, hubspot_side), and_(R.c.side == QBO, qbo_side))
 
 
 def _record(row: Any) -> SyncRecordRow:

@@ -79,7 +79,7 @@ def records_panel(request: Request) -> HTMLResponse:
     connection, connections = pick_connection(request)
     if connection is None:
         raise HTTPException(status_code=404, detail="No connection.")
-    f = record_filter(request)
+    f = record_filter(request, one_per_pair=True)
     with context_of(request).store.begin() as tx:
         result = page_records(tx, connection.id, f, offset=0, limit=20)
     return render(
