@@ -376,6 +376,9 @@ def test_reports_and_connections_pages(page: Page, stack: Stack) -> None:
     page.goto("/connections")
     expect(page.locator("main")).to_contain_text("Connected")
     expect(page.locator("main")).to_contain_text("close the books")  # R-INV-12 warning
+    expect(page.locator(".budget")).to_contain_text(
+        re.compile(r"QuickBooks: \d+ of 500 per minute")
+    )
     shot(page, "connections")
 
 

@@ -59,3 +59,18 @@ async def test_the_daily_reconciliation_records_drift_and_writes_nothing(lab: La
         assert row.options[LAST_RECONCILE]["drift"] == {CONTACTS.value: 1}
     finally:
         await runner.aclose()
+
+
+async def test_the_api_budget_used_per_window_is_read_after_a_pass(lab: Lab) -> None:
+    lab.save_rule(contacts_rule())
+    await lab.hs_create("contacts", email="a@x.io", firstname="Ann")
+    runner = _runner(lab)
+    try:
+        assert runner.budget_use(lab.connection_id) == []  # no client yet
+        await runner(lab.connection_id)
+        use = runner.budget_use(lab.connection_id)
+    finally:
+        await runner.aclose()
+    ((used, limit, seconds),) = [(u, n, s) for who, u, n, s in use if who == "QuickBooks"]
+    assert 0 < used <= limit == 500 and seconds >= 60  # the pass read and wrote QuickBooks
+    assert any(who == "HubSpot" and u > 0 for who, u, _, _ in use)

@@ -82,6 +82,7 @@ def compose(
         reconcile=runner.reconcile,
         security=WebSecurity(allowed_hosts=names),
         accounts_for=accounts_for,
+        budget_use=runner.budget_use,
     )
     runtime.add_listener(dashboard.on_pass)
     web = create_web_app(store, routers=[router, actions, rules_api], dashboard=dashboard)

@@ -169,6 +169,25 @@ class EngineRunner:
                 tx.update_connection(row.id, options={**row.options, LAST_RECONCILE: summary})
         return report
 
+    def budget_use(self, connection_id: int) -> list[tuple[str, int, int, float]]:
+        """The API budget of the connection's clients right now: per rate window, (whose,
+        requests counted, the limit, the window's seconds). Empty before its first pass."""
+        cached = self._clients.get(connection_id)
+        if cached is None:
+            return []
+        clients = cached[1]
+        budgets = {
+            "HubSpot": clients.hubspot.session.budget,
+            "HubSpot search": clients.hubspot.session.search_budget,
+            "QuickBooks": clients.qbo.budget,
+            "QuickBooks batches": clients.qbo.batch_budget,
+        }
+        return [
+            (label, budget.used(window.name), window.max_requests, window.per_seconds)
+            for label, budget in budgets.items()
+            for window in budget.windows
+        ]
+
     async def aclose(self) -> None:
         for _, clients in self._clients.values():
             await clients.aclose()

@@ -78,6 +78,9 @@ class DashboardContext:
     passes: dict[int, tuple[dt.datetime, str | None]] = field(default_factory=dict)
     """connection id → (when its last pass ended, its error or None): `on_pass`."""
     accounts_for: AccountsFor | None = None
+    budget_use: Callable[[int], list[tuple[str, int, int, float]]] | None = None
+    """Per rate window of a connection's clients: (whose, used, limit, seconds) —
+    `EngineRunner.budget_use`."""
     oauth_states: dict[str, tuple[str, int | None, float]] = field(default_factory=dict)
     """OAuth flows started from the Connections page: state → (service, connection, until)."""
     """The live accounts of a connection for the rules wizard (field pickers, checks)."""
@@ -188,6 +191,15 @@ def link_builder(connection: ConnectionRow | None, several: bool) -> Callable[..
     return link
 
 
+def per(seconds: float) -> str:
+    """A rate window's length as people say it (the windows carry a small safety margin)."""
+    if seconds >= 86_000:
+        return "day"
+    if 59 <= seconds <= 70:
+        return "minute"
+    return f"{round(seconds):g} s" if seconds >= 2 else "second"
+
+
 def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     principal = principal_of(request)
     values.setdefault("connection", None)
@@ -208,6 +220,7 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
             "category_info": category_info,
             "record_url": record_url,
             "when": when,
+            "per": per,
             **values,
         },
         status_code=status_code,

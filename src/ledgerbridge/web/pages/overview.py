@@ -58,12 +58,14 @@ def overview(
 def connections_page(request: Request) -> HTMLResponse:
     connection, connections = pick_connection(request)
     ctx = context_of(request)
+    budgets = {c.id: ctx.budget_use(c.id) for c in connections} if ctx.budget_use else {}
     return render(
         request,
         "connections.html",
         connection=connection,
         connections=connections,
         passes=ctx.passes,
+        budgets=budgets,
     )
 
 
