@@ -61,6 +61,7 @@ def register(app: typer.Typer) -> None:
         from ledgerbridge.operations.connect import connect as run_flow
         from ledgerbridge.operations.connect import oauth_app
         from ledgerbridge.settings import load_settings
+        from ledgerbridge.store.accounts import record_audit
         from ledgerbridge.store.configured import open_store
 
         settings = load_settings(config)
@@ -90,6 +91,7 @@ def register(app: typer.Typer) -> None:
             with store.begin() as tx:
                 row = tx.get_connection(cid)
                 has_rules = any(r.enabled for r in tx.list_rules(cid))
+                record_audit(tx, "command line", "connect", connection_id=cid, target=service.value)
         except LedgerbridgeError:
             raise  # rendered by the command line: `error: <what> — <fix>`, exit 2
         except Exception as exc:
