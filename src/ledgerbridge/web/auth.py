@@ -156,6 +156,11 @@ class LoginThrottle:
         now = self.clock()
         self._failures.setdefault(client, deque()).append(now)
         self._all.append(now)
+        if len(self._failures) > 1000:  # forget the addresses whose failures are all old
+            for address, entries in list(self._failures.items()):
+                self._prune(entries)
+                if not entries:
+                    del self._failures[address]
 
     def succeeded(self, client: str) -> None:
         self._failures.pop(client, None)
