@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 LINT_PATHS := src tests $(wildcard bench)
 
-.PHONY: demo test lint typecheck unit install clean
+.PHONY: demo test lint typecheck unit install clean long
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,3 +33,8 @@ test: lint typecheck
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The state machines and property tests with random seeds and 10x the examples (on demand;
+# CI runs them derandomized). A failure prints the seed and the blob to reproduce it.
+long: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/unit/sync tests/integration/test_sync_machine.py tests/integration/test_invoice_machine.py
