@@ -36,7 +36,13 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from ledgerbridge.runtime.demo import DEMO_REALM, DEMO_TOKEN, DemoOptions, build_demo
+        from ledgerbridge.runtime.demo import (
+            DEMO_REALM,
+            DEMO_TOKEN,
+            DemoOptions,
+            StaleDemoState,
+            build_demo,
+        )
         from ledgerbridge.runtime.progress import show_initial_sync, summary_table
         from ledgerbridge.runtime.serving import serve_all
 
@@ -50,7 +56,11 @@ def register(app: typer.Typer) -> None:
             db=db,
             poll_interval=poll_interval,
         )
-        built = build_demo(options)
+        try:
+            built = build_demo(options)
+        except StaleDemoState as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(code=2) from exc
         urls = built.urls
 
         def started() -> None:
