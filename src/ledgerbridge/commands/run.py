@@ -32,12 +32,14 @@ def register(app: typer.Typer) -> None:
 
         from ledgerbridge.runtime.directory import StoreDirectory
         from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
+        from ledgerbridge.runtime.observe import PassObserver
         from ledgerbridge.runtime.runner import EngineRunner
         from ledgerbridge.runtime.serving import Served, serve_all
         from ledgerbridge.runtime.setup import open_store
         from ledgerbridge.settings import load_settings
         from ledgerbridge.store import ConnectionStatus
         from ledgerbridge.web.app import create_web_app
+        from ledgerbridge.web.metrics import Metrics, metrics_router
         from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 
         logging.basicConfig(
@@ -84,7 +86,8 @@ def register(app: typer.Typer) -> None:
                     err=True,
                 )
 
-            runner = EngineRunner(store, settings)
+            metrics = Metrics()
+            runner = EngineRunner(store, settings, observer=PassObserver(metrics))
             directory = StoreDirectory(store)
             runtime = EmbeddedRuntime(
                 runner,
@@ -93,7 +96,7 @@ def register(app: typer.Typer) -> None:
                 reconcile=runner.reconcile,
             )
             router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
-            web = create_web_app(store, routers=[router])
+            web = create_web_app(store, routers=[router, metrics_router(metrics)])
 
             async def run_runtime() -> None:
                 try:

@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from ledgerbridge.runtime.clients import sandbox_options
 from ledgerbridge.runtime.directory import StoreDirectory
 from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
+from ledgerbridge.runtime.observe import PassObserver
 from ledgerbridge.runtime.runner import EngineRunner
 from ledgerbridge.runtime.serving import Served
 from ledgerbridge.sandbox.hubspot import cli as hubspot_cli
@@ -37,6 +38,7 @@ from ledgerbridge.store import Store, TokenCipher, generate_key
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.rules import Direction, InvoiceSettings, ObjectPair, SyncRule
 from ledgerbridge.web.app import create_web_app
+from ledgerbridge.web.metrics import Metrics, metrics_router
 from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 
 __all__ = [
@@ -214,7 +216,8 @@ def build_demo(options: DemoOptions) -> Demo:
         raise
     cid = ensure_demo_connection(store, hubspot_url, qbo_url, str(hubspot_config.portal_id))
 
-    runner = EngineRunner(store, settings)
+    metrics = Metrics()
+    runner = EngineRunner(store, settings, observer=PassObserver(metrics))
     directory = StoreDirectory(store)
     runtime = EmbeddedRuntime(
         runner,
@@ -230,7 +233,12 @@ def build_demo(options: DemoOptions) -> Demo:
     served = [
         Served(hubspot_app(hubspot_config), host, options.hubspot_port, "hubspot"),
         Served(qbo_app(qbo_config), host, options.qbo_port, "qbo"),
-        Served(create_web_app(store, routers=[router]), host, options.port, "web"),
+        Served(
+            create_web_app(store, routers=[router, metrics_router(metrics)]),
+            host,
+            options.port,
+            "web",
+        ),
     ]
     demo = Demo(
         options=options,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import TypeVar, cast
 
@@ -55,7 +56,7 @@ from ledgerbridge.sync.ports import (
     WriteResult,
 )
 from ledgerbridge.sync.record import record_pass
-from ledgerbridge.sync.report import PairReport, PassReport, summarize
+from ledgerbridge.sync.report import PairReport, PassReport, change_lags, summarize
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
 T = TypeVar("T")
@@ -130,6 +131,7 @@ class SyncEngine:
                 rule = rules.get(pair)
                 if rule is None or not rule.enabled or (only is not None and pair not in only):
                     continue  # R-CON-4: a rule that is off keeps its links and cursors
+                started = time.perf_counter()
                 try:
                     await self._run_rule(rule, report.pair(pair), dry_run)
                 except AuthenticationError:
@@ -138,6 +140,8 @@ class SyncEngine:
                     # The rule's read or batch failed as a whole: nothing was recorded and
                     # no cursor moved, so the next pass retries it. Other rules go on.
                     report.pair(pair).error = f"{error.category.value}: {error.detail}"
+                finally:
+                    report.pair(pair).seconds = time.perf_counter() - started
         except AuthenticationError as error:
             report.stopped = "authentication"
             if not dry_run:
@@ -338,6 +342,8 @@ class SyncEngine:
         seen = {r.ref: r for side in System for r in records[side]}
         recorded = record_pass(rule, links, actions, results, seen, refs, report)
         await self._heal(rule, records, actions, recorded.records)
+        report.retried = len(self._due)
+        report.lags = change_lags(writes, results, seen, self.clock())
         cursors = self._cursors(changes, recorded.held)
         await self.state.commit(
             Commit(pair, recorded.commit_links, recorded.records, recorded.activity, cursors)

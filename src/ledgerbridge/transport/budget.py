@@ -127,7 +127,7 @@ class RateBudget:
         self.unpredicted = unpredicted or Unpredicted429()
         self._rng = rng or random.Random()
         self._recent_429s: deque[float] = deque()
-        self.throttled = 0  # 429s seen (for metrics)
+        self.throttled = 0  # 429s answered to requests of this budget (for metrics)
         self.long_pauses = 0  # of which were treated as a real throttle
 
     @property
@@ -183,7 +183,6 @@ class RateBudget:
         while self._recent_429s and self._recent_429s[0] <= now - rule.memory_seconds:
             self._recent_429s.popleft()
         self._recent_429s.append(now)
-        self.throttled += 1
         repeats = len(self._recent_429s)
         at_limit = self.near_limit() if predicted is None else predicted
         if at_limit or repeats >= rule.throttle_after:

@@ -110,7 +110,9 @@ async def send(
             observe=observe,
         )
 
-    return await call_with_retries(once, policy, sleep=sleep, on_retry=on_retry)
+    key = (params or {}).get("requestid")
+    label = f"{method} {httpx.URL(url).path}" + (f" idempotency_key={key}" if key else "")
+    return await call_with_retries(once, policy, sleep=sleep, on_retry=on_retry, label=label)
 
 
 async def _attempt(
@@ -147,6 +149,8 @@ async def _attempt(
             if error.retry_after is None:
                 error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if error.status == 429 or error.category is ErrorCategory.RATE_LIMITED:
+                if budgets:
+                    budgets[0].throttled += 1
                 if error.retry_after is None and default_retry_after is not None:
                     error.retry_after = _pause_after_429(budgets, default_retry_after)
                 if error.retry_after is not None:

@@ -4,9 +4,11 @@ limit, or 429s keep coming) gets the long pause. Virtual time throughout."""
 
 from __future__ import annotations
 
+import logging
 import random
 
 import httpx
+import pytest
 
 from ledgerbridge.transport.budget import RateBudget, Unpredicted429, Window
 from ledgerbridge.transport.http import send
@@ -100,3 +102,26 @@ async def test_a_server_retry_after_is_honoured_as_given() -> None:
     script = Script(httpx.Response(429, headers={"Retry-After": "30"}), httpx.Response(200))
     await get(time, rates, script)
     assert time.sleeps == [30.0]
+
+
+async def test_each_retried_request_is_logged_with_its_idempotency_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    time = FakeTime()
+    script = Script(httpx.Response(500), httpx.Response(200))
+    with caplog.at_level(logging.INFO, logger="ledgerbridge.transport.retry"):
+        await send(
+            client(script),
+            "POST",
+            "/v3/company/1/invoice",
+            tokens=Tokens(),
+            classify=classify,
+            params={"requestid": "key-123"},
+            policy=POLICY,
+            sleep=time.sleep,
+        )
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith(
+        "event=retry request='POST /v3/company/1/invoice idempotency_key=key-123'"
+    )
+    assert "attempt=1" in line and "category=service_unavailable" in line and "status=500" in line
