@@ -41,6 +41,6 @@ long: $(VENV)/.installed
 
 # The chaos suite at the large size (CI runs the small one inside `make test`). The seed is
 # printed; CHAOS_SEED=N replays a run, CHAOS_SIZE=N changes its size.
-CHAOS_SIZE ?= 1000
+CHAOS_SIZE ?= 1500
 chaos: $(VENV)/.installed
 	CHAOS_SIZE=$(CHAOS_SIZE) $(BIN)/pytest -q -s -p no:randomly tests/chaos
