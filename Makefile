@@ -40,7 +40,8 @@ long: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/unit/sync tests/integration/test_sync_machine.py tests/integration/test_invoice_machine.py
 
 # The chaos suite at the large size (CI runs the small one inside `make test`). The seed is
-# printed; CHAOS_SEED=N replays a run, CHAOS_SIZE=N changes its size.
+# printed (a random one unless CHAOS_SEED=N replays a run); CHAOS_SIZE=N changes the size.
 CHAOS_SIZE ?= 1500
+CHAOS_SEED ?= random
 chaos: $(VENV)/.installed
-	CHAOS_SIZE=$(CHAOS_SIZE) $(BIN)/pytest -q -s -p no:randomly tests/chaos
+	CHAOS_SIZE=$(CHAOS_SIZE) CHAOS_SEED=$(CHAOS_SEED) $(BIN)/pytest -q -s -p no:randomly tests/chaos
