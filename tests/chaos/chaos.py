@@ -47,7 +47,13 @@ from ledgerbridge.transport import RetryPolicy, StaticToken
 from tests.integration.conftest import contacts_rule, products_rule
 from tests.integration.faults import Crash, CrashingSide, WriteCounter
 from tests.integration.harness import DEFAULT_REALM, Lab
-from tests.integration.invoicing import hs_invoice, invoice_rule, qbo_invoice
+from tests.integration.invoicing import (
+    hs_invoice,
+    hs_payment,
+    invoice_rule,
+    qbo_invoice,
+    qbo_payment,
+)
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 CONTACTS, PRODUCTS = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
@@ -107,6 +113,8 @@ class Chaos:
         self.result = ChaosResult(seed, size)
         self.clients: list[tuple[HubSpotClient, QboClient]] = []
         self.made: dict[System, set[str]] = {H: set(), Q: set()}
+        self.paid: set[str] = set()  # QBO ids of invoices with a payment (never voided)
+        self.voided: set[str] = set()
 
     # ---- the engine, one "process life" per pass ----
 
@@ -174,7 +182,7 @@ class Chaos:
     async def user(self) -> None:
         """One user action on either side; a user's request that fails is given up."""
         actions = [self.hs_contact, self.qbo_customer, self.hs_edit, self.qbo_edit]
-        actions += [self.hs_invoice, self.qbo_invoice, self.hs_void]
+        actions += [self.hs_invoice, self.qbo_invoice, self.hs_void, self.qbo_pay, self.hs_pay]
         with contextlib.suppress(SyncError, httpx.HTTPStatusError):
             await self.rng.choice(actions)()
 
@@ -241,11 +249,37 @@ class Chaos:
             self.count("qbo invoices")
 
     async def hs_void(self) -> None:
-        hubspot_made = [x for x in self.linked(INVOICES) if x.origin == "hubspot"]
+        hubspot_made = [
+            x for x in self.linked(INVOICES) if x.origin == "hubspot" and x.qbo_id not in self.paid
+        ]
         if hubspot_made:
             link = self.rng.choice(hubspot_made)
             await self.lab.hs_update("invoices", link.hubspot_id, hs_invoice_status="voided")
+            self.voided.add(link.qbo_id)
             self.count("voids")
+
+    async def qbo_pay(self) -> None:
+        """A QBO user records a part payment on an invoice that is synced and not voided."""
+        links = [x for x in self.linked(INVOICES) if x.qbo_id not in self.voided | self.paid]
+        if links:
+            link = self.rng.choice(links)
+            invoice = await self.lab.qbo_client().get("Invoice", link.qbo_id)
+            await qbo_payment(self.lab, invoice["CustomerRef"]["value"], link.qbo_id, "5")
+            self.paid.add(link.qbo_id)
+            self.count("qbo payments")
+
+    async def hs_pay(self) -> None:
+        """A HubSpot payment on a HubSpot invoice that is synced and not voided."""
+        links = [
+            x
+            for x in self.linked(INVOICES)
+            if x.origin == "hubspot" and x.qbo_id not in self.voided | self.paid
+        ]
+        if links:
+            link = self.rng.choice(links)
+            await hs_payment(self.lab, link.hubspot_id, "5")
+            self.paid.add(link.qbo_id)
+            self.count("hubspot payments")
 
     # ---- the run ----
 
