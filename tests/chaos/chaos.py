@@ -24,18 +24,24 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from ledgerbridge.domain import System
 from ledgerbridge.hubspot.client import HubSpotClient
+from ledgerbridge.hubspot.webhooks import sign_v3
 from ledgerbridge.qbo.client import QboClient
+from ledgerbridge.qbo.webhooks import sign as qbo_sign
 from ledgerbridge.runtime.connection import engine_for_clients
+from ledgerbridge.runtime.directory import StoreDirectory
 from ledgerbridge.runtime.observe import api_counts
 from ledgerbridge.runtime.reconcile import reconcile_ports
 from ledgerbridge.store import RecordStatus
@@ -44,6 +50,8 @@ from ledgerbridge.sync.engine import SyncEngine
 from ledgerbridge.sync.errors import SyncError
 from ledgerbridge.sync.rules import Direction, ObjectPair
 from ledgerbridge.transport import RetryPolicy, StaticToken
+from ledgerbridge.web.app import create_web_app
+from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 from tests.integration.conftest import contacts_rule, products_rule
 from tests.integration.faults import Crash, CrashingSide, WriteCounter
 from tests.integration.harness import DEFAULT_REALM, Lab
@@ -78,6 +86,83 @@ class TimeoutAfterCommit(httpx.AsyncBaseTransport):
         return response
 
 
+class Webhooks:
+    """Signed webhook deliveries to the engine's endpoints, replayed: a delivery only wakes
+    a pass (counted) and never writes to the store; a stale or forged one is refused."""
+
+    SECRET, VERIFIER = "chaos-app-secret", "chaos-verifier"
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab, self.woken, self.sent, self.refused = lab, 0, 0, 0
+        router = webhook_router(
+            directory=StoreDirectory(lab.store),
+            wake=self.wake,
+            secrets=WebhookSecrets(SecretStr(self.SECRET), SecretStr(self.VERIFIER)),
+        )
+        app = create_web_app(lab.store, routers=[router])
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://engine.test"
+        )
+        self.replays: list[tuple[str, bytes, dict[str, str], int]] = []
+        """(path, body, headers, the answer expected: 200 accepted, 401 refused)."""
+
+    def wake(self, connection_id: int, pairs: object) -> None:
+        self.woken += 1
+
+    def state(self) -> Any:
+        with self.lab.store.begin() as tx:
+            cid = self.lab.connection_id
+            return (
+                [(x.hubspot_id, x.qbo_id, x.hubspot_hash, x.qbo_hash) for x in tx.list_links(cid)],
+                [(r.record_id, r.status, r.attempts) for r in tx.list_records(cid, limit=10**6)],
+                len(tx.list_activity(cid, limit=10**6)),
+            )
+
+    def qbo(self, entity: str, entity_id: str) -> None:
+        entities = [{"name": entity, "id": entity_id, "operation": "Update"}]
+        body = json.dumps(
+            {
+                "eventNotifications": [
+                    {"realmId": DEFAULT_REALM, "dataChangeEvent": {"entities": entities}}
+                ]
+            }
+        ).encode()
+        signature = {"intuit-signature": qbo_sign(body, self.VERIFIER)}
+        self.replays.append(("/webhooks/qbo", body, signature, 200))
+
+    def hubspot(self, object_id: str, *, age_ms: int = 0) -> None:
+        event = {
+            "portalId": 1,
+            "occurredAt": 1,
+            "subscriptionType": "contact.propertyChange",
+            "objectId": int(object_id),
+            "eventId": 1,
+            "subscriptionId": 1,
+            "appId": 1,
+        }
+        body = json.dumps([event]).encode()
+        stamp = str(int(time.time() * 1000) - age_ms)
+        url = "http://engine.test/webhooks/hubspot"
+        headers = {
+            "X-HubSpot-Signature-v3": sign_v3("POST", url, body, stamp, self.SECRET),
+            "X-HubSpot-Request-Timestamp": stamp,
+        }
+        self.replays.append(("/webhooks/hubspot", body, headers, 401 if age_ms > 300_000 else 200))
+
+    async def deliver(self, rng: random.Random) -> None:
+        """Deliver every queued webhook, then replay some of them; between each, the store
+        must not change. Stale HubSpot deliveries must be refused."""
+        batch = self.replays + rng.sample(self.replays, min(len(self.replays), 3))
+        self.replays = []
+        for path, body, headers, expected in batch:
+            before = self.state()
+            response = await self.client.post(path, content=body, headers=headers)
+            self.sent += 1
+            assert response.status_code == expected, (path, response.status_code, expected)
+            self.refused += response.status_code == 401
+            assert self.state() == before, "a webhook changed the store"
+
+
 @dataclass
 class ChaosResult:
     seed: int
@@ -93,6 +178,7 @@ class ChaosResult:
     throttled: dict[str, int] = field(default_factory=dict)
     timeouts: int = 0
     failed: dict[str, int] = field(default_factory=dict)
+    webhooks: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         return (
@@ -100,7 +186,8 @@ class ChaosResult:
             f"duplicates={len(self.duplicates)} lost={len(self.lost)} drift={self.drift} "
             f"kills={self.kills} settle_passes={self.settle_passes} "
             f"settle_seconds={self.settle_seconds:.0f} requests={self.requests} "
-            f"429s={self.throttled} timeouts_after_commit={self.timeouts} failed={self.failed}"
+            f"429s={self.throttled} timeouts_after_commit={self.timeouts} failed={self.failed} "
+            f"webhooks={self.webhooks}"
         )
 
 
@@ -113,6 +200,8 @@ class Chaos:
         self.result = ChaosResult(seed, size)
         self.clients: list[tuple[HubSpotClient, QboClient]] = []
         self.made: dict[System, set[str]] = {H: set(), Q: set()}
+        self.fresh: dict[System, set[str]] = {H: set(), Q: set()}  # entered since the last pass
+        self.webhooks = Webhooks(lab)
         self.paid: set[str] = set()  # QBO ids of invoices with a payment (never voided)
         self.voided: set[str] = set()
 
@@ -154,6 +243,7 @@ class Chaos:
         )
 
     async def run_pass(self, counter: WriteCounter | None = None) -> int:
+        self.fresh = {H: set(), Q: set()}
         try:
             report = await self.engine(counter).run_pass()
         except Crash:
@@ -190,28 +280,32 @@ class Chaos:
         self.result.created[what] = self.result.created.get(what, 0) + 1
 
     def email_for(self, side: System) -> str:
-        """Sometimes the email of a person the other side's users made and nobody synced
-        yet (the same person on both sides); else a new one. Users never make two records
-        with one email on the same side."""
-        synced = {str(x.base.get("email")) for x in self.lab.links(CONTACTS)}
-        shared = sorted(self.made[side.other] - self.made[side] - synced)
-        if shared and self.rng.random() < 0.3:
+        """Sometimes the email of a person the other side's users entered in this round
+        (no pass has run since: the same person entered on both sides before any sync);
+        else a new one. Users never enter two records with one email on one side."""
+        shared = sorted(self.fresh[side.other] - self.made[side])
+        if shared and self.rng.random() < 0.5:
             email = self.rng.choice(shared)
         else:
             email = f"p{sum(map(len, self.made.values()))}.{self.seed}@chaos.test"
         self.made[side].add(email)
+        self.fresh[side].add(email)
         return email
 
     async def hs_contact(self) -> None:
         email = self.email_for(H)
-        await self.lab.hs_create("contacts", email=email, firstname=f"F{self.rng.randrange(99)}")
+        made = await self.lab.hs_create(
+            "contacts", email=email, firstname=f"F{self.rng.randrange(99)}"
+        )
+        self.webhooks.hubspot(made)
         self.count("hubspot contacts")
 
     async def qbo_customer(self) -> None:
         email = self.email_for(Q)
         name = f"Customer {email}"
         body = {"DisplayName": name, "PrimaryEmailAddr": {"Address": email}}
-        await self.lab.qbo_create("Customer", body)
+        made = await self.lab.qbo_create("Customer", body)
+        self.webhooks.qbo("Customer", str(made["Id"]))
         self.count("qbo customers")
 
     def linked(self, pair: ObjectPair) -> list[Any]:
@@ -321,6 +415,8 @@ class Chaos:
         while round_ < rounds or (pending and round_ < rounds + 20):
             for _ in range(max(1, self.size // 20)):
                 await self.user()
+            self.webhooks.hubspot("1", age_ms=6 * 60 * 1000)  # a stale replay: refused
+            await self.webhooks.deliver(self.rng)
             pending += [WriteCounter(n) for n in kills.get(round_, [])]
             if await self.run_pass(pending[0] if pending else None) < 0:
                 pending.pop(0)
@@ -339,6 +435,9 @@ class Chaos:
             for api, c in counts.items():
                 self.result.requests[api] = self.result.requests.get(api, 0) + c.requests
                 self.result.throttled[api] = self.result.throttled.get(api, 0) + c.throttled
+        hooks = self.webhooks
+        self.result.webhooks = {"sent": hooks.sent, "refused": hooks.refused, "woke": hooks.woken}
+        await hooks.client.aclose()
         await self.check()
         await self.http.aclose()
         return self.result

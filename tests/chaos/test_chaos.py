@@ -34,3 +34,6 @@ async def test_chaos_no_duplicates_nothing_lost_and_in_sync_after_the_faults() -
     assert result.lost == [], result.summary()
     assert result.drift == 0, result.summary()
     assert result.settle_passes > 0, f"did not settle in 40 passes: {result.summary()}"
+    # Replayed webhooks only woke passes (the store never changed: checked at each one);
+    # every stale one (one per round) was refused.
+    assert result.webhooks["refused"] >= 12 and result.webhooks["woke"] > 0, result.summary()
