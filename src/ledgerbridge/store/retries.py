@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
 
 from ledgerbridge.domain import System
 from ledgerbridge.store import schema
@@ -34,10 +34,12 @@ __all__ = [
     "ScheduledRecord",
     "due_failures",
     "failed_records",
+    "needs_attention",
     "request_retry",
     "retry_delay",
     "schedule",
     "schedule_of",
+    "schedules_for",
 ]
 
 RETRY_BASE = dt.timedelta(minutes=1)
@@ -69,7 +71,8 @@ class ScheduledRecord:
 
     @property
     def needs_attention(self) -> bool:
-        return self.next_attempt_at is None
+        """No longer retried by itself (a record failed before schedules existed is not)."""
+        return self.next_attempt_at is None and self.retries >= ATTENTION_AFTER
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -217,3 +220,42 @@ def schedule_of(
     query = query.order_by(table.c.next_attempt_at.is_(None), table.c.next_attempt_at, table.c.id)
     rows = tx.connection.execute(query.limit(limit)).all()
     return [ScheduledRecord(str(t), str(s), str(r), int(n), at) for t, s, r, n, at in rows]
+
+
+def schedules_for(
+    tx: Tx, connection_id: int, keys: Iterable[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], ScheduledRecord]:
+    """The schedule of these (object type, side, record id) failed records."""
+    table = schema.sync_records
+    wanted = sorted(set(keys))
+    found: dict[tuple[str, str, str], ScheduledRecord] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = tx.connection.execute(
+            select(
+                table.c.object_type,
+                table.c.side,
+                table.c.record_id,
+                table.c.retries,
+                table.c.next_attempt_at,
+            ).where(
+                table.c.connection_id == connection_id,
+                table.c.status == RecordStatus.FAILED.value,
+                tuple_(table.c.object_type, table.c.side, table.c.record_id).in_(chunk),
+            )
+        ).all()
+        for t, s, r, n, at in rows:
+            found[(str(t), str(s), str(r))] = ScheduledRecord(str(t), str(s), str(r), int(n), at)
+    return found
+
+
+def needs_attention(tx: Tx, connection_id: int) -> int:
+    """How many failed records no longer retry by themselves (see `ATTENTION_AFTER`)."""
+    table = schema.sync_records
+    query = select(func.count()).where(
+        table.c.connection_id == connection_id,
+        table.c.status == RecordStatus.FAILED.value,
+        table.c.next_attempt_at.is_(None),
+        table.c.retries >= ATTENTION_AFTER,
+    )
+    return int(tx.connection.execute(query).scalar_one())
