@@ -212,9 +212,10 @@ class SyncEngine:
         if not isinstance(self.state, RetryState):
             return
         due = await self.state.due_failures(rule.object_pair, self.clock())
+        have = {r.ref for side in System for r in records[side]}
         wanted: dict[System, set[str]] = {}
         for ref in due:
-            if all(r.ref != ref for r in records[ref.system]):
+            if ref not in have:
                 wanted.setdefault(ref.system, set()).add(ref.id)
         self._due = set(due)
         found = await _gather(
