@@ -59,7 +59,6 @@ from tests.integration.invoicing import (
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 CONTACTS, PRODUCTS = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
 INVOICES = ObjectPair.INVOICES_INVOICES
-WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass
