@@ -1,7 +1,7 @@
 """What `run` and `demo` both start: the engine runner, the embedded runtime that decides
 when a connection syncs, and the web app — the dashboard (`web.pages`, behind the
-sign-in of `web.auth`) with the webhooks, the HubSpot workflow actions and the rules API
-(`web.api_rules`) in — over one store."""
+sign-in of `web.auth`) with the webhooks, the HubSpot workflow actions, the rules API
+(`web.api_rules`) and the Prometheus `/metrics` in — over one store."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
+from ledgerbridge.runtime.observe import PassObserver
 from ledgerbridge.runtime.runner import EngineRunner
 from ledgerbridge.runtime.workflow_actions import wire_actions
 from ledgerbridge.settings import Settings
@@ -19,6 +20,7 @@ from ledgerbridge.store.directory import StoreDirectory
 from ledgerbridge.web.api_rules import rules_router, settings_accounts
 from ledgerbridge.web.app import create_web_app
 from ledgerbridge.web.auth import WebSecurity, allowed_host_names
+from ledgerbridge.web.metrics import Metrics, metrics_router
 from ledgerbridge.web.pages.common import DashboardContext
 from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 
@@ -56,7 +58,8 @@ def compose(
     web app answers to `allowed_hosts` (default: the loopback names, `settings.host`,
     `settings.allowed_hosts` and the host names of the OAuth redirect URIs and
     `public_url`)."""
-    runner = EngineRunner(store, settings)
+    metrics = Metrics()
+    runner = EngineRunner(store, settings, observer=PassObserver(metrics))
     directory = StoreDirectory(store)
     runtime = EmbeddedRuntime(
         runner,
@@ -85,5 +88,6 @@ def compose(
         budget_use=runner.budget_use,
     )
     runtime.add_listener(dashboard.on_pass)
-    web = create_web_app(store, routers=[router, actions, rules_api], dashboard=dashboard)
+    routers = [router, actions, rules_api, metrics_router(metrics)]
+    web = create_web_app(store, routers=routers, dashboard=dashboard)
     return Stack(runner, runtime, web, dashboard)

@@ -28,7 +28,7 @@ from ledgerbridge.store.dashboard import (
     page_records,
 )
 from ledgerbridge.store.repository import RecordStatusEntry
-from ledgerbridge.store.retries import request_retry
+from ledgerbridge.store.retries import DUE_NOW, request_retry, schedules_for
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 CONTACTS, INVOICES = "contacts_customers", "invoices_invoices"
@@ -146,14 +146,22 @@ def test_invoice_payments_are_the_links_applied_to_the_invoice(store: Store, cid
     )
 
 
-def test_a_retry_marks_the_failed_records_and_rereads_their_side(store: Store, cid: int) -> None:
+def test_a_retry_makes_the_matching_failed_records_due(store: Store, cid: int) -> None:
+    keys = [
+        (CONTACTS, "hubspot", "h4"),
+        (CONTACTS, "quickbooks", "q5"),
+        (CONTACTS, "hubspot", "h1"),
+    ]
     with store.begin() as tx:
         assert request_retry(tx, cid, object_type=CONTACTS, record_keys=[("hubspot", "h4")]) == 1
-        assert tx.get_cursor(cid, H, CONTACTS) is None  # the HubSpot side is read again
-        assert tx.get_cursor(cid, Q, CONTACTS) is not None
         assert request_retry(tx, cid, record_keys=[("hubspot", "h1")]) == 0  # synced: no retry
+        due = schedules_for(tx, cid, keys)
+        assert due[(CONTACTS, "hubspot", "h4")].next_attempt_at == DUE_NOW
+        assert (CONTACTS, "hubspot", "h1") not in due
         assert request_retry(tx, cid, error_category="duplicate_display_name") == 2
-        assert tx.get_cursor(cid, Q, CONTACTS) is None
+        assert schedules_for(tx, cid, keys)[(CONTACTS, "quickbooks", "q5")].next_attempt_at == (
+            DUE_NOW
+        )
 
 
 def test_tokens_are_found_by_hash_and_a_sign_in_link_is_spent_once(store: Store) -> None:

@@ -24,6 +24,7 @@ from ledgerbridge.store import (
 from ledgerbridge.store.accounts import list_audit
 from ledgerbridge.store.dashboard import RecordFilter, page_records
 from ledgerbridge.store.repository import RecordStatusEntry
+from ledgerbridge.store.retries import DUE_NOW, schedules_for
 from ledgerbridge.web.app import create_web_app
 from ledgerbridge.web.pages.common import DashboardContext, record_url
 from tests.support.signin import BASE_URL, sign_in
@@ -101,8 +102,9 @@ async def test_retrying_one_record_marks_it_audits_and_wakes_the_runtime(
     assert "retried=1" in answer.headers["location"]
     assert wakes == [1]
     with store.begin() as tx:
-        assert tx.get_cursor(1, H, CONTACTS) is None  # the side is read again
+        (plan,) = schedules_for(tx, 1, [(CONTACTS, "hubspot", "h2")]).values()
         (entry,) = [e for e in list_audit(tx) if e.action == "retry"]
+    assert plan.next_attempt_at == DUE_NOW  # tried at the next pass
     assert entry.details == {"records": [f"{CONTACTS}|hubspot|h2"], "matched": 1}
 
 

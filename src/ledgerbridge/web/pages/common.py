@@ -60,6 +60,17 @@ QBO_PAGES = {
     "payments": "recvpayment?txnId=",
 }
 
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    303: {"description": "Go to another page (after a form, or to the sign-in)"},
+    400: {"description": "A request this page cannot use (the page says why)"},
+    401: {"description": "Not signed in"},
+    403: {"description": "The form's CSRF token is missing or wrong"},
+    404: {"description": "No such connection, record or rule"},
+    429: {"description": "Too many failed sign-ins: wait"},
+    502: {"description": "HubSpot or QuickBooks did not answer as needed"},
+}
+"""What the dashboard's pages answer besides 200 (their routers document it)."""
+
 AccountsFor = Callable[[int], AbstractAsyncContextManager[Any]]
 Wake = Callable[[int], None]
 Reconcile = Callable[[int], Awaitable[Any]]
@@ -211,7 +222,7 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
         {
             "version": __version__,
             "principal": principal,
-            "csrf": principal.csrf if principal else "",
+            "csrf": (principal.csrf or "") if principal else "",
             "objects": OBJECT_NAMES,
             "sides": SIDE_NAMES,
             "statuses": STATUS_NAMES,

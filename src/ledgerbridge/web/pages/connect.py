@@ -16,9 +16,9 @@ from ledgerbridge.domain import System
 from ledgerbridge.operations.connect import ConnectError, complete_grant, oauth_app
 from ledgerbridge.sync.errors import SyncError
 from ledgerbridge.web.auth import principal_of, require_csrf
-from ledgerbridge.web.pages.common import audit, context_of, in_thread
+from ledgerbridge.web.pages.common import PAGE_RESPONSES, audit, context_of, in_thread
 
-router = APIRouter()
+router = APIRouter(responses=PAGE_RESPONSES)
 
 SERVICES = {"hubspot": System.HUBSPOT, "qbo": System.QUICKBOOKS}
 NAMES = {"hubspot": "HubSpot", "qbo": "QuickBooks"}
@@ -32,7 +32,9 @@ def _service(name: str) -> System:
     return SERVICES[name]
 
 
-@router.post("/connections/connect/{service}", dependencies=[Depends(require_csrf)])
+@router.post(
+    "/connections/connect/{service}", dependencies=[Depends(require_csrf)], include_in_schema=False
+)
 def start(
     request: Request, service: str, connection_id: Annotated[int | None, Form()] = None
 ) -> Response:
@@ -64,7 +66,7 @@ def start(
     return response
 
 
-@router.get("/oauth/{service}/callback")
+@router.get("/oauth/{service}/callback", include_in_schema=False)
 async def callback(request: Request, service: str, state: str = "", error: str = "") -> Response:
     """Where the service sends the browser back: check the state, store the grant."""
     system = _service(service)

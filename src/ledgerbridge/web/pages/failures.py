@@ -21,6 +21,7 @@ from ledgerbridge.store.dashboard import (
 from ledgerbridge.store.retries import ScheduledRecord, request_retry, schedules_for
 from ledgerbridge.web.auth import require_csrf
 from ledgerbridge.web.pages.common import (
+    PAGE_RESPONSES,
     actor,
     audit,
     context_of,
@@ -29,7 +30,7 @@ from ledgerbridge.web.pages.common import (
     render,
 )
 
-router = APIRouter()
+router = APIRouter(responses=PAGE_RESPONSES)
 
 GROUP_PAGE = 25
 DUE_NOW_BEFORE = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
@@ -92,7 +93,7 @@ def _back(request: Request, connection_id: int, **params: str | int) -> str:
     return link("/failures", **params)
 
 
-@router.post("/failures/retry", dependencies=[Depends(require_csrf)])
+@router.post("/failures/retry", dependencies=[Depends(require_csrf)], include_in_schema=False)
 async def retry(
     request: Request,
     connection_id: Annotated[int, Form()],
@@ -136,7 +137,7 @@ async def retry(
     )
 
 
-@router.post("/failures/dismiss", dependencies=[Depends(require_csrf)])
+@router.post("/failures/dismiss", dependencies=[Depends(require_csrf)], include_in_schema=False)
 def dismiss_failures(
     request: Request,
     connection_id: Annotated[int, Form()],

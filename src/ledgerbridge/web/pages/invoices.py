@@ -15,10 +15,10 @@ from ledgerbridge.store.dashboard import (
     link_counterparts,
     page_records,
 )
-from ledgerbridge.web.pages.common import context_of, pick_connection, render
+from ledgerbridge.web.pages.common import PAGE_RESPONSES, context_of, pick_connection, render
 from ledgerbridge.web.pages.records import PAGE_SIZE, SIDES, page_number
 
-router = APIRouter()
+router = APIRouter(responses=PAGE_RESPONSES)
 
 INVOICES = "invoices_invoices"
 
@@ -84,7 +84,16 @@ def invoice(request: Request, side: str, record_id: str) -> HTMLResponse:
     )
 
 
-@router.get("/invoices/{side}/{record_id}/pdf")
+@router.get(
+    "/invoices/{side}/{record_id}/pdf",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "QuickBooks' PDF of the invoice",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 async def invoice_pdf(request: Request, side: str, record_id: str) -> Response:
     """QuickBooks' own PDF of the synced invoice (R-INV-13)."""
     import asyncio

@@ -20,9 +20,9 @@ from ledgerbridge.web.auth import (
     set_session,
     verify_password,
 )
-from ledgerbridge.web.pages.common import audit, context_of, in_thread, render
+from ledgerbridge.web.pages.common import PAGE_RESPONSES, audit, context_of, in_thread, render
 
-router = APIRouter()
+router = APIRouter(responses=PAGE_RESPONSES)
 
 
 def _safe_next(target: str | None) -> str:
@@ -68,12 +68,12 @@ def _login_page(
     return response
 
 
-@router.get("/login", response_class=HTMLResponse)
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
     return _login_page(request, next_url=next)
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, include_in_schema=False)
 async def login(
     request: Request,
     password: Annotated[str, Form()] = "",
@@ -124,7 +124,7 @@ async def login(
     return response
 
 
-@router.post("/logout", dependencies=[Depends(require_csrf)])
+@router.post("/logout", dependencies=[Depends(require_csrf)], include_in_schema=False)
 def logout(request: Request) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -132,7 +132,7 @@ def logout(request: Request) -> Response:
     return response
 
 
-@router.get("/signin/{token}", response_class=HTMLResponse)
+@router.get("/signin/{token}", response_class=HTMLResponse, include_in_schema=False)
 def signin_link(request: Request, token: str) -> Response:
     """A one-time sign-in link (`ledgerbridge demo`, `ledgerbridge admin signin-link`)."""
     ctx = context_of(request)

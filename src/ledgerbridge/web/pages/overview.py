@@ -12,13 +12,14 @@ from ledgerbridge.store.dashboard import count_units
 from ledgerbridge.web.auth import require_csrf
 from ledgerbridge.web.pages.common import (
     OBJECT_NAMES,
+    PAGE_RESPONSES,
     audit,
     context_of,
     pick_connection,
     render,
 )
 
-router = APIRouter()
+router = APIRouter(responses=PAGE_RESPONSES)
 
 COLUMNS = ("synced", "failed", "excluded", "pending")
 
@@ -79,7 +80,11 @@ def _set_state(
         tx.update_connection(connection_id, status=status, status_detail=detail)
 
 
-@router.post("/connections/{connection_id}/disconnect", dependencies=[Depends(require_csrf)])
+@router.post(
+    "/connections/{connection_id}/disconnect",
+    dependencies=[Depends(require_csrf)],
+    include_in_schema=False,
+)
 def disconnect(request: Request, connection_id: int) -> Response:
     """Stop syncing the connection (its links, rules and history are kept)."""
     _set_state(
@@ -92,7 +97,11 @@ def disconnect(request: Request, connection_id: int) -> Response:
     return RedirectResponse("/connections", status_code=303)
 
 
-@router.post("/connections/{connection_id}/resume", dependencies=[Depends(require_csrf)])
+@router.post(
+    "/connections/{connection_id}/resume",
+    dependencies=[Depends(require_csrf)],
+    include_in_schema=False,
+)
 async def resume(request: Request, connection_id: int) -> Response:
     """Sync a disconnected connection again (its stored grant must still be valid)."""
     import asyncio

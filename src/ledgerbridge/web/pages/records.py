@@ -20,12 +20,13 @@ from ledgerbridge.store.dashboard import (
 )
 from ledgerbridge.store.rows import SyncRecordRow
 from ledgerbridge.web.pages.common import (
+    PAGE_RESPONSES,
     context_of,
     pick_connection,
     render,
 )
 
-router = APIRouter()
+router = APIRouter(responses=PAGE_RESPONSES)
 
 PAGE_SIZE = 50
 SIDES = ("hubspot", "quickbooks")
@@ -172,12 +173,20 @@ def csv_response(request: Request, f: RecordFilter, name: str) -> StreamingRespo
     )
 
 
-@router.get("/export/records.csv")
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The records as CSV",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get("/export/records.csv", response_class=StreamingResponse, responses=CSV_RESPONSE)
 def export_records(request: Request) -> StreamingResponse:
     return csv_response(request, record_filter(request), "ledgerbridge-records.csv")
 
 
-@router.get("/export/failures.csv")
+@router.get("/export/failures.csv", response_class=StreamingResponse, responses=CSV_RESPONSE)
 def export_failures(request: Request) -> StreamingResponse:
     f = record_filter(request, status="failed")
     return csv_response(request, f, "ledgerbridge-failures.csv")

@@ -15,9 +15,9 @@ from ledgerbridge.store.accounts import list_audit
 from ledgerbridge.sync.errors import SyncError
 from ledgerbridge.sync.rules import ObjectPair
 from ledgerbridge.web.auth import require_csrf
-from ledgerbridge.web.pages.common import audit, context_of, pick_connection, render
+from ledgerbridge.web.pages.common import PAGE_RESPONSES, audit, context_of, pick_connection, render
 
-router = APIRouter()
+router = APIRouter(responses=PAGE_RESPONSES)
 
 
 def _settings(request: Request) -> Settings:
@@ -52,7 +52,10 @@ def _connection_id(request: Request) -> int:
 
 
 @router.post(
-    "/reports/reconcile", response_class=HTMLResponse, dependencies=[Depends(require_csrf)]
+    "/reports/reconcile",
+    response_class=HTMLResponse,
+    dependencies=[Depends(require_csrf)],
+    include_in_schema=False,
 )
 async def reconcile_now(request: Request) -> HTMLResponse:
     from ledgerbridge.operations import reconcile
@@ -72,7 +75,12 @@ async def reconcile_now(request: Request) -> HTMLResponse:
     return await _page(request, reconcile_report=report.as_dict())
 
 
-@router.post("/reports/dry-run", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+@router.post(
+    "/reports/dry-run",
+    response_class=HTMLResponse,
+    dependencies=[Depends(require_csrf)],
+    include_in_schema=False,
+)
 async def dry_run(request: Request, rule: Annotated[str, Form()] = "") -> HTMLResponse:
     from ledgerbridge.operations import dryrun
 

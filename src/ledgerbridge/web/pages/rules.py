@@ -32,6 +32,7 @@ from ledgerbridge.sync.rules import (
 )
 from ledgerbridge.web.auth import require_csrf
 from ledgerbridge.web.pages.common import (
+    PAGE_RESPONSES,
     audit,
     context_of,
     link_builder,
@@ -48,7 +49,7 @@ from ledgerbridge.web.pages.rules_form import (
     rule_from_form,
 )
 
-router = APIRouter()
+router = APIRouter(responses=PAGE_RESPONSES)
 
 
 def _pair(value: str) -> ObjectPair:
@@ -115,7 +116,9 @@ def _applied(request: Request, cid: int, changes: list[RuleChange]) -> None:
         )
 
 
-@router.post("/rules/{pair}/{switch}", dependencies=[Depends(require_csrf)])
+@router.post(
+    "/rules/{pair}/{switch}", dependencies=[Depends(require_csrf)], include_in_schema=False
+)
 async def switch_rule(request: Request, pair: str, switch: str) -> Response:
     """Turn a rule off or on (its links, cursors and history are kept)."""
     if switch not in ("enable", "disable"):
@@ -200,7 +203,12 @@ async def rule_wizard(request: Request, pair: str) -> HTMLResponse:
         ) from exc
 
 
-@router.post("/rules/{pair}", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+@router.post(
+    "/rules/{pair}",
+    response_class=HTMLResponse,
+    dependencies=[Depends(require_csrf)],
+    include_in_schema=False,
+)
 async def save_rule(request: Request, pair: str) -> Response:
     """Save the wizard's rule through the rules service (all or nothing)."""
     chosen = _pair(pair)

@@ -1,7 +1,7 @@
 """rule_changes: the history of every sync-rule change (when, what, from where)
 
 Revision ID: 0004
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 JSON_ = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 revision: str = "0004"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
