@@ -15,6 +15,8 @@ from ledgerbridge.hubspot.webhooks import sign_v3
 from ledgerbridge.qbo.webhooks import sign as qbo_sign
 from ledgerbridge.store.directory import StoreDirectory
 from ledgerbridge.web.app import create_web_app
+from ledgerbridge.web.auth import WebSecurity, allowed_host_names
+from ledgerbridge.web.pages.common import DashboardContext
 from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 from tests.integration.harness import DEFAULT_REALM, Lab
 
@@ -51,7 +53,10 @@ class Webhooks:
             wake=self.wake,
             secrets=WebhookSecrets(SecretStr(self.SECRET), SecretStr(self.VERIFIER)),
         )
-        app = create_web_app(lab.store, routers=[router])
+        # The engine's public name, as a deployment lists it in `allowed_hosts`.
+        names = allowed_host_names("127.0.0.1", ["engine.test"])
+        dashboard = DashboardContext(lab.store, security=WebSecurity(allowed_hosts=names))
+        app = create_web_app(lab.store, routers=[router], dashboard=dashboard)
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://engine.test"
         )

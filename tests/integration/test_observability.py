@@ -16,6 +16,7 @@ from ledgerbridge.web.app import create_web_app
 from ledgerbridge.web.metrics import Metrics, metrics_router
 from tests.integration.conftest import contacts_rule
 from tests.integration.harness import Lab
+from tests.support.signin import BASE_URL, api_token
 
 
 def _runner(lab: Lab, metrics: Metrics) -> EngineRunner:
@@ -65,9 +66,11 @@ async def test_a_pass_is_logged_per_rule_and_counted_in_the_metrics(
     assert re.search(r"requests_qbo=[1-9]", passes[0]) and "throttled_qbo=0" in passes[0]
 
     app = create_web_app(lab.store, routers=[metrics_router(metrics)])
+    token = {"Authorization": f"Bearer {api_token(lab.store)}"}  # /metrics needs a token
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://engine.test"
+        transport=httpx.ASGITransport(app=app), base_url=BASE_URL, headers=token
     ) as client:
+        assert (await client.get("/metrics", headers={"Authorization": ""})).status_code == 401
         response = await client.get("/metrics")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     text = response.text

@@ -71,6 +71,9 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 """What the dashboard's pages answer besides 200 (their routers document it)."""
 
+MAX_ID = 2**31 - 1
+"""The largest connection id a form or a path may name (ids are 32-bit integers)."""
+
 AccountsFor = Callable[[int], AbstractAsyncContextManager[Any]]
 Wake = Callable[[int], None]
 Reconcile = Callable[[int], Awaitable[Any]]

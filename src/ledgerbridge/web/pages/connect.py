@@ -16,7 +16,7 @@ from ledgerbridge.domain import System
 from ledgerbridge.operations.connect import ConnectError, complete_grant, oauth_app
 from ledgerbridge.sync.errors import SyncError
 from ledgerbridge.web.auth import principal_of, require_csrf
-from ledgerbridge.web.pages.common import PAGE_RESPONSES, audit, context_of, in_thread
+from ledgerbridge.web.pages.common import MAX_ID, PAGE_RESPONSES, audit, context_of, in_thread
 
 router = APIRouter(responses=PAGE_RESPONSES)
 
@@ -36,7 +36,9 @@ def _service(name: str) -> System:
     "/connections/connect/{service}", dependencies=[Depends(require_csrf)], include_in_schema=False
 )
 def start(
-    request: Request, service: str, connection_id: Annotated[int | None, Form()] = None
+    request: Request,
+    service: str,
+    connection_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     """Send the browser to the service's consent page."""
     system = _service(service)

@@ -21,6 +21,7 @@ from ledgerbridge.store.dashboard import (
 from ledgerbridge.store.retries import ScheduledRecord, request_retry, schedules_for
 from ledgerbridge.web.auth import require_csrf
 from ledgerbridge.web.pages.common import (
+    MAX_ID,
     PAGE_RESPONSES,
     actor,
     audit,
@@ -96,7 +97,7 @@ def _back(request: Request, connection_id: int, **params: str | int) -> str:
 @router.post("/failures/retry", dependencies=[Depends(require_csrf)], include_in_schema=False)
 async def retry(
     request: Request,
-    connection_id: Annotated[int, Form()],
+    connection_id: Annotated[int, Form(ge=1, le=MAX_ID)],
     key: Annotated[list[str] | None, Form()] = None,
     one: Annotated[str, Form()] = "",
     category: Annotated[str, Form()] = "",
@@ -140,7 +141,7 @@ async def retry(
 @router.post("/failures/dismiss", dependencies=[Depends(require_csrf)], include_in_schema=False)
 def dismiss_failures(
     request: Request,
-    connection_id: Annotated[int, Form()],
+    connection_id: Annotated[int, Form(ge=1, le=MAX_ID)],
     key: Annotated[list[str] | None, Form()] = None,
     object: Annotated[str, Form()] = "",
 ) -> Response:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ledgerbridge.store import ConnectionStatus
 from ledgerbridge.store.dashboard import count_units
 from ledgerbridge.web.auth import require_csrf
 from ledgerbridge.web.pages.common import (
+    MAX_ID,
     OBJECT_NAMES,
     PAGE_RESPONSES,
     audit,
@@ -85,7 +86,7 @@ def _set_state(
     dependencies=[Depends(require_csrf)],
     include_in_schema=False,
 )
-def disconnect(request: Request, connection_id: int) -> Response:
+def disconnect(request: Request, connection_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
     """Stop syncing the connection (its links, rules and history are kept)."""
     _set_state(
         request,
@@ -102,7 +103,9 @@ def disconnect(request: Request, connection_id: int) -> Response:
     dependencies=[Depends(require_csrf)],
     include_in_schema=False,
 )
-async def resume(request: Request, connection_id: int) -> Response:
+async def resume(
+    request: Request, connection_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> Response:
     """Sync a disconnected connection again (its stored grant must still be valid)."""
     import asyncio
 

@@ -45,11 +45,16 @@ def record_filter(request: Request, **fixed: str | bool) -> RecordFilter:
     return RecordFilter(**values)
 
 
+MAX_PAGE = 1_000_000
+
+
 def page_number(request: Request) -> int:
+    """The `page` asked for, 1 … `MAX_PAGE` (anything else: the first)."""
     try:
-        return max(1, int(request.query_params.get("page", "1")))
+        page = int(request.query_params.get("page", "1"))
     except ValueError:
         return 1
+    return page if 1 <= page <= MAX_PAGE else 1
 
 
 @router.get("/records", response_class=HTMLResponse)

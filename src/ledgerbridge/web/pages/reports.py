@@ -16,6 +16,7 @@ from ledgerbridge.sync.errors import SyncError
 from ledgerbridge.sync.rules import ObjectPair
 from ledgerbridge.web.auth import require_csrf
 from ledgerbridge.web.pages.common import PAGE_RESPONSES, audit, context_of, pick_connection, render
+from ledgerbridge.web.pages.records import page_number
 
 router = APIRouter(responses=PAGE_RESPONSES)
 
@@ -121,9 +122,9 @@ async def fees(request: Request, since: str = "", until: str = "") -> HTMLRespon
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_log(request: Request, page: int = 1) -> HTMLResponse:
+def audit_log(request: Request) -> HTMLResponse:
     connection, connections = pick_connection(request)
-    page = max(1, page)
+    page = page_number(request)
     with context_of(request).store.begin() as tx:
         entries = list_audit(tx, offset=(page - 1) * 50, limit=51)
     return render(
