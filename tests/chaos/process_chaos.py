@@ -110,7 +110,8 @@ class ProcessChaos:
         stack.start()
         deadline = time.monotonic() + 120
         while stack.remote_writes() == before:
-            if time.monotonic() > deadline or stack.process is None or stack.process.poll():
+            exited = stack.process is None or stack.process.poll() is not None
+            if exited or time.monotonic() > deadline:
                 raise AssertionError(f"the engine wrote nothing:\n{stack.output()}")
             time.sleep(0.005)
         stack.kill()

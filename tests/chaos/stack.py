@@ -48,7 +48,6 @@ class Counted:
 
     def __init__(self, app: Any, traffic: Traffic) -> None:
         self.app, self.traffic = app, traffic
-        self.state = app.state
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):

@@ -14,7 +14,9 @@ import itertools
 import random
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import httpx
@@ -79,7 +81,7 @@ class Users:
             if after:
                 params["after"] = after
             url = f"{self.hubspot}/crm/v3/objects/{obj}"
-            body = self._retry(lambda p=params, u=url: self.http.get(u, params=p))
+            body = self._retry(partial(self.http.get, url, params=params))
             rows += body["results"]
             after = body.get("paging", {}).get("next", {}).get("after")
             if not after:
@@ -87,10 +89,10 @@ class Users:
 
     # ---- QBO (the API, with faults) ----
 
-    def _retry(self, send: Any, attempts: int = 12) -> Obj:
+    def _retry(self, send: Callable[[], httpx.Response], attempts: int = 12) -> Obj:
         for attempt in range(attempts):
             try:
-                response: httpx.Response = send()
+                response = send()
             except httpx.TimeoutException:
                 continue
             if response.status_code in (429, 500, 502, 503):
@@ -108,13 +110,13 @@ class Users:
         if operation:
             params["operation"] = operation
         url = f"{self.qbo}/v3/company/{REALM}/{entity.lower()}"
-        result = self._retry(lambda: self.http.post(url, params=params, json=body))
+        result = self._retry(partial(self.http.post, url, params=params, json=body))
         row: Obj = result[entity]
         return row
 
     def qbo_get(self, entity: str, entity_id: str) -> Obj:
         url = f"{self.qbo}/v3/company/{REALM}/{entity.lower()}/{entity_id}"
-        row: Obj = self._retry(lambda: self.http.get(url))[entity]
+        row: Obj = self._retry(partial(self.http.get, url))[entity]
         return row
 
     def qbo_query(self, entity: str, where: str = "") -> list[Obj]:
@@ -122,7 +124,7 @@ class Users:
         while True:
             text = f"select * from {entity}{where} startposition {len(rows) + 1} maxresults 1000"
             url = f"{self.qbo}/v3/company/{REALM}/query"
-            body = self._retry(lambda t=text, u=url: self.http.get(u, params={"query": t}))
+            body = self._retry(partial(self.http.get, url, params={"query": text}))
             page = body["QueryResponse"].get(entity, [])
             rows += page
             if len(page) < 1000:
