@@ -1,15 +1,17 @@
 """What the process chaos run checks once it settled (faults off): duplicates on either
 side, source records lost, and `ledgerbridge reconcile`.
 
-- Duplicates: two records with one key (contact/customer email, product/item SKU, a
-  HubSpot invoice copied from one QBO invoice), and *orphans*: a record no user made and
-  no link holds (an engine copy whose link was lost — what a write repeated after a kill
-  or a time-out leaves behind).
+- Duplicates: two records with one key (contact/customer email, product/item SKU, item
+  name, QBO invoice number, a HubSpot invoice copied from one QBO invoice); *orphans*: a
+  record no user made and no link holds (an engine copy whose link was lost — what a
+  write repeated after a kill or a time-out leaves behind); and *copies of copies*: a
+  link between two records neither made by a user.
 - Lost: a record a user made that is neither linked, nor failed with a category, nor
   excluded with the filter named.
-- Reconcile: its exit code and every drift entry; drift of the two kinds reconcile is
-  known to report falsely today (the number of an invoice made in QBO; the discount of a
-  voided invoice) is kept apart as `known_drift`.
+- Reconcile: its exit code and every drift entry; drift of the kinds reconcile is known
+  to report falsely today (issue 19, finding 2: the number of an invoice made in QBO, the
+  discount of a voided invoice, an invoice voided before it was synced) is kept apart as
+  `known_drift`.
 """
 
 from __future__ import annotations
@@ -46,6 +48,29 @@ def _keys(what: str, values: Iterable[Any]) -> list[str]:
     return [f"{what} {v} x{n}" for v, n in counts.items() if n > 1]
 
 
+def _key_duplicates(hubspot: dict[str, list[Any]], qbo: dict[str, list[Any]]) -> list[str]:
+    """Two records with one key on one side."""
+    duplicates: list[str] = []
+    duplicates += _keys(
+        "hubspot contact email", (c["properties"].get("email") for c in hubspot["contacts"])
+    )
+    duplicates += _keys(
+        "qbo customer email",
+        ((c.get("PrimaryEmailAddr") or {}).get("Address") for c in qbo["contacts"]),
+    )
+    duplicates += _keys(
+        "hubspot product sku", (p["properties"].get("hs_sku") for p in hubspot["products"])
+    )
+    duplicates += _keys("qbo item sku", (i.get("Sku") for i in qbo["products"]))
+    duplicates += _keys("qbo item name", (i.get("Name") for i in qbo["products"]))
+    duplicates += _keys("qbo invoice number", (i.get("DocNumber") for i in qbo["invoices"]))
+    duplicates += _keys(
+        "hubspot invoice of qbo invoice",
+        (i["properties"].get("ledgerbridge_qbo_id") for i in hubspot["invoices"]),
+    )
+    return duplicates
+
+
 def check(stack: Stack, users: Users, figures: Figures) -> None:
     active = " where Active in (true, false)"
     hubspot = {
@@ -60,25 +85,10 @@ def check(stack: Stack, users: Users, figures: Figures) -> None:
         "invoices": users.qbo_query("Invoice"),
         "payments": users.qbo_query("Payment"),
     }
-    figures.duplicates += _keys(
-        "hubspot contact email", (c["properties"].get("email") for c in hubspot["contacts"])
-    )
-    figures.duplicates += _keys(
-        "qbo customer email",
-        ((c.get("PrimaryEmailAddr") or {}).get("Address") for c in qbo["contacts"]),
-    )
-    figures.duplicates += _keys(
-        "hubspot product sku", (p["properties"].get("hs_sku") for p in hubspot["products"])
-    )
-    figures.duplicates += _keys("qbo item sku", (i.get("Sku") for i in qbo["products"]))
-    figures.duplicates += _keys("qbo item name", (i.get("Name") for i in qbo["products"]))
+    figures.duplicates += _key_duplicates(hubspot, qbo)
     # The one item the engine makes for invoice lines without a product (R-PRD-3).
     made = users.made["products"]["qbo"]
     made += [str(i["Id"]) for i in qbo["products"] if i.get("Name") == CUSTOM_LINE_ITEM_NAME]
-    figures.duplicates += _keys(
-        "hubspot invoice of qbo invoice",
-        (i["properties"].get("ledgerbridge_qbo_id") for i in hubspot["invoices"]),
-    )
     with stack.store.begin() as tx:
         links = {kind: tx.list_links(stack.connection_id, t) for kind, (_, _, t) in KINDS.items()}
         records = tx.list_records(stack.connection_id, limit=1_000_000)
@@ -109,6 +119,15 @@ def check(stack: Stack, users: Users, figures: Figures) -> None:
             voided = users.voided[side] if kind == "invoices" else set()
             figures.voided_unsynced += [f"{side} {kind} {i}" for i in unlinked if i in voided]
             figures.lost += [f"{side} {kind} {i}" for i in unlinked if i not in voided]
+        # A link between two engine-made records: a copy of a copy (an orphaned copy that a
+        # later pass took for a user's record and copied back).
+        users_made = {side: set(users.made[kind][side]) for side in SIDES}
+        figures.duplicates += [
+            f"{kind} hubspot:{x.hubspot_id} <-> qbo:{x.qbo_id}: both engine-made"
+            for x in links[kind]
+            if x.hubspot_id not in users_made["hubspot"]
+            and _base_id(x.qbo_id) not in users_made["qbo"]
+        ]
     for r in records:
         if r.status is RecordStatus.FAILED:
             key = f"{r.object_type}:{r.error_category}"
