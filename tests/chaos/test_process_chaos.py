@@ -34,7 +34,7 @@ def test_sigkilled_engine_under_faults_makes_no_duplicate_loses_nothing_and_sett
     with open_stack(tmp_path) as stack:
         chaos = ProcessChaos(stack, seed, SIZE)
         try:
-            figures = chaos.run(settle_timeout=60 + SIZE * 0.5)
+            figures = chaos.run(settle_timeout=120 + SIZE * 0.5)
             check(stack, chaos.users, figures)
         finally:
             chaos.users.close()
