@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from ledgerbridge.commands._compose import compose
+from ledgerbridge.errors import UsageError
 from ledgerbridge.runtime.clients import sandbox_options
 from ledgerbridge.runtime.embedded import EmbeddedRuntime
 from ledgerbridge.runtime.runner import EngineRunner
@@ -47,6 +48,7 @@ __all__ = [
     "DEMO_TOKEN",
     "Demo",
     "DemoOptions",
+    "StaleDemoState",
     "build_demo",
     "demo_rules",
     "ensure_demo_connection",
@@ -150,8 +152,8 @@ class Demo:
 
 def ensure_demo_connection(store: Store, hubspot_url: str, qbo_url: str, portal_id: str) -> int:
     """The store's first connection; when there is none, create the demo's (static-token
-    sandbox connection with `demo_rules()`)."""
-    from ledgerbridge.store.state import save_rule
+    sandbox connection with `demo_rules()`, saved through the rules service)."""
+    from ledgerbridge.operations.rules import ChangeSource, RulesService
 
     with store.begin() as tx:
         existing = tx.list_connections()
@@ -165,9 +167,27 @@ def ensure_demo_connection(store: Store, hubspot_url: str, qbo_url: str, portal_
             qbo_realm_id=DEMO_REALM,
             options=sandbox_options(DEMO_TOKEN),
         )
-        for rule in demo_rules():
-            save_rule(tx, cid, rule)
+    asyncio.run(RulesService(store, cid).save(demo_rules(), ChangeSource.DEMO))
     return cid
+
+
+class StaleDemoState(UsageError):
+    """`--db` names the state of an earlier demo run: its links point at records of
+    sandboxes that are gone (the demo's sandboxes are in memory and start fresh)."""
+
+
+def check_fresh_state(store: Store, db_path: Path) -> None:
+    """Refuse a store that already holds links (see `StaleDemoState`)."""
+    with store.begin() as tx:
+        links = sum(len(tx.list_links(c.id)) for c in tx.list_connections())
+    if links:
+        raise StaleDemoState(
+            f"{db_path} holds the state of an earlier demo run: {links} link(s) to records "
+            "of sandboxes that no longer exist (the demo's sandboxes start fresh on every "
+            "run, so they would show as drift and never heal)",
+            fix=f"run the demo with a new --db file, delete {db_path}, or leave out --db "
+            "(a temporary state)",
+        )
 
 
 def build_demo(options: DemoOptions) -> Demo:
@@ -210,6 +230,11 @@ def build_demo(options: DemoOptions) -> Demo:
         poll_interval_seconds=options.poll_interval,
     )
     store = Store.open(settings.database_url, TokenCipher(key.encode()))
+    try:
+        check_fresh_state(store, db_path)
+    except StaleDemoState:
+        store.close()
+        raise
     cid = ensure_demo_connection(store, hubspot_url, qbo_url, str(hubspot_config.portal_id))
 
     stack = compose(store, settings, WebhookSecrets(SecretStr(app_secret), SecretStr(verifier)))
