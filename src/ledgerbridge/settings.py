@@ -13,7 +13,7 @@ import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # redirect URIs' host (a request naming any other host gets 400: DNS rebinding).
     allowed_hosts: list[str] = []
     poll_interval_seconds: float = 60.0
+    # How long a call to HubSpot or QBO may take before the engine gives up and retries it
+    # (with the same idempotency key).
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
     # The URL HubSpot reaches this service at (workflow action URLs are
     # `{public_url}/actions/hubspot/{action}`); default http://{host}:{port}.
     public_url: str | None = None
