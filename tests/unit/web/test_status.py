@@ -84,5 +84,6 @@ async def test_pages_show_the_warnings_the_failures_and_the_fix(client: httpx.As
     assert "disambiguate" in page
     assert "Duplicate Name Exists Error (6240)" in page
     excluded = (await client.get("/records", params={"status": "excluded"})).text
-    assert "Excluded by: status is draft" in excluded  # which filter holds it back (R-CON-7)
+    # which filter holds it back (R-CON-7)
+    assert "Excluded: does not pass the filter “status is draft”" in excluded
     assert (await client.get("/healthz")).json()["status"] == "ok"
