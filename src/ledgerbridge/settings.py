@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -43,6 +44,24 @@ class QboSettings(BaseModel):
     webhook_verifier_token: SecretStr | None = None
 
 
+class DistributedSettings(BaseModel):
+    """The distributed runtime (`runtime = "distributed"`): procrastinate workers on PostgreSQL."""
+
+    concurrency: int = 4
+    """Passes one `ledgerbridge worker` process runs at the same time (`--concurrency`)."""
+    reconcile_cron: str = "0 3 * * *"
+    """When the daily full reconciliation of every connection is queued (UTC, cron)."""
+    stalled_after_seconds: float = 30.0
+    """A worker silent (no heartbeat) this long is dead: its jobs are queued again."""
+
+
+RUNTIME_NEEDS_POSTGRES = (
+    'runtime = "distributed" needs a PostgreSQL database: set database_url to a '
+    "postgresql://user:password@host/dbname URL (the workers share it), or use "
+    'runtime = "embedded"'
+)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LEDGERBRIDGE_",
@@ -58,8 +77,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8700
     poll_interval_seconds: float = 60.0
+    runtime: Literal["embedded", "distributed"] = "embedded"
+    distributed: DistributedSettings = DistributedSettings()
     hubspot: HubSpotSettings = HubSpotSettings()
     qbo: QboSettings = QboSettings()
+
+    @model_validator(mode="after")
+    def _distributed_needs_postgres(self) -> Settings:
+        if self.runtime == "distributed" and not self.database_url.startswith("postgresql"):
+            raise ValueError(RUNTIME_NEEDS_POSTGRES)
+        return self
 
     @classmethod
     def settings_customise_sources(

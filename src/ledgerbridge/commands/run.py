@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -84,6 +84,10 @@ def register(app: typer.Typer) -> None:
                     err=True,
                 )
 
+            if settings.runtime == "distributed":
+                store.close()  # the distributed web process opens its own
+                _run_distributed(settings, secrets, len(active))
+                return
             runner = EngineRunner(store, settings)
             directory = StoreDirectory(store)
             runtime = EmbeddedRuntime(
@@ -122,3 +126,30 @@ def register(app: typer.Typer) -> None:
         finally:
             store.close()
         typer.echo("Stopped.", err=True)
+
+
+def _run_distributed(settings: Any, secrets: Any, active: int) -> None:
+    """`run` with runtime = "distributed": web app and webhooks; `ledgerbridge worker`s pass."""
+    import asyncio
+
+    from ledgerbridge.runtime.distributed.web import serve_web
+    from ledgerbridge.runtime.distributed.worker import DistributedSetupError
+
+    def started() -> None:
+        base = f"http://{settings.host}:{settings.port}"
+        typer.echo(
+            f"ledgerbridge on {base} — {active} connection(s); passes run by "
+            "`ledgerbridge worker` processes",
+            err=True,
+        )
+        typer.echo(f"Webhooks: {base}/webhooks/hubspot and {base}/webhooks/qbo", err=True)
+
+    try:
+        asyncio.run(serve_web(settings, secrets, started=started))
+    except DistributedSetupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo("Stopped.", err=True)

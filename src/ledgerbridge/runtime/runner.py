@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import httpx
@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 HUBSPOT_OVERLAP = dt.timedelta(seconds=30)  # HubSpot's search index lags its writes
 ReportListener = Callable[[int, PassReport], None]
+ClientsHook = Callable[[ConnectionRow, ConnectionClients], Awaitable[None]]
+"""Called with a connection's freshly built clients (the distributed runtime shares their
+rate budgets across workers with it)."""
 
 
 def _identity(row: ConnectionRow) -> tuple[Any, ...]:
@@ -75,12 +78,14 @@ class EngineRunner:
         http_factory: Callable[[], httpx.AsyncClient] | None = None,
         hubspot_overlap: dt.timedelta = HUBSPOT_OVERLAP,
         on_report: ReportListener | None = None,
+        on_clients: ClientsHook | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._http_factory = http_factory
         self._overlap = hubspot_overlap
         self._on_report = on_report
+        self._on_clients = on_clients
         self._clients: dict[int, tuple[tuple[Any, ...], ConnectionClients]] = {}
         self._engines: dict[int, tuple[ConnectionClients, SyncEngine]] = {}
         self.last_reports: dict[int, PassReport] = {}
@@ -95,6 +100,8 @@ class EngineRunner:
         http = self._http_factory() if self._http_factory else None
         clients = build_clients(row, settings=self._settings, store=self._store, http=http)
         clients.owns_http = True
+        if self._on_clients is not None:
+            await self._on_clients(row, clients)
         self._clients[row.id] = (identity, clients)
         await self._check_setup(row, clients)
         return clients

@@ -1,0 +1,230 @@
+"""The tasks of the distributed runtime, and how the web process and the tasks defer them.
+
+* `ledgerbridge.sync_connection(connection_id)`: the passes of one connection
+  (`passes.ConnectionPasses`). Deferred under the queueing lock `sync:<id>`, so a burst of
+  webhooks leaves ONE job waiting (procrastinate refuses a second `todo` job with the same
+  queueing lock: `AlreadyEnqueued`, which `Deferrer` takes as "already asked").
+* `ledgerbridge.reconcile_connection(connection_id)`: the daily full reconciliation, under
+  the connection's advisory lock (never beside a pass); when a pass holds it, the job is
+  queued again a minute later.
+* periodic (procrastinate's periodic deferrer in every worker; its
+  `procrastinate_periodic_defers` row makes each period's job unique, so one job per period
+  whatever the number of workers):
+  - `ledgerbridge.poll_all`: every `poll_interval_seconds`, one more pass asked of every
+    active connection (a webhook can be lost);
+  - `ledgerbridge.reconcile_all`: at `distributed.reconcile_cron`, a reconciliation job per
+    active connection;
+  - `ledgerbridge.recover_stalled`: the jobs of a worker that stopped sending heartbeats
+    (killed) are marked failed and their connections asked again. The dead worker's
+    advisory locks went with its database session, so the new job can pass at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from procrastinate import App, JobContext
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.jobs import Status
+
+from ledgerbridge.runtime.distributed.passes import ConnectionPasses
+from ledgerbridge.runtime.runner import EngineRunner
+from ledgerbridge.settings import Settings
+from ledgerbridge.store import ConnectionStatus, Store
+from ledgerbridge.store.locks import AdvisoryLocks, request_pass, request_passes
+from ledgerbridge.sync.rules import ObjectPair
+
+__all__ = [
+    "CONTEXT_KEY",
+    "RECONCILE_CONNECTION",
+    "SYNC_CONNECTION",
+    "Deferrer",
+    "WorkerContext",
+    "cron_every",
+    "register_tasks",
+]
+
+log = logging.getLogger(__name__)
+
+SYNC_CONNECTION = "ledgerbridge.sync_connection"
+RECONCILE_CONNECTION = "ledgerbridge.reconcile_connection"
+POLL_ALL = "ledgerbridge.poll_all"
+RECONCILE_ALL = "ledgerbridge.reconcile_all"
+RECOVER_STALLED = "ledgerbridge.recover_stalled"
+CONTEXT_KEY = "ledgerbridge"
+RECONCILE_BUSY_RETRY = 60
+
+
+def cron_every(seconds: float) -> str:
+    """A cron schedule that fires every `seconds` (rounded to what cron can say)."""
+    whole = max(1, round(seconds))
+    if whole < 60:
+        return f"*/{whole} * * * * *"  # procrastinate: a 6th column is seconds
+    minutes = max(1, round(whole / 60))
+    if minutes < 60:
+        return f"*/{minutes} * * * *"
+    return f"0 */{min(max(1, round(minutes / 60)), 23)} * * *"
+
+
+def active_ids(store: Store) -> list[int]:
+    with store.begin() as tx:
+        return [c.id for c in tx.list_connections() if c.status is ConnectionStatus.ACTIVE]
+
+
+class Deferrer:
+    """Asks for passes: counts the ask (generation), then defers the coalescing job."""
+
+    def __init__(self, app: App, store: Store) -> None:
+        self._app = app
+        self._store = store
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def _defer(self, task: str, connection_id: int, at: dt.datetime | None) -> bool:
+        prefix = "sync" if task == SYNC_CONNECTION else "reconcile"
+        try:
+            await self._app.configure_task(
+                task, queueing_lock=f"{prefix}:{connection_id}", schedule_at=at
+            ).defer_async(connection_id=connection_id)
+        except AlreadyEnqueued:
+            return False  # a job is already waiting: it will see the new generation
+        return True
+
+    async def request(self, connection_id: int) -> None:
+        """One more pass of the connection, soon."""
+        await asyncio.to_thread(self._request_pass, connection_id)
+        await self._defer(SYNC_CONNECTION, connection_id, None)
+
+    def _request_pass(self, connection_id: int) -> None:
+        with self._store.begin() as tx:
+            request_pass(tx, connection_id)
+
+    async def requeue(self, connection_id: int, at: dt.datetime | None) -> None:
+        """A job for what is already asked (no new generation), at `at` or now."""
+        await self._defer(SYNC_CONNECTION, connection_id, at)
+
+    async def request_all(self, connection_ids: list[int]) -> int:
+        """One more pass of each; returns how many jobs were queued (others were waiting)."""
+
+        def count() -> None:
+            with self._store.begin() as tx:
+                request_passes(tx, connection_ids)
+
+        await asyncio.to_thread(count)
+        queued = 0
+        for connection_id in connection_ids:
+            queued += await self._defer(SYNC_CONNECTION, connection_id, None)
+        return queued
+
+    async def reconcile(self, connection_id: int, at: dt.datetime | None = None) -> None:
+        await self._defer(RECONCILE_CONNECTION, connection_id, at)
+
+    def wake(self, connection_id: int, pairs: Iterable[ObjectPair] | None = None) -> None:
+        """The webhook endpoints' `wake`: defer in the background (call on the loop). Every
+        distributed pass covers every rule, so `pairs` only says that something changed."""
+        task = asyncio.get_running_loop().create_task(self._wake(connection_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _wake(self, connection_id: int) -> None:
+        try:
+            await self.request(connection_id)
+        except Exception:  # the poll catches up with a wake that could not be queued
+            log.exception("connection %s: could not queue a pass", connection_id)
+
+    async def drain(self) -> None:
+        """Wait for the wakes still being queued."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+@dataclass
+class WorkerContext:
+    """What the tasks of one worker process share (procrastinate's `additional_context`)."""
+
+    settings: Settings
+    store: Store
+    locks: AdvisoryLocks
+    runner: EngineRunner
+    passes: ConnectionPasses
+    deferrer: Deferrer
+
+
+def _context(context: JobContext) -> WorkerContext:
+    found = context.additional_context[CONTEXT_KEY]
+    assert isinstance(found, WorkerContext)
+    return found
+
+
+def register_tasks(app: App, settings: Settings) -> None:
+    """Register the tasks and the periodic schedules on `app`."""
+
+    @app.task(name=SYNC_CONNECTION, pass_context=True)
+    async def sync_connection(context: JobContext, connection_id: int) -> str:
+        outcome = await _context(context).passes.sync(connection_id)
+        return outcome.value
+
+    @app.task(name=RECONCILE_CONNECTION, pass_context=True)
+    async def reconcile_connection(context: JobContext, connection_id: int) -> str:
+        ctx = _context(context)
+        if not await asyncio.to_thread(ctx.locks.try_acquire, connection_id):
+            later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=RECONCILE_BUSY_RETRY)
+            await ctx.deferrer.reconcile(connection_id, later)
+            return "busy"
+        try:
+            await ctx.runner.reconcile(connection_id)
+        finally:
+            await asyncio.to_thread(ctx.locks.release, connection_id)
+        return "reconciled"
+
+    @app.periodic(cron=cron_every(settings.poll_interval_seconds), periodic_id="poll")
+    @app.task(name=POLL_ALL, pass_context=True)
+    async def poll_all(context: JobContext, timestamp: int) -> int:
+        ctx = _context(context)
+        ids = await asyncio.to_thread(active_ids, ctx.store)
+        return await ctx.deferrer.request_all(ids)
+
+    @app.periodic(cron=settings.distributed.reconcile_cron, periodic_id="daily")
+    @app.task(name=RECONCILE_ALL, pass_context=True)
+    async def reconcile_all(context: JobContext, timestamp: int) -> int:
+        ctx = _context(context)
+        ids = await asyncio.to_thread(active_ids, ctx.store)
+        for connection_id in ids:
+            await ctx.deferrer.reconcile(connection_id)
+        return len(ids)
+
+    stalled_after = settings.distributed.stalled_after_seconds
+
+    @app.periodic(cron=cron_every(stalled_after), periodic_id="stalled")
+    @app.task(name=RECOVER_STALLED, pass_context=True)
+    async def recover_stalled(context: JobContext, timestamp: int) -> int:
+        ctx = _context(context)
+        manager = context.app.job_manager
+        recovered = 0
+        for task in (SYNC_CONNECTION, RECONCILE_CONNECTION):
+            stalled = await manager.get_stalled_jobs(
+                task_name=task, seconds_since_heartbeat=stalled_after
+            )
+            for job in stalled:
+                assert job.id is not None
+                await manager.finish_job_by_id_async(job.id, Status.FAILED, delete_job=False)
+                connection_id = int(str(job.task_kwargs["connection_id"]))
+                log.warning(
+                    "job %s of a dead worker (connection %s) queued again", job.id, connection_id
+                )
+                if task == SYNC_CONNECTION:
+                    await ctx.deferrer.requeue(connection_id, None)
+                else:
+                    await ctx.deferrer.reconcile(connection_id)
+                recovered += 1
+        return recovered
+
+    _ = (sync_connection, reconcile_connection, poll_all, reconcile_all, recover_stalled)
+
+
+def worker_context(**parts: Any) -> dict[str, Any]:
+    return {CONTEXT_KEY: WorkerContext(**parts)}

@@ -1,0 +1,123 @@
+"""A worker process of the distributed runtime, and the opening both kinds of process share.
+
+`open_distributed(settings)` opens the store (our Alembic migrations, one process at a time)
+and the queue (procrastinate's schema when absent). `run_worker(...)` runs procrastinate's
+worker with this process's `WorkerContext` until it is stopped (SIGINT/SIGTERM, or the
+task running it is cancelled): the pass in flight finishes first, bounded by
+`shutdown_timeout`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from procrastinate import App
+
+from ledgerbridge.runtime.distributed.app import create_app, ensure_queue_schema
+from ledgerbridge.runtime.distributed.budgets import shared_budgets
+from ledgerbridge.runtime.distributed.passes import ConnectionPasses, worker_name
+from ledgerbridge.runtime.distributed.tasks import Deferrer, WorkerContext
+from ledgerbridge.runtime.embedded import PassRunner, RuntimeOptions
+from ledgerbridge.runtime.runner import EngineRunner
+from ledgerbridge.settings import Settings
+from ledgerbridge.store import Store, TokenCipher, load_or_create_key, make_engine
+from ledgerbridge.store.locks import AdvisoryLocks, migrate_exclusively
+
+__all__ = ["DistributedSetupError", "Queue", "open_distributed", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+
+class DistributedSetupError(RuntimeError):
+    """The settings or the database do not allow the distributed runtime (a user error)."""
+
+
+@dataclass
+class Queue:
+    """An open store and procrastinate app (the web process and the workers both)."""
+
+    settings: Settings
+    store: Store
+    app: App
+    deferrer: Deferrer
+
+    async def aclose(self) -> None:
+        await self.app.close_async()
+        self.store.close()
+
+
+def _key(settings: Settings) -> bytes:
+    if settings.secret_key is None and not settings.key_file.is_file():
+        raise DistributedSetupError(
+            "the distributed runtime needs the same token-encryption key in every process: "
+            "set secret_key (LEDGERBRIDGE_SECRET_KEY; `ledgerbridge keygen` makes one) "
+            f"or give every process the key file ({settings.key_file})"
+        )
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    return load_or_create_key(secret, settings.key_file)
+
+
+async def open_distributed(settings: Settings, *, pool_max: int = 10) -> Queue:
+    """Open the store and the queue of the distributed runtime (schemas applied)."""
+    if settings.runtime != "distributed":
+        raise DistributedSetupError('set runtime = "distributed" (and a postgresql:// URL)')
+    key = _key(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        migrate_exclusively(engine)
+        await ensure_queue_schema(settings)
+    except Exception as exc:
+        engine.dispose()
+        raise DistributedSetupError(f"cannot set up the database: {exc}") from exc
+    store = Store(engine, TokenCipher(key))
+    app = create_app(settings, min_size=1, max_size=pool_max)
+    await app.open_async()
+    return Queue(settings, store, app, Deferrer(app, store))
+
+
+RunnerWrapper = Callable[[PassRunner], PassRunner]
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    name: str | None = None,
+    wrap_runner: RunnerWrapper | None = None,
+    install_signal_handlers: bool = True,
+    shutdown_timeout: float = 60.0,
+    delete_jobs: str = "successful",
+) -> None:
+    """Run one worker until stopped. `wrap_runner` wraps the pass runner (tests observe
+    passes with it); `delete_jobs`: procrastinate's (finished jobs kept or not)."""
+    queue = await open_distributed(settings)
+    locks = AdvisoryLocks(queue.store.engine)
+    runner = EngineRunner(queue.store, settings, on_clients=shared_budgets(queue.store))
+    worker = name or worker_name()
+    passes = ConnectionPasses(
+        queue.store,
+        locks,
+        wrap_runner(runner) if wrap_runner else runner,
+        requeue=queue.deferrer.requeue,
+        options=RuntimeOptions(poll_interval=settings.poll_interval_seconds),
+        worker=worker,
+    )
+    context = WorkerContext(settings, queue.store, locks, runner, passes, queue.deferrer)
+    stalled = settings.distributed.stalled_after_seconds
+    try:
+        await queue.app.run_worker_async(
+            name=worker,
+            concurrency=concurrency or settings.distributed.concurrency,
+            additional_context={"ledgerbridge": context},
+            install_signal_handlers=install_signal_handlers,
+            shutdown_graceful_timeout=shutdown_timeout,
+            update_heartbeat_interval=max(stalled / 3, 0.5),
+            stalled_worker_timeout=stalled,
+            delete_jobs=delete_jobs,
+        )
+    finally:
+        await runner.aclose()
+        locks.close()
+        await queue.aclose()

@@ -1,0 +1,54 @@
+"""Two workers, many connections, on a real PostgreSQL server (in-process workers, so an
+overlap detector wraps every pass)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from ledgerbridge.runtime.distributed.worker import open_distributed
+from tests.integration.distributed.conftest import (
+    OverlapDetector,
+    eventually,
+    fleet_of,
+    workers,
+)
+
+pytestmark = pytest.mark.postgres
+
+
+async def test_two_workers_sync_twenty_connections_never_two_passes_of_one_at_once(
+    postgres_url: str,
+) -> None:
+    with fleet_of(postgres_url, 20, hubspot_latency_ms=40) as fleet:
+        for cid in fleet.ids:
+            fleet.create_contact(cid, f"hs-{cid}@example.test")
+            fleet.create_customer(cid, f"qbo-{cid}@example.test")
+        detector = OverlapDetector()
+        queue = await open_distributed(fleet.settings)
+        try:
+            async with workers(fleet.settings, 2, detector):
+                await queue.deferrer.request_all(fleet.ids)
+                await eventually(fleet.settled, "every connection's first pass")
+                # Ask again and again for two connections while the workers' other slots
+                # are free: their jobs reach both workers while a pass runs, and only the
+                # advisory lock keeps two passes of one connection apart.
+                for _ in range(25):
+                    for cid in fleet.ids[:2]:
+                        await queue.deferrer.request(cid)
+                    await asyncio.sleep(0.05)
+                await eventually(fleet.settled, "every connection's passes")
+        finally:
+            await queue.aclose()
+        assert detector.overlaps == []
+        assert set(detector.passes) == set(fleet.ids)
+        for cid in fleet.ids:
+            customers = Counter(fleet.customer_emails(cid))
+            contacts = Counter(fleet.contact_emails(cid))
+            mine = {f"hs-{cid}@example.test", f"qbo-{cid}@example.test"}
+            assert {e: customers[e] for e in mine} == dict.fromkeys(mine, 1), cid
+            assert {e: contacts[e] for e in mine} == dict.fromkeys(mine, 1), cid
+            state = fleet.state(cid)
+            assert state is not None and state.done == state.requested
