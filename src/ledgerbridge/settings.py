@@ -51,6 +51,8 @@ class DistributedSettings(BaseModel):
     """Passes one `ledgerbridge worker` process runs at the same time (`--concurrency`)."""
     reconcile_cron: str = "0 3 * * *"
     """When the daily full reconciliation of every connection is queued (UTC, cron)."""
+    webhook_delay_seconds: float = 1.0
+    """A webhook's pass is queued this long after it: a burst of webhooks is one pass."""
     stalled_after_seconds: float = 30.0
     """A worker silent (no heartbeat) this long is dead: its jobs are queued again."""
 

@@ -78,8 +78,12 @@ class AdvisoryLocks:
         return self._session
 
     def try_acquire(self, key: int) -> bool:
-        """Take the lock of `key` now, or return False when another session holds it."""
+        """Take the lock of `key` now, or return False when it is held: by another session,
+        or by this one (PostgreSQL's session locks are re-entrant, so a job of this process
+        would otherwise get the lock a pass of this process holds)."""
         with self._mutex:
+            if key in self.held:
+                return False
             got = bool(
                 self._connection()
                 .execute(

@@ -47,6 +47,12 @@ class Fleet:
     hubspot: dict[int, str]  # connection id → its portal's base URL
     qbo: str
     realms: dict[int, str]  # connection id → its QBO company
+    qbo_sandbox: Any  # the QBO sandbox's live state (this process serves it)
+
+    def customers_stored(self, cid: int) -> int:
+        """Customers in the connection's QBO company right now, read from the sandbox's
+        memory (no API call, so no injected latency)."""
+        return len(self.qbo_sandbox.realms[self.realms[cid]].table("Customer"))
 
     @property
     def ids(self) -> list[int]:
@@ -86,6 +92,20 @@ class Fleet:
             timeout=30,
         )
         assert response.status_code == 201, response.text
+
+    def create_contacts(self, cid: int, emails: list[str]) -> None:
+        for start in range(0, len(emails), 100):
+            inputs = [
+                {"properties": {"email": e, "firstname": "F", "lastname": e[:8]}}
+                for e in emails[start : start + 100]
+            ]
+            response = httpx.post(
+                f"{self.hubspot[cid]}/crm/v3/objects/contacts/batch/create",
+                json={"inputs": inputs},
+                headers=TOKEN,
+                timeout=30,
+            )
+            assert response.status_code in (200, 201), response.text
 
     def create_customer(self, cid: int, email: str) -> None:
         response = httpx.post(
@@ -137,7 +157,9 @@ def fleet_of(
     hubspot_latency_ms: float = 0.0,
     stalled_after: float = 2.0,
 ) -> Iterator[Fleet]:
-    portals = {i: hubspot_cli.build_config(seed=None, latency_ms=hubspot_latency_ms) for i in range(count)}
+    portals = {
+        i: hubspot_cli.build_config(seed=None, latency_ms=hubspot_latency_ms) for i in range(count)
+    }
     for i, config in portals.items():
         config.portal_id = 70000 + i
     realms = [str(4620816365000000 + i) for i in range(count)]
@@ -150,7 +172,8 @@ def fleet_of(
         poll_interval_seconds=poll_interval,
         distributed=DistributedSettings(stalled_after_seconds=stalled_after),
     )
-    with serve_in_thread(mounts) as hs_url, serve_in_thread(qbo_app(qbo_config)) as qbo_url:
+    qbo = qbo_app(qbo_config)
+    with serve_in_thread(mounts) as hs_url, serve_in_thread(qbo) as qbo_url:
         store = open_store(settings)
         hubspot: dict[int, str] = {}
         realm_of: dict[int, str] = {}
@@ -167,7 +190,7 @@ def fleet_of(
                 save_rule(tx, cid, wizard_defaults(ObjectPair.CONTACTS_CUSTOMERS))
                 hubspot[cid], realm_of[cid] = f"{hs_url}/p{i}", realms[i]
         try:
-            yield Fleet(settings, store, hubspot, qbo_url, realm_of)
+            yield Fleet(settings, store, hubspot, qbo_url, realm_of, qbo.state.sandbox)
         finally:
             store.close()
 

@@ -79,9 +79,10 @@ def active_ids(store: Store) -> list[int]:
 class Deferrer:
     """Asks for passes: counts the ask (generation), then defers the coalescing job."""
 
-    def __init__(self, app: App, store: Store) -> None:
+    def __init__(self, app: App, store: Store, *, wake_delay: float = 0.0) -> None:
         self._app = app
         self._store = store
+        self.wake_delay = wake_delay
         self._background: set[asyncio.Task[None]] = set()
 
     async def _defer(self, task: str, connection_id: int, at: dt.datetime | None) -> bool:
@@ -94,10 +95,11 @@ class Deferrer:
             return False  # a job is already waiting: it will see the new generation
         return True
 
-    async def request(self, connection_id: int) -> None:
-        """One more pass of the connection, soon."""
+    async def request(self, connection_id: int, delay: float = 0.0) -> None:
+        """One more pass of the connection, `delay` seconds from now at the earliest."""
         await asyncio.to_thread(self._request_pass, connection_id)
-        await self._defer(SYNC_CONNECTION, connection_id, None)
+        at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay) if delay > 0 else None
+        await self._defer(SYNC_CONNECTION, connection_id, at)
 
     def _request_pass(self, connection_id: int) -> None:
         with self._store.begin() as tx:
@@ -124,15 +126,17 @@ class Deferrer:
         await self._defer(RECONCILE_CONNECTION, connection_id, at)
 
     def wake(self, connection_id: int, pairs: Iterable[ObjectPair] | None = None) -> None:
-        """The webhook endpoints' `wake`: defer in the background (call on the loop). Every
-        distributed pass covers every rule, so `pairs` only says that something changed."""
+        """The webhook endpoints' `wake`: defer in the background (call on the loop), to run
+        `wake_delay` seconds later, so that a burst of webhooks (a bulk edit, an import)
+        finds one job waiting and becomes one pass. Every distributed pass covers every
+        rule, so `pairs` only says that something changed."""
         task = asyncio.get_running_loop().create_task(self._wake(connection_id))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
     async def _wake(self, connection_id: int) -> None:
         try:
-            await self.request(connection_id)
+            await self.request(connection_id, self.wake_delay)
         except Exception:  # the poll catches up with a wake that could not be queued
             log.exception("connection %s: could not queue a pass", connection_id)
 

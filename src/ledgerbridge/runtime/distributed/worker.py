@@ -74,7 +74,8 @@ async def open_distributed(settings: Settings, *, pool_max: int = 10) -> Queue:
     store = Store(engine, TokenCipher(key))
     app = create_app(settings, min_size=1, max_size=pool_max)
     await app.open_async()
-    return Queue(settings, store, app, Deferrer(app, store))
+    deferrer = Deferrer(app, store, wake_delay=settings.distributed.webhook_delay_seconds)
+    return Queue(settings, store, app, deferrer)
 
 
 RunnerWrapper = Callable[[PassRunner], PassRunner]
