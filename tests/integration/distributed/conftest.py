@@ -93,6 +93,12 @@ class Fleet:
         )
         assert response.status_code == 201, response.text
 
+    def qbo_latency(self, seconds: float) -> None:
+        """Every QBO API request waits `seconds` before it is served."""
+        httpx.patch(
+            f"{self.qbo}/_sandbox/config", json={"faults": {"latency_seconds": seconds}}, timeout=10
+        ).raise_for_status()
+
     def create_contacts(self, cid: int, emails: list[str]) -> None:
         for start in range(0, len(emails), 100):
             inputs = [
@@ -246,9 +252,9 @@ async def workers(
         assert all(isinstance(e, asyncio.CancelledError) for e in errors), errors
 
 
-async def eventually(probe: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
-    """Poll `probe` (in a thread: it may block) until true; fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
+async def eventually(probe: Callable[[], bool], what: str, within: float = 120.0) -> None:
+    """Poll `probe` (in a thread: it may block) until true; fail after `within` s."""
+    deadline = time.monotonic() + within
     while not await asyncio.to_thread(probe):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")

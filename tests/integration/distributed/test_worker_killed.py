@@ -8,7 +8,6 @@ import signal
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ledgerbridge.runtime.distributed.worker import open_distributed
@@ -27,10 +26,9 @@ async def test_a_worker_killed_mid_pass_leaves_the_work_to_another(
         (cid,) = fleet.ids
         emails = [f"killed-{n}@example.test" for n in range(CONTACTS)]
         fleet.create_contacts(cid, emails)
-        # Every QBO request takes a second: the kill lands between two writes of a pass.
-        httpx.patch(
-            f"{fleet.qbo}/_sandbox/config", json={"faults": {"latency_seconds": 1.0}}, timeout=10
-        ).raise_for_status()
+        # Every QBO request takes a second: the pass is long enough to be killed after its
+        # writes to QBO landed and before it recorded the links.
+        fleet.qbo_latency(1.0)
         queue = await open_distributed(fleet.settings)
         try:
             args = ["worker", "--concurrency", "2"]
@@ -57,7 +55,7 @@ async def test_a_worker_killed_mid_pass_leaves_the_work_to_another(
                 assert state is not None and state.pending  # the pass had not finished
                 survivor = w2 if victim is w1 else w1
 
-                await eventually(fleet.settled, "the other worker's pass", timeout=180)
+                await eventually(fleet.settled, "the other worker's pass", within=180)
                 survivor.check_alive()
         finally:
             await queue.aclose()
