@@ -148,8 +148,17 @@ def ensure_demo_connection(store: Store, hubspot_url: str, qbo_url: str, portal_
     return cid
 
 
-def build_demo(options: DemoOptions) -> Demo:
-    """Everything the demo serves and runs, ready for `serve_all`."""
+@dataclass(frozen=True, slots=True)
+class DemoSandboxes:
+    """Both sandboxes of the demo, their webhooks pointed at the engine's endpoints."""
+
+    served: list[Served]
+    secrets: WebhookSecrets
+    portal_id: str
+    urls: dict[str, str]
+
+
+def demo_sandboxes(options: DemoOptions) -> DemoSandboxes:
     host = options.host
     engine_url = f"http://{host}:{options.port}"
     hubspot_url = f"http://{host}:{options.hubspot_port}"
@@ -172,6 +181,22 @@ def build_demo(options: DemoOptions) -> Demo:
         webhook_url=f"{engine_url}/webhooks/qbo",
         webhook_verifier=verifier,
     )
+    return DemoSandboxes(
+        served=[
+            Served(hubspot_app(hubspot_config), host, options.hubspot_port, "hubspot"),
+            Served(qbo_app(qbo_config), host, options.qbo_port, "qbo"),
+        ],
+        secrets=WebhookSecrets(SecretStr(app_secret), SecretStr(verifier)),
+        portal_id=str(hubspot_config.portal_id),
+        urls={"engine": engine_url, "hubspot": hubspot_url, "qbo": qbo_url},
+    )
+
+
+def build_demo(options: DemoOptions) -> Demo:
+    """Everything the demo serves and runs, ready for `serve_all`."""
+    host = options.host
+    sandboxes = demo_sandboxes(options)
+    hubspot_url, qbo_url = sandboxes.urls["hubspot"], sandboxes.urls["qbo"]
 
     temp_dir = None
     if options.db is None:
@@ -188,7 +213,7 @@ def build_demo(options: DemoOptions) -> Demo:
         poll_interval_seconds=options.poll_interval,
     )
     store = Store.open(settings.database_url, TokenCipher(key.encode()))
-    cid = ensure_demo_connection(store, hubspot_url, qbo_url, str(hubspot_config.portal_id))
+    cid = ensure_demo_connection(store, hubspot_url, qbo_url, sandboxes.portal_id)
 
     runner = EngineRunner(store, settings)
     directory = StoreDirectory(store)
@@ -198,14 +223,9 @@ def build_demo(options: DemoOptions) -> Demo:
         options=RuntimeOptions(poll_interval=options.poll_interval),
         reconcile=runner.reconcile,
     )
-    router = webhook_router(
-        directory=directory,
-        wake=runtime.wake,
-        secrets=WebhookSecrets(SecretStr(app_secret), SecretStr(verifier)),
-    )
+    router = webhook_router(directory=directory, wake=runtime.wake, secrets=sandboxes.secrets)
     served = [
-        Served(hubspot_app(hubspot_config), host, options.hubspot_port, "hubspot"),
-        Served(qbo_app(qbo_config), host, options.qbo_port, "qbo"),
+        *sandboxes.served,
         Served(create_web_app(store, routers=[router]), host, options.port, "web"),
     ]
     demo = Demo(
@@ -218,7 +238,7 @@ def build_demo(options: DemoOptions) -> Demo:
         runner=runner,
         db_path=db_path,
         temp_dir=temp_dir,
-        urls={"engine": engine_url, "hubspot": hubspot_url, "qbo": qbo_url},
+        urls=sandboxes.urls,
     )
     runtime.add_listener(demo._passed)
     return demo

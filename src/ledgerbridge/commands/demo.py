@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,6 +24,24 @@ def register(app: typer.Typer) -> None:
         poll_interval: Annotated[
             float, typer.Option(help="Seconds between passes without webhooks.")
         ] = 10.0,
+        distributed: Annotated[
+            bool,
+            typer.Option(
+                "--distributed",
+                help="Run on the distributed runtime: PostgreSQL and `ledgerbridge worker` "
+                "processes.",
+            ),
+        ] = False,
+        workers: Annotated[
+            int, typer.Option(min=1, help="Worker processes (with --distributed).")
+        ] = 2,
+        database_url: Annotated[
+            str | None,
+            typer.Option(
+                help="PostgreSQL to use with --distributed (default: a throw-away server "
+                "started from the machine's PostgreSQL binaries)."
+            ),
+        ] = None,
     ) -> None:
         """Run both sandboxes, the sync engine and the status page (Ctrl-C stops).
 
@@ -55,6 +73,9 @@ def register(app: typer.Typer) -> None:
             db=db,
             poll_interval=poll_interval,
         )
+        if distributed:
+            _distributed(options, workers, database_url, console)
+            return
         built = build_demo(options)
         urls = built.urls
 
@@ -88,3 +109,22 @@ def register(app: typer.Typer) -> None:
         finally:
             built.close()
         console.print("Stopped.")
+
+
+def _distributed(options: Any, workers: int, database_url: str | None, console: Any) -> None:
+    from ledgerbridge.commands._demo_distributed import run_distributed_demo
+    from ledgerbridge.runtime.distributed.throwaway import PostgresNotInstalled
+    from ledgerbridge.runtime.distributed.worker import DistributedSetupError
+
+    if database_url is not None and not database_url.startswith("postgresql"):
+        console.print("[red]error:[/] --database-url must be a postgresql:// URL")
+        raise typer.Exit(code=2)
+    try:
+        run_distributed_demo(options, workers=workers, database_url=database_url, console=console)
+    except (PostgresNotInstalled, DistributedSetupError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
+    except RuntimeError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=1) from exc
+    console.print("Stopped.")

@@ -69,6 +69,7 @@ class SharedRateBudget(RateBudget):
     ) -> None:
         super().__init__(windows, max_concurrency=max_concurrency, clock=clock, sleep=sleep)
         self.shared = tuple(shared)
+        self.max_concurrency = max_concurrency
         self._ledger = ledger
         self._wall = wall
         self._leases = {w.budget: _Lease() for w in self.shared}
