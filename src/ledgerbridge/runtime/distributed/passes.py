@@ -31,12 +31,12 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from enum import Enum
+from typing import Protocol
 
 from ledgerbridge.runtime.embedded import PassRunner, RuntimeOptions
 from ledgerbridge.store import ConnectionStatus, Store
 from ledgerbridge.store.directory import StoreDirectory
 from ledgerbridge.store.locks import (
-    AdvisoryLocks,
     PassState,
     begin_pass,
     finish_pass,
@@ -44,12 +44,20 @@ from ledgerbridge.store.locks import (
 )
 from ledgerbridge.sync.errors import AuthenticationError, TransientError
 
-__all__ = ["ConnectionPasses", "Outcome", "worker_name"]
+__all__ = ["ConnectionPasses", "Outcome", "PassLocks", "worker_name"]
 
 log = logging.getLogger(__name__)
 
 Requeue = Callable[[int, dt.datetime | None], Awaitable[None]]
 """`requeue(connection_id, at)`: defer a `sync_connection` job (at `at`, else now)."""
+
+
+class PassLocks(Protocol):
+    """One holder per key across every worker (`store.locks.AdvisoryLocks`)."""
+
+    def try_acquire(self, key: int) -> bool: ...
+
+    def release(self, key: int) -> bool: ...
 
 
 def worker_name() -> str:
@@ -75,7 +83,7 @@ class ConnectionPasses:
     def __init__(
         self,
         store: Store,
-        locks: AdvisoryLocks,
+        locks: PassLocks,
         runner: PassRunner,
         *,
         requeue: Requeue,

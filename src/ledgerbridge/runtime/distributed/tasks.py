@@ -64,7 +64,7 @@ def cron_every(seconds: float) -> str:
     """A cron schedule that fires every `seconds` (rounded to what cron can say)."""
     whole = max(1, round(seconds))
     if whole < 60:
-        return f"*/{whole} * * * * *"  # procrastinate: a 6th column is seconds
+        return f"* * * * * */{whole}"  # procrastinate (croniter): a 6th column is seconds
     minutes = max(1, round(whole / 60))
     if minutes < 60:
         return f"*/{minutes} * * * *"
