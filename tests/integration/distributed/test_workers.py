@@ -52,3 +52,30 @@ async def test_two_workers_sync_twenty_connections_never_two_passes_of_one_at_on
             assert {e: contacts[e] for e in mine} == dict.fromkeys(mine, 1), cid
             state = fleet.state(cid)
             assert state is not None and state.done == state.requested
+
+
+async def test_the_daily_reconciliation_runs_as_a_job_of_a_worker(postgres_url: str) -> None:
+    with fleet_of(postgres_url, 1) as fleet:
+        (cid,) = fleet.ids
+        fleet.create_contact(cid, "reconcile@example.test")
+
+        def reconciled() -> bool:
+            with fleet.store.begin() as tx:
+                row = tx.get_connection(cid)
+            return row is not None and "last_reconcile" in row.options
+
+        queue = await open_distributed(fleet.settings)
+        try:
+            async with workers(fleet.settings, 2, OverlapDetector()):
+                await queue.deferrer.request(cid)
+                await eventually(fleet.settled, "the first pass")
+                await queue.deferrer.reconcile(cid)
+                await eventually(reconciled, "the reconciliation")
+        finally:
+            await queue.aclose()
+        with fleet.store.begin() as tx:
+            row = tx.get_connection(cid)
+        assert row is not None
+        summary = row.options["last_reconcile"]
+        assert summary["errors"] == {}
+        assert sum(summary["drift"].values()) == 0  # the pass had synced everything
