@@ -40,6 +40,22 @@ TOKEN = {"Authorization": "Bearer sandbox"}
 PassRunner = Callable[..., Awaitable[object]]
 
 
+class InFlight:
+    """ASGI wrapper counting the QBO batch requests received and not yet answered."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.batches = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        batch = scope["type"] == "http" and scope["path"].endswith("/batch")
+        self.batches += batch
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.batches -= batch
+
+
 @dataclass
 class Fleet:
     settings: Settings
@@ -48,6 +64,7 @@ class Fleet:
     qbo: str
     realms: dict[int, str]  # connection id → its QBO company
     qbo_sandbox: Any  # the QBO sandbox's live state (this process serves it)
+    qbo_in_flight: InFlight
 
     def customers_stored(self, cid: int) -> int:
         """Customers in the connection's QBO company right now, read from the sandbox's
@@ -179,7 +196,8 @@ def fleet_of(
         distributed=DistributedSettings(stalled_after_seconds=stalled_after),
     )
     qbo = qbo_app(qbo_config)
-    with serve_in_thread(mounts) as hs_url, serve_in_thread(qbo) as qbo_url:
+    in_flight = InFlight(qbo)
+    with serve_in_thread(mounts) as hs_url, serve_in_thread(in_flight) as qbo_url:
         store = open_store(settings)
         hubspot: dict[int, str] = {}
         realm_of: dict[int, str] = {}
@@ -196,7 +214,7 @@ def fleet_of(
                 save_rule(tx, cid, wizard_defaults(ObjectPair.CONTACTS_CUSTOMERS))
                 hubspot[cid], realm_of[cid] = f"{hs_url}/p{i}", realms[i]
         try:
-            yield Fleet(settings, store, hubspot, qbo_url, realm_of, qbo.state.sandbox)
+            yield Fleet(settings, store, hubspot, qbo_url, realm_of, qbo.state.sandbox, in_flight)
         finally:
             store.close()
 

@@ -16,7 +16,7 @@ from tests.integration.distributed.conftest import eventually, fleet_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-CONTACTS = 200  # 7 QBO batches of customers to create: the pass writes, then links
+CONTACTS = 200  # 7 QBO batches of customers to create
 
 
 async def test_a_worker_killed_mid_pass_leaves_the_work_to_another(
@@ -26,8 +26,9 @@ async def test_a_worker_killed_mid_pass_leaves_the_work_to_another(
         (cid,) = fleet.ids
         emails = [f"killed-{n}@example.test" for n in range(CONTACTS)]
         fleet.create_contacts(cid, emails)
-        # Every QBO request takes a second: the pass is long enough to be killed after its
-        # writes to QBO landed and before it recorded the links.
+        # Every QBO request takes a second: the worker is killed while its batches of new
+        # customers are on their way, which QBO carries out after the worker is gone (so
+        # they are written, and never recorded by the pass that wrote them).
         fleet.qbo_latency(1.0)
         queue = await open_distributed(fleet.settings)
         try:
@@ -43,11 +44,11 @@ async def test_a_worker_killed_mid_pass_leaves_the_work_to_another(
                     state = fleet.state(cid)
                     if state is None or state.running_by is None:
                         return None
-                    if fleet.customers_stored(cid) == 0:
-                        return None  # no write of the pass has landed yet
+                    if fleet.qbo_in_flight.batches == 0:
+                        return None  # no write of the pass is on its way yet
                     return int(state.running_by.rsplit(":", 1)[1])
 
-                pid = wait_for(mid_pass, what="a pass that has written", timeout=120)
+                pid = wait_for(mid_pass, what="a pass writing to QBO", timeout=120)
                 victim = by_pid[pid]
                 os.kill(pid, signal.SIGKILL)
                 assert victim.popen.wait(timeout=30) == -signal.SIGKILL

@@ -30,7 +30,7 @@ from typing import Any
 
 from procrastinate import App, JobContext
 from procrastinate.exceptions import AlreadyEnqueued
-from procrastinate.jobs import Status
+from procrastinate.jobs import DEFAULT_QUEUE, Job, Status
 
 from ledgerbridge.runtime.distributed.passes import ConnectionPasses
 from ledgerbridge.runtime.runner import EngineRunner
@@ -58,6 +58,8 @@ RECONCILE_ALL = "ledgerbridge.reconcile_all"
 RECOVER_STALLED = "ledgerbridge.recover_stalled"
 CONTEXT_KEY = "ledgerbridge"
 RECONCILE_BUSY_RETRY = 60
+BATCH = 500
+"""Jobs per statement when the poll asks every connection."""
 
 
 def cron_every(seconds: float) -> str:
@@ -69,6 +71,17 @@ def cron_every(seconds: float) -> str:
     if minutes < 60:
         return f"*/{minutes} * * * *"
     return f"0 */{min(max(1, round(minutes / 60)), 23)} * * *"
+
+
+def _sync_job(connection_id: int) -> Job:
+    return Job(
+        id=None,
+        queue=DEFAULT_QUEUE,
+        lock=None,
+        queueing_lock=f"sync:{connection_id}",
+        task_name=SYNC_CONNECTION,
+        task_kwargs={"connection_id": connection_id},
+    )
 
 
 def active_ids(store: Store) -> list[int]:
@@ -110,17 +123,37 @@ class Deferrer:
         await self._defer(SYNC_CONNECTION, connection_id, at)
 
     async def request_all(self, connection_ids: list[int]) -> int:
-        """One more pass of each; returns how many jobs were queued (others were waiting)."""
+        """One more pass of each (the periodic poll); returns how many jobs were queued
+        (the others had one waiting). The jobs go in batches of `BATCH`, one statement
+        each, leaving out connections whose job is already waiting; a batch that meets
+        one queued meanwhile (the batch is refused whole) is deferred one by one."""
 
         def count() -> None:
             with self._store.begin() as tx:
                 request_passes(tx, connection_ids)
 
         await asyncio.to_thread(count)
+        waiting = await self._waiting(SYNC_CONNECTION)
+        todo = [c for c in connection_ids if f"sync:{c}" not in waiting]
         queued = 0
-        for connection_id in connection_ids:
-            queued += await self._defer(SYNC_CONNECTION, connection_id, None)
+        for start in range(0, len(todo), BATCH):
+            chunk = todo[start : start + BATCH]
+            try:
+                await self._app.job_manager.batch_defer_jobs_async([_sync_job(c) for c in chunk])
+                queued += len(chunk)
+            except AlreadyEnqueued:
+                for connection_id in chunk:
+                    queued += await self._defer(SYNC_CONNECTION, connection_id, None)
         return queued
+
+    async def _waiting(self, task: str) -> set[str]:
+        """The queueing locks of the `task` jobs waiting in the queue."""
+        rows = await self._app.connector.execute_query_all_async(
+            "SELECT queueing_lock FROM procrastinate_jobs"
+            " WHERE status = 'todo' AND task_name = %(task)s",
+            task=task,
+        )
+        return {str(row["queueing_lock"]) for row in rows}
 
     async def reconcile(self, connection_id: int, at: dt.datetime | None = None) -> None:
         await self._defer(RECONCILE_CONNECTION, connection_id, at)
