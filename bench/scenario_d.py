@@ -160,18 +160,28 @@ async def settled(queue: Queue, ids: list[int]) -> None:
         await asyncio.sleep(0.2)
 
 
+async def registered(queue: Queue, workers: int) -> None:
+    """Until `workers` workers have registered with the queue (they are ready)."""
+    query = text("SELECT count(*) FROM procrastinate_workers")
+    while True:
+        with queue.store.begin() as tx:
+            if tx.connection.execute(query).scalar_one() >= workers:
+                return
+        await asyncio.sleep(0.2)
+
+
 def start_workers(settings: Settings, count: int, concurrency: int, logs: Path) -> list[Any]:
     env = {**os.environ, **worker_env(settings), "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "ledgerbridge.cli", "worker", "--concurrency"]
-    return [
-        subprocess.Popen(
-            [*command, str(concurrency)],
-            stdout=(logs / f"worker-{n}.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        for n in range(count)
-    ]
+    processes = []
+    for n in range(count):
+        with (logs / f"worker-{n}.log").open("wb") as sink:  # the child keeps its own copy
+            processes.append(
+                subprocess.Popen(
+                    [*command, str(concurrency)], stdout=sink, stderr=subprocess.STDOUT, env=env
+                )
+            )
+    return processes
 
 
 async def stream(
@@ -246,6 +256,7 @@ async def one_run(base_url: str, args: argparse.Namespace, workers: int, logs: P
             seed(hs_url, i, [f"c{j}-{i}@seed.example" for j in range(args.records)])
         processes = start_workers(settings, workers, args.concurrency, logs)
         try:
+            await registered(queue, workers)  # their start-up is not part of the timing
             active0, commits0, _ = db_counters(url)
             start = time.monotonic()
             await queue.deferrer.request_all(ids)

@@ -79,6 +79,7 @@ async def open_distributed(settings: Settings, *, pool_max: int = 10) -> Queue:
 
 
 RunnerWrapper = Callable[[PassRunner], PassRunner]
+JOB_POLL_SECONDS = 1.0
 
 
 async def run_worker(
@@ -117,6 +118,9 @@ async def run_worker(
             update_heartbeat_interval=max(stalled / 3, 0.5),
             stalled_worker_timeout=stalled,
             delete_jobs=delete_jobs,
+            # Jobs deferred for later (a webhook's, a backoff's) are found by polling, not
+            # by LISTEN/NOTIFY: poll every second, so a webhook's pass is not 5 s late.
+            fetch_job_polling_interval=JOB_POLL_SECONDS,
         )
     finally:
         await runner.aclose()
