@@ -49,19 +49,11 @@ def register(app: typer.Typer) -> None:
         invoices two-way with payments) with webhooks wired both ways. Both sandboxes
         accept the bearer token `sandbox`; the QBO company (realm) is 1000000001.
         """
-        import asyncio
         import logging
 
         from rich.console import Console
 
-        from ledgerbridge.commands._demo_stack import (
-            DEMO_REALM,
-            DEMO_TOKEN,
-            DemoOptions,
-            build_demo,
-        )
-        from ledgerbridge.commands._progress import show_initial_sync, summary_table
-        from ledgerbridge.serving import serve_all
+        from ledgerbridge.commands._demo_stack import DemoOptions
 
         console = Console(stderr=True)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -75,40 +67,48 @@ def register(app: typer.Typer) -> None:
         )
         if distributed:
             _distributed(options, workers, database_url, console)
-            return
-        built = build_demo(options)
-        urls = built.urls
+        else:
+            _embedded(options, console)
 
-        def started() -> None:
-            console.print(f"[bold]ledgerbridge demo[/] — status page: {urls['engine']}")
-            console.print(f"HubSpot sandbox: {urls['hubspot']} (portal 62515)")
-            console.print(f"QBO sandbox:     {urls['qbo']}/v3/company/{DEMO_REALM}")
-            console.print(f"Both accept `Authorization: Bearer {DEMO_TOKEN}`.")
-            console.print(
-                f"Engine state: {built.db_path}" + (" (temporary)" if built.temp_dir else "")
-            )
 
-        async def display() -> None:
-            counts = await show_initial_sync(
-                built.store, built.connection_id, built.first_pass, console
-            )
-            if built.first_error is not None:
-                console.print(f"[red]The first pass failed:[/] {built.first_error!r} (retrying)")
-            console.print(summary_table(counts))
-            console.print(
-                "Syncing live (webhooks both ways, and a pass every "
-                f"{poll_interval:g} s). Ctrl-C stops."
-            )
-            await asyncio.Event().wait()  # serve_all stops when a background task ends
+def _embedded(options: Any, console: Any) -> None:
+    import asyncio
 
-        try:
-            asyncio.run(serve_all(built.served, also=[built.run_runtime, display], started=started))
-        except RuntimeError as exc:
-            console.print(f"[red]error:[/] {exc}")
-            raise typer.Exit(code=1) from exc
-        finally:
-            built.close()
-        console.print("Stopped.")
+    from ledgerbridge.commands._demo_stack import DEMO_REALM, DEMO_TOKEN, build_demo
+    from ledgerbridge.commands._progress import show_initial_sync, summary_table
+    from ledgerbridge.serving import serve_all
+
+    built = build_demo(options)
+    urls = built.urls
+
+    def started() -> None:
+        console.print(f"[bold]ledgerbridge demo[/] — status page: {urls['engine']}")
+        console.print(f"HubSpot sandbox: {urls['hubspot']} (portal 62515)")
+        console.print(f"QBO sandbox:     {urls['qbo']}/v3/company/{DEMO_REALM}")
+        console.print(f"Both accept `Authorization: Bearer {DEMO_TOKEN}`.")
+        console.print(f"Engine state: {built.db_path}" + (" (temporary)" if built.temp_dir else ""))
+
+    async def display() -> None:
+        counts = await show_initial_sync(
+            built.store, built.connection_id, built.first_pass, console
+        )
+        if built.first_error is not None:
+            console.print(f"[red]The first pass failed:[/] {built.first_error!r} (retrying)")
+        console.print(summary_table(counts))
+        console.print(
+            "Syncing live (webhooks both ways, and a pass every "
+            f"{options.poll_interval:g} s). Ctrl-C stops."
+        )
+        await asyncio.Event().wait()  # serve_all stops when a background task ends
+
+    try:
+        asyncio.run(serve_all(built.served, also=[built.run_runtime, display], started=started))
+    except RuntimeError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=1) from exc
+    finally:
+        built.close()
+    console.print("Stopped.")
 
 
 def _distributed(options: Any, workers: int, database_url: str | None, console: Any) -> None:
