@@ -139,6 +139,10 @@ class EngineRunner:
             self._on_report(connection_id, report)
         return report
 
+    async def engine(self, connection_id: int) -> SyncEngine:
+        """The connection's engine over its kept clients (a backfill runs over its sides)."""
+        return await self._engine(connection_id)
+
     async def _engine(self, connection_id: int) -> SyncEngine:
         row = load_connection(self._store, connection_id)
         clients = await self._clients_for(row)

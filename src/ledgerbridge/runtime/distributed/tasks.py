@@ -189,6 +189,7 @@ class WorkerContext:
     runner: EngineRunner
     passes: ConnectionPasses
     deferrer: Deferrer
+    backfill_locks: AdvisoryLocks
 
 
 def _context(context: JobContext) -> WorkerContext:
@@ -199,6 +200,9 @@ def _context(context: JobContext) -> WorkerContext:
 
 def register_tasks(app: App, settings: Settings) -> None:
     """Register the tasks and the periodic schedules on `app`."""
+    from ledgerbridge.runtime.distributed.backfill import BACKFILL_CHUNK, register_backfill
+
+    register_backfill(app, _context)
 
     @app.task(name=SYNC_CONNECTION, pass_context=True)
     async def sync_connection(context: JobContext, connection_id: int) -> str:
@@ -242,7 +246,7 @@ def register_tasks(app: App, settings: Settings) -> None:
         ctx = _context(context)
         manager = context.app.job_manager
         recovered = 0
-        for task in (SYNC_CONNECTION, RECONCILE_CONNECTION):
+        for task in (SYNC_CONNECTION, RECONCILE_CONNECTION, BACKFILL_CHUNK):
             stalled = await manager.get_stalled_jobs(
                 task_name=task, seconds_since_heartbeat=stalled_after
             )
@@ -255,8 +259,12 @@ def register_tasks(app: App, settings: Settings) -> None:
                 )
                 if task == SYNC_CONNECTION:
                     await ctx.deferrer.requeue(connection_id, None)
-                else:
+                elif task == RECONCILE_CONNECTION:
                     await ctx.deferrer.reconcile(connection_id)
+                else:  # the same chunk again: it resumes from the stored position
+                    await context.app.configure_task(
+                        task, queueing_lock=f"backfill:{connection_id}"
+                    ).defer_async(**job.task_kwargs)
                 recovered += 1
         return recovered
 

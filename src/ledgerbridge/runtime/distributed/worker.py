@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from procrastinate import App
 
 from ledgerbridge.runtime.distributed.app import create_app, ensure_queue_schema
+from ledgerbridge.runtime.distributed.backfill import BACKFILL_LOCKS
 from ledgerbridge.runtime.distributed.budgets import shared_budgets
 from ledgerbridge.runtime.distributed.passes import ConnectionPasses, worker_name
 from ledgerbridge.runtime.distributed.tasks import Deferrer, WorkerContext
@@ -106,7 +107,10 @@ async def run_worker(
         options=RuntimeOptions(poll_interval=settings.poll_interval_seconds),
         worker=worker,
     )
-    context = WorkerContext(settings, queue.store, locks, runner, passes, queue.deferrer)
+    backfill_locks = AdvisoryLocks(queue.store.engine, BACKFILL_LOCKS)
+    context = WorkerContext(
+        settings, queue.store, locks, runner, passes, queue.deferrer, backfill_locks
+    )
     stalled = settings.distributed.stalled_after_seconds
     try:
         await queue.app.run_worker_async(
@@ -125,4 +129,5 @@ async def run_worker(
     finally:
         await runner.aclose()
         locks.close()
+        backfill_locks.close()
         await queue.aclose()
