@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from ledgerbridge import __version__
+from ledgerbridge.errors import LedgerbridgeError
+
+
+class _Commands(TyperGroup):
+    """The one place that shows a `LedgerbridgeError` to the user: `error: <what> — <fix>`
+    on stderr and exit code 2, never a traceback (`ledgerbridge.errors`)."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's (vendored) click.Context
+        try:
+            return super().invoke(ctx)
+        except LedgerbridgeError as exc:
+            typer.echo(exc.render(), err=True)
+            raise typer.Exit(code=2) from exc
+
 
 app = typer.Typer(
+    cls=_Commands,
     name="ledgerbridge",
     help="Two-way sync between HubSpot and QuickBooks Online.",
     no_args_is_help=True,

@@ -7,18 +7,22 @@ Secrets are `SecretStr`: they never appear in a repr, a log line or an error.
 
 from __future__ import annotations
 
+import difflib
 import os
+import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr, model_validator
+from pydantic import BaseModel, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from ledgerbridge.errors import ConfigError, ConfigFileError
 
 CONFIG_ENV = "LEDGERBRIDGE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("ledgerbridge.toml")
@@ -79,16 +83,21 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8700
     poll_interval_seconds: float = 60.0
+    # The URL HubSpot reaches this service at (workflow action URLs are
+    # `{public_url}/actions/hubspot/{action}`); default http://{host}:{port}.
+    public_url: str | None = None
     runtime: Literal["embedded", "distributed"] = "embedded"
     distributed: DistributedSettings = DistributedSettings()
     hubspot: HubSpotSettings = HubSpotSettings()
     qbo: QboSettings = QboSettings()
 
-    @model_validator(mode="after")
-    def _distributed_needs_postgres(self) -> Settings:
-        if self.runtime == "distributed" and not self.database_url.startswith("postgresql"):
+    @field_validator("runtime")
+    @classmethod
+    def _distributed_needs_postgres(cls, runtime: str, info: ValidationInfo) -> str:
+        url = str(info.data.get("database_url", ""))
+        if runtime == "distributed" and not url.startswith("postgresql"):
             raise ValueError(RUNTIME_NEEDS_POSTGRES)
-        return self
+        return runtime
 
     @classmethod
     def settings_customise_sources(
@@ -106,17 +115,70 @@ class Settings(BaseSettings):
         if path.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         elif config_file:
-            raise FileNotFoundError(f"{CONFIG_ENV} names {path}, which does not exist")
+            raise ConfigFileError(
+                f"{CONFIG_ENV} names {path}, which does not exist",
+                fix=f"create {path}, or point {CONFIG_ENV} at an existing settings file",
+            )
         return tuple(sources)
 
 
 def load_settings(config_file: Path | None = None) -> Settings:
     """Settings from the environment and the TOML file (`config_file`, `$LEDGERBRIDGE_CONFIG`
-    or `./ledgerbridge.toml`); the environment wins over the file."""
+    or `./ledgerbridge.toml`); the environment wins over the file. `ConfigError` (or
+    `ConfigFileError`) says what is wrong with them, naming the file and the setting."""
     if config_file is not None and not config_file.is_file():
-        raise FileNotFoundError(f"configuration file {config_file} does not exist")
+        raise ConfigFileError(
+            f"configuration file {config_file} does not exist",
+            fix="create it, or pass the path of an existing settings file to --config",
+        )
     token = _explicit_file.set(config_file)
     try:
         return Settings()
+    except tomllib.TOMLDecodeError as exc:
+        path = _config_path(config_file)
+        raise ConfigFileError(
+            f"{path} is not valid TOML: {exc}",
+            fix=f"correct the syntax at that line of {path} (the format is described at toml.io)",
+        ) from exc
+    except ValidationError as exc:
+        raise _config_error(exc, _config_path(config_file)) from exc
     finally:
         _explicit_file.reset(token)
+
+
+def _config_path(config_file: Path | None) -> Path:
+    """The settings file in use (it may not exist when only the environment is used)."""
+    explicit = config_file or os.environ.get(CONFIG_ENV)
+    return Path(explicit) if explicit else DEFAULT_CONFIG_FILE
+
+
+def _known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        keys.append(prefix + name)
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            keys.extend(_known_keys(field.annotation, f"{prefix}{name}."))
+    return keys
+
+
+def _config_error(exc: ValidationError, path: Path) -> ConfigError:
+    """One message for every bad setting: unknown keys (with the likely meant one) and
+    values of the wrong type (with the value given, unless it is a secret)."""
+    source = f"{path} or the environment" if path.is_file() else "the environment"
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            guess = difflib.get_close_matches(key, _known_keys(Settings), n=1)
+            meant = f" (did you mean `{guess[0]}`?)" if guess else ""
+            problems.append(f"unknown setting `{key}`{meant}")
+            continue
+        env = "LEDGERBRIDGE_" + key.upper().replace(".", "__")
+        secret = "secret" in key or "token" in key
+        given = "" if secret else f" (got {error.get('input')!r})"
+        problems.append(f"`{key}` (or {env}): {error['msg']}{given}")
+    return ConfigError(
+        f"bad settings in {source}: " + "; ".join(problems),
+        fix=f"correct the value, or remove the unknown key, in {path} or the environment; "
+        "README.md (Configuration) lists the settings",
+    )

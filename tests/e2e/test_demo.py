@@ -303,3 +303,35 @@ def test_demo_syncs_invoices_both_ways_and_a_qbo_payment_marks_hubspot_paid(
     assert demo.status()["failures"] == []
     # R-INV-12: the QBO company's settings that work against invoice sync are shown.
     assert any("close the books" in w for w in demo.status()["warnings"])
+
+
+def test_demo_workflow_turns_a_deal_with_a_payment_link_into_a_qbo_invoice(demo: Demo) -> None:
+    """R-WF-1/R-WF-5: the demo registered the actions and its example flows; a deal that gets
+    a payment link runs "Create QuickBooks invoice" (signed call, BLOCK, callback)."""
+    flows = _admin(demo, "GET", "/flows")["results"]
+    assert len(flows) == 6
+    contact = demo.hubspot_create(
+        "contacts", {"email": "grace.wf@example.com", "firstname": "Grace", "lastname": "Wf"}
+    )
+    deal = demo.hubspot_create("deals", {"dealname": "Workflow deal", "amount": "30"})
+    line = demo.hubspot_create(
+        "line_items", {"name": "Consulting hour", "hs_sku": "WF-HOUR", "price": "30"}
+    )
+    _admin(demo, "PUT", f"/associations/deals/{deal}/contacts/{contact}/3")
+    _admin(demo, "PUT", f"/associations/deals/{deal}/line_items/{line}/19")
+    _admin(demo, "PATCH", f"/objects/deals/{deal}", {"properties": {"hs_payment_link": "x"}})
+
+    def workflow_invoices() -> list[dict[str, Any]]:
+        rows = demo.qbo_query("select * from Invoice").get("Invoice", [])
+        return [r for r in rows if "workflow action" in str(r.get("PrivateNote", ""))]
+
+    (invoice,) = wait_for(workflow_invoices, what="the workflow's invoice", process=demo.process)
+    assert Decimal(str(invoice["TotalAmt"])) == Decimal("30")
+
+    def completed() -> dict[str, Any] | None:
+        executions = _admin(demo, "GET", "/flows/executions")["results"]
+        done = [e for e in executions if e["objectId"] == deal and e["status"] == "COMPLETED"]
+        return done[0] if done else None
+
+    execution = wait_for(completed, what="the flow to complete", process=demo.process)
+    assert execution["actions"][0]["outputFields"]["qbo_id"] == invoice["Id"]

@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 
 from ledgerbridge.domain import System
 from ledgerbridge.sync.model import Link, RefIndex, SideRecord
+from ledgerbridge.sync.payments import PaymentState
 from ledgerbridge.sync.ports import (
     Changes,
     Commit,
@@ -38,6 +39,7 @@ class CrashingSide:
 
     def __init__(self, inner: SidePort, counter: WriteCounter) -> None:
         self.inner = inner
+        self.capabilities = inner.capabilities
         self.counter = counter
 
     @property
@@ -97,6 +99,13 @@ class CrashingState:
         keys: Collection[str] = (),
     ) -> list[Link]:
         return await self.inner.load_links_for(object_type, hubspot_ids, qbo_ids, keys)
+
+    @property
+    def payments(self) -> PaymentState | None:
+        return self.inner.payments
+
+    async def load_link_ids(self, object_type: ObjectPair) -> list[tuple[str, str]]:
+        return await self.inner.load_link_ids(object_type)
 
     async def load_refs(self) -> RefIndex:
         return await self.inner.load_refs()

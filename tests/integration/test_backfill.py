@@ -298,6 +298,7 @@ class UpdatingSide:
 
     def __init__(self, inner: SidePort, lab: Lab, items: dict[str, str]) -> None:
         self.inner = inner
+        self.capabilities = inner.capabilities
         self.lab = lab
         self.items = items
         self.batches = 0

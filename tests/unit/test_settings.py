@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from ledgerbridge.errors import ConfigError, ConfigFileError
 from ledgerbridge.settings import load_settings
 
 
@@ -36,12 +37,14 @@ def test_toml_file_then_environment_wins(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 
 def test_a_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(ConfigFileError, match="does not exist"):
         load_settings(tmp_path / "nope.toml")
 
 
 def test_unknown_settings_are_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     config = tmp_path / "ledgerbridge.toml"
     config.write_text("databse_url = 'typo'\n")
-    with pytest.raises(ValueError, match="databse_url"):
+    with pytest.raises(
+        ConfigError, match=r"unknown setting `databse_url` \(did you mean `database_url`\?\)"
+    ):
         load_settings(config)

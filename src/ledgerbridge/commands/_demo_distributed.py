@@ -23,17 +23,20 @@ from pathlib import Path
 from pydantic import SecretStr
 from rich.console import Console
 
-from ledgerbridge.commands._demo_stack import DemoOptions, demo_sandboxes, ensure_demo_connection
+from ledgerbridge.commands._demo_stack import (
+    DemoOptions,
+    demo_sandboxes,
+    ensure_demo_connection,
+    setup_workflow_actions,
+)
 from ledgerbridge.commands._progress import show_initial_sync, summary_table
 from ledgerbridge.runtime.distributed.throwaway import throwaway_postgres
+from ledgerbridge.runtime.distributed.web import web_app
 from ledgerbridge.runtime.distributed.worker import Queue, open_distributed
 from ledgerbridge.serving import Served, serve_all
 from ledgerbridge.settings import DistributedSettings, Settings
 from ledgerbridge.store import generate_key
-from ledgerbridge.store.directory import StoreDirectory
 from ledgerbridge.store.locks import pass_state
-from ledgerbridge.web.app import create_web_app
-from ledgerbridge.web.webhooks import webhook_router
 
 __all__ = ["run_distributed_demo"]
 
@@ -108,17 +111,21 @@ async def _serve(
         cid = await asyncio.to_thread(
             ensure_demo_connection, queue.store, urls["hubspot"], urls["qbo"], sandboxes.portal_id
         )
-        router = webhook_router(
-            directory=StoreDirectory(queue.store),
-            wake=queue.deferrer.wake,
-            secrets=sandboxes.secrets,
-        )
-        web = Served(
-            create_web_app(queue.store, routers=[router]), options.host, options.port, "web"
-        )
+        app = web_app(queue, sandboxes.secrets, urls["engine"])
+        web = Served(app, options.host, options.port, "web")
         first = asyncio.Event()
 
         async def display() -> None:
+            try:
+                flows = await setup_workflow_actions(
+                    queue.store, settings, cid, sandboxes.hubspot_sandbox, urls["engine"]
+                )
+                console.print(
+                    f"Workflow actions registered; {len(flows)} example flows defined "
+                    f"(GET {urls['hubspot']}/_sandbox/flows)."
+                )
+            except Exception as exc:  # the sync runs on without workflow actions
+                console.print(f"[yellow]Workflow actions not set up:[/] {exc}")
             await queue.deferrer.request(cid)
             watcher = asyncio.create_task(_first_pass(queue, cid, first))
             counts = await show_initial_sync(queue.store, cid, first, console)

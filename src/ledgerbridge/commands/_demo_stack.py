@@ -9,6 +9,9 @@
 * Webhooks wired both ways: the HubSpot sandbox delivers to `/webhooks/hubspot`, signed
   with an app secret generated for the run; the QBO sandbox to `/webhooks/qbo`, signed
   with a generated verifier token. The engine verifies both.
+* Workflow actions (R-WF): the engine's `/actions/hubspot/{action}` endpoint verifies the
+  same app secret; `Demo.setup_workflow_actions()` registers the action definitions with
+  the HubSpot sandbox and defines one example flow of each action.
 * The status page on `port`.
 """
 
@@ -20,11 +23,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
+from ledgerbridge.commands._compose import compose
 from ledgerbridge.runtime.clients import sandbox_options
-from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
+from ledgerbridge.runtime.embedded import EmbeddedRuntime
 from ledgerbridge.runtime.runner import EngineRunner
 from ledgerbridge.sandbox.hubspot import cli as hubspot_cli
 from ledgerbridge.sandbox.hubspot.app import create_app as hubspot_app
@@ -33,20 +38,21 @@ from ledgerbridge.sandbox.qbo.app import create_app as qbo_app
 from ledgerbridge.serving import Served
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store, TokenCipher, generate_key
-from ledgerbridge.store.directory import StoreDirectory
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.rules import Direction, InvoiceSettings, ObjectPair, SyncRule
-from ledgerbridge.web.app import create_web_app
-from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
+from ledgerbridge.web.webhooks import WebhookSecrets
 
 __all__ = [
     "DEMO_REALM",
     "DEMO_TOKEN",
     "Demo",
     "DemoOptions",
+    "DemoSandboxes",
     "build_demo",
     "demo_rules",
+    "demo_sandboxes",
     "ensure_demo_connection",
+    "setup_workflow_actions",
 ]
 
 DEMO_REALM = "1000000001"
@@ -68,7 +74,7 @@ class DemoOptions:
 
 def invoices_supported() -> bool:
     """Whether the engine syncs invoices yet (the invoice rule is saved off until then)."""
-    from ledgerbridge.hubspot.side.port import OBJECTS
+    from ledgerbridge.hubspot.side.kinds import OBJECTS
 
     return ObjectPair.INVOICES_INVOICES in OBJECTS
 
@@ -107,6 +113,14 @@ class Demo:
     urls: dict[str, str] = field(default_factory=dict)
     first_pass: asyncio.Event = field(default_factory=asyncio.Event)
     first_error: BaseException | None = None
+    hubspot_sandbox: Any = None
+
+    async def setup_workflow_actions(self) -> list[str]:
+        """Register the action definitions with the HubSpot sandbox (idempotent) and define
+        the example flows (`runtime.workflow_actions.DEMO_FLOWS`); the new flows' ids."""
+        return await setup_workflow_actions(
+            self.store, self.settings, self.connection_id, self.hubspot_sandbox, self.urls["engine"]
+        )
 
     def _passed(self, connection_id: int, error: BaseException | None) -> None:
         if connection_id == self.connection_id and not self.first_pass.is_set():
@@ -148,6 +162,26 @@ def ensure_demo_connection(store: Store, hubspot_url: str, qbo_url: str, portal_
     return cid
 
 
+async def setup_workflow_actions(
+    store: Store, settings: Settings, connection_id: int, hubspot_sandbox: Any, engine_url: str
+) -> list[str]:
+    """`Demo.setup_workflow_actions` for any demo whose HubSpot sandbox runs in-process."""
+    from ledgerbridge.operations.workflow_actions import register_definitions
+    from ledgerbridge.runtime.clients import build_clients
+    from ledgerbridge.runtime.workflow_actions import define_demo_flows
+
+    with store.begin() as tx:
+        row = tx.get_connection(connection_id)
+    assert row is not None
+    clients = build_clients(row, settings=settings, store=store)
+    try:
+        app_id = str(hubspot_sandbox.config.app_id)
+        ids = await register_definitions(clients.hubspot, app_id, engine_url)
+    finally:
+        await clients.aclose()
+    return define_demo_flows(hubspot_sandbox.workflows, ids)
+
+
 @dataclass(frozen=True, slots=True)
 class DemoSandboxes:
     """Both sandboxes of the demo, their webhooks pointed at the engine's endpoints."""
@@ -156,6 +190,7 @@ class DemoSandboxes:
     secrets: WebhookSecrets
     portal_id: str
     urls: dict[str, str]
+    hubspot_sandbox: Any
 
 
 def demo_sandboxes(options: DemoOptions) -> DemoSandboxes:
@@ -181,14 +216,16 @@ def demo_sandboxes(options: DemoOptions) -> DemoSandboxes:
         webhook_url=f"{engine_url}/webhooks/qbo",
         webhook_verifier=verifier,
     )
+    hubspot = hubspot_app(hubspot_config)
     return DemoSandboxes(
         served=[
-            Served(hubspot_app(hubspot_config), host, options.hubspot_port, "hubspot"),
+            Served(hubspot, host, options.hubspot_port, "hubspot"),
             Served(qbo_app(qbo_config), host, options.qbo_port, "qbo"),
         ],
         secrets=WebhookSecrets(SecretStr(app_secret), SecretStr(verifier)),
         portal_id=str(hubspot_config.portal_id),
         urls={"engine": engine_url, "hubspot": hubspot_url, "qbo": qbo_url},
+        hubspot_sandbox=hubspot.state.sandbox,
     )
 
 
@@ -215,19 +252,9 @@ def build_demo(options: DemoOptions) -> Demo:
     store = Store.open(settings.database_url, TokenCipher(key.encode()))
     cid = ensure_demo_connection(store, hubspot_url, qbo_url, sandboxes.portal_id)
 
-    runner = EngineRunner(store, settings)
-    directory = StoreDirectory(store)
-    runtime = EmbeddedRuntime(
-        runner,
-        directory,
-        options=RuntimeOptions(poll_interval=options.poll_interval),
-        reconcile=runner.reconcile,
-    )
-    router = webhook_router(directory=directory, wake=runtime.wake, secrets=sandboxes.secrets)
-    served = [
-        *sandboxes.served,
-        Served(create_web_app(store, routers=[router]), host, options.port, "web"),
-    ]
+    stack = compose(store, settings, sandboxes.secrets)
+    runner, runtime = stack.runner, stack.runtime
+    served = [*sandboxes.served, Served(stack.web, host, options.port, "web")]
     demo = Demo(
         options=options,
         store=store,
@@ -239,6 +266,7 @@ def build_demo(options: DemoOptions) -> Demo:
         db_path=db_path,
         temp_dir=temp_dir,
         urls=sandboxes.urls,
+        hubspot_sandbox=sandboxes.hubspot_sandbox,
     )
     runtime.add_listener(demo._passed)
     return demo

@@ -77,10 +77,10 @@ async def run(
 def summary(result: BackfillResult) -> Table:
     from rich.table import Table
 
-    from ledgerbridge.operations.dryrun import render
+    from ledgerbridge.commands._tables import dry_run_table
 
     if result.dry_run:
-        table = render(result.report)
+        table = dry_run_table(result.report)
         for hubspot, qbo, key in result.matched:
             table.add_row(result.name, "link", f"hubspot:{hubspot} ↔ quickbooks:{qbo}", key)
         return table

@@ -44,18 +44,15 @@ def register(app: typer.Typer) -> None:
         import webbrowser
 
         from ledgerbridge.domain.refs import System
-        from ledgerbridge.operations.connect import ConnectError, oauth_app
+        from ledgerbridge.errors import LedgerbridgeError
         from ledgerbridge.operations.connect import connect as run_flow
+        from ledgerbridge.operations.connect import oauth_app
         from ledgerbridge.settings import load_settings
         from ledgerbridge.store.configured import open_store
 
-        try:
-            settings = load_settings(config)
-            system = System.HUBSPOT if service is Service.hubspot else System.QUICKBOOKS
-            oauth = oauth_app(system, settings, authorize_url)
-        except (ConnectError, FileNotFoundError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
+        settings = load_settings(config)
+        system = System.HUBSPOT if service is Service.hubspot else System.QUICKBOOKS
+        oauth = oauth_app(system, settings, authorize_url)
 
         def show(url: str) -> None:
             typer.echo(f"Open this URL to authorize ledgerbridge on {service.value}:", err=True)
@@ -79,6 +76,8 @@ def register(app: typer.Typer) -> None:
             )
             with store.begin() as tx:
                 row = tx.get_connection(cid)
+        except LedgerbridgeError:
+            raise  # rendered by the command line: `error: <what> — <fix>`, exit 2
         except Exception as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=1) from exc

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ledgerbridge.commands._demo_stack import DemoOptions
 
 
 def register(app: typer.Typer) -> None:
@@ -54,6 +59,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from ledgerbridge.commands._demo_stack import DemoOptions
+        from ledgerbridge.commands._options import ensure_port_free
 
         console = Console(stderr=True)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -65,13 +71,19 @@ def register(app: typer.Typer) -> None:
             db=db,
             poll_interval=poll_interval,
         )
+        for taken, option in (
+            (port, "--port"),
+            (hubspot_port, "--hubspot-port"),
+            (qbo_port, "--qbo-port"),
+        ):
+            ensure_port_free(options.host, taken, option)
         if distributed:
             _distributed(options, workers, database_url, console)
         else:
             _embedded(options, console)
 
 
-def _embedded(options: Any, console: Any) -> None:
+def _embedded(options: DemoOptions, console: Console) -> None:
     import asyncio
 
     from ledgerbridge.commands._demo_stack import DEMO_REALM, DEMO_TOKEN, build_demo
@@ -89,9 +101,16 @@ def _embedded(options: Any, console: Any) -> None:
         console.print(f"Engine state: {built.db_path}" + (" (temporary)" if built.temp_dir else ""))
 
     async def display() -> None:
-        counts = await show_initial_sync(
-            built.store, built.connection_id, built.first_pass, console
-        )
+        try:
+            flows = await built.setup_workflow_actions()
+            console.print(
+                f"Workflow actions registered; {len(flows)} example flows defined "
+                f"(GET {urls['hubspot']}/_sandbox/flows)."
+            )
+        except Exception as exc:  # the sync runs on without workflow actions
+            console.print(f"[yellow]Workflow actions not set up:[/] {exc}")
+        first = built.first_pass
+        counts = await show_initial_sync(built.store, built.connection_id, first, console)
         if built.first_error is not None:
             console.print(f"[red]The first pass failed:[/] {built.first_error!r} (retrying)")
         console.print(summary_table(counts))
@@ -111,19 +130,20 @@ def _embedded(options: Any, console: Any) -> None:
     console.print("Stopped.")
 
 
-def _distributed(options: Any, workers: int, database_url: str | None, console: Any) -> None:
+def _distributed(
+    options: DemoOptions, workers: int, database_url: str | None, console: Console
+) -> None:
     from ledgerbridge.commands._demo_distributed import run_distributed_demo
-    from ledgerbridge.runtime.distributed.throwaway import PostgresNotInstalled
-    from ledgerbridge.runtime.distributed.worker import DistributedSetupError
+    from ledgerbridge.errors import UsageError
 
     if database_url is not None and not database_url.startswith("postgresql"):
-        console.print("[red]error:[/] --database-url must be a postgresql:// URL")
-        raise typer.Exit(code=2)
+        raise UsageError(
+            f"--database-url {database_url.split('://', 1)[0]}://… is not PostgreSQL",
+            fix="give a postgresql://user:password@host/dbname URL, or leave it out for a "
+            "throw-away server",
+        )
     try:
         run_distributed_demo(options, workers=workers, database_url=database_url, console=console)
-    except (PostgresNotInstalled, DistributedSetupError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(code=2) from exc
     except RuntimeError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(code=1) from exc

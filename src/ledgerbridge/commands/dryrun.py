@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
+        from ledgerbridge.commands._tables import dry_run_table
         from ledgerbridge.operations import dryrun
         from ledgerbridge.sync.rules import ObjectPair
 
@@ -41,7 +42,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(dryrun.as_json(report))
         else:
-            Console().print(dryrun.render(report))
+            Console().print(dry_run_table(report))
         if report.stopped:
             typer.echo(f"stopped: {report.stopped}", err=True)
             raise typer.Exit(code=1)

@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
+        from ledgerbridge.commands._tables import fees_table
         from ledgerbridge.operations import fees as runtime
 
         first, last = parse_date(since), parse_date(until)
@@ -43,4 +44,4 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(runtime.as_json(report))
         else:
-            Console(width=160).print(runtime.render(report))
+            Console(width=160).print(fees_table(report))

@@ -26,13 +26,25 @@ def register(app: typer.Typer) -> None:
         """Download QuickBooks' PDF of a synced invoice."""
         import asyncio
 
+        from ledgerbridge.errors import UsageError
         from ledgerbridge.operations import invoices
         from ledgerbridge.runtime.connection import pick_connection
 
+        folder = out.parent
+        if not folder.is_dir():
+            raise UsageError(
+                f"cannot write {out}: the folder {folder} does not exist",
+                fix=f"create it first (mkdir -p {folder}) or choose another --out path",
+            )
         with configured_store(config, invoices.InvoiceNotSyncedError) as (settings, store):
             connection_id = pick_connection(store, connection)
             pdf = asyncio.run(
                 invoices.invoice_pdf(store, connection_id, invoice, settings=settings)
             )
-        out.write_bytes(pdf)
+        try:
+            out.write_bytes(pdf)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write {out}: {exc.strerror or exc}", fix="choose another --out path"
+            ) from exc
         typer.echo(f"wrote {out} ({len(pdf)} bytes)")

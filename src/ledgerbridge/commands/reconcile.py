@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
+        from ledgerbridge.commands._tables import reconcile_table
         from ledgerbridge.operations import reconcile as runtime
         from ledgerbridge.sync.rules import ObjectPair
 
@@ -44,7 +45,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(runtime.as_json(report))
         else:
-            Console(width=200).print(runtime.render(report))
+            Console(width=200).print(reconcile_table(report))
         if report.errors:
             raise typer.Exit(code=2)
         if report.drift:

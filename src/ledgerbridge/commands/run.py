@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-NOTHING_CONFIGURED = (
-    "No connection is set up yet: run `ledgerbridge connect hubspot` and "
-    "`ledgerbridge connect qbo` first."
-)
+if TYPE_CHECKING:
+    from ledgerbridge.settings import Settings
+    from ledgerbridge.store.rows import ConnectionRow
+    from ledgerbridge.web.webhooks import WebhookSecrets
+
+NOTHING_CONFIGURED = "no connection is set up yet"
+PORT_SETTING = "`port` in ledgerbridge.toml or LEDGERBRIDGE_PORT"
+RECONNECT = "run `ledgerbridge connect hubspot` and `ledgerbridge connect qbo` to (re)connect"
 
 
 def register(app: typer.Typer) -> None:
@@ -20,90 +25,63 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--config", help="Settings file (default ./ledgerbridge.toml)."),
         ] = None,
+        verbose: Annotated[
+            bool, typer.Option("--verbose", "-v", help="Also log database migrations.")
+        ] = False,
     ) -> None:
         """Serve the status page and webhooks, and sync every active connection (Ctrl-C stops).
 
         Webhook URLs to register: <your public URL>/webhooks/hubspot (HubSpot app, signed
         with its client secret) and <your public URL>/webhooks/qbo (Intuit app, with the
-        verifier token in [qbo] webhook_verifier_token).
+        verifier token in [qbo] webhook_verifier_token). HubSpot workflow actions are
+        registered on the app in [hubspot] app_id at start, at <public_url>/actions/hubspot/….
         """
         import asyncio
         import logging
 
-        from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
-        from ledgerbridge.runtime.runner import EngineRunner
+        from ledgerbridge.commands._compose import compose
+        from ledgerbridge.commands._options import ensure_port_free
+        from ledgerbridge.errors import NoConnectionError
+        from ledgerbridge.runtime.workflow_actions import register_at_start
         from ledgerbridge.serving import Served, serve_all
         from ledgerbridge.settings import load_settings
         from ledgerbridge.store import ConnectionStatus
         from ledgerbridge.store.configured import open_store
-        from ledgerbridge.store.directory import StoreDirectory
-        from ledgerbridge.web.app import create_web_app
-        from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
+        from ledgerbridge.web.webhooks import WebhookSecrets
 
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         logging.getLogger("httpx").setLevel(logging.WARNING)
-        try:
-            settings = load_settings(config)
-        except (FileNotFoundError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
+        if not verbose:  # Alembic logs each migration step at INFO
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+        settings = load_settings(config)
         store = open_store(settings)
         try:
             with store.begin() as tx:
                 connections = tx.list_connections()
             if not connections:
-                typer.echo(f"error: {NOTHING_CONFIGURED}", err=True)
-                raise typer.Exit(code=2)
+                raise NoConnectionError(NOTHING_CONFIGURED, fix=RECONNECT)
             active = [c for c in connections if c.status is ConnectionStatus.ACTIVE]
-            for c in connections:
-                if c.status is not ConnectionStatus.ACTIVE:
-                    detail = f": {c.status_detail}" if c.status_detail else ""
-                    typer.echo(
-                        f"connection {c.id} ({c.name}) is {c.status.value}{detail}", err=True
-                    )
+            _note_inactive(connections)
             if not active:
-                typer.echo(
-                    "error: no connection is active. Run `ledgerbridge connect hubspot` and "
-                    "`ledgerbridge connect qbo` to (re)connect.",
-                    err=True,
-                )
-                raise typer.Exit(code=2)
+                raise NoConnectionError("no connection is active", fix=RECONNECT)
+            ensure_port_free(settings.host, settings.port, PORT_SETTING)
             secrets = WebhookSecrets(
                 settings.hubspot.client_secret, settings.qbo.webhook_verifier_token
             )
-            if secrets.hubspot_client_secret is None:
-                typer.echo(
-                    "note: [hubspot] client_secret is not set: HubSpot webhooks are refused",
-                    err=True,
-                )
-            if secrets.qbo_verifier_token is None:
-                typer.echo(
-                    "note: [qbo] webhook_verifier_token is not set: QBO webhooks are refused",
-                    err=True,
-                )
-
+            _note_missing_secrets(secrets)
+            public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
             if settings.runtime == "distributed":
                 store.close()  # the distributed web process opens its own
-                _run_distributed(settings, secrets, len(active))
+                _run_distributed(settings, secrets, len(active), public_url)
                 return
-            runner = EngineRunner(store, settings)
-            directory = StoreDirectory(store)
-            runtime = EmbeddedRuntime(
-                runner,
-                directory,
-                options=RuntimeOptions(poll_interval=settings.poll_interval_seconds),
-                reconcile=runner.reconcile,
-            )
-            router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
-            web = create_web_app(store, routers=[router])
+            stack = compose(store, settings, secrets, public_url=public_url)
 
-            async def run_runtime() -> None:
-                try:
-                    await runtime.run()
-                finally:
-                    await runner.aclose()
+            async def register_actions() -> None:
+                note = await register_at_start(store, settings, settings.hubspot.app_id, public_url)
+                typer.echo(note, err=True)
+                await asyncio.Event().wait()  # serve_all stops when a background task ends
 
             def started() -> None:
                 base = f"http://{settings.host}:{settings.port}"
@@ -115,8 +93,8 @@ def register(app: typer.Typer) -> None:
             try:
                 asyncio.run(
                     serve_all(
-                        [Served(web, settings.host, settings.port, "web")],
-                        also=[run_runtime],
+                        [Served(stack.web, settings.host, settings.port, "web")],
+                        also=[stack.run_runtime(), register_actions],
                         started=started,
                     )
                 )
@@ -128,12 +106,36 @@ def register(app: typer.Typer) -> None:
         typer.echo("Stopped.", err=True)
 
 
-def _run_distributed(settings: Any, secrets: Any, active: int) -> None:
-    """`run` with runtime = "distributed": web app and webhooks; `ledgerbridge worker`s pass."""
+def _note_inactive(connections: Sequence[ConnectionRow]) -> None:
+    """Say which connections are not synced, and why."""
+    from ledgerbridge.store import ConnectionStatus
+
+    for c in connections:
+        if c.status is not ConnectionStatus.ACTIVE:
+            detail = f": {c.status_detail}" if c.status_detail else ""
+            typer.echo(f"connection {c.id} ({c.name}) is {c.status.value}{detail}", err=True)
+
+
+def _note_missing_secrets(secrets: WebhookSecrets) -> None:
+    """Say which webhooks will be refused for want of their secret."""
+    if secrets.hubspot_client_secret is None:
+        typer.echo(
+            "note: [hubspot] client_secret is not set: HubSpot webhooks are refused", err=True
+        )
+    if secrets.qbo_verifier_token is None:
+        typer.echo(
+            "note: [qbo] webhook_verifier_token is not set: QBO webhooks are refused", err=True
+        )
+
+
+def _run_distributed(
+    settings: Settings, secrets: WebhookSecrets, active: int, public_url: str
+) -> None:
+    """`run` with runtime = "distributed": the web app, webhooks and workflow actions;
+    the passes are queued for `ledgerbridge worker` processes."""
     import asyncio
 
     from ledgerbridge.runtime.distributed.web import serve_web
-    from ledgerbridge.runtime.distributed.worker import DistributedSetupError
 
     def started() -> None:
         base = f"http://{settings.host}:{settings.port}"
@@ -145,10 +147,15 @@ def _run_distributed(settings: Any, secrets: Any, active: int) -> None:
         typer.echo(f"Webhooks: {base}/webhooks/hubspot and {base}/webhooks/qbo", err=True)
 
     try:
-        asyncio.run(serve_web(settings, secrets, started=started))
-    except DistributedSetupError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
+        asyncio.run(
+            serve_web(
+                settings,
+                secrets,
+                public_url=public_url,
+                started=started,
+                note=lambda line: typer.echo(line, err=True),
+            )
+        )
     except RuntimeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from exc

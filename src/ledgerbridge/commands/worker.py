@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -34,31 +35,23 @@ def register(app: typer.Typer) -> None:
         import asyncio
         import logging
 
-        from ledgerbridge.runtime.distributed.worker import DistributedSetupError, run_worker
+        from ledgerbridge.errors import ConfigError
+        from ledgerbridge.runtime.distributed.worker import run_worker
         from ledgerbridge.settings import load_settings
 
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         logging.getLogger("httpx").setLevel(logging.WARNING)
-        try:
-            settings = load_settings(config)
-        except (FileNotFoundError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        settings = load_settings(config)
         if settings.runtime != "distributed":
-            typer.echo(
-                'error: `ledgerbridge worker` is for runtime = "distributed" (with a '
-                "postgresql:// database_url); the embedded runtime syncs inside "
-                "`ledgerbridge run`.",
-                err=True,
+            raise ConfigError(
+                '`ledgerbridge worker` is for runtime = "distributed", and the settings say '
+                f'runtime = "{settings.runtime}"',
+                fix='set runtime = "distributed" (LEDGERBRIDGE_RUNTIME) and a postgresql:// '
+                "database_url; the embedded runtime syncs inside `ledgerbridge run`",
             )
-            raise typer.Exit(code=2)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run_worker(settings, concurrency=concurrency))
-        except DistributedSetupError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
-        except KeyboardInterrupt:
-            pass
         typer.echo("Stopped.", err=True)

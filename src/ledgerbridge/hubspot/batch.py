@@ -160,23 +160,33 @@ def _agrees(record: HubSpotRecord, inp: Mapping[str, Any]) -> bool:
     return bool(common) and all(record.get(k) == str(wanted[k]) for k in common)
 
 
-def map_batch_response(
-    inputs: Sequence[Mapping[str, Any]],
-    body: Mapping[str, Any] | None,
-    *,
-    id_property: str | None = None,
-    offset: int = 0,
-) -> list[BatchItem]:
-    """Tie each answer of one batch call back to its input (see the module docs).
+@dataclass(slots=True)
+class _Placed:
+    """What each input of one batch call got so far: a record (and whether it was new) or
+    an error; none yet while the input is `free`."""
 
-    `id_property`: results are matched on this property's value instead of their
-    `id` (upsert; read or update by a unique property). `offset` is added to indices.
-    """
-    body = body or {}
-    n = len(inputs)
-    records: list[HubSpotRecord | None] = [None] * n
-    created: list[bool | None] = [None] * n
-    errors: list[SyncError | None] = [None] * n
+    records: list[HubSpotRecord | None]
+    created: list[bool | None]
+    errors: list[SyncError | None]
+
+    @classmethod
+    def empty(cls, n: int) -> _Placed:
+        return cls([None] * n, [None] * n, [None] * n)
+
+    def free(self, i: int) -> bool:
+        return self.records[i] is None and self.errors[i] is None
+
+    def record(self, i: int, record: HubSpotRecord, is_new: bool | None) -> None:
+        self.records[i], self.created[i] = record, is_new
+
+
+Stray = tuple[HubSpotRecord, bool | None]
+
+
+def _input_keys(
+    inputs: Sequence[Mapping[str, Any]], id_property: str | None
+) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """(write trace id → input, key → inputs): the id, else the `id_property` value."""
     traces = {
         str(inp["objectWriteTraceId"]): i
         for i, inp in enumerate(inputs)
@@ -191,55 +201,102 @@ def map_batch_response(
             value = props.get(id_property) if isinstance(props, Mapping) else None
             if value not in (None, ""):
                 keys.setdefault(str(value), []).append(i)
+    return traces, keys
 
-    def free(i: int) -> bool:
-        return records[i] is None and errors[i] is None
 
-    stray_errors: list[SyncError] = []
+def _place_errors(
+    placed: _Placed, body: Mapping[str, Any], traces: dict[str, int], keys: dict[str, list[int]]
+) -> list[SyncError]:
+    """Give each error to the inputs it names; the ones naming none are returned."""
+    stray: list[SyncError] = []
     for raw in body.get("errors") or []:
         error = error_from_standard_error(raw)
-        indices = [i for i in _error_indices(raw, traces, keys) if free(i)]
+        indices = [i for i in _error_indices(raw, traces, keys) if placed.free(i)]
         if not indices:
-            stray_errors.append(error)
+            stray.append(error)
         for i in indices:
-            errors[i] = error
+            placed.errors[i] = error
+    return stray
 
-    stray_results: list[tuple[HubSpotRecord, bool | None]] = []
+
+def _place_results(
+    placed: _Placed,
+    body: Mapping[str, Any],
+    traces: dict[str, int],
+    keys: dict[str, list[int]],
+    id_property: str | None,
+) -> list[Stray]:
+    """Give each result to its input (by write trace id, else by key); the ones that
+    match none are returned."""
+    stray: list[Stray] = []
     for raw in body.get("results") or []:
         record = HubSpotRecord.from_api(raw)
         is_new = raw.get("new") if isinstance(raw.get("new"), bool) else None
         trace = raw.get("objectWriteTraceId")
-        if trace is not None and str(trace) in traces and free(traces[str(trace)]):
+        if trace is not None and str(trace) in traces and placed.free(traces[str(trace)]):
             indices = [traces[str(trace)]]
         else:
             key = record.get(id_property) if id_property else record.id
-            indices = [i for i in keys.get(key or "", []) if free(i)]
+            indices = [i for i in keys.get(key or "", []) if placed.free(i)]
         if not indices:
-            stray_results.append((record, is_new))
+            stray.append((record, is_new))
         for i in indices:
-            records[i], created[i] = record, is_new
+            placed.record(i, record, is_new)
+    return stray
 
-    left = [i for i in range(n) if free(i)]
-    unplaced: list[tuple[HubSpotRecord, bool | None]] = []
+
+def _place_strays(
+    placed: _Placed,
+    inputs: Sequence[Mapping[str, Any]],
+    stray_results: Sequence[Stray],
+    stray_errors: Sequence[SyncError],
+) -> None:
+    """The answers no id placed: by agreeing values, else one to one when only results
+    (or only errors) are left and their count is the inputs left; else an error."""
+    left = [i for i in range(len(inputs)) if placed.free(i)]
+    unplaced: list[Stray] = []
     for record, is_new in stray_results:
         matches = [i for i in left if _agrees(record, inputs[i])]
         if len(matches) == 1:
-            records[matches[0]], created[matches[0]] = record, is_new
+            placed.record(matches[0], record, is_new)
             left.remove(matches[0])
         else:
             unplaced.append((record, is_new))
     if unplaced and not stray_errors and len(unplaced) == len(left):
         for i, (record, is_new) in zip(left, unplaced, strict=True):
-            records[i], created[i] = record, is_new
+            placed.record(i, record, is_new)
         left = []
     elif stray_errors and not unplaced and len(stray_errors) == len(left):
         for i, error in zip(left, stray_errors, strict=True):
-            errors[i] = error
+            placed.errors[i] = error
         left = []
     for i in left:
-        errors[i] = TerminalError(
+        placed.errors[i] = TerminalError(
             ErrorCategory.UNKNOWN,
             "HubSpot's batch answer did not say what happened to this input"
             + (f"; unmatched errors: {[str(e) for e in stray_errors]}" if stray_errors else ""),
         )
-    return [BatchItem(offset + i, records[i], errors[i], created[i]) for i in range(n)]
+
+
+def map_batch_response(
+    inputs: Sequence[Mapping[str, Any]],
+    body: Mapping[str, Any] | None,
+    *,
+    id_property: str | None = None,
+    offset: int = 0,
+) -> list[BatchItem]:
+    """Tie each answer of one batch call back to its input (see the module docs).
+
+    `id_property`: results are matched on this property's value instead of their
+    `id` (upsert; read or update by a unique property). `offset` is added to indices.
+    """
+    body = body or {}
+    placed = _Placed.empty(len(inputs))
+    traces, keys = _input_keys(inputs, id_property)
+    stray_errors = _place_errors(placed, body, traces, keys)
+    stray_results = _place_results(placed, body, traces, keys, id_property)
+    _place_strays(placed, inputs, stray_results, stray_errors)
+    return [
+        BatchItem(offset + i, placed.records[i], placed.errors[i], placed.created[i])
+        for i in range(len(inputs))
+    ]

@@ -31,8 +31,10 @@ from ledgerbridge.hubspot.batch import (
     gather_in_order,
 )
 from ledgerbridge.hubspot.batch import map_batch_response as _map
-from ledgerbridge.hubspot.errors import ConflictError, SearchLimitError
+from ledgerbridge.hubspot.errors import ConflictError
 from ledgerbridge.hubspot.objects import HubSpotRecord, object_type
+from ledgerbridge.hubspot.properties import PropertiesMixin
+from ledgerbridge.hubspot.search import MAX_SEARCH_RESULTS, Page, SearchMixin, next_after
 from ledgerbridge.hubspot.session import DEFAULT_BASE_URL, HubSpotLimits, Session
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
 from ledgerbridge.transport.budget import Sleep
@@ -42,9 +44,7 @@ from ledgerbridge.transport.retry import RetryPolicy
 __all__ = ["DEFAULT_UNIQUE_PROPERTY", "MAX_SEARCH_RESULTS", "HubSpotClient", "Page"]
 
 DEFAULT_UNIQUE_PROPERTY = "ledgerbridge_qbo_id"
-MAX_SEARCH_RESULTS = 10_000
 Properties = Mapping[str, str]
-Page = tuple[int, list[HubSpotRecord], str | None]  # (total, records, next after)
 
 
 InlineAssociation = tuple[str, str, int]  # (to object type, to id, HUBSPOT_DEFINED type id)
@@ -60,14 +60,7 @@ def _csv(values: Sequence[str]) -> str:
     return ",".join(values)
 
 
-def _next_after(body: Mapping[str, Any]) -> str | None:
-    paging = body.get("paging")
-    nxt = paging.get("next") if isinstance(paging, Mapping) else None
-    after = nxt.get("after") if isinstance(nxt, Mapping) else None
-    return str(after) if after not in (None, "") else None
-
-
-class HubSpotClient(AssociationsMixin):
+class HubSpotClient(AssociationsMixin, SearchMixin, PropertiesMixin):
     """Async HubSpot client for one connection, on an injected `httpx.AsyncClient`."""
 
     def __init__(
@@ -181,7 +174,7 @@ class HubSpotClient(AssociationsMixin):
             body = await self._call("GET", path, params=page)
             for raw in body.get("results", []):
                 yield HubSpotRecord.from_api(raw)
-            after = _next_after(body)
+            after = next_after(body)
             if after is None:
                 return
             if after in seen:  # a server that repeats a cursor would loop forever
@@ -388,137 +381,3 @@ class HubSpotClient(AssociationsMixin):
         return await self.batch_upsert(
             obj, id_property or self.unique_property, inputs, isolate=isolate
         )
-
-    # ------------------------------------------------------------ search
-
-    async def search_page(
-        self,
-        obj: str,
-        filter_groups: Sequence[Mapping[str, Any]] = (),
-        sorts: Sequence[Mapping[str, Any] | str] = (),
-        properties: Sequence[str] = (),
-        *,
-        limit: int = 200,
-        after: str | None = None,
-        query: str | None = None,
-    ) -> Page:
-        """One search request: (total, records, next `after` or None)."""
-        body: dict[str, Any] = {
-            "filterGroups": list(filter_groups),
-            "sorts": list(sorts),
-            "properties": list(properties),
-            "limit": limit,
-        }
-        if after:
-            body["after"] = after
-        if query:
-            body["query"] = query
-        answer = await self._call(
-            "POST", f"/crm/v3/objects/{object_type(obj)}/search", json=body, search=True
-        )
-        records = [HubSpotRecord.from_api(raw) for raw in answer.get("results", [])]
-        return int(answer.get("total", len(records))), records, _next_after(answer)
-
-    async def search(
-        self,
-        obj: str,
-        filter_groups: Sequence[Mapping[str, Any]] = (),
-        sorts: Sequence[Mapping[str, Any] | str] = (),
-        properties: Sequence[str] = (),
-        *,
-        limit: int = 200,
-        query: str | None = None,
-    ) -> AsyncIterator[HubSpotRecord]:
-        """Every match, page by page. HubSpot serves at most 10,000 results per query:
-        when there are more, `SearchLimitError` is raised after the 10,000th (use
-        `changes.read_changes`, which slices by time, or narrower filters)."""
-        after: str | None = None
-        fetched = 0
-        while True:
-            page_limit = limit
-            if after is not None and after.isdigit():
-                page_limit = min(limit, MAX_SEARCH_RESULTS - int(after))
-            total, records, after = await self.search_page(
-                obj, filter_groups, sorts, properties, limit=page_limit, after=after, query=query
-            )
-            for record in records:
-                yield record
-            fetched += len(records)
-            if after is None or not records:
-                break
-            if after.isdigit() and int(after) >= MAX_SEARCH_RESULTS:
-                break
-        if total > fetched and fetched >= MAX_SEARCH_RESULTS:
-            raise SearchLimitError(
-                ErrorCategory.VALIDATION,
-                f"search on {obj} matched {total} records; HubSpot serves only "
-                f"{MAX_SEARCH_RESULTS} per query",
-            )
-
-    # ------------------------------------------------------------ properties
-
-    async def ensure_property(
-        self,
-        obj: str,
-        name: str,
-        label: str,
-        type: str = "string",
-        field_type: str = "text",
-        has_unique_value: bool = False,
-        *,
-        group_name: str | None = None,
-        description: str = "",
-    ) -> dict[str, Any]:
-        """The property's definition, creating it first if it does not exist (reads first,
-        so calling it again costs one GET). A property that exists with a different
-        `hasUniqueValue` is a `TerminalError`: HubSpot cannot change it afterwards."""
-        kind = object_type(obj)
-        path = f"/crm/v3/properties/{kind}"
-        existing = await self._read_property(path, name)
-        if existing is None:
-            if group_name is None:
-                groups = await self._call("GET", f"{path}/groups")
-                names = [str(g.get("name")) for g in groups.get("results", []) if g.get("name")]
-                group_name = names[0] if names else f"{kind.rstrip('s')}information"
-            definition = {
-                "name": name,
-                "label": label,
-                "type": type,
-                "fieldType": field_type,
-                "groupName": group_name,
-                "description": description,
-                "hasUniqueValue": has_unique_value,
-            }
-            try:
-                existing = await self._call("POST", path, json=definition)
-            except ConflictError:  # created meanwhile by another worker
-                existing = await self._read_property(path, name)
-            if existing is None:
-                raise TerminalError(ErrorCategory.UNKNOWN, f"property {name} vanished on {kind}")
-        if bool(existing.get("hasUniqueValue", False)) != has_unique_value:
-            raise TerminalError(
-                ErrorCategory.VALIDATION,
-                f"property {name} on {kind} exists with hasUniqueValue="
-                f"{existing.get('hasUniqueValue')}; HubSpot cannot change that",
-            )
-        result: dict[str, Any] = existing
-        return result
-
-    async def ensure_unique_property(self, obj: str) -> dict[str, Any]:
-        """Our unique-value property that holds the QuickBooks id, on `obj`."""
-        return await self.ensure_property(
-            obj,
-            self.unique_property,
-            "QuickBooks ID (ledgerbridge)",
-            has_unique_value=True,
-            description="The id of the linked QuickBooks record; written by ledgerbridge.",
-        )
-
-    async def _read_property(self, path: str, name: str) -> dict[str, Any] | None:
-        try:
-            found: dict[str, Any] = await self._call("GET", f"{path}/{name}")
-        except SyncError as error:
-            if error.category is ErrorCategory.NOT_FOUND:
-                return None
-            raise
-        return found

@@ -4,10 +4,11 @@ HubSpot reports an error as an HTTP status plus a JSON body
 (`{status, message, category, subCategory?, errorType?, policyName?, context?, errors?}`),
 and, inside 207 batch responses, as `StandardError` items with a `category`
 but no HTTP status. Both go through `RULES`: the first rule whose status and
-HubSpot category match decides
+HubSpot category match decides, as a `Resolution` (the type QBO's table uses too,
+`qbo.faults`),
 
-* what the machine does: `TransientError` (retry with backoff) or
-  `TerminalError` (the record fails), and
+* what the machine does: retry (`TransientError`, with backoff), fail
+  (`TerminalError`, the record fails) or reconnect (`AuthenticationError`), and
 * what the user sees: an `ErrorCategory`.
 
 Three outcomes get their own subclasses because callers act on them:
@@ -27,11 +28,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledgerbridge.sync.errors import (
-    AuthenticationError,
+    RECONNECT,
     ErrorCategory,
+    Outcome,
+    Resolution,
     SyncError,
     TerminalError,
-    TransientError,
+    fail,
+    retry,
 )
 
 __all__ = [
@@ -72,12 +76,11 @@ class SearchLimitError(TerminalError):
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One row of the table. `None` matches anything."""
+    """One row of the table: what it matches (`None` matches anything) and its decision."""
 
     statuses: frozenset[int] | None
     hubspot_category: str | None
-    transient: bool
-    category: ErrorCategory
+    resolution: Resolution
 
 
 def _codes(*codes: int) -> frozenset[int]:
@@ -89,21 +92,21 @@ _5XX = frozenset(range(500, 600))
 # First match wins. Body categories come before bare statuses so that, say, a 400
 # whose body says RATE_LIMITS is treated as a rate limit.
 RULES: tuple[Rule, ...] = (
-    Rule(None, "RATE_LIMITS", True, ErrorCategory.RATE_LIMITED),
-    Rule(_codes(429), None, True, ErrorCategory.RATE_LIMITED),
-    Rule(_codes(401), None, False, ErrorCategory.AUTHENTICATION),
-    Rule(None, "INVALID_AUTHENTICATION", False, ErrorCategory.AUTHENTICATION),
-    Rule(None, "EXPIRED_AUTHENTICATION", False, ErrorCategory.AUTHENTICATION),
-    Rule(_codes(403), None, False, ErrorCategory.PERMISSION),
-    Rule(None, "MISSING_SCOPES", False, ErrorCategory.PERMISSION),
-    Rule(_codes(404), None, False, ErrorCategory.NOT_FOUND),
-    Rule(None, "OBJECT_NOT_FOUND", False, ErrorCategory.NOT_FOUND),
-    Rule(_codes(409), None, False, ErrorCategory.VALIDATION),
-    Rule(None, "CONFLICT", False, ErrorCategory.VALIDATION),
-    Rule(_codes(408, 423, 425), None, True, ErrorCategory.SERVICE_UNAVAILABLE),
-    Rule(_5XX, None, True, ErrorCategory.SERVICE_UNAVAILABLE),
-    Rule(None, "VALIDATION_ERROR", False, ErrorCategory.VALIDATION),
-    Rule(_codes(400, 405, 413, 414, 415, 422), None, False, ErrorCategory.VALIDATION),
+    Rule(None, "RATE_LIMITS", retry(ErrorCategory.RATE_LIMITED)),
+    Rule(_codes(429), None, retry(ErrorCategory.RATE_LIMITED)),
+    Rule(_codes(401), None, RECONNECT),
+    Rule(None, "INVALID_AUTHENTICATION", RECONNECT),
+    Rule(None, "EXPIRED_AUTHENTICATION", RECONNECT),
+    Rule(_codes(403), None, fail(ErrorCategory.PERMISSION)),
+    Rule(None, "MISSING_SCOPES", fail(ErrorCategory.PERMISSION)),
+    Rule(_codes(404), None, fail(ErrorCategory.NOT_FOUND)),
+    Rule(None, "OBJECT_NOT_FOUND", fail(ErrorCategory.NOT_FOUND)),
+    Rule(_codes(409), None, fail(ErrorCategory.VALIDATION)),
+    Rule(None, "CONFLICT", fail(ErrorCategory.VALIDATION)),
+    Rule(_codes(408, 423, 425), None, retry(ErrorCategory.SERVICE_UNAVAILABLE)),
+    Rule(_5XX, None, retry(ErrorCategory.SERVICE_UNAVAILABLE)),
+    Rule(None, "VALIDATION_ERROR", fail(ErrorCategory.VALIDATION)),
+    Rule(_codes(400, 405, 413, 414, 415, 422), None, fail(ErrorCategory.VALIDATION)),
 )
 
 _EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)", re.IGNORECASE)
@@ -177,12 +180,9 @@ def error_from_body(
     rule = _rule_for(status, hs_cat)
     if rule is None:
         return TerminalError(ErrorCategory.UNKNOWN, detail, status=status, code=code)
-    if rule.category is ErrorCategory.AUTHENTICATION:
-        return AuthenticationError(detail, status=status)
-    if rule.transient:
-        return TransientError(
-            rule.category, detail, status=status, code=code, retry_after=retry_after
-        )
+    resolution = rule.resolution
+    if resolution.outcome is not Outcome.FAIL:
+        return resolution.error(detail, status=status, code=code, retry_after=retry_after)
     if status == 409 or hs_cat == "CONFLICT":
         message = str(body.get("message") or "")
         context = body.get("context")
@@ -195,7 +195,7 @@ def error_from_body(
             match = _UNIQUE_NAME.search(message)
             prop = match.group(1) if match else None
         return ConflictError(detail, status=status, existing_id=existing, property_name=prop)
-    return TerminalError(rule.category, detail, status=status, code=code)
+    return resolution.error(detail, status=status, code=code)
 
 
 def classify(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 ObjectType = Literal[
     "contacts",
@@ -24,16 +24,7 @@ ObjectType = Literal[
     "commerce_payments",
 ]
 
-OBJECT_TYPES: tuple[ObjectType, ...] = (
-    "contacts",
-    "companies",
-    "deals",
-    "quotes",
-    "products",
-    "line_items",
-    "invoices",
-    "commerce_payments",
-)
+OBJECT_TYPES: tuple[ObjectType, ...] = get_args(ObjectType)
 
 # Object type ids (0-1…0-3 and 0-101 documented; the others as the sandbox and
 # HubSpot's generic webhooks use them, see API-NOTES B1).

@@ -149,7 +149,8 @@ class Session:
         return observe
 
     @staticmethod
-    def _classify(response: httpx.Response) -> SyncError | None:
+    def classify_response(response: httpx.Response) -> SyncError | None:
+        """The engine error of a HubSpot response (None for a success)."""
         body = _body(response)
         return classify(
             response.status_code, body if isinstance(body, Mapping) else None, response.headers
@@ -212,7 +213,7 @@ class Session:
             method,
             url,
             tokens=self.tokens,
-            classify=self._classify,
+            classify=self.classify_response,
             budget=budget,
             policy=policy,
             params=params,

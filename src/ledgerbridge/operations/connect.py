@@ -1,11 +1,12 @@
 """`ledgerbridge connect hubspot|qbo`: the OAuth 2.0 authorization-code flow, locally.
 
-1. a tiny HTTP server listens on the redirect URI's host and port;
+1. the redirect URI is served (`web.oauth_callback`: Starlette on uvicorn) on its host
+   and port;
 2. the user opens the authorize URL (printed, and opened in a browser when possible)
    and approves; the service redirects the browser to the redirect URI with `code`
    and `state` (QBO adds `realmId`);
 3. the code is exchanged for tokens (`exchange_code`); HubSpot's portal id is read from
-   `GET /oauth/v1/access-tokens/{token}` (`hub_id`);
+   `GET /oauth/v1/access-tokens/{token}` (`hub_id`, `hubspot.account`);
 4. the tokens are stored encrypted in the connection (`Tx.save_tokens`), the connection
    is created if needed, and it becomes `active` once both services are connected.
 
@@ -18,34 +19,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlencode, urlsplit
-
-import httpx
-from sqlalchemy import update
+from urllib.parse import urlencode, urlsplit
 
 from ledgerbridge.domain.refs import System
+from ledgerbridge.errors import ConnectError
+from ledgerbridge.hubspot.account import portal_id
 from ledgerbridge.runtime.clients import HUBSPOT_TOKEN_PATH
 from ledgerbridge.settings import Settings
-from ledgerbridge.store import ConnectionStatus, Store, Tx, schema
+from ledgerbridge.store import ConnectionStatus, Store, Tx
+from ledgerbridge.sync.errors import SyncError
+from ledgerbridge.transport.http import HttpClient, new_http_client
 from ledgerbridge.transport.oauth import ClientAuth, exchange_code
 from ledgerbridge.transport.tokens import TokenSet
+from ledgerbridge.web.oauth_callback import Answer, callback_app, serving
 
 __all__ = ["ConnectError", "OAuthApp", "connect", "oauth_app", "wait_for_callback"]
 
 QBO_SCOPE = "com.intuit.quickbooks.accounting"
 REAL_HUBSPOT_API = "https://api.hubapi.com"
 REAL_HUBSPOT_AUTHORIZE = "https://app.hubspot.com/oauth/authorize"
-
-_PAGE = (
-    "<!doctype html><meta charset=utf-8><title>ledgerbridge</title>"
-    "<body style='font-family:sans-serif'><h1>{title}</h1><p>{text}</p></body>"
-)
-
-
-class ConnectError(RuntimeError):
-    """The flow could not complete; the message says why and what to do."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,78 +109,50 @@ def oauth_app(system: System, settings: Settings, authorize_url: str | None = No
     )
 
 
-async def _read_request_target(reader: asyncio.StreamReader) -> str:
-    request_line = await reader.readline()
-    while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-        pass  # skip the headers
-    parts = request_line.decode("latin-1").split()
-    return parts[1] if len(parts) >= 2 else "/"
-
-
 async def wait_for_callback(
     redirect_uri: str, state: str, *, opened: Callable[[], object], wait_seconds: float
 ) -> dict[str, str]:
-    """Serve the redirect URI once; return the callback's query (after checking `state`).
-
-    `opened()` is called once the server listens (print or open the authorize URL there).
-    """
+    """Serve the redirect URI until the callback arrives; return its query (after
+    checking `state`). `opened()` is called once the server listens (print or open the
+    authorize URL there)."""
     target = urlsplit(redirect_uri)
     host, port, path = target.hostname or "127.0.0.1", target.port or 80, target.path or "/"
     result: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = urlsplit(await _read_request_target(reader))
-            query = {k: v[0] for k, v in parse_qs(request.query).items()}
-            if request.path != path:
-                status, title, text = "404 Not Found", "Not found", "This is not the callback."
-            elif "error" in query:
-                status, title, text = "400 Bad Request", "Not connected", query["error"]
-                if not result.done():
-                    result.set_exception(ConnectError(f"authorization refused: {query['error']}"))
-            elif query.get("state") != state or "code" not in query:
-                status, title, text = "400 Bad Request", "Not connected", "Bad or missing state."
-            else:
-                status, title = "200 OK", "Connected"
-                text = "ledgerbridge received the authorization; you can close this tab."
-                if not result.done():
-                    result.set_result(query)
-            page = _PAGE.format(title=title, text=text).encode()
-            head = (
-                f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\n"
-                f"Content-Length: {len(page)}\r\nConnection: close\r\n\r\n"
-            )
-            writer.write(head.encode() + page)
-            await writer.drain()
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+    def handle(query: Mapping[str, str]) -> Answer:
+        if "error" in query:
+            if not result.done():
+                result.set_exception(ConnectError(f"authorization refused: {query['error']}"))
+            return 400, "Not connected", query["error"]
+        if query.get("state") != state or "code" not in query:
+            return 400, "Not connected", "Bad or missing state."
+        if not result.done():
+            result.set_result(dict(query))
+        return 200, "Connected", "ledgerbridge received the authorization; you can close this tab."
 
     try:
-        server = await asyncio.start_server(handle, host, port)
+        server = serving(callback_app(path, handle), host, port)
+        await server.__aenter__()
     except OSError as exc:
         raise ConnectError(
-            f"cannot listen on {host}:{port} for the OAuth redirect ({exc.strerror}); "
+            f"cannot listen on {host}:{port} for the OAuth redirect ({exc.strerror or exc}); "
             "stop what uses that port or change the redirect_uri setting"
         ) from exc
-    async with server:
+    try:
         opened()
-        try:
-            return await asyncio.wait_for(result, wait_seconds)
-        except TimeoutError as exc:
-            raise ConnectError(f"no authorization arrived within {wait_seconds:.0f} s") from exc
+        return await asyncio.wait_for(result, wait_seconds)
+    except TimeoutError as exc:
+        raise ConnectError(f"no authorization arrived within {wait_seconds:.0f} s") from exc
+    finally:
+        await server.__aexit__(None, None, None)
 
 
-async def hubspot_portal_id(http: httpx.AsyncClient, app: OAuthApp, access_token: str) -> str:
+async def hubspot_portal_id(http: HttpClient, app: OAuthApp, access_token: str) -> str:
     """The portal (hub) id the token belongs to."""
-    response = await http.get(f"{app.api_base_url}/oauth/v1/access-tokens/{access_token}")
-    hub_id = response.json().get("hub_id") if response.status_code == 200 else None
-    if hub_id is None:
-        raise ConnectError(
-            f"HubSpot did not say which portal the token is for ({response.status_code})"
-        )
-    return str(hub_id)
+    try:
+        return await portal_id(http, app.api_base_url, access_token)
+    except SyncError as exc:
+        raise ConnectError(f"HubSpot did not say which portal the token is for: {exc}") from exc
 
 
 def _choose_connection(tx: Tx, connection_id: int | None, new: bool) -> int | None:
@@ -216,7 +182,6 @@ def save_grant(
 ) -> int:
     """Store the grant (encrypted) in the chosen or a new connection; return its id."""
     hubspot = app.system is System.HUBSPOT
-    id_column = "hubspot_portal_id" if hubspot else "qbo_realm_id"
     with store.begin() as tx:
         cid = _choose_connection(tx, connection_id, new)
         if cid is None:
@@ -233,13 +198,7 @@ def save_grant(
                 f"connection {cid} is linked to {app.name} account {current}, not {account_id}; "
                 f"its links would point at the wrong records. Use --new for another connection."
             )
-        # The store has no setter for the account ids and base URLs: update the row here.
-        base_column = "hubspot_base_url" if hubspot else "qbo_base_url"
-        tx.connection.execute(
-            update(schema.connections)
-            .where(schema.connections.c.id == cid)
-            .values({id_column: account_id, base_column: app.api_base_url})
-        )
+        tx.set_account(cid, app.system, account_id, app.api_base_url)
         tx.save_tokens(cid, app.system, tokens)
         options = {
             k: v for k, v in connection.options.items() if k not in ("sandbox", "static_token")
@@ -269,7 +228,7 @@ async def connect(
     new: bool = False,
     name: str = "default",
     wait_seconds: float = 300.0,
-    http: httpx.AsyncClient | None = None,
+    http: HttpClient | None = None,
 ) -> int:
     """Run the whole flow; `show(authorize_url)` presents the link. Returns the connection id."""
     state = secrets.token_urlsafe(24)
@@ -281,7 +240,7 @@ async def connect(
         client = (
             http
             if http is not None
-            else await stack.enter_async_context(httpx.AsyncClient(timeout=30))
+            else await stack.enter_async_context(new_http_client(timeout=30))
         )
         tokens = await exchange_code(
             http=client,

@@ -20,9 +20,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import httpx
-from rich.table import Table
-
 from ledgerbridge.domain import PaymentStatus
 from ledgerbridge.hubspot.client import HubSpotClient
 from ledgerbridge.hubspot.codec import CodecError
@@ -32,6 +29,7 @@ from ledgerbridge.runtime.clients import build_clients
 from ledgerbridge.runtime.connection import load_connection, pick_connection
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
+from ledgerbridge.transport.http import HttpClient
 
 SETTLED = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED})
 ZERO = Decimal(0)
@@ -126,7 +124,7 @@ async def run(
     since: dt.date,
     until: dt.date,
     connection_id: int | None = None,
-    http: httpx.AsyncClient | None = None,
+    http: HttpClient | None = None,
 ) -> FeeReport:
     """The fee report of a stored connection's HubSpot portal."""
     row = load_connection(store, pick_connection(store, connection_id))
@@ -135,27 +133,6 @@ async def run(
         return await fee_report(clients.hubspot, since, until)
     finally:
         await clients.aclose()
-
-
-def render(report: FeeReport) -> Table:
-    table = Table(title=f"HubSpot payment fees, {report.since} to {report.until}")
-    for column in ("Currency", "Payments", "Amount", "Processing fees", "Platform fees", "Total"):
-        table.add_column(column, justify="left" if column == "Currency" else "right")
-    for currency in sorted(report.currencies):
-        sums = report.currencies[currency]
-        table.add_row(
-            currency,
-            str(sums.payments),
-            str(sums.amount),
-            str(sums.processing_fees),
-            str(sums.platform_fees),
-            str(sums.total_fees),
-        )
-    notes = [f"{report.not_settled} payment(s) in the period did not settle"]
-    if report.unreadable:
-        notes.append(f"{len(report.unreadable)} payment(s) could not be read")
-    table.caption = "; ".join(notes)
-    return table
 
 
 def as_json(report: FeeReport) -> str:

@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
 from ledgerbridge.domain import System
+from ledgerbridge.errors import InvoiceNotSyncedError as InvoiceNotSyncedError
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
+from ledgerbridge.transport.http import HttpClient
 
 US = "US"
 CUSTOM_TXN_NUMBERS_WARNING = (
@@ -35,10 +35,6 @@ CLOSE_BOOKS_WARNING = (
     "QuickBooks 'close the books' is off: synced invoices in closed periods could still be "
     "changed. Turn it on in QuickBooks (Account and settings → Advanced → Accounting)."
 )
-
-
-class InvoiceNotSyncedError(LookupError):
-    """The reference names no synced invoice of the connection."""
 
 
 def requires_tax(company_info: dict[str, Any]) -> bool:
@@ -90,7 +86,7 @@ async def invoice_pdf(
     *,
     qbo: QboClient | None = None,
     settings: Settings | None = None,
-    http: httpx.AsyncClient | None = None,
+    http: HttpClient | None = None,
 ) -> bytes:
     """QBO's own PDF of the synced invoice `ref` (R-INV-13), through the connector.
 

@@ -17,9 +17,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-from rich.table import Table
-
 from ledgerbridge.domain import System
 from ledgerbridge.runtime.connection import open_engine
 from ledgerbridge.settings import Settings
@@ -28,8 +25,9 @@ from ledgerbridge.sync.engine import ORDER
 from ledgerbridge.sync.errors import AuthenticationError, SyncError
 from ledgerbridge.sync.model import RefIndex
 from ledgerbridge.sync.ports import SidePort, StatePort
-from ledgerbridge.sync.reconcile import PairDrift, reconcile, show
+from ledgerbridge.sync.reconcile import PairDrift, reconcile
 from ledgerbridge.sync.rules import ObjectPair
+from ledgerbridge.transport.http import HttpClient
 
 
 @dataclass(slots=True)
@@ -88,44 +86,12 @@ async def run(
     *,
     connection_id: int | None = None,
     pair: ObjectPair | None = None,
-    http: httpx.AsyncClient | None = None,
+    http: HttpClient | None = None,
 ) -> ReconcileReport:
     """Reconcile a stored connection (the first one when `connection_id` is None)."""
     async with open_engine(store, settings, connection_id, http=http) as engine:
         hubspot, qbo = engine.sides[System.HUBSPOT], engine.sides[System.QUICKBOOKS]
         return await reconcile_ports(hubspot, qbo, engine.state, pair=pair)
-
-
-def render(report: ReconcileReport) -> Table:
-    table = Table(title="Reconciliation: HubSpot ↔ QuickBooks")
-    for column in ("Rule", "Drift", "Record", "Details"):
-        table.add_column(column)
-    for drift in report.pairs:
-        rule = drift.object_type.value
-        for f in drift.fields:
-            details = (
-                f"{f.field}: HubSpot {show(f.hubspot_value)!r} ≠ QuickBooks {show(f.qbo_value)!r}"
-            )
-            table.add_row(rule, "field", f"hubspot:{f.hubspot_id} ↔ quickbooks:{f.qbo_id}", details)
-        for u in drift.unlinked:
-            others = ", ".join(str(c) for c in u.counterparts)
-            details = {
-                "match": f"same key {u.key!r} as unlinked {others}",
-                "ambiguous": f"key {u.key!r} shared by {others}",
-                "duplicate": f"key {u.key!r} belongs to linked {others}",
-                "missing": "no counterpart on the other side",
-            }[u.kind.value]
-            if u.note:
-                details = f"{details} ({u.note})"
-            table.add_row(rule, f"unlinked: {u.kind.value}", str(u.ref), details)
-        for g in drift.gone:
-            record = f"hubspot:{g.hubspot_id} ↔ quickbooks:{g.qbo_id}"
-            table.add_row(rule, "gone", record, f"{g.side.value} record is {g.state}")
-    for pair, error in report.errors.items():
-        table.add_row(pair.value, "error", "", error)
-    checked = ", ".join(f"{p.object_type.value} ({p.links} links)" for p in report.pairs)
-    table.caption = f"{report.drift} difference(s); checked: {checked or 'nothing'}"
-    return table
 
 
 def as_json(report: ReconcileReport) -> str:

@@ -200,35 +200,16 @@ async def run_batches(
     """
     writes = [op.request_id for op in ops if op.operation != "query"]
     recalled = await journal.recall(writes) if journal is not None and writes else {}
-    alone = [i for i, op in enumerate(ops) if recalled.get(op.request_id, ("",))[0] == SINGLE]
-    fresh = [
-        i for i, op in enumerate(ops) if op.operation != "query" and op.request_id not in recalled
-    ]
-    if (
-        single is not None
-        and prefer_single
-        and 0 < len(alone) + len(fresh) <= single_limit
-        and len(alone) + len(fresh) == len(ops)
-        and all(ops[i].operation in ("create", "update") for i in fresh)
-    ):
-        alone += fresh
+    alone = _singles(
+        ops, recalled, prefer_single=prefer_single and single is not None, limit=single_limit
+    )
     if alone and single is None:
         raise ValueError("writes journaled as single requests need `single`")
     singled = set(alone)
     chunks = _chunks([op for i, op in enumerate(ops) if i not in singled], size, recalled)
     positions = [i for i in range(len(ops)) if i not in singled]
     if journal is not None:
-        entries = [
-            (op.request_id, chunk.request_id, bid)
-            for chunk in chunks
-            for _, op, bid in chunk.slots
-            if op.operation != "query" and op.request_id not in recalled
-        ]
-        entries += [
-            (ops[i].request_id, SINGLE, "-") for i in alone if ops[i].request_id not in recalled
-        ]
-        if entries:
-            await journal.remember(entries)
+        await _remember(journal, ops, chunks, alone, recalled)
     results: list[Obj | SyncError | None] = [None] * len(ops)
     unsent: set[str] = set()
 
@@ -258,19 +239,71 @@ async def run_batches(
         if isinstance(outcome, BaseException):
             raise outcome
     if journal is not None:
-        # A write that answered with a Fault did not happen: a later try may go fresh.
-        # So did one its chunk's answer does not mention (a replayed chunk that was
-        # first sent without it).
-        done = {
-            op.request_id
-            for op, result in zip(ops, results, strict=True)
-            if op.operation != "query"
-            and isinstance(result, SyncError)
-            and not isinstance(result, TransientError)
-        }
-        if done or unsent:
-            await journal.forget(done | unsent)
+        await _forget_unwritten(journal, ops, results, unsent)
     return [r if r is not None else _missing() for r in results]
+
+
+def _singles(
+    ops: Sequence[BatchOp],
+    recalled: Mapping[str, tuple[str, str]],
+    *,
+    prefer_single: bool,
+    limit: int,
+) -> list[int]:
+    """The positions of the writes to send as plain requests: those journaled as
+    `SINGLE`, plus the fresh ones when `prefer_single` and they are few creates/updates."""
+    alone = [i for i, op in enumerate(ops) if recalled.get(op.request_id, ("",))[0] == SINGLE]
+    fresh = [
+        i for i, op in enumerate(ops) if op.operation != "query" and op.request_id not in recalled
+    ]
+    if (
+        prefer_single
+        and 0 < len(alone) + len(fresh) <= limit
+        and len(alone) + len(fresh) == len(ops)
+        and all(ops[i].operation in ("create", "update") for i in fresh)
+    ):
+        alone += fresh
+    return alone
+
+
+async def _remember(
+    journal: BatchJournal,
+    ops: Sequence[BatchOp],
+    chunks: Sequence[_Chunk],
+    alone: Sequence[int],
+    recalled: Mapping[str, tuple[str, str]],
+) -> None:
+    """Journal the new writes (their chunk and slot, or `SINGLE`) before they are sent."""
+    entries = [
+        (op.request_id, chunk.request_id, bid)
+        for chunk in chunks
+        for _, op, bid in chunk.slots
+        if op.operation != "query" and op.request_id not in recalled
+    ]
+    entries += [
+        (ops[i].request_id, SINGLE, "-") for i in alone if ops[i].request_id not in recalled
+    ]
+    if entries:
+        await journal.remember(entries)
+
+
+async def _forget_unwritten(
+    journal: BatchJournal,
+    ops: Sequence[BatchOp],
+    results: Sequence[Obj | SyncError | None],
+    unsent: set[str],
+) -> None:
+    """A write that answered with a Fault did not happen: a later try may go fresh. So
+    did one its chunk's answer does not mention (a replayed chunk first sent without it)."""
+    done = {
+        op.request_id
+        for op, result in zip(ops, results, strict=True)
+        if op.operation != "query"
+        and isinstance(result, SyncError)
+        and not isinstance(result, TransientError)
+    }
+    if done or unsent:
+        await journal.forget(done | unsent)
 
 
 def _answered(body: Obj) -> set[str]:

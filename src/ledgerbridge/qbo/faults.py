@@ -1,4 +1,5 @@
-"""THE table: (HTTP status, QBO Fault code / type) → (transient | terminal, ErrorCategory).
+"""THE table: (HTTP status, QBO Fault code / type) → `Resolution` (retry / fail / reconnect,
+and the ErrorCategory) — the same resolution type as HubSpot's table (`hubspot.errors`).
 
 QBO reports errors in several shapes, all parsed here:
 * the usual `{"Fault": {"Error": [{"Message", "Detail", "code", "element"}], "type"}}`,
@@ -25,56 +26,54 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledgerbridge.sync.errors import (
-    AuthenticationError,
+    RECONNECT,
     ErrorCategory,
+    Resolution,
     SyncError,
     TerminalError,
-    TransientError,
+    fail,
+    retry,
 )
 
 _MAX_XML = 64_000  # error bodies are small; never feed a huge document to the parser
-TRANSIENT = True
-TERMINAL = False
 
-Rule = tuple[bool, ErrorCategory]
-
-CODE_RULES: dict[str, Rule] = {
-    "3001": (TRANSIENT, ErrorCategory.RATE_LIMITED),  # ThrottleExceeded
-    "3200": (TERMINAL, ErrorCategory.AUTHENTICATION),  # AuthenticationFailed (token)
-    "100": (TERMINAL, ErrorCategory.AUTHENTICATION),  # General Authentication Error
-    "3100": (TERMINAL, ErrorCategory.AUTHENTICATION),  # ApplicationAuthenticationFailed
-    "120": (TERMINAL, ErrorCategory.PERMISSION),  # Authorization Failure
-    "3202": (TERMINAL, ErrorCategory.PERMISSION),  # ApplicationAuthorizationFailed
-    "6190": (TERMINAL, ErrorCategory.PERMISSION),  # Invalid Company Status (subscription)
-    "5010": (TRANSIENT, ErrorCategory.STALE_OBJECT),  # Stale Object Error (SyncToken)
-    "6240": (TERMINAL, ErrorCategory.DUPLICATE_DISPLAY_NAME),
-    "6210": (TERMINAL, ErrorCategory.DUPLICATE_DOCUMENT_NUMBER),
-    "610": (TERMINAL, ErrorCategory.NOT_FOUND),  # Object Not Found
-    "2500": (TERMINAL, ErrorCategory.NOT_FOUND),  # Invalid Reference Id
-    "6000": (TERMINAL, ErrorCategory.VALIDATION),  # Business validation (refined below)
-    "10000": (TRANSIENT, ErrorCategory.SERVICE_UNAVAILABLE),  # System Failure Error
+CODE_RULES: dict[str, Resolution] = {
+    "3001": retry(ErrorCategory.RATE_LIMITED),  # ThrottleExceeded
+    "3200": RECONNECT,  # AuthenticationFailed (token)
+    "100": RECONNECT,  # General Authentication Error
+    "3100": RECONNECT,  # ApplicationAuthenticationFailed
+    "120": fail(ErrorCategory.PERMISSION),  # Authorization Failure
+    "3202": fail(ErrorCategory.PERMISSION),  # ApplicationAuthorizationFailed
+    "6190": fail(ErrorCategory.PERMISSION),  # Invalid Company Status (subscription)
+    "5010": retry(ErrorCategory.STALE_OBJECT),  # Stale Object Error (SyncToken)
+    "6240": fail(ErrorCategory.DUPLICATE_DISPLAY_NAME),
+    "6210": fail(ErrorCategory.DUPLICATE_DOCUMENT_NUMBER),
+    "610": fail(ErrorCategory.NOT_FOUND),  # Object Not Found
+    "2500": fail(ErrorCategory.NOT_FOUND),  # Invalid Reference Id
+    "6000": fail(ErrorCategory.VALIDATION),  # Business validation (refined below)
+    "10000": retry(ErrorCategory.SERVICE_UNAVAILABLE),  # System Failure Error
 }
 
 # Code 6000 is a catch-all "business validation error"; its text says which one.
 _SERVICE_DATE = re.compile(r"service\s*date|revenue\s*recognition", re.IGNORECASE)
 _TAX = re.compile(r"\btax", re.IGNORECASE)
 
-STATUS_RULES: dict[int, Rule] = {
-    401: (TERMINAL, ErrorCategory.AUTHENTICATION),
-    403: (TERMINAL, ErrorCategory.PERMISSION),
-    404: (TERMINAL, ErrorCategory.NOT_FOUND),
-    408: (TRANSIENT, ErrorCategory.SERVICE_UNAVAILABLE),
-    429: (TRANSIENT, ErrorCategory.RATE_LIMITED),
-    400: (TERMINAL, ErrorCategory.VALIDATION),
+STATUS_RULES: dict[int, Resolution] = {
+    401: RECONNECT,
+    403: fail(ErrorCategory.PERMISSION),
+    404: fail(ErrorCategory.NOT_FOUND),
+    408: retry(ErrorCategory.SERVICE_UNAVAILABLE),
+    429: retry(ErrorCategory.RATE_LIMITED),
+    400: fail(ErrorCategory.VALIDATION),
 }
 
-TYPE_RULES: dict[str, Rule] = {
-    "authenticationfault": (TERMINAL, ErrorCategory.AUTHENTICATION),
-    "authentication": (TERMINAL, ErrorCategory.AUTHENTICATION),
-    "authorizationfault": (TERMINAL, ErrorCategory.PERMISSION),
-    "validationfault": (TERMINAL, ErrorCategory.VALIDATION),
-    "validation": (TERMINAL, ErrorCategory.VALIDATION),
-    "systemfault": (TRANSIENT, ErrorCategory.SERVICE_UNAVAILABLE),
+TYPE_RULES: dict[str, Resolution] = {
+    "authenticationfault": RECONNECT,
+    "authentication": RECONNECT,
+    "authorizationfault": fail(ErrorCategory.PERMISSION),
+    "validationfault": fail(ErrorCategory.VALIDATION),
+    "validation": fail(ErrorCategory.VALIDATION),
+    "systemfault": retry(ErrorCategory.SERVICE_UNAVAILABLE),
 }
 
 
@@ -182,36 +181,36 @@ def parse_fault(body: bytes | str, content_type: str = "") -> Fault | None:
     return fault_from_json(data)
 
 
-def _code_rule(item: FaultItem) -> Rule | None:
+def _code_rule(item: FaultItem) -> Resolution | None:
     if item.code is None:
         return None
     rule = CODE_RULES.get(item.code)
     if item.code == "6000":
         if _SERVICE_DATE.search(item.text):
-            return (TERMINAL, ErrorCategory.REVENUE_RECOGNITION_SERVICE_DATE)
+            return fail(ErrorCategory.REVENUE_RECOGNITION_SERVICE_DATE)
         if _TAX.search(item.text):
-            return (TERMINAL, ErrorCategory.TAX_REQUIRED)
+            return fail(ErrorCategory.TAX_REQUIRED)
     if rule is None and item.code.isdigit() and len(item.code) == 4 and item.code[0] == "2":
-        return (TERMINAL, ErrorCategory.VALIDATION)  # 2xxx: request validation
+        return fail(ErrorCategory.VALIDATION)  # 2xxx: request validation
     if rule is None and item.code in {"4000", "4001", "500"}:
-        return (TERMINAL, ErrorCategory.VALIDATION)  # query parse, unsupported operation
+        return fail(ErrorCategory.VALIDATION)  # query parse, unsupported operation
     return rule
 
 
-def decide(status: int, fault: Fault | None) -> Rule | None:
+def decide(status: int, fault: Fault | None) -> Resolution | None:
     """The table lookup. None means: not an error (2xx without a Fault)."""
     if status == 429 or status >= 500:
         code_rule = _code_rule(fault.errors[0]) if fault and fault.errors else None
-        if code_rule is not None and code_rule[0] == TRANSIENT:
+        if code_rule is not None and code_rule.transient:
             return code_rule
         category = (
             ErrorCategory.RATE_LIMITED if status == 429 else ErrorCategory.SERVICE_UNAVAILABLE
         )
-        return (TRANSIENT, category)
+        return retry(category)
     if fault is None:
         if status < 400:
             return None
-        return STATUS_RULES.get(status, (TERMINAL, ErrorCategory.UNKNOWN))
+        return STATUS_RULES.get(status, fail(ErrorCategory.UNKNOWN))
     for item in fault.errors:
         rule = _code_rule(item)
         if rule is not None:
@@ -221,7 +220,7 @@ def decide(status: int, fault: Fault | None) -> Rule | None:
     type_rule = TYPE_RULES.get(fault.type.lower())
     if type_rule is not None:
         return type_rule
-    return (TERMINAL, ErrorCategory.UNKNOWN)
+    return fail(ErrorCategory.UNKNOWN)
 
 
 def _describe(status: int, fault: Fault | None) -> tuple[str, str | None]:
@@ -236,16 +235,11 @@ def _describe(status: int, fault: Fault | None) -> tuple[str, str | None]:
 
 def error_for(status: int, fault: Fault | None) -> SyncError | None:
     """The SyncError for a status and an optional Fault (None: it is a success)."""
-    rule = decide(status, fault)
-    if rule is None:
+    resolution = decide(status, fault)
+    if resolution is None:
         return None
-    transient, category = rule
     detail, code = _describe(status, fault)
-    if category is ErrorCategory.AUTHENTICATION:
-        return AuthenticationError(detail, status=status)
-    if transient:
-        return TransientError(category, detail, status=status, code=code)
-    return TerminalError(category, detail, status=status, code=code)
+    return resolution.error(detail, status=status, code=code)
 
 
 def classify(status: int, body: bytes | str, content_type: str = "") -> SyncError | None:

@@ -18,14 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from ledgerbridge.domain.refs import System
 from ledgerbridge.hubspot.client import HubSpotClient
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.settings import HubSpotSettings, QboSettings, Settings
 from ledgerbridge.store import ConnectionRow, Store
 from ledgerbridge.sync.errors import AuthenticationError
+from ledgerbridge.transport.http import HttpClient, new_http_client
 from ledgerbridge.transport.oauth import ClientAuth, OAuthTokenManager, StaticToken, TokenProvider
 
 __all__ = [
@@ -85,7 +84,7 @@ def token_provider(
     *,
     settings: Settings,
     store: Store,
-    http: httpx.AsyncClient,
+    http: HttpClient,
 ) -> TokenProvider:
     """The bearer tokens of `connection` on `system` (see the module docstring)."""
     fixed = static_token(connection.options)
@@ -109,12 +108,12 @@ def token_provider(
 
 @dataclass(slots=True)
 class ConnectionClients:
-    """The two clients of one connection over one shared `httpx.AsyncClient`."""
+    """The two clients of one connection over one shared `HttpClient`."""
 
     connection: ConnectionRow
     hubspot: HubSpotClient
     qbo: QboClient
-    http: httpx.AsyncClient
+    http: HttpClient
     owns_http: bool = True
 
     async def aclose(self) -> None:
@@ -127,7 +126,7 @@ def build_clients(
     *,
     settings: Settings,
     store: Store,
-    http: httpx.AsyncClient | None = None,
+    http: HttpClient | None = None,
     timeout: float = 30.0,
 ) -> ConnectionClients:
     """`HubSpotClient` and `QboClient` for a stored connection (close with `aclose()`)."""
@@ -137,7 +136,7 @@ def build_clients(
         for system in (System.HUBSPOT, System.QUICKBOOKS):
             _oauth_client(system, settings)  # fail before opening anything
     own = http is None
-    client = http or httpx.AsyncClient(timeout=timeout)
+    client = http or new_http_client(timeout=timeout)
     hubspot = HubSpotClient(
         client,
         token_provider(connection, System.HUBSPOT, settings=settings, store=store, http=client),

@@ -1,6 +1,6 @@
 """Build the clients and the `SyncEngine` of one stored connection.
 
-The runtime (embedded or distributed) owns the `httpx.AsyncClient`s and the token
+The runtime (embedded or distributed) owns the `HttpClient`s and the token
 providers (`transport.oauth.OAuthTokenManager` over `Store.token_store(...)`, or a
 `StaticToken` for the sandboxes); this module turns a connection row into a ready
 engine:
@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
-
+from ledgerbridge.errors import ConnectionNotFoundError as ConnectionNotFoundError
+from ledgerbridge.errors import NoConnectionError as NoConnectionError
 from ledgerbridge.hubspot.client import HubSpotClient
 from ledgerbridge.hubspot.side.deals import HubSpotDeals
 from ledgerbridge.hubspot.side.port import HubSpotSide
@@ -28,11 +28,8 @@ from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionRow, Store
 from ledgerbridge.store.state import StoreBatchJournal, StoreState
 from ledgerbridge.sync.engine import SyncEngine, utc_now
+from ledgerbridge.transport.http import HttpClient
 from ledgerbridge.transport.oauth import TokenProvider
-
-
-class ConnectionNotFoundError(LookupError):
-    """No stored connection has this id (or it lacks a QBO company)."""
 
 
 def load_connection(store: Store, connection_id: int) -> ConnectionRow:
@@ -74,8 +71,8 @@ def build_engine(
     store: Store,
     connection_id: int,
     *,
-    hubspot_http: httpx.AsyncClient,
-    qbo_http: httpx.AsyncClient,
+    hubspot_http: HttpClient,
+    qbo_http: HttpClient,
     hubspot_tokens: TokenProvider,
     qbo_tokens: TokenProvider,
     clock: Callable[[], dt.datetime] = utc_now,
@@ -111,10 +108,6 @@ def build_engine(
     )
 
 
-class NoConnectionError(LookupError):
-    """There is no connection configured to work on."""
-
-
 def pick_connection(store: Store, connection_id: int | None) -> int:
     """`connection_id`, or the first stored connection when it is None."""
     if connection_id is not None:
@@ -132,7 +125,7 @@ async def open_engine(
     settings: Settings,
     connection_id: int | None = None,
     *,
-    http: httpx.AsyncClient | None = None,
+    http: HttpClient | None = None,
 ) -> AsyncIterator[SyncEngine]:
     """The engine of a stored connection (the first one when `connection_id` is None) for a
     one-shot command (dry-run, reconcile, backfill); its clients are closed on exit."""

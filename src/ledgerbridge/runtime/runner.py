@@ -22,8 +22,6 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
-import httpx
-
 from ledgerbridge.domain import System
 from ledgerbridge.operations.invoices import invoice_setup_warnings
 from ledgerbridge.operations.reconcile import ReconcileReport, reconcile_ports
@@ -35,6 +33,7 @@ from ledgerbridge.sync.engine import SyncEngine
 from ledgerbridge.sync.errors import SyncError
 from ledgerbridge.sync.report import PassReport
 from ledgerbridge.sync.rules import ObjectPair
+from ledgerbridge.transport.http import HttpClient
 
 __all__ = ["EngineRunner"]
 
@@ -75,7 +74,7 @@ class EngineRunner:
         store: Store,
         settings: Settings,
         *,
-        http_factory: Callable[[], httpx.AsyncClient] | None = None,
+        http_factory: Callable[[], HttpClient] | None = None,
         hubspot_overlap: dt.timedelta = HUBSPOT_OVERLAP,
         on_report: ReportListener | None = None,
         on_clients: ClientsHook | None = None,

@@ -8,11 +8,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from ledgerbridge.transport.tokens import TokenSet
-
-
-class SecretKeyError(RuntimeError):
-    """The encryption key is missing, malformed, or not the one the data was written with."""
+from ledgerbridge.domain.tokens import TokenSet
+from ledgerbridge.errors import SecretKeyError as SecretKeyError
 
 
 class TokenCipher:
@@ -21,8 +18,8 @@ class TokenCipher:
             self._fernet = Fernet(key)
         except ValueError as exc:
             raise SecretKeyError(
-                "the secret key must be 32 url-safe base64-encoded bytes "
-                "(make one with `ledgerbridge keygen`)"
+                "the secret key (LEDGERBRIDGE_SECRET_KEY, secret_key or the key file) is "
+                "malformed: it must be 32 url-safe base64-encoded bytes"
             ) from exc
 
     def encrypt(self, tokens: TokenSet) -> str:
@@ -33,8 +30,8 @@ class TokenCipher:
             plain = self._fernet.decrypt(blob.encode("ascii"))
         except InvalidToken as exc:
             raise SecretKeyError(
-                "stored tokens cannot be decrypted with this secret key; "
-                "use the key they were written with, or reconnect the account"
+                "stored tokens cannot be decrypted with this secret key",
+                fix="use the key they were written with, or reconnect the account",
             ) from exc
         data: dict[str, str | None] = json.loads(plain)
         return TokenSet.from_json(data)
@@ -47,6 +44,11 @@ def generate_key() -> str:
 def load_or_create_key(secret_key: str | None, key_file: Path) -> bytes:
     """The configured key, else the one in `key_file`, else a new one written there (0600)."""
     if secret_key:
+        if not secret_key.isascii():
+            raise SecretKeyError(
+                "the secret key (LEDGERBRIDGE_SECRET_KEY or secret_key) is malformed: "
+                "it has characters that are not ASCII"
+            )
         return secret_key.encode("ascii")
     if key_file.is_file():
         return key_file.read_bytes().strip()

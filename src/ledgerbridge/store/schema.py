@@ -163,6 +163,37 @@ activity = Table(
     Index(None, "connection_id", "at"),
 )
 
+workflow_runs = Table(
+    "workflow_runs",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column(
+        "connection_id", Integer, ForeignKey("connections.id", ondelete="CASCADE"), nullable=False
+    ),
+    # HubSpot's callbackId: one execution of one action for one enrolled record.
+    Column("callback_id", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("object_type", String(32), nullable=False),
+    Column("object_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("qbo_entity", String(32)),
+    Column("qbo_id", String(64)),
+    Column("doc_number", String(64)),
+    Column("qbo_url", String(500)),
+    # R-WF-4: the HubSpot record of the QBO document (its synced invoice), once associated
+    # with the enrolled deal or quote.
+    Column("hubspot_document_id", String(64)),
+    Column("error_category", String(64)),
+    Column("detail", Text),
+    Column("deliveries", Integer, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("connection_id", "callback_id"),
+    Index(None, "connection_id", "object_type", "object_id"),
+)
+"""One row per HubSpot workflow action execution (R-WF): a re-delivered execution (same
+callbackId) finds its row and never runs twice."""
+
 connection_passes = Table(
     "connection_passes",
     metadata,

@@ -18,8 +18,8 @@ from ledgerbridge.store import ConnectionStatus, LinkRow, RecordStatus, Store, T
 from ledgerbridge.store.repository import ActivityRowIn, RecordStatusEntry
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.match import match_key
-from ledgerbridge.sync.model import Link, RefIndex
-from ledgerbridge.sync.payments import PAYMENTS, PaymentLink
+from ledgerbridge.sync.model import PAYMENTS, Link, LinkType, RefIndex
+from ledgerbridge.sync.payments import PaymentState
 from ledgerbridge.sync.ports import Commit, RecordOutcome
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
@@ -40,8 +40,10 @@ def load_rules(tx: Tx, connection_id: int) -> list[SyncRule]:
 
 
 def link_from_row(row: LinkRow) -> Link:
+    """A stored link: of an object pair, or of payments (`object_type` "payments")."""
+    kind: LinkType = PAYMENTS if row.object_type == PAYMENTS else ObjectPair(row.object_type)
     return Link(
-        ObjectPair(row.object_type),
+        kind,
         row.hubspot_id,
         row.qbo_id,
         row.hubspot_version,
@@ -89,6 +91,12 @@ def load_sync_links_for(
     return [link_from_row(r) for r in rows]
 
 
+def load_link_ids(store: Store, connection_id: int, pair: ObjectPair) -> list[tuple[str, str]]:
+    """(HubSpot id, QBO id) of the links of `pair`, without their snapshots."""
+    with store.begin() as tx:
+        return [(h, q) for _, h, q in tx.link_id_pairs(connection_id, [pair.value])]
+
+
 def load_ref_index(tx: Tx, connection_id: int) -> RefIndex:
     """The cross-pair references (contacts, products) from the link ids alone."""
     pairs = tx.link_id_pairs(connection_id, [p.value for p in REF_PAIRS])
@@ -97,38 +105,10 @@ def load_ref_index(tx: Tx, connection_id: int) -> RefIndex:
     return RefIndex(contacts, products)
 
 
-def payment_link_from_row(row: LinkRow) -> PaymentLink:
-    return PaymentLink(
-        row.hubspot_id,
-        row.qbo_id,
-        row.hubspot_version,
-        row.qbo_version,
-        row.hubspot_hash or "",
-        row.qbo_hash or "",
-        dict(row.base),
-        System(row.origin) if row.origin else System.QUICKBOOKS,
-    )
-
-
-def row_from_payment_link(connection_id: int, link: PaymentLink) -> LinkRow:
-    return LinkRow(
-        connection_id=connection_id,
-        object_type=PAYMENTS,
-        hubspot_id=link.hubspot_id,
-        qbo_id=link.qbo_id,
-        hubspot_version=link.hubspot_version,
-        qbo_version=link.qbo_version,
-        hubspot_hash=link.hubspot_hash,
-        qbo_hash=link.qbo_hash,
-        base=dict(link.base),
-        origin=link.origin.value,
-    )
-
-
 def row_from_link(connection_id: int, link: Link) -> LinkRow:
     return LinkRow(
         connection_id=connection_id,
-        object_type=link.object_type.value,
+        object_type=link.type_value,
         hubspot_id=link.hubspot_id,
         qbo_id=link.qbo_id,
         hubspot_version=link.hubspot_version,
@@ -143,7 +123,7 @@ def row_from_link(connection_id: int, link: Link) -> LinkRow:
 def write_commit(tx: Tx, connection_id: int, commit: Commit) -> None:
     kind = commit.object_type.value
     rows = [row_from_link(connection_id, link) for link in commit.links]
-    rows += [row_from_payment_link(connection_id, payment) for payment in commit.payment_links]
+    rows += [row_from_link(connection_id, payment) for payment in commit.payment_links]
     last = {(r.object_type, r.hubspot_id): r for r in rows}  # the last write of a pair wins
     tx.save_links(list(last.values()))
     tx.set_record_statuses(
@@ -225,10 +205,10 @@ class StoreState:
         with self.store.begin() as tx:
             return load_ref_index(tx, self.connection_id)
 
-    def _load_payment_links(self) -> list[PaymentLink]:
+    def _load_payment_links(self) -> list[Link]:
         with self.store.begin() as tx:
             rows = tx.list_links(self.connection_id, PAYMENTS)
-        return [payment_link_from_row(r) for r in rows]
+        return [link_from_row(r) for r in rows]
 
     def _get_payment_cursor(self, side: System) -> dt.datetime | None:
         with self.store.begin() as tx:
@@ -267,6 +247,14 @@ class StoreState:
             self._load_links_for, object_type, hubspot_ids, qbo_ids, keys
         )
 
+    @property
+    def payments(self) -> PaymentState:
+        """This state keeps the payment links and cursors itself."""
+        return self
+
+    async def load_link_ids(self, object_type: ObjectPair) -> list[tuple[str, str]]:
+        return await asyncio.to_thread(load_link_ids, self.store, self.connection_id, object_type)
+
     async def load_refs(self) -> RefIndex:
         return await asyncio.to_thread(self._load_refs)
 
@@ -276,7 +264,7 @@ class StoreState:
     async def commit(self, commit: Commit) -> None:
         await asyncio.to_thread(self._commit, commit)
 
-    async def load_payment_links(self) -> list[PaymentLink]:
+    async def load_payment_links(self) -> list[Link]:
         return await asyncio.to_thread(self._load_payment_links)
 
     async def get_payment_cursor(self, side: System) -> dt.datetime | None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from ledgerbridge.domain import Invoice, RecordRef, System
 from ledgerbridge.sync.errors import SyncError
@@ -81,7 +81,6 @@ class DealUpdate:
     changes: Mapping[str, str]
 
 
-@runtime_checkable
 class DealPort(Protocol):
     """HubSpot deals, as the roll-up needs them."""
 

@@ -40,13 +40,12 @@ from ledgerbridge.sync.deals import DealPort, run_deal_pass
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, SyncError
 from ledgerbridge.sync.match import lookup_keys
-from ledgerbridge.sync.model import Link, PlanContext, RefIndex, SideRecord
+from ledgerbridge.sync.model import Link, PlanContext, RefIndex, SideRecord, held_cursor
 from ledgerbridge.sync.payments_pass import run_payment_pass
 from ledgerbridge.sync.plan import plan
 from ledgerbridge.sync.ports import (
     Changes,
     Commit,
-    CustomLineItemSource,
     SidePort,
     StatePort,
     WriteAction,
@@ -62,6 +61,9 @@ H, Q = System.HUBSPOT, System.QUICKBOOKS
 ORDER = (ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS, ObjectPair.INVOICES_INVOICES)
 CURSOR_MARGIN = dt.timedelta(seconds=1)
 DEALS_FULL_EVERY = dt.timedelta(minutes=15)
+DEALS_FULL_CHUNK = 500
+"""Invoices per step of a full deal roll-up: it holds the ids of every invoice link, and
+the links (with snapshots) and deals of one chunk at a time, never every link."""
 """How often the deal roll-up covers every deal, not only those of changed invoices."""
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -108,8 +110,6 @@ class SyncEngine:
         self.sides: dict[System, SidePort] = {H: hubspot, Q: qbo}
         self.state = state
         self.clock = clock
-        if deals is None and isinstance(hubspot, DealPort):
-            deals = hubspot
         self.deals = deals
         """Deals for the R-INV-6 roll-up (none: the step is skipped)."""
         self._deals_full_at: dt.datetime | None = None
@@ -284,9 +284,9 @@ class SyncEngine:
     async def _run_rule(self, rule: SyncRule, report: PairReport, dry_run: bool) -> None:
         pair = rule.object_pair
         refs = await self.state.load_refs()
-        qbo = self.sides[Q]
-        if pair is ObjectPair.INVOICES_INVOICES and isinstance(qbo, CustomLineItemSource):
-            custom = await qbo.custom_line_item(rule)
+        custom_item = self.sides[Q].capabilities.custom_line_item
+        if pair is ObjectPair.INVOICES_INVOICES and custom_item is not None:
+            custom = await custom_item.custom_line_item(rule)
             refs = RefIndex(refs.contacts, refs.products, custom)
         changes, records, links = await self._read(rule, refs)
         context, links = await self._context(rule, links, records, refs)
@@ -340,9 +340,13 @@ class SyncEngine:
         full = self._deals_full_at is None or now - self._deals_full_at >= DEALS_FULL_EVERY
         try:
             qbo, state = self.sides[Q], self.state
-            if full:
-                links = await self.state.load_links()
-                await run_deal_pass(rule, self.deals, qbo, state, links, refs, report)
+            if full:  # every invoice's deals, a chunk of invoices at a time
+                ids = [h for h, _ in await state.load_link_ids(ObjectPair.INVOICES_INVOICES)]
+                for start in range(0, len(ids), DEALS_FULL_CHUNK):
+                    chunk = ids[start : start + DEALS_FULL_CHUNK]
+                    await run_deal_pass(
+                        rule, self.deals, qbo, state, (), refs, report, touched=chunk
+                    )
                 self._deals_full_at = now
             else:
                 await run_deal_pass(rule, self.deals, qbo, state, (), refs, report, touched=touched)
@@ -357,11 +361,7 @@ class SyncEngine:
         """The next cursor of each side read, never past a record that must be read again."""
         cursors: dict[System, dt.datetime] = {}
         for side, found in changes.items():
-            cursor = found.next_cursor
             stamps = [r.updated_at for r in found.records if r.ref in held]
-            if stamps:
-                hold = min(stamps) - CURSOR_MARGIN
-                cursor = hold if cursor is None else min(cursor, hold)
-            if cursor is not None:
+            if (cursor := held_cursor(found.next_cursor, stamps, CURSOR_MARGIN)) is not None:
                 cursors[side] = cursor
         return cursors

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ledgerbridge.errors import LedgerbridgeError
+
 
 @dataclass(frozen=True, slots=True)
 class CategoryInfo:
@@ -189,8 +191,13 @@ CATALOGUE: dict[ErrorCategory, CategoryInfo] = {
 }
 
 
-class SyncError(Exception):
-    """Base of every error the engine handles. Carries the user-facing category."""
+class SyncError(LedgerbridgeError):
+    """Base of every error the engine handles. Carries the user-facing category.
+
+    Part of the `LedgerbridgeError` tree (see `ledgerbridge.errors`): `what` is the
+    detail and `fix` is the category's fix, so the command line renders it like any
+    other error; `transient` and `category` are what the engine decides on.
+    """
 
     transient: bool = False
 
@@ -202,7 +209,7 @@ class SyncError(Exception):
         status: int | None = None,
         code: str | None = None,
     ) -> None:
-        super().__init__(detail or category.headline)
+        super().__init__(detail or category.headline, fix=category.fix)
         self.category = category
         self.detail = detail or category.headline
         self.status = status
@@ -239,3 +246,56 @@ class AuthenticationError(TerminalError):
 
     def __init__(self, detail: str = "", *, status: int | None = None) -> None:
         super().__init__(ErrorCategory.AUTHENTICATION, detail, status=status)
+
+
+class Outcome(StrEnum):
+    """What the machine does about a failed call."""
+
+    RETRY = "retry"  # TransientError: back off and try again
+    FAIL = "fail"  # TerminalError: the record fails until a person fixes the cause
+    RECONNECT = "reconnect"  # AuthenticationError: the whole connection waits
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The decision of one row of a connector's error table (`qbo.faults`,
+    `hubspot.errors`): what the machine does and which `ErrorCategory` the user sees.
+    Both connectors' tables map their own keys (HTTP status, QBO Fault code or type,
+    HubSpot category) to this one type, and `error` turns it into the exception."""
+
+    outcome: Outcome
+    category: ErrorCategory
+
+    @property
+    def transient(self) -> bool:
+        return self.outcome is Outcome.RETRY
+
+    def error(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> SyncError:
+        if self.outcome is Outcome.RECONNECT:
+            return AuthenticationError(detail, status=status)
+        if self.outcome is Outcome.RETRY:
+            return TransientError(
+                self.category, detail, status=status, code=code, retry_after=retry_after
+            )
+        return TerminalError(self.category, detail, status=status, code=code)
+
+
+def retry(category: ErrorCategory) -> Resolution:
+    """A table entry: retry with backoff, showing `category` meanwhile."""
+    return Resolution(Outcome.RETRY, category)
+
+
+def fail(category: ErrorCategory) -> Resolution:
+    """A table entry: the record fails with `category`."""
+    return Resolution(Outcome.FAIL, category)
+
+
+RECONNECT = Resolution(Outcome.RECONNECT, ErrorCategory.AUTHENTICATION)
+"""A table entry: the grant expired or was revoked; the connection needs a reconnect."""

@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 from ledgerbridge.domain import Invoice, Party, Payment, Product, RecordRef, System
 from ledgerbridge.sync.rules import ObjectPair
@@ -23,6 +23,10 @@ LineValue: TypeAlias = dict[str, str | None]
 CanonicalValue: TypeAlias = str | list[LineValue] | None
 Snapshot: TypeAlias = Mapping[str, CanonicalValue]
 DomainObject: TypeAlias = Party | Product | Invoice | Payment
+PAYMENTS: Final = "payments"
+"""The store's object type of payment links, records, activity and cursors."""
+LinkType: TypeAlias = ObjectPair | Literal["payments"]
+"""What a link pairs: records of a rule's object pair, or payments (of the invoice rule)."""
 
 
 def snapshot_hash(snapshot: Snapshot) -> str:
@@ -60,9 +64,10 @@ class SideRecord:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """One linked pair, as the store keeps it."""
+    """One linked pair, as the store keeps it: records of an object pair, or payments
+    (`payment_link`)."""
 
-    object_type: ObjectPair
+    object_type: LinkType
     hubspot_id: str
     qbo_id: str
     hubspot_version: str | None
@@ -72,6 +77,11 @@ class Link:
     base: Snapshot
     origin: System | None = None
     """The side the record was first created on (None when linked by matching)."""
+
+    @property
+    def type_value(self) -> str:
+        """The store's object type."""
+        return self.object_type.value if isinstance(self.object_type, ObjectPair) else PAYMENTS
 
     def id_on(self, system: System) -> str:
         return self.hubspot_id if system is System.HUBSPOT else self.qbo_id
@@ -172,3 +182,17 @@ class PlanContext:
 
     def candidates_on(self, system: System) -> Sequence[SideRecord]:
         return self.hubspot_candidates if system is System.HUBSPOT else self.qbo_candidates
+
+
+CURSOR_MARGIN = dt.timedelta(seconds=1)
+
+
+def held_cursor(
+    cursor: dt.datetime | None, held: Sequence[dt.datetime], margin: dt.timedelta = CURSOR_MARGIN
+) -> dt.datetime | None:
+    """The next cursor of a side, never past a record that must be read again: `margin`
+    before the earliest update time in `held`, when that is earlier than `cursor`."""
+    if not held:
+        return cursor
+    hold = min(held) - margin
+    return hold if cursor is None else min(cursor, hold)

@@ -9,7 +9,7 @@ Both sides' payments are read as `PaymentRecord`s:
   (a QBO payment spread over two invoices is two HubSpot payments, because a
   HubSpot payment counts in full on every invoice it is associated with).
 
-A payment is linked to its counterpart by a `PaymentLink` (store object type
+A payment is linked to its counterpart by a `Link` (store object type
 `payments`). Planning, per changed payment:
 
 - unlinked, on a linked invoice, live, not made by ledgerbridge → `PaymentWrite`
@@ -31,17 +31,17 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from ledgerbridge.domain import RecordRef, System
 from ledgerbridge.sync import canonical as canon
 from ledgerbridge.sync.actions import idempotency_key
 from ledgerbridge.sync.errors import SyncError
-from ledgerbridge.sync.model import Link, Snapshot, snapshot_hash
+from ledgerbridge.sync.model import PAYMENTS, Link, Snapshot, snapshot_hash
+
+__all__ = ["PAYMENTS"]  # re-exported: payments code names it from here
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
-PAYMENTS = "payments"
-"""The store's object type of payment links, records, activity and cursors."""
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 
 
@@ -73,22 +73,33 @@ class PaymentRecord:
     deleted: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentLink:
-    hubspot_id: str
-    qbo_id: str
-    hubspot_version: str | None
-    qbo_version: str | None
-    hubspot_hash: str
-    qbo_hash: str
-    base: Snapshot
-    origin: System
+def payment_link(
+    hubspot_id: str,
+    qbo_id: str,
+    hubspot_version: str | None,
+    qbo_version: str | None,
+    hubspot_hash: str,
+    qbo_hash: str,
+    base: Snapshot,
+    origin: System,
+) -> Link:
+    """The link of a payment and its counterpart (`origin`: the side that made it)."""
+    return Link(
+        PAYMENTS,
+        hubspot_id,
+        qbo_id,
+        hubspot_version,
+        qbo_version,
+        hubspot_hash,
+        qbo_hash,
+        base,
+        origin,
+    )
 
-    def id_on(self, system: System) -> str:
-        return self.hubspot_id if system is H else self.qbo_id
 
-    def hash_on(self, system: System) -> str:
-        return self.hubspot_hash if system is H else self.qbo_hash
+def made_on(link: Link) -> System:
+    """The side a payment link's payment was first made on (QBO when not recorded)."""
+    return link.origin or Q
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,14 +114,14 @@ class PaymentWrite:
     key: str
     target_id: str | None = None
     amount: Decimal = Decimal(0)
-    link: PaymentLink | None = None
+    link: Link | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentSkip:
     ref: RecordRef
     reason: str
-    link_after: PaymentLink | None = None
+    link_after: Link | None = None
 
 
 PaymentAction = PaymentWrite | PaymentSkip
@@ -129,7 +140,6 @@ class PaymentChanges:
     next_cursor: dt.datetime | None
 
 
-@runtime_checkable
 class PaymentPort(Protocol):
     """A side that reads and writes payments."""
 
@@ -159,9 +169,10 @@ class PaymentsVia:
         return await self.payments.apply_payments(rule, writes)
 
 
-@runtime_checkable
 class PaymentState(Protocol):
-    async def load_payment_links(self) -> list[PaymentLink]: ...
+    """The payment links and cursors of a connection (`StatePort.payments`)."""
+
+    async def load_payment_links(self) -> list[Link]: ...
 
     async def get_payment_cursor(self, side: System) -> dt.datetime | None: ...
 
@@ -199,12 +210,12 @@ def payment_snapshot(record: PaymentRecord, to_hubspot: Mapping[str, str]) -> di
 
 class _Planner:
     def __init__(
-        self, rule: SyncRule, links: Sequence[PaymentLink], invoice_links: Sequence[Link]
+        self, rule: SyncRule, links: Sequence[Link], invoice_links: Sequence[Link]
     ) -> None:
         self.rule = rule
         self.settings = rule.invoice
         self.to_qbo, self.to_hubspot = invoice_maps(invoice_links)
-        self.by_id: dict[System, dict[str, PaymentLink]] = {
+        self.by_id: dict[System, dict[str, Link]] = {
             H: {x.hubspot_id: x for x in links},
             Q: {x.qbo_id: x for x in links},
         }
@@ -232,7 +243,7 @@ class _Planner:
             self._unlinked(record)
         return self.actions
 
-    def _links_of(self, record: PaymentRecord) -> list[PaymentLink]:
+    def _links_of(self, record: PaymentRecord) -> list[Link]:
         side = record.ref.system
         found = self.by_id[side].get(record.ref.id)
         if found is not None:
@@ -270,25 +281,25 @@ class _Planner:
 
     # ---- linked ----
 
-    def _linked(self, link: PaymentLink, records: Mapping[System, PaymentRecord]) -> None:
+    def _linked(self, link: Link, records: Mapping[System, PaymentRecord]) -> None:
         snaps = {s: self.snap(r) for s, r in records.items()}
         changed = {s: snapshot_hash(snaps[s]) != link.hash_on(s) for s in snaps}
-        made = records.get(link.origin)
+        made = records.get(made_on(link))
         origin_reason = SkipReasons.UNCHANGED
-        if made is not None and changed[link.origin]:
+        if made is not None and changed[made_on(link)]:
             skipped = self._origin_changed(link, made)
             if skipped is None:
                 return
             origin_reason = skipped
         refreshed = refreshed_link(link, records, snaps)
         for side, record in sorted(records.items()):
-            if side is link.origin:
+            if side is made_on(link):
                 reason = origin_reason
             else:
                 reason = SkipReasons.OTHER_SIDE if changed[side] else SkipReasons.UNCHANGED
             self.actions.append(PaymentSkip(record.ref, reason, refreshed))
 
-    def _origin_changed(self, link: PaymentLink, made: PaymentRecord) -> str | None:
+    def _origin_changed(self, link: Link, made: PaymentRecord) -> str | None:
         """Plan the write a change on the payment's own side calls for; else why not."""
         target_id = link.id_on(made.ref.system.other)
         hs_invoice = str(link.base.get("invoice") or "")
@@ -321,14 +332,14 @@ class _Planner:
 
 
 def refreshed_link(
-    link: PaymentLink,
+    link: Link,
     records: Mapping[System, PaymentRecord],
     snaps: Mapping[System, Snapshot],
-) -> PaymentLink:
+) -> Link:
     """`link` holding the current versions and hashes of `records` (nothing written)."""
     versions = {s: r.version for s, r in records.items()}
     hashes = {s: snapshot_hash(v) for s, v in snaps.items()}
-    return PaymentLink(
+    return payment_link(
         link.hubspot_id,
         link.qbo_id,
         versions.get(H, link.hubspot_version),
@@ -336,13 +347,13 @@ def refreshed_link(
         hashes.get(H, link.hubspot_hash),
         hashes.get(Q, link.qbo_hash),
         link.base,
-        link.origin,
+        made_on(link),
     )
 
 
 def plan_payments(
     rule: SyncRule,
-    links: Sequence[PaymentLink],
+    links: Sequence[Link],
     invoice_links: Sequence[Link],
     hubspot: Sequence[PaymentRecord],
     qbo: Sequence[PaymentRecord],

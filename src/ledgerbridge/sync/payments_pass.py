@@ -9,8 +9,8 @@
    the payment cursors, in one commit. A transient failure holds its side's cursor
    just before the payment; a terminal one makes it failed.
 
-Runs only when both sides implement `PaymentPort` and the state `PaymentState`
-(test doubles that do not simply have no payments).
+Runs only when both sides offer payments (`SidePort.capabilities.payments`) and the state
+keeps payment links (`StatePort.payments`): each says so explicitly, never by `isinstance`.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from typing import Any
 
 from ledgerbridge.domain import RecordRef, System
 from ledgerbridge.sync.errors import AuthenticationError, SyncError
-from ledgerbridge.sync.model import Link, snapshot_hash
+from ledgerbridge.sync.model import Link, held_cursor, snapshot_hash
 from ledgerbridge.sync.payments import (
     PAYMENTS,
     PaymentAction,
-    PaymentLink,
     PaymentPort,
     PaymentRecord,
     PaymentResult,
@@ -33,6 +32,8 @@ from ledgerbridge.sync.payments import (
     PaymentState,
     PaymentWrite,
     invoice_maps,
+    made_on,
+    payment_link,
     payment_snapshot,
     plan_payments,
     qbo_payment_id,
@@ -71,7 +72,7 @@ def _describe(action: PaymentAction) -> dict[str, Any]:
 async def _read(
     ports: Mapping[System, PaymentPort],
     state: PaymentState,
-    links: Sequence[PaymentLink],
+    links: Sequence[Link],
 ) -> tuple[dict[System, list[PaymentRecord]], dict[System, dt.datetime | None]]:
     records: dict[System, list[PaymentRecord]] = {}
     cursors: dict[System, dt.datetime | None] = {}
@@ -100,7 +101,7 @@ class _Recorder:
     def __init__(self, invoice_links: Sequence[Link], report: PairReport) -> None:
         self.to_hubspot = invoice_maps(invoice_links)[1]
         self.report = report
-        self.links: dict[tuple[str, str], PaymentLink] = {}
+        self.links: dict[tuple[str, str], Link] = {}
         self.records: list[RecordOutcome] = []
         self.activity: list[ActivityEntry] = []
         self.held: set[RecordRef] = set()
@@ -145,8 +146,8 @@ class _Recorder:
         snap = payment_snapshot(source, self.to_hubspot)
         versions = {source.ref.system: source.version, action.target: record.version}
         hashes = {source.ref.system: snapshot_hash(snap), action.target: self.hash(record)}
-        origin = action.link.origin if action.link else source.ref.system
-        link = PaymentLink(
+        origin = made_on(action.link) if action.link else source.ref.system
+        link = payment_link(
             ids[H], ids[Q], versions[H], versions[Q], hashes[H], hashes[Q], snap, origin
         )
         self.links[(link.hubspot_id, link.qbo_id)] = link
@@ -178,16 +179,13 @@ def _cursors(
     out: dict[System, dt.datetime] = {}
     for side, cursor in found.items():
         stamps = [r.updated_at for r in records[side] if r.ref in held]
-        if stamps:
-            hold = min(stamps) - MARGIN
-            cursor = hold if cursor is None else min(cursor, hold)
-        if cursor is not None:
-            out[side] = cursor
+        if (after := held_cursor(cursor, stamps, MARGIN)) is not None:
+            out[side] = after
     return out
 
 
 def _invoice_ids(
-    records: Mapping[System, Sequence[PaymentRecord]], links: Sequence[PaymentLink]
+    records: Mapping[System, Sequence[PaymentRecord]], links: Sequence[Link]
 ) -> dict[System, set[str]]:
     """The invoices the payments of this pass name (by their own side's id, and by the
     HubSpot invoice of their payment links' base): the invoice links the plan needs."""
@@ -231,18 +229,15 @@ async def run_payment_pass(
     """The payment part of `rule`'s pass; commits through `state.commit`.
 
     Loads only the invoice links of the invoices its payments name (never all of them)."""
-    hubspot, qbo = sides[H], sides[Q]
     if not rule.payments_enabled:
         return
-    if not (
-        isinstance(hubspot, PaymentPort)
-        and isinstance(qbo, PaymentPort)
-        and isinstance(state, PaymentState)
-    ):
-        return
+    hubspot, qbo = sides[H].capabilities.payments, sides[Q].capabilities.payments
+    payment_state = state.payments
+    if hubspot is None or qbo is None or payment_state is None:
+        return  # a side or the state without payments (`Capabilities`, `StatePort.payments`)
     ports: dict[System, PaymentPort] = {H: hubspot, Q: qbo}
-    links = await state.load_payment_links()
-    records, found = await _read(ports, state, links)
+    links = await payment_state.load_payment_links()
+    records, found = await _read(ports, payment_state, links)
     invoice_links = await _invoice_links(state, _invoice_ids(records, links))
     actions = plan_payments(rule, links, invoice_links, records[H], records[Q])
     if dry_run:

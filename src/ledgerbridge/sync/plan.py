@@ -28,8 +28,6 @@ from ledgerbridge.sync.actions import (
     LinkRecords,
     Skip,
     SkipReason,
-    Update,
-    Void,
     idempotency_key,
 )
 from ledgerbridge.sync.defaults import MATCH_FIELD
@@ -55,6 +53,14 @@ from ledgerbridge.sync.model import (
     snapshot_hash,
 )
 from ledgerbridge.sync.payloads import cowritten
+from ledgerbridge.sync.plan_writes import (
+    in_sync_skips,
+    never,
+    state_after,
+    update_actions,
+    void_actions,
+    with_state,
+)
 from ledgerbridge.sync.rules import Filter, ObjectPair, SyncRule
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
@@ -213,6 +219,24 @@ class _Planner:
         voids = self.hooks.void_targets(self.rule, snaps, changed, takes, link.base)
         self._apply_merge(link, records, snaps, hashes, result.merged, result.writes, voids=voids)
 
+    def _write_fields(
+        self,
+        snaps: Mapping[System, Snapshot | None],
+        merged: Mapping[str, CanonicalValue],
+        writes: Mapping[System, Mapping[str, CanonicalValue]],
+    ) -> dict[System, dict[str, CanonicalValue]]:
+        """Per target side, the merged fields to write (with the fields written along
+        with them), as the object's hooks adjust them; sides with nothing left out."""
+        fields: dict[System, dict[str, CanonicalValue]] = {}
+        for target in System:
+            if writes[target]:
+                names = cowritten(self.rule, target, writes[target])
+                wanted = {n: merged[n] for n in sorted(names) if n in merged}
+                kept = self.hooks.adjust_write(self.rule, target, wanted, snaps[target])
+                if kept:
+                    fields[target] = kept
+        return fields
+
     def _apply_merge(
         self,
         link: Link,
@@ -225,85 +249,27 @@ class _Planner:
         match: LinkRecords | None = None,
         voids: frozenset[System] = frozenset(),
     ) -> None:
-        fields: dict[System, dict[str, CanonicalValue]] = {}
-        for target in System:
-            if writes[target]:
-                names = cowritten(self.rule, target, writes[target])
-                wanted = {n: merged[n] for n in sorted(names) if n in merged}
-                kept = self.hooks.adjust_write(self.rule, target, wanted, snaps[target])
-                if kept:
-                    fields[target] = kept
+        fields = self._write_fields(snaps, merged, writes)
         for target, values in fields.items():
-            source_ref = (records[target.other] or records[target] or _never()).ref
+            source_ref = (records[target.other] or records[target] or never()).ref
             failed = self.hooks.check_write(self.rule, target, source_ref, values)
             if failed is not None:
                 self.actions.append(failed)
                 return
         if voids:
             merged = {**merged, "status": "voided"}
-        after = {
-            s: snapshot_hash(
-                {**(snaps[s] or link.base), **fields.get(s, {}), **_voided(s in voids)}
-            )
-            if s in fields or s in voids
-            else hashes[s]
-            for s in System
-        }
-        state = LinkState(merged, after[H], after[Q], link.origin)
+        state = state_after(link, snaps, hashes, merged, fields, voids)
         self._note_keys([merged, *snaps.values()])
         if match is not None:
-            self.actions.append(_with_state(match, state))
-        for target in sorted(voids):
-            voided_by = records[target.other] or _never()
-            now = records[target]
-            base_version = now.version if now else link.version_on(target)
-            key = idempotency_key(self.pair, voided_by.ref, voided_by.version, "void")
-            self.actions.append(
-                Void(
-                    self.pair,
-                    link.ref_on(target),
-                    base_version,
-                    key,
-                    voided_by.ref,
-                    state,
-                    link.hubspot_id,
-                    link.qbo_id,
-                )
-            )
+            self.actions.append(with_state(match, state))
+        self.actions.extend(void_actions(self.pair, link, records, voids, state))
         if not fields and voids:
             return
         if not fields:
             if match is None:
-                changed = [r for r in records.values() if r is not None]
-                reason = SkipReason.IN_SYNC
-                if len(self.rule.direction.sources) == 1 and all(
-                    r.system not in self.rule.direction.sources for r in changed
-                ):
-                    reason = SkipReason.ONE_WAY_TARGET
-                self.actions.extend(
-                    Skip(r.ref, reason, state, link.hubspot_id, link.qbo_id) for r in changed
-                )
+                self.actions.extend(in_sync_skips(self.rule, link, records, state))
             return
-        for target, values in sorted(fields.items()):
-            source = records[target.other]
-            source_ref = source.ref if source else link.ref_on(target.other)
-            source_version = source.version if source else link.version_on(target.other)
-            current = records[target]
-            base_version = current.version if current else link.version_on(target)
-            key = idempotency_key(self.pair, source_ref, source_version, f"update:{base_version}")
-            self.actions.append(
-                Update(
-                    self.pair,
-                    target,
-                    link.ref_on(target),
-                    base_version,
-                    values,
-                    key,
-                    state,
-                    link.hubspot_id,
-                    link.qbo_id,
-                )
-            )
+        self.actions.extend(update_actions(self.pair, link, records, fields, state))
 
     # ---- unlinked records: match or create ----
 
@@ -486,18 +452,6 @@ class _Planner:
         )
 
 
-def _with_state(match: LinkRecords, state: LinkState) -> LinkRecords:
-    return LinkRecords(
-        match.object_type,
-        match.hubspot_ref,
-        match.qbo_ref,
-        match.hubspot_version,
-        match.qbo_version,
-        state,
-        match.matched_on,
-    )
-
-
 def _party(snap: Mapping[str, CanonicalValue]) -> Party:
     def text(name: str) -> str | None:
         value = snap.get(name)
@@ -511,11 +465,3 @@ def _party(snap: Mapping[str, CanonicalValue]) -> Party:
         emails=(email,) if email else (),
         billing_address=Address(line1=text("billing_street")),
     )
-
-
-def _voided(voided: bool) -> dict[str, CanonicalValue]:
-    return {"status": "voided"} if voided else {}
-
-
-def _never() -> SideRecord:
-    raise AssertionError("a pair with writes has at least one record")

@@ -22,14 +22,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias, runtime_checkable
+from typing import Any, Protocol, TypeAlias
 
 from ledgerbridge.domain import RecordRef, System
 from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
 from ledgerbridge.sync.errors import ErrorCategory, SyncError
 from ledgerbridge.sync.model import Link, RefIndex, SideRecord
-from ledgerbridge.sync.payments import PaymentLink
+from ledgerbridge.sync.payments import PaymentPort, PaymentState
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
+from ledgerbridge.sync.window import WindowReader
 
 WriteAction: TypeAlias = Create | Update | Deactivate | Void
 
@@ -58,11 +59,41 @@ class WriteResult:
         return self.error is None and self.record is not None
 
 
+class CustomLineItemSource(Protocol):
+    """A QBO side that knows the "Custom line item" item (R-PRD-3)."""
+
+    async def custom_line_item(self, rule: SyncRule, *, create: bool = False) -> str | None:
+        """Its id (None while it does not exist); created first when `create`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a side offers beyond `SidePort`, said explicitly (never found by `isinstance`):
+    a wrapper around a side forwards its inner side's `capabilities`, or says which it
+    takes away, so no feature is switched off by a wrapper that forgot a method."""
+
+    window: WindowReader | None = None
+    """The backfill window read in creation order (`operations.backfill`)."""
+    payments: PaymentPort | None = None
+    """Payments (the invoice rule's payment pass, R-PAY-*)."""
+    custom_line_item: CustomLineItemSource | None = None
+    """QBO's "Custom line item" item (R-PRD-3)."""
+
+
+NO_CAPABILITIES = Capabilities()
+
+
 class SidePort(Protocol):
     """One service (HubSpot or QBO) as the engine sees it."""
 
     @property
     def system(self) -> System: ...
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Its optional features (`Capabilities`)."""
+        ...
 
     async def read_changes(
         self, rule: SyncRule, since: dt.datetime | None, refs: RefIndex
@@ -97,15 +128,6 @@ class SidePort(Protocol):
         One result per action, in order. Per-record failures are returned, not raised;
         an `AuthenticationError` is raised.
         """
-        ...
-
-
-@runtime_checkable
-class CustomLineItemSource(Protocol):
-    """A QBO side that knows the "Custom line item" item (R-PRD-3)."""
-
-    async def custom_line_item(self, rule: SyncRule, *, create: bool = False) -> str | None:
-        """Its id (None while it does not exist); created first when `create`."""
         ...
 
 
@@ -146,7 +168,7 @@ class Commit:
     records: Sequence[RecordOutcome] = ()
     activity: Sequence[ActivityEntry] = ()
     cursors: Mapping[System, dt.datetime] = field(default_factory=dict)
-    payment_links: Sequence[PaymentLink] = ()
+    payment_links: Sequence[Link] = ()
     payment_cursors: Mapping[System, dt.datetime] = field(default_factory=dict)
 
 
@@ -172,6 +194,16 @@ class StatePort(Protocol):
         """The links of `object_type` whose HubSpot id is in `hubspot_ids`, whose QBO id
         is in `qbo_ids`, or whose base snapshot's match key (`match.match_key`: email,
         SKU) is in `keys`. A superset is fine (the planner looks links up by id and key)."""
+        ...
+
+    @property
+    def payments(self) -> PaymentState | None:
+        """The payment links and cursors (None: none are kept; the payment pass is off)."""
+        ...
+
+    async def load_link_ids(self, object_type: ObjectPair) -> list[tuple[str, str]]:
+        """(HubSpot id, QBO id) of every link of `object_type`: the ids only, no snapshots
+        (what a full deal roll-up walks, a chunk at a time)."""
         ...
 
     async def load_refs(self) -> RefIndex:

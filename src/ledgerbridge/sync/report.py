@@ -152,23 +152,24 @@ def describe(action: Action) -> dict[str, Any]:
     return {"action": "skip", "record": str(action.ref), "reason": action.reason}
 
 
+COUNTED: tuple[tuple[type[Action], str], ...] = (
+    (Create, "created"),
+    (Update, "updated"),
+    (LinkRecords, "linked"),
+    (Deactivate, "deactivated"),
+    (Void, "voided"),
+    (Exclude, "excluded"),
+    (Fail, "failed"),
+    (Skip, "skipped"),
+)
+"""The `PairReport` counter of each kind of action."""
+
+
 def summarize(actions: Sequence[Action], report: PairReport) -> None:
     """Count planned actions into `report` (dry run)."""
     for action in actions:
         report.actions.append(action)
-        if isinstance(action, Create):
-            report.created += 1
-        elif isinstance(action, Update):
-            report.updated += 1
-        elif isinstance(action, LinkRecords):
-            report.linked += 1
-        elif isinstance(action, Deactivate):
-            report.deactivated += 1
-        elif isinstance(action, Void):
-            report.voided += 1
-        elif isinstance(action, Exclude):
-            report.excluded += 1
-        elif isinstance(action, Fail):
-            report.failed += 1
-        elif isinstance(action, Skip):
-            report.skipped += 1
+        for kind, counter in COUNTED:
+            if isinstance(action, kind):
+                setattr(report, counter, getattr(report, counter) + 1)
+                break

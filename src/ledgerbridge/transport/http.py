@@ -17,7 +17,7 @@ import datetime as dt
 import email.utils
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, TypeAlias
 
 import httpx
 
@@ -31,9 +31,17 @@ from ledgerbridge.transport.budget import RateBudget
 from ledgerbridge.transport.oauth import TokenProvider
 from ledgerbridge.transport.retry import OnRetry, RetryPolicy, Sleep, call_with_retries
 
+HttpClient: TypeAlias = httpx.AsyncClient
+"""The HTTP client the connectors share. Code outside the connectors and the transport
+names it by this alias and opens it with `new_http_client`: only they import httpx."""
 Classify = Callable[[httpx.Response], SyncError | None]
 Observe = Callable[[httpx.Response, RateBudget], None]
 Budgets = RateBudget | Sequence[RateBudget] | None
+
+
+def new_http_client(timeout: float = 30.0) -> HttpClient:
+    """A new HTTP client (close it with `aclose`, or use it as an async context manager)."""
+    return httpx.AsyncClient(timeout=timeout)
 
 
 def _budgets(budget: Budgets) -> tuple[RateBudget, ...]:

@@ -14,7 +14,8 @@ from ledgerbridge.sync.mapping import snapshot
 from ledgerbridge.sync.match import match_key
 from ledgerbridge.sync.model import Link, RefIndex, SideRecord
 from ledgerbridge.sync.payloads import hubspot_payload, qbo_payload
-from ledgerbridge.sync.ports import Changes, Commit, WriteAction, WriteResult
+from ledgerbridge.sync.payments import PaymentState
+from ledgerbridge.sync.ports import NO_CAPABILITIES, Changes, Commit, WriteAction, WriteResult
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -47,6 +48,7 @@ class FakeSide:
 
     def __init__(self, system: System, clock: Clock) -> None:
         self.system = system
+        self.capabilities = NO_CAPABILITIES
         self.clock = clock
         self.records: dict[str, Stored] = {}
         self.by_key: dict[str, str] = {}
@@ -148,6 +150,7 @@ class FakeState:
     commits: list[Commit] = field(default_factory=list)
     needs_reauth: str | None = None
     links_read: int = 0
+    payments: PaymentState | None = None
     """Links (with their snapshots) handed out by `load_links` and `load_links_for`."""
 
     async def load_rules(self) -> list[SyncRule]:
@@ -176,6 +179,11 @@ class FakeState:
         ]
         self.links_read += len(found)
         return found
+
+    async def load_link_ids(self, object_type: ObjectPair) -> list[tuple[str, str]]:
+        return [
+            (x.hubspot_id, x.qbo_id) for x in self.links.values() if x.object_type is object_type
+        ]
 
     async def load_refs(self) -> RefIndex:
         return RefIndex.from_links(list(self.links.values()))

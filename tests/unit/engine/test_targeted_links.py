@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
+
 from ledgerbridge.domain import System
+from ledgerbridge.sync import engine as engine_module
 from ledgerbridge.sync.actions import Fail
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.engine import SyncEngine
@@ -18,9 +21,11 @@ from ledgerbridge.sync.errors import ErrorCategory
 from ledgerbridge.sync.model import Link
 from ledgerbridge.sync.rules import Direction, ObjectPair, SyncRule
 from tests.unit.engine.fakes import BACK_REFERENCE, Clock, FakeSide, FakeState
+from tests.unit.sync.test_deals import FakeDeals
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 CONTACTS = ObjectPair.CONTACTS_CUSTOMERS
+INVOICES = ObjectPair.INVOICES_INVOICES
 MANY = 300
 SOME = 3
 """Links a one-record pass may read: its own, and those of the newest record of each
@@ -123,3 +128,25 @@ async def test_a_candidate_linked_elsewhere_is_loaded_and_not_matched() -> None:
     assert fail.ref.id == new and fail.category is ErrorCategory.AMBIGUOUS_MATCH
     assert report.pairs[CONTACTS].created == 0
     assert state.links_read <= SOME  # with the candidate's link
+
+
+async def test_a_full_deal_roll_up_walks_invoice_ids_in_chunks_never_every_link(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # R-INV-6: the full roll-up (an engine's first pass) reads the invoice link ids, then
+    # the deals and links of one chunk of invoices at a time: never `load_links`.
+    monkeypatch.setattr(engine_module, "DEALS_FULL_CHUNK", 2)
+    clock = Clock()
+    hubspot, qbo = FakeSide(H, clock), FakeSide(Q, clock)
+    state = TargetedState([wizard_defaults(INVOICES)])
+    for n in range(1, 6):
+        link = Link(INVOICES, f"h{n}", f"{n}", None, None, "", "", {})
+        state.links[(INVOICES.value, link.hubspot_id, link.qbo_id)] = link
+    deals = FakeDeals({"h1": ["d1"], "h2": ["d1"], "h3": [], "h4": [], "h5": []})
+    engine = SyncEngine(hubspot=hubspot, qbo=qbo, state=state, clock=clock.now, deals=deals)
+
+    report = await engine.run_pass()
+
+    assert report.pairs[INVOICES].deal_error is None
+    assert deals.asked_invoices == [["h1", "h2"], ["h3", "h4"], ["h5"]]
+    assert state.links_read == 2  # the links of d1's two invoices, nothing else

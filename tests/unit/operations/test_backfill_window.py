@@ -10,10 +10,11 @@ import json
 from collections.abc import Collection, Sequence
 
 from ledgerbridge.domain import RecordRef, System
-from ledgerbridge.operations.backfill import Entry, Keep, Position, id_order, read_page, stream
+from ledgerbridge.operations.backfill import Entry, Position, id_order, read_page, stream
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.model import SideRecord
-from ledgerbridge.sync.rules import ObjectPair, SyncRule
+from ledgerbridge.sync.rules import ObjectPair
+from ledgerbridge.sync.window import Span
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 RULE = wizard_defaults(ObjectPair.CONTACTS_CUSTOMERS)
@@ -49,16 +50,10 @@ class Table:
         return [i for t in sorted(by_time) for i in self.tie_order(by_time[t])]
 
     async def query(
-        self,
-        rule: SyncRule,
-        after: dt.datetime,
-        until: dt.datetime | None,
-        limit: int,
-        *,
-        strict: bool = False,
-        keep: Keep | None = None,
+        self, span: Span, after: dt.datetime, limit: int, *, strict: bool = False
     ) -> list[Entry]:
         self.queries += 1
+        until = span.until
         entries = [self._entry(i) for i in self._ordered(self.rows)]
         found = [
             e
@@ -68,16 +63,7 @@ class Table:
         ]
         return found[:limit]
 
-    async def tie(
-        self,
-        rule: SyncRule,
-        at: dt.datetime,
-        until: dt.datetime | None,
-        keep: Keep | None,
-        *,
-        after: str,
-        limit: int,
-    ) -> list[Entry]:
+    async def tie(self, span: Span, at: dt.datetime, *, after: str, limit: int) -> list[Entry]:
         self.queries += 1
         self.tie_limits.append(limit)
         found = sorted(
@@ -91,7 +77,7 @@ class Table:
             if start is None or id_order(e.id) > start
         ][:limit]
 
-    async def count(self, rule: SyncRule, after: dt.datetime, until: dt.datetime | None) -> int:
+    async def count(self, span: Span, after: dt.datetime) -> int:
         return len(self.rows)
 
 

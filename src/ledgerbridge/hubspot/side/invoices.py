@@ -28,19 +28,25 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Awaitable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
 
 from ledgerbridge.domain import DiscountKind
-from ledgerbridge.hubspot.batch import gather_in_order
 from ledgerbridge.hubspot.client import HubSpotClient
 from ledgerbridge.hubspot.codec import LINE_ITEM_PROPERTIES, fmt_decimal, writable
 from ledgerbridge.hubspot.codec_commerce import INVOICE_PROPERTIES
 from ledgerbridge.hubspot.objects import HubSpotRecord
+from ledgerbridge.hubspot.side.invoice_lines import (
+    Job,
+    guard,
+    line_position,
+    new_lines,
+    replace_lines,
+    together,
+)
 from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
-from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
+from ledgerbridge.sync.errors import ErrorCategory, SyncError, TerminalError
 from ledgerbridge.sync.payloads import HubSpotWrite, UnresolvedReferenceError, hubspot_payload
 from ledgerbridge.sync.ports import WriteAction
 from ledgerbridge.sync.rules import SyncRule
@@ -52,9 +58,6 @@ TRANSITIONS: Mapping[str, tuple[str, ...]] = {
     "open": ("paid", "voided"),
     "paid": ("open",),
 }
-T = TypeVar("T")
-LINE_TO_INVOICE = 409  # invoice → line item (association calls from the invoice)
-LINE_TO_INVOICE_INLINE = 410  # line item → invoice (inline in the line item's create)
 INVOICE_TO_CONTACT = 177
 
 
@@ -77,17 +80,6 @@ def status_path(current: str, target: str) -> list[str]:
     )
 
 
-def line_key(qbo_invoice_id: str, position: int) -> str:
-    return f"{qbo_invoice_id}:{position}"
-
-
-def _position(record: HubSpotRecord, unique: str) -> tuple[int, int]:
-    key = record.get(unique) or ""
-    _, _, tail = key.rpartition(":")
-    position = int(tail) if tail.isdigit() else 1 << 30
-    return position, int(record.id) if record.id.isdigit() else 0
-
-
 @dataclass(frozen=True, slots=True)
 class Written:
     """One invoice as this pass wrote it. `record` is the invoice as HubSpot holds it
@@ -97,31 +89,6 @@ class Written:
     invoice_id: str
     record: HubSpotRecord | None = None
     lines: tuple[HubSpotRecord, ...] = ()
-
-
-@dataclass
-class _Job:
-    """One write to one HubSpot invoice, step by step."""
-
-    action: Create | Update | Void
-    qbo_id: str
-    write: HubSpotWrite = field(default_factory=HubSpotWrite)
-    invoice_id: str | None = None
-    status: str | None = None
-    error: SyncError | None = None
-    fresh: bool = False
-    """Made by this pass's create: no line items yet, its contact associated inline."""
-    record: HubSpotRecord | None = None
-    """The invoice from the last write answer (its properties, status, version)."""
-    stale: bool = False
-    """`record` predates a later change of the invoice (its lines: amounts)."""
-    lines: list[HubSpotRecord] | None = None
-
-    def fail(self, error: SyncError) -> None:
-        self.error = self.error or error
-
-    def answered(self, record: HubSpotRecord) -> None:
-        self.record, self.stale = record, False
 
 
 class HubSpotInvoices:
@@ -170,7 +137,7 @@ class HubSpotInvoices:
                 "deals": tuple(deals.get(record.id, ())),
             }
             mine = [items[i] for i in lines.get(record.id, ()) if i in items]
-            mine.sort(key=lambda r: _position(r, self.unique))
+            mine.sort(key=lambda r: line_position(r, self.unique))
             out.append((dataclasses.replace(record, associations=associations), mine))
         return out
 
@@ -181,11 +148,11 @@ class HubSpotInvoices:
             await self.client.ensure_unique_property(obj)
             self._ready.add(obj)
 
-    def _job(self, rule: SyncRule, action: Create | Update | Void) -> _Job:
+    def _job(self, rule: SyncRule, action: Create | Update | Void) -> Job:
         if isinstance(action, Void):
-            return _Job(action, action.qbo_id, invoice_id=action.target_ref.id, status="voided")
+            return Job(action, action.qbo_id, invoice_id=action.target_ref.id, status="voided")
         qbo_id = action.source_ref.id if isinstance(action, Create) else action.qbo_id
-        job = _Job(action, qbo_id)
+        job = Job(action, qbo_id)
         if isinstance(action, Update):
             job.invoice_id = action.target_ref.id
         try:
@@ -196,7 +163,7 @@ class HubSpotInvoices:
         job.status = job.write.properties.get(STATUS) or None
         return job
 
-    def _own_properties(self, job: _Job) -> dict[str, str]:
+    def _own_properties(self, job: Job) -> dict[str, str]:
         props = writable("invoices", job.write.properties)
         props.pop(STATUS, None)
         if job.write.discount_changed:
@@ -209,7 +176,7 @@ class HubSpotInvoices:
         self, rule: SyncRule, actions: Sequence[WriteAction]
     ) -> dict[int, SyncError | Written]:
         """Per action (by `id`): the invoice written, or the error."""
-        jobs: list[_Job] = []
+        jobs: list[Job] = []
         answers: dict[int, SyncError | Written] = {}
         for action in actions:
             if isinstance(action, Deactivate):
@@ -220,7 +187,7 @@ class HubSpotInvoices:
         await self._ensure_unique("invoices")
         if any(j.write.line_items is not None for j in jobs if j.error is None):
             await self._ensure_unique("line_items")
-        await _together(self._create_step(jobs), self._update_step(jobs))
+        await together(self._create_step(jobs), self._update_step(jobs))
         await self._lines_step([j for j in jobs if j.write.line_items is not None])
         await self._contacts_step(jobs)
         await self._status_step(jobs, derived=rule.payments_enabled)
@@ -234,7 +201,7 @@ class HubSpotInvoices:
                 answers[id(job.action)] = self._written(job, names)
         return answers
 
-    def _written(self, job: _Job, names: Sequence[str]) -> Written:
+    def _written(self, job: Job, names: Sequence[str]) -> Written:
         """The invoice as a later read would give it, when the answers hold all of it:
         only for a fresh invoice whose last answer came after its lines were written
         (the status step). An update leaves parts unwritten (unchanged lines, other
@@ -253,19 +220,7 @@ class HubSpotInvoices:
         record = dataclasses.replace(as_read(job.record, names), associations=associations)
         return Written(invoice_id, record, lines)
 
-    @staticmethod
-    async def _guard(jobs: Sequence[_Job], call: Awaitable[T]) -> T | None:
-        """The call's answer; a failure of the whole call fails every job in it."""
-        try:
-            return await call
-        except AuthenticationError:
-            raise
-        except SyncError as error:
-            for job in jobs:
-                job.fail(error)
-            return None
-
-    async def _create_step(self, jobs: Sequence[_Job]) -> None:
+    async def _create_step(self, jobs: Sequence[Job]) -> None:
         """New invoices (drafts), each with its contact inline (`create_by_unique`: an
         invoice that already exists, from a replayed create, is updated instead and
         then written like an update)."""
@@ -282,7 +237,7 @@ class HubSpotInvoices:
             )
             for j in creates
         ]
-        result = await self._guard(creates, self.client.create_by_unique("invoices", inputs))
+        result = await guard(creates, self.client.create_by_unique("invoices", inputs))
         for job, item in zip(creates, result.items if result else (), strict=False):
             if item.error is not None or item.record is None:
                 job.fail(item.error or TerminalError(ErrorCategory.UNKNOWN, "no invoice"))
@@ -290,7 +245,7 @@ class HubSpotInvoices:
                 job.invoice_id, job.fresh = item.record.id, bool(item.created)
                 job.answered(item.record)
 
-    async def _update_step(self, jobs: Sequence[_Job]) -> None:
+    async def _update_step(self, jobs: Sequence[Job]) -> None:
         updates = [
             (j, props)
             for j in jobs
@@ -302,106 +257,21 @@ class HubSpotInvoices:
             return
         changes = [(j.invoice_id or "", props) for j, props in updates]
         batch = [j for j, _ in updates]
-        result = await self._guard(
-            batch, self.client.batch_update("invoices", changes, isolate=True)
-        )
+        result = await guard(batch, self.client.batch_update("invoices", changes, isolate=True))
         for job, item in zip(batch, result.items if result else (), strict=False):
             if item.error is not None:
                 job.fail(item.error)
             elif item.record is not None:
                 job.answered(item.record)
 
-    async def _lines_step(self, jobs: Sequence[_Job]) -> None:
+    async def _lines_step(self, jobs: Sequence[Job]) -> None:
         live = [j for j in jobs if j.error is None and j.invoice_id is not None]
-        await _together(
-            self._new_lines([j for j in live if j.fresh]),
-            self._replace_lines([j for j in live if not j.fresh]),
+        await together(
+            new_lines(self.client, [j for j in live if j.fresh]),
+            replace_lines(self.client, [j for j in live if not j.fresh]),
         )
 
-    async def _new_lines(self, jobs: Sequence[_Job]) -> None:
-        """A fresh invoice's line items, created with the invoice association inline."""
-        inputs: list[tuple[str, dict[str, str], list[tuple[str, str, int]]]] = []
-        owners: list[_Job] = []
-        for job in jobs:
-            job.lines = []
-            for n, props in enumerate(job.write.line_items or (), start=1):
-                link = ("invoices", job.invoice_id or "", LINE_TO_INVOICE_INLINE)
-                inputs.append((line_key(job.qbo_id, n), dict(props), [link]))
-                owners.append(job)
-        if not inputs:
-            return
-        result = await self._guard(jobs, self.client.create_by_unique("line_items", inputs))
-        for job, item in zip(owners, result.items if result else (), strict=False):
-            job.stale = True  # its amounts changed with its lines
-            if item.error is not None or item.record is None:
-                job.fail(item.error or TerminalError(ErrorCategory.UNKNOWN, "no line item"))
-            elif job.lines is not None:
-                job.lines.append(item.record)
-
-    async def _replace_lines(self, jobs: Sequence[_Job]) -> None:
-        """An existing invoice's line items, replaced: line n upserted on its key, the
-        new ones associated, the ones beyond the new list unkeyed and archived."""
-        if not jobs:
-            return
-        current = await self._guard(
-            jobs,
-            self.client.batch_read_associations(
-                "invoices", "line_items", [j.invoice_id or "" for j in jobs]
-            ),
-        )
-        existing: Mapping[str, list[str]] = current or {}
-        inputs: list[tuple[str, dict[str, str]]] = []
-        owners: list[_Job] = []
-        for job in jobs:
-            for n, props in enumerate(job.write.line_items or (), start=1):
-                inputs.append((line_key(job.qbo_id, n), dict(props)))
-                owners.append(job)
-        kept: dict[int, list[str]] = {id(j): [] for j in jobs}
-        if inputs:
-            result = await self._guard(
-                jobs, self.client.upsert_by_unique("line_items", inputs, isolate=True)
-            )
-            for job, item in zip(owners, result.items if result else (), strict=False):
-                job.stale = True
-                if item.error is not None or item.record is None:
-                    job.fail(item.error or TerminalError(ErrorCategory.UNKNOWN, "no line item"))
-                else:
-                    kept[id(job)].append(item.record.id)
-        pairs = [
-            (job.invoice_id or "", line_id)
-            for job in jobs
-            if job.error is None
-            for line_id in kept[id(job)]
-            if line_id not in existing.get(job.invoice_id or "", ())
-        ]
-        if pairs:
-            outcome = await self._guard(
-                jobs,
-                self.client.batch_associate("invoices", "line_items", pairs, LINE_TO_INVOICE),
-            )
-            for (invoice_id, _), error in zip(pairs, outcome or (), strict=False):
-                if error is not None:
-                    for job in jobs:
-                        if job.invoice_id == invoice_id:
-                            job.fail(error)
-        surplus = sorted(
-            {
-                line_id
-                for job in jobs
-                if job.error is None
-                for line_id in existing.get(job.invoice_id or "", ())
-                if line_id not in kept[id(job)]
-            }
-        )
-        if surplus:
-            for job in jobs:
-                job.stale = True
-            # Free their keys first: a later line n upserts a fresh line item.
-            cleared = [(line_id, {self.unique: ""}) for line_id in surplus]
-            await self._guard(jobs, self.client.batch_update("line_items", cleared))
-            await self._guard(jobs, self.client.batch_archive("line_items", surplus))
-
-    async def _contacts_step(self, jobs: Sequence[_Job]) -> None:
+    async def _contacts_step(self, jobs: Sequence[Job]) -> None:
         """The contact of an invoice that existed (a fresh one has it inline): added
         when missing, any other contact removed."""
         todo = [
@@ -415,7 +285,7 @@ class HubSpotInvoices:
         if not todo:
             return
         ids = [j.invoice_id or "" for j in todo]
-        current = await self._guard(
+        current = await guard(
             todo, self.client.batch_read_associations("invoices", "contacts", ids)
         )
         existing: Mapping[str, list[str]] = current or {}
@@ -425,7 +295,7 @@ class HubSpotInvoices:
             if j.write.contact_id not in existing.get(j.invoice_id or "", ())
         ]
         if pairs:
-            outcome = await self._guard(
+            outcome = await guard(
                 todo,
                 self.client.batch_associate("invoices", "contacts", pairs, INVOICE_TO_CONTACT),
             )
@@ -440,9 +310,9 @@ class HubSpotInvoices:
             for other in existing.get(job.invoice_id or "", ())
             if other != job.write.contact_id and job.error is None
         ]
-        await _together(
+        await together(
             *(
-                self._guard(
+                guard(
                     [job],
                     self.client.remove_association(
                         "invoices", job.invoice_id or "", "contacts", other
@@ -452,7 +322,7 @@ class HubSpotInvoices:
             )
         )
 
-    async def _status_step(self, jobs: Sequence[_Job], *, derived: bool) -> None:
+    async def _status_step(self, jobs: Sequence[Job], *, derived: bool) -> None:
         """Move each invoice to its status. When payments sync (`derived`), HubSpot
         computes open / paid from the invoice's payments itself: a draft is only
         opened, and only a void is written to an open or paid invoice. The current
@@ -463,7 +333,7 @@ class HubSpotInvoices:
         current: dict[str, str] = {}
         unknown = sorted({j.invoice_id or "" for j in todo if j.record is None})
         if unknown:
-            result = await self._guard(
+            result = await guard(
                 [j for j in todo if j.record is None],
                 self.client.batch_read("invoices", unknown, [STATUS]),
             )
@@ -489,23 +359,13 @@ class HubSpotInvoices:
             if not batch:
                 return
             changes = [(j.invoice_id or "", {STATUS: paths[id(j)][step]}) for j in batch]
-            answer = await self._guard(
-                batch, self.client.batch_update("invoices", changes, isolate=True)
-            )
+            answer = await guard(batch, self.client.batch_update("invoices", changes, isolate=True))
             for job, item in zip(batch, answer.items if answer else (), strict=False):
                 if item.error is not None:
                     job.fail(item.error)
                 elif item.record is not None:
                     job.answered(item.record)
             step += 1
-
-
-async def _together(*calls: Coroutine[Any, Any, None]) -> None:
-    """Independent steps at once. Each guards its own failures, so the only error
-    one can raise is an `AuthenticationError`: raised once all have finished."""
-    for answer in await gather_in_order(calls):
-        if isinstance(answer, SyncError):
-            raise answer
 
 
 def as_read(record: HubSpotRecord, names: Sequence[str]) -> HubSpotRecord:

@@ -35,7 +35,9 @@ from ledgerbridge.hubspot.codec import (
 from ledgerbridge.hubspot.codec_commerce import decode_invoice
 from ledgerbridge.hubspot.objects import HubSpotRecord, ObjectType
 from ledgerbridge.hubspot.side.invoices import HubSpotInvoices, as_read
+from ledgerbridge.hubspot.side.kinds import object_of
 from ledgerbridge.hubspot.side.payments import HubSpotPayments
+from ledgerbridge.hubspot.side.window import HubSpotWindow
 from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
@@ -44,29 +46,14 @@ from ledgerbridge.sync.payloads import UnresolvedReferenceError, hubspot_payload
 from ledgerbridge.sync.payments import (
     PaymentsVia,
 )
-from ledgerbridge.sync.ports import Changes, WriteAction, WriteResult
+from ledgerbridge.sync.ports import Capabilities, Changes, WriteAction, WriteResult
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
-OBJECTS: dict[ObjectPair, ObjectType] = {
-    ObjectPair.CONTACTS_CUSTOMERS: "contacts",
-    ObjectPair.PRODUCTS_ITEMS: "products",
-    ObjectPair.INVOICES_INVOICES: "invoices",
-}
 CODEC_PROPERTIES: dict[ObjectPair, tuple[str, ...]] = {
     ObjectPair.CONTACTS_CUSTOMERS: CONTACT_PROPERTIES,
     ObjectPair.PRODUCTS_ITEMS: PRODUCT_PROPERTIES,
 }
 IN_CHUNK = 100
-
-
-def object_of(rule: SyncRule) -> ObjectType:
-    found = OBJECTS.get(rule.object_pair)
-    if found is None:
-        raise TerminalError(
-            ErrorCategory.UNKNOWN,
-            f"{rule.object_pair.value}: HubSpot records of this rule are not synced yet",
-        )
-    return found
 
 
 class HubSpotSide(PaymentsVia):
@@ -87,6 +74,7 @@ class HubSpotSide(PaymentsVia):
         self._unique_ready: set[str] = set()
         self.invoices = HubSpotInvoices(client, currency=currency)
         self.payments = HubSpotPayments(client, overlap=overlap)
+        self.capabilities = Capabilities(window=HubSpotWindow(self), payments=self.payments)
 
     # ---- reading ----
 

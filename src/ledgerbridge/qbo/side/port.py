@@ -33,8 +33,10 @@ from ledgerbridge.qbo.batch import BatchJournal, BatchOp
 from ledgerbridge.qbo.changes import ql_string
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.qbo.codec import invoice_from_qbo, party_from_qbo, product_from_qbo
+from ledgerbridge.qbo.side.entities import ENTITIES
 from ledgerbridge.qbo.side.invoices import QboInvoices
 from ledgerbridge.qbo.side.payments import QboPayments
+from ledgerbridge.qbo.side.window import QboWindow
 from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
 from ledgerbridge.sync.mapping import snapshot
@@ -44,15 +46,10 @@ from ledgerbridge.sync.payloads import UnresolvedReferenceError, qbo_payload
 from ledgerbridge.sync.payments import (
     PaymentsVia,
 )
-from ledgerbridge.sync.ports import Changes, WriteAction, WriteResult
+from ledgerbridge.sync.ports import Capabilities, Changes, WriteAction, WriteResult
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
 Obj = dict[str, Any]
-ENTITIES: dict[ObjectPair, str] = {
-    ObjectPair.CONTACTS_CUSTOMERS: "Customer",
-    ObjectPair.PRODUCTS_ITEMS: "Item",
-    ObjectPair.INVOICES_INVOICES: "Invoice",
-}
 NAME_ENTITIES = ("Customer", "Vendor", "Employee")
 ID_CHUNK = 100
 
@@ -89,6 +86,9 @@ class QboSide(PaymentsVia):
         self.invoices = QboInvoices(client, self._income_account)
         self.payments = QboPayments(
             client, self.invoices, clock=clock, overlap=overlap, home_currency=home_currency
+        )
+        self.capabilities = Capabilities(
+            window=QboWindow(self), payments=self.payments, custom_line_item=self
         )
 
     # ---- reading ----

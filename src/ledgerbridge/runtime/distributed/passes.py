@@ -48,6 +48,7 @@ __all__ = ["ConnectionPasses", "Outcome", "PassLocks", "worker_name"]
 
 log = logging.getLogger(__name__)
 
+PassListener = Callable[[int, BaseException | None], None]
 Requeue = Callable[[int, dt.datetime | None], Awaitable[None]]
 """`requeue(connection_id, at)`: defer a `sync_connection` job (at `at`, else now)."""
 
@@ -99,6 +100,19 @@ class ConnectionPasses:
         self.options = options or RuntimeOptions()
         self.worker = worker or worker_name()
         self.max_passes = max_passes
+        self._listeners: list[PassListener] = []
+
+    def add_listener(self, listener: PassListener) -> None:
+        """`listener(connection_id, error or None)` after every pass (must not block), as
+        the embedded runtime's (the workflow actions associate their documents with it)."""
+        self._listeners.append(listener)
+
+    def _tell(self, connection_id: int, error: BaseException | None) -> None:
+        for listener in self._listeners:
+            try:
+                listener(connection_id, error)
+            except Exception:
+                log.exception("connection %s: a pass listener failed", connection_id)
 
     async def sync(self, connection_id: int) -> Outcome:
         outcome = Outcome.BUSY
@@ -141,14 +155,17 @@ class ConnectionPasses:
             try:
                 await self._runner(connection_id)
             except AuthenticationError as exc:
+                self._tell(connection_id, exc)
                 log.warning("connection %s needs to be reconnected: %s", connection_id, exc)
                 await asyncio.to_thread(self._finish, connection_id, None, str(exc), False)
                 await asyncio.to_thread(self._directory.mark_needs_reauth, connection_id, str(exc))
                 return Outcome.NEEDS_REAUTH
             except Exception as exc:
+                self._tell(connection_id, exc)
                 await self._failed(connection_id, exc)
                 raise
             ran += 1
+            self._tell(connection_id, None)
             state = await asyncio.to_thread(self._finish, connection_id, generation, None, False)
             if not state.pending:
                 return Outcome.PASSED

@@ -14,11 +14,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ledgerbridge.errors import LedgerbridgeError
+
 __all__ = ["PostgresNotInstalled", "postgres_bindir", "throwaway_postgres"]
 
 
-class PostgresNotInstalled(RuntimeError):
+class PostgresNotInstalled(LedgerbridgeError):
     """No PostgreSQL server binaries (initdb, pg_ctl) on this machine."""
+
+    fix = "install PostgreSQL (apt-get install postgresql), or give --database-url postgresql://…"
 
 
 def postgres_bindir() -> Path | None:
@@ -41,10 +45,7 @@ def throwaway_postgres(max_connections: int = 200) -> Iterator[str]:
     """Start a server on a free loopback port; yield the URL of its `ledgerbridge` database."""
     bindir = postgres_bindir()
     if bindir is None:
-        raise PostgresNotInstalled(
-            "no PostgreSQL server binaries found (initdb, pg_ctl): install PostgreSQL "
-            "(apt-get install postgresql) or give --database-url postgresql://…"
-        )
+        raise PostgresNotInstalled("no PostgreSQL server binaries found (initdb, pg_ctl)")
     root = Path(tempfile.mkdtemp(prefix="ledgerbridge-pg-"))
     run_as: list[str] = []
     if os.geteuid() == 0:  # initdb refuses to run as root

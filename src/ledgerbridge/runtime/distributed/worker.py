@@ -13,8 +13,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import psycopg
 from procrastinate import App
+from sqlalchemy.exc import DBAPIError
 
+from ledgerbridge.errors import ConfigError, StoreError
+from ledgerbridge.operations.workflow_actions import WorkflowActionService
 from ledgerbridge.runtime.distributed.app import create_app, ensure_queue_schema
 from ledgerbridge.runtime.distributed.backfill import BACKFILL_LOCKS
 from ledgerbridge.runtime.distributed.budgets import shared_budgets
@@ -22,17 +26,14 @@ from ledgerbridge.runtime.distributed.passes import ConnectionPasses, worker_nam
 from ledgerbridge.runtime.distributed.tasks import Deferrer, WorkerContext
 from ledgerbridge.runtime.embedded import PassRunner, RuntimeOptions
 from ledgerbridge.runtime.runner import EngineRunner
+from ledgerbridge.runtime.workflow_actions import clients_factory
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store, TokenCipher, load_or_create_key, make_engine
 from ledgerbridge.store.locks import AdvisoryLocks, migrate_exclusively
 
-__all__ = ["DistributedSetupError", "Queue", "open_distributed", "run_worker"]
+__all__ = ["Queue", "open_distributed", "run_worker"]
 
 log = logging.getLogger(__name__)
-
-
-class DistributedSetupError(RuntimeError):
-    """The settings or the database do not allow the distributed runtime (a user error)."""
 
 
 @dataclass
@@ -51,10 +52,12 @@ class Queue:
 
 def _key(settings: Settings) -> bytes:
     if settings.secret_key is None and not settings.key_file.is_file():
-        raise DistributedSetupError(
-            "the distributed runtime needs the same token-encryption key in every process: "
-            "set secret_key (LEDGERBRIDGE_SECRET_KEY; `ledgerbridge keygen` makes one) "
-            f"or give every process the key file ({settings.key_file})"
+        raise ConfigError(
+            "the distributed runtime needs the same token-encryption key in every process, "
+            "and no secret_key is set",
+            fix="make one with `ledgerbridge keygen` and set LEDGERBRIDGE_SECRET_KEY (or "
+            f"secret_key) to it in every process, or give every process the key file "
+            f"{settings.key_file}",
         )
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     return load_or_create_key(secret, settings.key_file)
@@ -63,15 +66,24 @@ def _key(settings: Settings) -> bytes:
 async def open_distributed(settings: Settings, *, pool_max: int = 10) -> Queue:
     """Open the store and the queue of the distributed runtime (schemas applied)."""
     if settings.runtime != "distributed":
-        raise DistributedSetupError('set runtime = "distributed" (and a postgresql:// URL)')
+        raise ConfigError(
+            "the distributed runtime is not configured",
+            fix='set runtime = "distributed" (LEDGERBRIDGE_RUNTIME) and a postgresql:// '
+            "database_url; the embedded runtime syncs inside `ledgerbridge run`",
+        )
     key = _key(settings)
     engine = make_engine(settings.database_url)
     try:
         migrate_exclusively(engine)
         await ensure_queue_schema(settings)
-    except Exception as exc:
+    except (OSError, DBAPIError, psycopg.Error) as exc:
         engine.dispose()
-        raise DistributedSetupError(f"cannot set up the database: {exc}") from exc
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreError(
+            f"cannot set up the distributed runtime's database: {reason}",
+            fix="start the PostgreSQL server (or correct database_url / "
+            "LEDGERBRIDGE_DATABASE_URL), then try again",
+        ) from exc
     store = Store(engine, TokenCipher(key))
     app = create_app(settings, min_size=1, max_size=pool_max)
     await app.open_async()
@@ -107,6 +119,8 @@ async def run_worker(
         options=RuntimeOptions(poll_interval=settings.poll_interval_seconds),
         worker=worker,
     )
+    workflows = WorkflowActionService(queue.store, clients_factory(settings, queue.store))
+    passes.add_listener(workflows.after_pass)  # R-WF-4: associate what the pass synced
     backfill_locks = AdvisoryLocks(queue.store.engine, BACKFILL_LOCKS)
     context = WorkerContext(
         settings, queue.store, locks, runner, passes, queue.deferrer, backfill_locks
@@ -127,6 +141,7 @@ async def run_worker(
             fetch_job_polling_interval=JOB_POLL_SECONDS,
         )
     finally:
+        await workflows.drain()
         await runner.aclose()
         locks.close()
         backfill_locks.close()

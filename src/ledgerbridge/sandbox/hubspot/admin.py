@@ -27,6 +27,14 @@ def _sandbox(request: Request) -> Sandbox:
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/_sandbox")
+    _state_routes(router)
+    _user_routes(router)
+    _flow_routes(router)
+    return router
+
+
+def _state_routes(router: APIRouter) -> None:
+    """The sandbox itself: its configuration, reset, settling, webhook deliveries."""
 
     @router.get("/config")
     async def get_config(request: Request) -> dict[str, Any]:
@@ -63,6 +71,10 @@ def build_router() -> APIRouter:
         return {"results": _sandbox(request).webhooks.deliveries}
 
     # -- acting as a HubSpot user (records made "in HubSpot")
+
+
+def _user_routes(router: APIRouter) -> None:
+    """What a HubSpot user does by hand: records, associations, finalizing an invoice."""
 
     @router.post("/objects/{object_type}")
     async def create_as_user(object_type: str, request: Request) -> JSONResponse:
@@ -107,6 +119,10 @@ def build_router() -> APIRouter:
 
     # -- flows (custom workflow action runner)
 
+
+def _flow_routes(router: APIRouter) -> None:
+    """Workflows (flows): define, list, enroll, and their executions."""
+
     @router.post("/flows")
     async def define_flow(request: Request) -> JSONResponse:
         flow = _sandbox(request).workflows.define_flow(await json_object(request))
@@ -122,6 +138,11 @@ def build_router() -> APIRouter:
         flow_id = request.query_params.get("flowId")
         results = [e for e in runner.executions if flow_id in (None, e["flowId"])]
         return {"results": results}
+
+    @router.post("/flows/callbacks/{callback_id}/redeliver")
+    async def redeliver(callback_id: str, request: Request) -> dict[str, Any]:
+        """Send an action execution again with its original callbackId."""
+        return await _sandbox(request).workflows.redeliver(callback_id)
 
     @router.get("/flows/{flow_id}")
     async def get_flow(flow_id: str, request: Request) -> dict[str, Any]:
@@ -141,5 +162,3 @@ def build_router() -> APIRouter:
         sandbox.state.get(flow["objectType"], object_id)
         execution = sandbox.workflows.enroll(flow, object_id)
         return JSONResponse(execution, status_code=201)
-
-    return router

@@ -55,6 +55,7 @@ class Sandbox:
         self.webhooks.pending.clear()
         self.webhooks.deliveries.clear()
         self.workflows.executions.clear()
+        self.workflows.deliveries.clear()
         self.workflows.enrolled.clear()
         if seed is not None:
             from .seed import seed_portal

@@ -110,6 +110,13 @@ def _pair_result(
 
 def build_router() -> APIRouter:
     router = APIRouter()
+    _pair_routes(router)
+    _batch_routes(router)
+    return router
+
+
+def _pair_routes(router: APIRouter) -> None:
+    """Associations of one record: create, delete, list."""
     single = "/crm/v4/objects/{from_type}/{from_id}/associations"
 
     @router.put(single + "/default/{to_type}/{to_id}")
@@ -164,6 +171,15 @@ def build_router() -> APIRouter:
             body["paging"] = {"next": {"after": page[-1][0]}}
         return body
 
+
+def _batch_routes(router: APIRouter) -> None:
+    """Associations in batches, and the association labels."""
+    _batch_create_routes(router)
+    _batch_read_routes(router)
+
+
+def _batch_create_routes(router: APIRouter) -> None:
+    """Creating associations in batches (labelled or default)."""
     batch = "/crm/v4/associations/{from_type}/{to_type}"
 
     @router.post(batch + "/batch/create")
@@ -203,6 +219,11 @@ def build_router() -> APIRouter:
             results.extend(_default_result(a, from_id, b, to_id))
         envelope = batch_envelope(results, errors, started, state.now_ms())
         return JSONResponse(envelope, status_code=207 if errors else 200)
+
+
+def _batch_read_routes(router: APIRouter) -> None:
+    """Reading, archiving and unlabelling associations in batches; the labels."""
+    batch = "/crm/v4/associations/{from_type}/{to_type}"
 
     @router.post(batch + "/batch/read")
     async def batch_read(from_type: str, to_type: str, request: Request) -> JSONResponse:
@@ -273,5 +294,3 @@ def build_router() -> APIRouter:
                 for t in association_types(a, b)
             ]
         }
-
-    return router

@@ -94,6 +94,15 @@ def _properties_of(body: dict[str, Any]) -> dict[str, Any]:
 
 def build_router() -> APIRouter:
     router = APIRouter()
+    _object_routes(router)
+    _batch_read_create_routes(router)
+    _batch_change_routes(router)
+    _properties_routes(router)
+    return router
+
+
+def _object_routes(router: APIRouter) -> None:
+    """One object at a time: list, create, read, update, archive, search."""
     base = "/crm/v3/objects/{object_type}"
 
     @router.get(base)
@@ -162,6 +171,11 @@ def build_router() -> APIRouter:
         state, name = _state(request), resolve_type(object_type)
         return search(state, name, await json_object(request))
 
+
+def _batch_read_create_routes(router: APIRouter) -> None:
+    """Batch reads and creates."""
+    base = "/crm/v3/objects/{object_type}"
+
     @router.post(base + "/batch/read")
     async def batch_read(object_type: str, request: Request) -> JSONResponse:
         state, name = _state(request), resolve_type(object_type)
@@ -210,6 +224,11 @@ def build_router() -> APIRouter:
                 continue
             results.append(_written(record))
         return _batch_response(results, errors, started, state.now_ms(), 201)
+
+
+def _batch_change_routes(router: APIRouter) -> None:
+    """Batch updates, upserts and archives."""
+    base = "/crm/v3/objects/{object_type}"
 
     @router.post(base + "/batch/update")
     async def batch_update(object_type: str, request: Request) -> JSONResponse:
@@ -267,9 +286,6 @@ def build_router() -> APIRouter:
             state.archive(name, str(item.get("id", "")))
         return Response(status_code=204)
 
-    _properties_routes(router)
-    return router
-
 
 def _reject_duplicates(ids: list[str]) -> None:
     dupes = sorted({i for i in ids if ids.count(i) > 1})
@@ -297,6 +313,13 @@ PROPERTY_TYPES = {"string", "number", "date", "datetime", "enumeration", "bool"}
 
 
 def _properties_routes(router: APIRouter) -> None:
+    """Property definitions (`/crm/v3/properties`)."""
+    _property_read_routes(router)
+    _property_write_routes(router)
+
+
+def _property_read_routes(router: APIRouter) -> None:
+    """Reading property definitions and groups."""
     base = "/crm/v3/properties/{object_type}"
 
     @router.get(base)
@@ -328,6 +351,11 @@ def _properties_routes(router: APIRouter) -> None:
         if property_name not in defs:
             raise not_found(f"Unable to find property {property_name}")
         return defs[property_name].to_api()
+
+
+def _property_write_routes(router: APIRouter) -> None:
+    """Creating, changing and deleting property definitions."""
+    base = "/crm/v3/properties/{object_type}"
 
     @router.post(base)
     async def create_property(object_type: str, request: Request) -> JSONResponse:

@@ -35,6 +35,13 @@ def _error(status: str, message: str, code: int = 400) -> JSONResponse:
 
 def build_router() -> APIRouter:
     router = APIRouter()
+    _grant_routes(router)
+    _token_info_routes(router)
+    return router
+
+
+def _grant_routes(router: APIRouter) -> None:
+    """The authorization-code grant: authorize, and the token endpoint."""
 
     @router.get("/oauth/authorize")
     async def authorize(request: Request) -> Response:
@@ -102,6 +109,10 @@ def build_router() -> APIRouter:
             }
         )
 
+
+def _token_info_routes(router: APIRouter) -> None:
+    """What a token is (access / refresh token metadata), and revoking one."""
+
     @router.get("/oauth/v1/access-tokens/{token}")
     async def access_token_info(token: str, request: Request) -> Response:
         sandbox = request.app.state.sandbox
@@ -148,5 +159,3 @@ def build_router() -> APIRouter:
         if sandbox.tokens.refresh.pop(token, None) is None:
             return _error("BAD_REFRESH_TOKEN", "unknown refresh token", 404)
         return Response(status_code=204)
-
-    return router

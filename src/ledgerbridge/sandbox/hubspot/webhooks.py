@@ -200,6 +200,13 @@ def _check_app(sandbox: Sandbox, app_id: str) -> None:
 
 def build_router() -> APIRouter:
     router = APIRouter()
+    _settings_routes(router)
+    _subscription_routes(router)
+    return router
+
+
+def _settings_routes(router: APIRouter) -> None:
+    """The app's webhook settings (target URL, throttling)."""
     base = "/webhooks/v3/{app_id}"
 
     @router.get(base + "/settings")
@@ -234,6 +241,11 @@ def build_router() -> APIRouter:
         _check_app(sandbox, app_id)
         sandbox.state.webhook_settings = None
         return Response(status_code=204)
+
+
+def _subscription_routes(router: APIRouter) -> None:
+    """The app's webhook subscriptions."""
+    base = "/webhooks/v3/{app_id}"
 
     @router.get(base + "/subscriptions")
     async def list_subscriptions(app_id: str, request: Request) -> dict[str, Any]:
@@ -309,5 +321,3 @@ def build_router() -> APIRouter:
         _sub(sandbox, app_id, sub_id)
         del sandbox.state.webhook_subscriptions[sub_id]
         return Response(status_code=204)
-
-    return router

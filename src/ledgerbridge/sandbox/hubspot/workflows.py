@@ -43,6 +43,9 @@ class FlowRunner:
         self._tasks: dict[asyncio.Task[None], dict[str, Any]] = {}
         self._dirty: set[tuple[str, str]] = set()
         self._next_execution = 1
+        self.deliveries: dict[str, tuple[str, dict[str, Any]]] = {}  # callbackId -> (url, payload)
+        self._in_flight: set[str] = set()  # callbackIds whose execution request is being sent
+        self._early: dict[str, dict[str, Any]] = {}  # completions that beat the BLOCK answer
 
     # ------------------------------------------------------------ flows
 
@@ -164,7 +167,12 @@ class FlowRunner:
                 execution["status"] = "FAILED"
                 return
             payload = self._payload(flow, execution, action, definition, callback_id)
-            outcome = await self._call(definition["actionUrl"], payload, step)
+            self.deliveries[callback_id] = (definition["actionUrl"], payload)
+            self._in_flight.add(callback_id)
+            try:
+                outcome = await self._call(definition["actionUrl"], payload, step)
+            finally:
+                self._in_flight.discard(callback_id)
             if outcome is None:
                 execution["status"] = "FAILED"
                 return
@@ -174,10 +182,13 @@ class FlowRunner:
             if exec_state == "BLOCK":
                 step["state"] = "BLOCKED"
                 execution["status"] = "BLOCKED"
-                future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-                self.callbacks[callback_id] = future
-                completion = await future
-                self.callbacks.pop(callback_id, None)
+                completion = self._early.pop(callback_id, None)
+                if completion is None:
+                    loop = asyncio.get_running_loop()
+                    future: asyncio.Future[dict[str, Any]] = loop.create_future()
+                    self.callbacks[callback_id] = future
+                    completion = await future
+                    self.callbacks.pop(callback_id, None)
                 execution["status"] = "RUNNING"
                 outputs = completion.get("outputFields") or {}
                 step["outputFields"] = {**step["outputFields"], **outputs}
@@ -253,8 +264,28 @@ class FlowRunner:
                 await asyncio.sleep(schedule[attempt])
                 attempt += 1
 
+    async def redeliver(self, callback_id: str) -> dict[str, Any]:
+        """Send an execution request again, with its original callbackId (HubSpot re-sends
+        after a time-out); the answer does not change the execution's recorded state."""
+        found = self.deliveries.get(callback_id)
+        if found is None:
+            raise not_found(f"No action execution with callbackId {callback_id}")
+        url, payload = found
+        attempt: dict[str, Any] = {"callbackId": callback_id, "error": None, "httpStatus": None}
+        outcome = await self._call(url, payload, attempt)
+        attempt["outputFields"] = (outcome or {}).get("outputFields") or {}
+        attempt["delivered"] = outcome is not None
+        for execution in self.executions:
+            for step in execution["actions"]:
+                if step["callbackId"] == callback_id:
+                    step.setdefault("redeliveries", []).append(attempt)
+        return attempt
+
     def complete(self, callback_id: str, body: dict[str, Any]) -> None:
         future = self.callbacks.get(callback_id)
+        if future is None and callback_id in self._in_flight and callback_id not in self._early:
+            self._early[callback_id] = body  # the app completed before its BLOCK answer arrived
+            return
         if future is None or future.done():
             raise not_found(f"No blocked action execution with callbackId {callback_id}")
         future.set_result(body)

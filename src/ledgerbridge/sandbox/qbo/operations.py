@@ -26,13 +26,15 @@ from ledgerbridge.sandbox.qbo.entities import (
     recompute_customer_balance,
     ref_id,
 )
-from ledgerbridge.sandbox.qbo.state import Obj, deep_copy, preferences_body
-from ledgerbridge.sandbox.qbo.transactions import (
+from ledgerbridge.sandbox.qbo.payments import (
     linked_invoice_ids,
     normalize_payment,
+    refresh_invoices,
+)
+from ledgerbridge.sandbox.qbo.state import Obj, deep_copy, preferences_body
+from ledgerbridge.sandbox.qbo.transactions import (
     normalize_purchase,
     normalize_sales,
-    refresh_invoices,
     voided_copy,
 )
 

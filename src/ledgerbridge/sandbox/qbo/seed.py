@@ -74,12 +74,37 @@ def _ref(obj: Obj) -> dict[str, str]:
     return {"value": obj["Id"]}
 
 
+INVOICE_STATES = [
+    "open",
+    "overdue",
+    "partial",
+    "paid",
+    "emailed",
+    "voided",
+    "deleted",
+    "open",
+    "paid",
+    "overdue",
+    "partial",
+    "open",
+]
+"""What becomes of the seeded invoices (the list is used twice)."""
+
+
 def seed_realm(sandbox: Sandbox, realm: RealmState, seed: int) -> None:
     rng = random.Random(seed)
     ctx = Ctx(realm=realm, now=sandbox.now())
-    non_us = realm.settings.country.upper() != "US"
-    income = next(a for a in realm.table("Account").values() if a["AccountType"] == "Income")
     customers = _customers(ctx, rng)
+    items = _items(ctx)
+    for n, state in enumerate(INVOICE_STATES * 2):
+        customer = customers[n % len(customers)]
+        invoice = _invoice(ctx, rng, customer, _invoice_lines(ctx, rng, items, n), n, state)
+        _settle(ctx, rng, customer, invoice, state)
+    _other_sales(ctx, customers, items)
+
+
+def _items(ctx: Ctx) -> list[Obj]:
+    income = next(a for a in ctx.realm.table("Account").values() if a["AccountType"] == "Income")
     items = []
     for name, sku, price, kind in ITEMS:
         body: dict[str, Any] = {
@@ -92,86 +117,91 @@ def seed_realm(sandbox: Sandbox, realm: RealmState, seed: int) -> None:
         if sku:
             body["Sku"] = sku
         items.append(operations.create(ctx, "Item", body)[0])
-    today = ctx.now.date()
-    states = [
-        "open",
-        "overdue",
-        "partial",
-        "paid",
-        "emailed",
-        "voided",
-        "deleted",
-        "open",
-        "paid",
-        "overdue",
-        "partial",
-        "open",
-    ]
-    for n, state in enumerate(states * 2):
-        customer = customers[n % len(customers)]
-        lines = []
-        for item in rng.sample(items, rng.randint(1, 3)):
-            detail: dict[str, Any] = {
-                "ItemRef": _ref(item),
-                "Qty": rng.randint(1, 5),
-                "UnitPrice": item["UnitPrice"],
-            }
-            if realm.settings.revenue_recognition:
-                detail["ServiceDate"] = today.isoformat()
-            if non_us:
-                detail["TaxCodeRef"] = {"value": "2"}
-            lines.append(
-                {
-                    "DetailType": "SalesItemLineDetail",
-                    "Description": item["Name"],
-                    "SalesItemLineDetail": detail,
-                }
-            )
-        if n % 5 == 0:
-            lines.append(
-                {
-                    "DetailType": "DiscountLineDetail",
-                    "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": 10},
-                }
-            )
-        days_ago = rng.randint(40, 55) if state in ("overdue", "paid") else rng.randint(0, 20)
-        txn_date = today - timedelta(days=days_ago)
-        body = {
-            "CustomerRef": _ref(customer),
-            "Line": lines,
-            "TxnDate": txn_date.isoformat(),
-            "DueDate": (txn_date + timedelta(days=30)).isoformat(),
+    return items
+
+
+def _invoice_lines(ctx: Ctx, rng: random.Random, items: list[Obj], n: int) -> list[Obj]:
+    """One to three item lines (dated with revenue recognition, taxed outside the US), and
+    a 10 % discount on every fifth invoice."""
+    settings = ctx.realm.settings
+    lines: list[Obj] = []
+    for item in rng.sample(items, rng.randint(1, 3)):
+        detail: dict[str, Any] = {
+            "ItemRef": _ref(item),
+            "Qty": rng.randint(1, 5),
+            "UnitPrice": item["UnitPrice"],
         }
-        if realm.settings.custom_txn_numbers:
-            body["DocNumber"] = f"INV-{1001 + n}"
-        invoice = operations.create(ctx, "Invoice", body)[0]
-        total = Decimal(str(invoice["TotalAmt"]))
-        if state in ("partial", "paid"):
-            amount = total if state == "paid" else (total / 2).quantize(Decimal("0.01"))
-            operations.create(
-                ctx,
-                "Payment",
-                {
-                    "CustomerRef": _ref(customer),
-                    "TotalAmt": amount,
-                    "PaymentMethodRef": {"value": str(rng.randint(1, 5))},
-                    "Line": [
-                        {
-                            "Amount": amount,
-                            "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
-                        }
-                    ],
-                },
-            )
-        elif state == "emailed":
-            stored = realm.get("Invoice", invoice["Id"])
-            assert stored is not None
-            stored["EmailStatus"] = "EmailSent"
-        elif state == "voided":
-            operations.void(ctx, "Invoice", {"Id": invoice["Id"], "SyncToken": "0"})
-        elif state == "deleted":
-            operations.delete(ctx, "Invoice", {"Id": invoice["Id"], "SyncToken": "0"})
-    # An unapplied payment (a credit on account), an estimate and a sales receipt.
+        if settings.revenue_recognition:
+            detail["ServiceDate"] = ctx.now.date().isoformat()
+        if settings.country.upper() != "US":
+            detail["TaxCodeRef"] = {"value": "2"}
+        lines.append(
+            {
+                "DetailType": "SalesItemLineDetail",
+                "Description": item["Name"],
+                "SalesItemLineDetail": detail,
+            }
+        )
+    if n % 5 == 0:
+        lines.append(
+            {
+                "DetailType": "DiscountLineDetail",
+                "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": 10},
+            }
+        )
+    return lines
+
+
+def _invoice(
+    ctx: Ctx, rng: random.Random, customer: Obj, lines: list[Obj], n: int, state: str
+) -> Obj:
+    """The invoice, dated 40-55 days ago when it is to be overdue or paid, else 0-20."""
+    days_ago = rng.randint(40, 55) if state in ("overdue", "paid") else rng.randint(0, 20)
+    txn_date = ctx.now.date() - timedelta(days=days_ago)
+    body = {
+        "CustomerRef": _ref(customer),
+        "Line": lines,
+        "TxnDate": txn_date.isoformat(),
+        "DueDate": (txn_date + timedelta(days=30)).isoformat(),
+    }
+    if ctx.realm.settings.custom_txn_numbers:
+        body["DocNumber"] = f"INV-{1001 + n}"
+    return operations.create(ctx, "Invoice", body)[0]
+
+
+def _settle(ctx: Ctx, rng: random.Random, customer: Obj, invoice: Obj, state: str) -> None:
+    """Pay the invoice (in part or whole), mark it emailed, void or delete it."""
+    total = Decimal(str(invoice["TotalAmt"]))
+    if state in ("partial", "paid"):
+        amount = total if state == "paid" else (total / 2).quantize(Decimal("0.01"))
+        operations.create(
+            ctx,
+            "Payment",
+            {
+                "CustomerRef": _ref(customer),
+                "TotalAmt": amount,
+                "PaymentMethodRef": {"value": str(rng.randint(1, 5))},
+                "Line": [
+                    {
+                        "Amount": amount,
+                        "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
+                    }
+                ],
+            },
+        )
+    elif state == "emailed":
+        stored = ctx.realm.get("Invoice", invoice["Id"])
+        assert stored is not None
+        stored["EmailStatus"] = "EmailSent"
+    elif state == "voided":
+        operations.void(ctx, "Invoice", {"Id": invoice["Id"], "SyncToken": "0"})
+    elif state == "deleted":
+        operations.delete(ctx, "Invoice", {"Id": invoice["Id"], "SyncToken": "0"})
+
+
+def _other_sales(ctx: Ctx, customers: list[Obj], items: list[Obj]) -> None:
+    """An unapplied payment (a credit on account), an estimate and a sales receipt."""
+    non_us = ctx.realm.settings.country.upper() != "US"
     operations.create(
         ctx, "Payment", {"CustomerRef": _ref(customers[1]), "TotalAmt": Decimal("50")}
     )
@@ -182,13 +212,13 @@ def seed_realm(sandbox: Sandbox, realm: RealmState, seed: int) -> None:
             "ItemRef": _ref(items[1]),
             "Qty": 1,
             "UnitPrice": 1200,
-            "ServiceDate": today.isoformat(),
+            "ServiceDate": ctx.now.date().isoformat(),
             **({"TaxCodeRef": {"value": "2"}} if non_us else {}),
         },
     }
     for entity in ("Estimate", "SalesReceipt"):
         body = {"CustomerRef": _ref(customers[2]), "Line": [line]}
-        if realm.settings.custom_txn_numbers:
+        if ctx.realm.settings.custom_txn_numbers:
             body["DocNumber"] = f"{entity[:2].upper()}-1001"
         operations.create(ctx, entity, body)
 

@@ -9,7 +9,6 @@ from typing import Any
 from ledgerbridge.sandbox.qbo import faults
 from ledgerbridge.sandbox.qbo.entities import (
     Ctx,
-    recompute_customer_balance,
     ref_id,
     resolve_ref,
 )
@@ -31,18 +30,18 @@ SERVICE_DATE_DETAIL = (
 )
 
 
-def _find_account(ctx: Ctx, subtype: str) -> Obj | None:
+def find_account(ctx: Ctx, subtype: str) -> Obj | None:
     for acct in ctx.realm.table("Account").values():
         if acct.get("AccountSubType") == subtype and acct.get("Active", True):
             return acct
     return None
 
 
-def _account_ref(acct: Obj | None) -> Obj | None:
+def account_ref(acct: Obj | None) -> Obj | None:
     return {"value": acct["Id"], "name": acct["Name"]} if acct else None
 
 
-def _parse_date(value: Any, element: str) -> date:
+def parse_date(value: Any, element: str) -> date:
     try:
         return date.fromisoformat(str(value)[:10])
     except ValueError as exc:
@@ -97,7 +96,7 @@ def _sales_item_line(ctx: Ctx, line: Obj, non_us: bool) -> Decimal:
     if "IncomeAccountRef" in item:
         detail["ItemAccountRef"] = item["IncomeAccountRef"]
     if detail.get("ServiceDate"):
-        _parse_date(detail["ServiceDate"], "Line.SalesItemLineDetail.ServiceDate")
+        parse_date(detail["ServiceDate"], "Line.SalesItemLineDetail.ServiceDate")
     elif ctx.realm.settings.revenue_recognition:
         raise faults.business_error(SERVICE_DATE_DETAIL, "Line.SalesItemLineDetail.ServiceDate")
     if detail.get("TaxCodeRef") is None:
@@ -173,9 +172,9 @@ def compute_sales_lines(ctx: Ctx, obj: Obj, old: Obj | None) -> tuple[Decimal, D
         else:
             raise faults.required_missing("Line.Amount")
         if detail.get("DiscountAccountRef") is None:
-            acct = _find_account(ctx, "DiscountsRefundsGiven")
+            acct = find_account(ctx, "DiscountsRefundsGiven")
             if acct:
-                detail["DiscountAccountRef"] = _account_ref(acct)
+                detail["DiscountAccountRef"] = account_ref(acct)
         else:
             resolve_ref(ctx, detail, "DiscountAccountRef", "Account")
         if not line.get("Id") or str(line["Id"]) not in used:
@@ -221,7 +220,7 @@ def _doc_number(ctx: Ctx, entity: str, obj: Obj, old: Obj | None) -> None:
     obj["DocNumber"] = str(highest + 1)
 
 
-def _currency(ctx: Ctx, obj: Obj, customer: Obj | None) -> Decimal:
+def set_currency(ctx: Ctx, obj: Obj, customer: Obj | None) -> Decimal:
     settings = ctx.realm.settings
     default = ref_id((customer or {}).get("CurrencyRef")) or settings.home_currency
     code = ref_id(obj.get("CurrencyRef")) or default
@@ -244,10 +243,10 @@ def normalize_sales(ctx: Ctx, entity: str, obj: Obj, old: Obj | None) -> Obj:
         raise faults.required_missing("CustomerRef")
     customer = resolve_ref(ctx, obj, "CustomerRef", "Customer")
     assert customer is not None
-    txn_date = _parse_date(obj.get("TxnDate") or ctx.now.date().isoformat(), "TxnDate")
+    txn_date = parse_date(obj.get("TxnDate") or ctx.now.date().isoformat(), "TxnDate")
     obj["TxnDate"] = txn_date.isoformat()
     _doc_number(ctx, entity, obj, old)
-    rate = _currency(ctx, obj, customer)
+    rate = set_currency(ctx, obj, customer)
     for key in ("BillAddr", "ShipAddr"):
         if key not in obj and key in customer:
             obj[key] = dict(customer[key])
@@ -262,7 +261,7 @@ def normalize_sales(ctx: Ctx, entity: str, obj: Obj, old: Obj | None) -> Obj:
     term = resolve_ref(ctx, obj, "SalesTermRef", "Term")
     if entity == "Invoice":
         if obj.get("DueDate"):
-            obj["DueDate"] = _parse_date(obj["DueDate"], "DueDate").isoformat()
+            obj["DueDate"] = parse_date(obj["DueDate"], "DueDate").isoformat()
         else:
             days = int(term.get("DueDays", 0)) if term else 0
             obj["DueDate"] = (txn_date + timedelta(days=days)).isoformat()
@@ -272,7 +271,7 @@ def normalize_sales(ctx: Ctx, entity: str, obj: Obj, old: Obj | None) -> Obj:
         if obj.get("DepositToAccountRef") is None:
             if entity == "RefundReceipt":
                 raise faults.required_missing("DepositToAccountRef")
-            obj["DepositToAccountRef"] = _account_ref(_find_account(ctx, "UndepositedFunds"))
+            obj["DepositToAccountRef"] = account_ref(find_account(ctx, "UndepositedFunds"))
         resolve_ref(ctx, obj, "DepositToAccountRef", "Account")
     subtotal, discount, tax = compute_sales_lines(ctx, obj, old)
     total = subtotal - discount + tax
@@ -311,7 +310,7 @@ def normalize_sales(ctx: Ctx, entity: str, obj: Obj, old: Obj | None) -> Obj:
 # ---- payments -----------------------------------------------------------------------------
 
 
-def _links(payment: Obj) -> list[tuple[str, Decimal]]:
+def links_of(payment: Obj) -> list[tuple[str, Decimal]]:
     out = []
     for line in payment.get("Line", []):
         for link in line.get("LinkedTxn", []):
@@ -327,112 +326,10 @@ def applied_to_invoice(ctx: Ctx, invoice_id: str | None, skip_payment: str = "")
     for pid, payment in ctx.realm.table("Payment").items():
         if pid == skip_payment:
             continue
-        for txn_id, amount in _links(payment):
+        for txn_id, amount in links_of(payment):
             if txn_id == invoice_id:
                 total += amount
     return total
-
-
-def normalize_payment(ctx: Ctx, obj: Obj, old: Obj | None) -> Obj:
-    if obj.get("CustomerRef") is None:
-        raise faults.required_missing("CustomerRef")
-    if obj.get("TotalAmt") is None:
-        raise faults.required_missing("TotalAmt")
-    customer = resolve_ref(ctx, obj, "CustomerRef", "Customer")
-    assert customer is not None
-    obj["TxnDate"] = _parse_date(obj.get("TxnDate") or ctx.now.date().isoformat(), "TxnDate")
-    obj["TxnDate"] = obj["TxnDate"].isoformat()
-    _currency(ctx, obj, customer)
-    resolve_ref(ctx, obj, "PaymentMethodRef", "PaymentMethod")
-    if obj.get("DepositToAccountRef") is None:
-        obj["DepositToAccountRef"] = _account_ref(_find_account(ctx, "UndepositedFunds"))
-    resolve_ref(ctx, obj, "DepositToAccountRef", "Account")
-    if obj.get("ARAccountRef") is None:
-        obj["ARAccountRef"] = _account_ref(_find_account(ctx, "AccountsReceivable"))
-    resolve_ref(ctx, obj, "ARAccountRef", "Account")
-    total = money(obj["TotalAmt"])
-    if total < 0:
-        raise faults.business_error("The payment amount can't be negative.", "TotalAmt")
-    obj["TotalAmt"] = total
-    applied = Decimal(0)
-    lines = []
-    for raw in obj.get("Line", []):
-        line = dict(raw)
-        line["Amount"] = money(line.get("Amount", 0))
-        links = []
-        for link in line.get("LinkedTxn", []):
-            txn_type = link.get("TxnType")
-            txn_id = str(link.get("TxnId", ""))
-            if txn_type != "Invoice":
-                raise faults.invalid_request(f"Unsupported LinkedTxn type {txn_type}", "LinkedTxn")
-            invoice = ctx.realm.get("Invoice", txn_id)
-            if invoice is None:
-                raise faults.invalid_reference("Line.LinkedTxn.TxnId", "Invoice", txn_id)
-            if ref_id(invoice.get("CustomerRef")) != customer["Id"]:
-                raise faults.business_error(
-                    f"Invoice {txn_id} belongs to another customer.", "Line.LinkedTxn.TxnId"
-                )
-            open_balance = (
-                money(invoice.get("TotalAmt", 0))
-                - money(invoice.get("Deposit", 0))
-                - applied_to_invoice(ctx, txn_id, skip_payment=(old or {}).get("Id", ""))
-            )
-            if line["Amount"] > open_balance:
-                raise faults.business_error(
-                    f"The payment amount {line['Amount']} exceeds the open balance "
-                    f"{open_balance} of invoice {txn_id}.",
-                    "Line.Amount",
-                )
-            links.append({"TxnId": txn_id, "TxnType": "Invoice"})
-        line["LinkedTxn"] = links
-        applied += line["Amount"]
-        lines.append(line)
-    if applied > total:
-        raise faults.business_error(
-            "The amount applied to invoices is larger than the payment total.", "TotalAmt"
-        )
-    obj["Line"] = lines
-    obj["UnappliedAmt"] = total - applied
-    obj.setdefault("ProcessPayment", False)
-    return obj
-
-
-def refresh_invoices(ctx: Ctx, invoice_ids: set[str]) -> list[str]:
-    """Recompute Balance and LinkedTxn of invoices touched by a payment; return changed ids."""
-    changed = []
-    for invoice_id in sorted(invoice_ids):
-        invoice = ctx.realm.get("Invoice", invoice_id)
-        if invoice is None:
-            continue
-        links = [
-            {"TxnId": pid, "TxnType": "Payment"}
-            for pid, payment in ctx.realm.table("Payment").items()
-            if any(txn_id == invoice_id for txn_id, _ in _links(payment))
-        ]
-        balance = (
-            money(invoice.get("TotalAmt", 0))
-            - money(invoice.get("Deposit", 0))
-            - applied_to_invoice(ctx, invoice_id)
-        )
-        if f"Invoice:{invoice_id}" in ctx.realm.voided:
-            balance = Decimal(0)
-        if balance != invoice.get("Balance") or links != invoice.get("LinkedTxn"):
-            updated = dict(invoice)
-            updated["Balance"] = balance
-            updated["LinkedTxn"] = links
-            if "HomeBalance" in invoice:
-                updated["HomeBalance"] = money(balance * dec(invoice.get("ExchangeRate") or 1))
-            ctx.realm.replace("Invoice", invoice, updated, ctx.now)
-            changed.append(invoice_id)
-        recompute_customer_balance(ctx, ref_id(invoice.get("CustomerRef")))
-    return changed
-
-
-def linked_invoice_ids(payment: Obj | None) -> set[str]:
-    return {txn_id for txn_id, _ in _links(payment or {})}
-
-
-# ---- purchases ----------------------------------------------------------------------------
 
 
 def normalize_purchase(ctx: Ctx, obj: Obj, old: Obj | None) -> Obj:
@@ -448,7 +345,7 @@ def normalize_purchase(ctx: Ctx, obj: Obj, old: Obj | None) -> Obj:
         raise faults.business_error(
             f"A {payment_type} purchase must be paid from a {wanted} account.", "AccountRef"
         )
-    obj["TxnDate"] = _parse_date(obj.get("TxnDate") or ctx.now.date().isoformat(), "TxnDate")
+    obj["TxnDate"] = parse_date(obj.get("TxnDate") or ctx.now.date().isoformat(), "TxnDate")
     obj["TxnDate"] = obj["TxnDate"].isoformat()
     entity_ref = obj.get("EntityRef")
     if entity_ref is not None:
@@ -460,7 +357,7 @@ def normalize_purchase(ctx: Ctx, obj: Obj, old: Obj | None) -> Obj:
             raise faults.invalid_reference("EntityRef", "Vendor", rid)
         resolve_ref(ctx, obj, "EntityRef", kind)
         obj["EntityRef"]["type"] = kind
-    _currency(ctx, obj, None)
+    set_currency(ctx, obj, None)
     lines = obj.get("Line")
     if not isinstance(lines, list) or not lines:
         raise faults.required_missing("Line")

@@ -1,0 +1,58 @@
+"""What `run` and `demo` both start: the engine runner, the embedded runtime that decides
+when a connection syncs, and the web app with the webhooks and the HubSpot workflow
+actions in, over one store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
+from ledgerbridge.runtime.runner import EngineRunner
+from ledgerbridge.runtime.workflow_actions import wire_actions
+from ledgerbridge.settings import Settings
+from ledgerbridge.store import Store
+from ledgerbridge.store.directory import StoreDirectory
+from ledgerbridge.web.app import create_web_app
+from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    runner: EngineRunner
+    runtime: EmbeddedRuntime
+    web: FastAPI
+
+    def run_runtime(self) -> Callable[[], Coroutine[None, None, None]]:
+        """The runtime's loop, closing the runner's clients when it ends."""
+
+        async def run() -> None:
+            try:
+                await self.runtime.run()
+            finally:
+                await self.runner.aclose()
+
+        return run
+
+
+def compose(
+    store: Store, settings: Settings, secrets: WebhookSecrets, *, public_url: str | None = None
+) -> Stack:
+    """The runner, runtime and web app of `store` (poll interval from `settings`). The
+    workflow-action endpoint verifies the same HubSpot app secret as the webhooks, and also
+    accepts signatures over `public_url` (the address HubSpot calls, behind a proxy)."""
+    runner = EngineRunner(store, settings)
+    directory = StoreDirectory(store)
+    runtime = EmbeddedRuntime(
+        runner,
+        directory,
+        options=RuntimeOptions(poll_interval=settings.poll_interval_seconds),
+        reconcile=runner.reconcile,
+    )
+    router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)
+    actions = wire_actions(
+        store, settings, runtime, secrets.hubspot_client_secret, public_url=public_url
+    )
+    return Stack(runner, runtime, create_web_app(store, routers=[router, actions]))

@@ -1,0 +1,113 @@
+"""The Rich tables the commands print (the operations return plain reports: `dry-run`,
+`fees`, `reconcile`, `backfill --dry-run`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from ledgerbridge.operations.fees import FeeReport
+from ledgerbridge.operations.reconcile import ReconcileReport
+from ledgerbridge.sync.reconcile import show
+from ledgerbridge.sync.report import PassReport, describe
+
+
+def _fields(data: dict[str, Any]) -> str:
+    fields = data.get("fields") or {}
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(fields.items()))
+
+
+def _details(data: dict[str, Any]) -> str:
+    action = data["action"]
+    if action in ("create", "update"):
+        return f"{data['direction']}: {_fields(data)}"
+    if action == "link":
+        return f"matched on {data['matched_on']}"
+    if action == "exclude":
+        return f"filter: {data['filter']}"
+    if action == "fail":
+        return f"{data['title']}: {data['detail']}"
+    if action == "void":
+        return f"{data['direction']}: voided (never deleted)"
+    return "made inactive in QuickBooks"
+
+
+def dry_run_table(report: PassReport) -> Table:
+    table = Table(title="Dry run: nothing was written")
+    for column in ("Rule", "Action", "Record", "Details"):
+        table.add_column(column)
+    for pair in report.pairs.values():
+        for action in pair.actions:
+            data = describe(action)
+            if data["action"] == "skip":
+                continue
+            record = (
+                data.get("source")
+                or data.get("target")
+                or data.get("record")
+                or (f"{data.get('hubspot')} ↔ {data.get('qbo')}")
+            )
+            details = _details(data)
+            table.add_row(pair.object_type.value, data["action"], str(record), details)
+        if pair.error:
+            table.add_row(pair.object_type.value, "error", "", pair.error)
+    counts = ", ".join(
+        f"{name} {report.total(name)}"
+        for name in ("created", "updated", "linked", "excluded", "failed", "skipped")
+    )
+    table.caption = f"Would be: {counts}"
+    return table
+
+
+def fees_table(report: FeeReport) -> Table:
+    table = Table(title=f"HubSpot payment fees, {report.since} to {report.until}")
+    for column in ("Currency", "Payments", "Amount", "Processing fees", "Platform fees", "Total"):
+        table.add_column(column, justify="left" if column == "Currency" else "right")
+    for currency in sorted(report.currencies):
+        sums = report.currencies[currency]
+        table.add_row(
+            currency,
+            str(sums.payments),
+            str(sums.amount),
+            str(sums.processing_fees),
+            str(sums.platform_fees),
+            str(sums.total_fees),
+        )
+    notes = [f"{report.not_settled} payment(s) in the period did not settle"]
+    if report.unreadable:
+        notes.append(f"{len(report.unreadable)} payment(s) could not be read")
+    table.caption = "; ".join(notes)
+    return table
+
+
+def reconcile_table(report: ReconcileReport) -> Table:
+    table = Table(title="Reconciliation: HubSpot ↔ QuickBooks")
+    for column in ("Rule", "Drift", "Record", "Details"):
+        table.add_column(column)
+    for drift in report.pairs:
+        rule = drift.object_type.value
+        for f in drift.fields:
+            details = (
+                f"{f.field}: HubSpot {show(f.hubspot_value)!r} ≠ QuickBooks {show(f.qbo_value)!r}"
+            )
+            table.add_row(rule, "field", f"hubspot:{f.hubspot_id} ↔ quickbooks:{f.qbo_id}", details)
+        for u in drift.unlinked:
+            others = ", ".join(str(c) for c in u.counterparts)
+            details = {
+                "match": f"same key {u.key!r} as unlinked {others}",
+                "ambiguous": f"key {u.key!r} shared by {others}",
+                "duplicate": f"key {u.key!r} belongs to linked {others}",
+                "missing": "no counterpart on the other side",
+            }[u.kind.value]
+            if u.note:
+                details = f"{details} ({u.note})"
+            table.add_row(rule, f"unlinked: {u.kind.value}", str(u.ref), details)
+        for g in drift.gone:
+            record = f"hubspot:{g.hubspot_id} ↔ quickbooks:{g.qbo_id}"
+            table.add_row(rule, "gone", record, f"{g.side.value} record is {g.state}")
+    for pair, error in report.errors.items():
+        table.add_row(pair.value, "error", "", error)
+    checked = ", ".join(f"{p.object_type.value} ({p.links} links)" for p in report.pairs)
+    table.caption = f"{report.drift} difference(s); checked: {checked or 'nothing'}"
+    return table

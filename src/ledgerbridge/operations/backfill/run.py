@@ -1,0 +1,308 @@
+"""Running a backfill: existing invoices matched by key first, then the engine over the
+windowed sides, batch by batch, until the window is done (`backfill_ports`,
+`backfill_all`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledgerbridge.domain import System
+from ledgerbridge.operations.backfill.position import Position, reader_for, stream
+from ledgerbridge.operations.backfill.rule import OBJECTS, BackfillError, backfill_rule, window_of
+from ledgerbridge.operations.backfill.state import BackfillState
+from ledgerbridge.operations.backfill.windowed import FRESH_FOR, WindowedSide
+from ledgerbridge.store import Store
+from ledgerbridge.store.state import load_rules
+from ledgerbridge.sync.engine import SyncEngine, utc_now
+from ledgerbridge.sync.filters import passes
+from ledgerbridge.sync.model import RefIndex
+from ledgerbridge.sync.ports import ActivityEntry, Commit, RecordOutcome, SidePort
+from ledgerbridge.sync.reconcile import invoice_key, link_as_is
+from ledgerbridge.sync.report import COUNTERS, PassReport
+from ledgerbridge.sync.rules import ObjectPair, SyncRule
+from ledgerbridge.sync.window import EPOCH, Span, WindowReader
+
+H, Q = System.HUBSPOT, System.QUICKBOOKS
+LINK_CHUNK = 100
+
+
+@dataclass(slots=True)
+class BackfillResult:
+    name: str
+    since: dt.date
+    dry_run: bool
+    report: PassReport
+    matched: list[tuple[str, str, str]] = field(default_factory=list)
+    """Invoices linked (or, in a dry run, to be linked) by key: (HubSpot id, QBO id, key)."""
+    passes: int = 0
+    complete: bool = False
+    stopped: str | None = None
+    reads: int = 0
+    """Window pages read for the engine (prefetched and re-read ones included)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "object": self.name,
+            "since": self.since.isoformat(),
+            "dry_run": self.dry_run,
+            "complete": self.complete,
+            "stopped": self.stopped,
+            "passes": self.passes,
+            "matched": [{"hubspot": h, "qbo": q, "key": k} for h, q, k in self.matched],
+            "report": self.report.as_dict(),
+        }
+
+
+Progress = Callable[[int, int], None]
+
+
+def _stored_rule(store: Store, connection_id: int, pair: ObjectPair) -> SyncRule:
+    with store.begin() as tx:
+        rules = {r.object_pair: r for r in load_rules(tx, connection_id)}
+    rule = rules.get(pair)
+    if rule is None:
+        raise BackfillError(f"no {pair.value} rule is set up for connection {connection_id}")
+    if not rule.enabled:
+        raise BackfillError(f"the {pair.value} rule is turned off; turn it on to backfill")
+    return rule
+
+
+async def _key_index(
+    reader: WindowReader,
+    rule: SyncRule,
+    side: System,
+    linked: set[str],
+    refs: RefIndex,
+    until: dt.datetime | None,
+    page: int,
+    wanted: Collection[str] | None = None,
+) -> dict[str, list[tuple[str, bool]]]:
+    """Invoice key → [(id, in the window)] of `side`'s live unlinked invoices (only keys
+    in `wanted`, when given), streamed: only the keys stay in memory."""
+    window = window_of(rule, side)
+    index: dict[str, list[tuple[str, bool]]] = {}
+    async for entries in stream(
+        reader, rule, Position(EPOCH), until, page, keep=lambda i: i not in linked
+    ):
+        for entry in entries:
+            record = entry.record
+            if record is None or record.deleted:
+                continue
+            key = invoice_key(rule, record, refs)
+            if key is not None and (wanted is None or key in wanted):
+                inside = window is not None and passes(window, record)
+                index.setdefault(key, []).append((entry.id, inside))
+    return index
+
+
+async def _match_existing(
+    rule: SyncRule,
+    state: BackfillState,
+    sides: dict[System, SidePort],
+    readers: dict[System, WindowReader],
+    until: dt.datetime | None,
+    dry_run: bool,
+    page: int,
+) -> list[tuple[str, str, str]]:
+    """Invoices that exist on both sides unlinked, one to one by key, at least one of
+    them in the window: link them (as `sync.reconcile.pair_unlinked` would). The side that
+    is not the only source is indexed first (often empty: then the other is not read)."""
+    links = [x for x in await state.load_links() if x.object_type is rule.object_pair]
+    refs = RefIndex.from_links(await state.load_links())
+    linked = {H: {x.hubspot_id for x in links}, Q: {x.qbo_id for x in links}}
+    first = Q if rule.direction.sources == {H} else H
+    mine = await _key_index(readers[first], rule, first, linked[first], refs, until, page)
+    if not mine:
+        return []
+    theirs = await _key_index(
+        readers[first.other], rule, first.other, linked[first.other], refs, until, page, mine
+    )
+    found: list[tuple[str, str, str]] = []
+    for key, ours in mine.items():
+        others = theirs.get(key, [])
+        if len(ours) == 1 and len(others) == 1 and (ours[0][1] or others[0][1]):
+            ids = {first: ours[0][0], first.other: others[0][0]}
+            found.append((ids[H], ids[Q], key))
+    found.sort()
+    if dry_run:
+        return found
+    for start in range(0, len(found), LINK_CHUNK):
+        chunk = found[start : start + LINK_CHUNK]
+        got = {
+            s: {r.ref.id: r for r in await sides[s].read_records(rule, [c[n] for c in chunk], refs)}
+            for n, s in enumerate((H, Q))
+        }
+        pairs = [(got[H][h], got[Q][q], k) for h, q, k in chunk if h in got[H] and q in got[Q]]
+        await state.commit(
+            Commit(
+                rule.object_pair,
+                links=[link_as_is(rule, h, q, refs) for h, q, _ in pairs],
+                records=[RecordOutcome(r.ref, "synced") for h, q, _ in pairs for r in (h, q)],
+                activity=[
+                    ActivityEntry(h.ref, "none", "link", "ok", {"matched_on": k, "qbo": q.ref.id})
+                    for h, q, k in pairs
+                ],
+            )
+        )
+    return found
+
+
+def _add(total: PassReport, report: PassReport, pair: ObjectPair, keep_actions: bool) -> None:
+    if pair not in report.pairs:
+        return
+    mine, theirs = total.pair(pair), report.pairs[pair]
+    for name in (*COUNTERS, "pending"):
+        setattr(mine, name, mine.count(name) + theirs.count(name))
+    mine.error = theirs.error or mine.error
+    if keep_actions:
+        mine.actions.extend(theirs.actions)
+
+
+async def backfill_ports(
+    store: Store,
+    connection_id: int,
+    *,
+    hubspot: SidePort,
+    qbo: SidePort,
+    name: str,
+    since: dt.date,
+    dry_run: bool = False,
+    batch_size: int = 100,
+    progress: Progress | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+    fresh_for: dt.timedelta = FRESH_FOR,
+) -> BackfillResult:
+    """Backfill object `name` (contacts, products, invoices) created on or after `since`."""
+    pair = OBJECTS.get(name)
+    if pair is None:
+        raise BackfillError(f"cannot backfill {name!r}; choose one of {', '.join(OBJECTS)}")
+    if batch_size < 1:
+        raise BackfillError("the batch size must be at least 1")
+    rule = backfill_rule(_stored_rule(store, connection_id, pair), since)
+    state = BackfillState(store, connection_id, rule, name, since)
+    result = BackfillResult(name, since, dry_run, PassReport(dry_run=dry_run))
+    until = clock()
+    ports: dict[System, SidePort] = {H: hubspot, Q: qbo}
+    readers = {s: reader_for(port) for s, port in ports.items()}
+    hide: dict[System, set[str]] = {H: set(), Q: set()}
+    if pair is ObjectPair.INVOICES_INVOICES:
+        found = await _match_existing(rule, state, ports, readers, until, dry_run, batch_size)
+        result.matched = found
+        if dry_run:  # not linked yet: keep the engine from planning them as new
+            hide = {H: {h for h, _, _ in found}, Q: {q for _, q, _ in found}}
+    sources = sorted(rule.direction.sources)
+    sides = {
+        s: WindowedSide(
+            ports[s],
+            readers[s],
+            state.position(s),
+            until=until,
+            batch_size=None if dry_run else batch_size,
+            hide=hide[s],
+            clock=clock,
+            fresh_for=fresh_for,
+        )
+        for s in System
+    }
+    state.windows = {s: sides[s] for s in sources}
+    engine = SyncEngine(hubspot=sides[H], qbo=sides[Q], state=state, clock=clock)
+    total = 0
+    if progress is not None:
+        for s in sources:
+            total += await readers[s].count(Span(rule, until), state.position(s).bound)
+    try:
+        await _batches(engine, state, sides, pair, result, progress, total)
+    finally:
+        for side in sides.values():
+            await side.aclose()
+        result.reads = sum(s.reads for s in sides.values())
+    return result
+
+
+async def _batches(
+    engine: SyncEngine,
+    state: BackfillState,
+    sides: dict[System, WindowedSide],
+    pair: ObjectPair,
+    result: BackfillResult,
+    progress: Progress | None,
+    total: int,
+) -> None:
+    """Engine passes over the window, a batch each, until it is done or stops."""
+    sources = sorted(state.windows)
+    dry_run = result.dry_run
+    done = 0
+    while True:
+        before = dict(state.positions)
+        report = await engine.run_pass(dry_run=dry_run, only={pair})
+        result.passes += 1
+        _add(result.report, report, pair, keep_actions=dry_run)
+        served = sum(sides[s].served for s in sources)
+        done += served
+        if progress is not None:
+            total = max(total, done)
+            progress(done, total)
+        error = report.pairs[pair].error if pair in report.pairs else None
+        if report.stopped or error:
+            result.stopped = report.stopped or error
+            break
+        if dry_run or served == 0:
+            result.complete = True
+            break
+        if state.positions == before:
+            result.stopped = "no progress: some records wait for a retry (run again later)"
+            break
+        for s in sources:
+            sides[s].served = 0
+
+
+def enabled_objects(store: Store, connection_id: int) -> list[str]:
+    """The objects whose rule is set up and on, in dependency order."""
+    with store.begin() as tx:
+        rules = {r.object_pair: r for r in load_rules(tx, connection_id)}
+    return [n for n, p in OBJECTS.items() if (r := rules.get(p)) is not None and r.enabled]
+
+
+async def backfill_all(
+    store: Store,
+    connection_id: int,
+    *,
+    hubspot: SidePort,
+    qbo: SidePort,
+    since: dt.date,
+    names: Sequence[str] | None = None,
+    dry_run: bool = False,
+    batch_size: int = 100,
+    progress: Callable[[str], Progress | None] | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> list[BackfillResult]:
+    """Backfill several objects in dependency order (contacts, products, invoices; all
+    whose rule is on when `names` is None). Stops after the first one that does not
+    complete: invoices need their customers and items linked first."""
+    chosen = enabled_objects(store, connection_id) if names is None else list(names)
+    if not chosen:
+        raise BackfillError(f"no rule is set up and on for connection {connection_id}")
+    unknown = [n for n in chosen if n not in OBJECTS]
+    if unknown:
+        raise BackfillError(f"cannot backfill {unknown[0]!r}; choose one of {', '.join(OBJECTS)}")
+    results: list[BackfillResult] = []
+    for name in (n for n in OBJECTS if n in chosen):
+        result = await backfill_ports(
+            store,
+            connection_id,
+            hubspot=hubspot,
+            qbo=qbo,
+            name=name,
+            since=since,
+            dry_run=dry_run,
+            batch_size=batch_size,
+            progress=progress(name) if progress is not None else None,
+            clock=clock,
+        )
+        results.append(result)
+        if not result.complete:
+            break
+    return results

@@ -1,0 +1,115 @@
+"""`BackfillState`: the `StatePort` of a backfill (the backfill rule, its own positions
+under `backfill:<object>`, activity tagged `"via": "backfill"`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Collection
+
+from ledgerbridge.domain import System
+from ledgerbridge.operations.backfill.position import Position
+from ledgerbridge.operations.backfill.rule import window_start
+from ledgerbridge.operations.backfill.windowed import WindowedSide
+from ledgerbridge.store import ConnectionStatus, Store
+from ledgerbridge.store.state import (
+    load_link_ids,
+    load_ref_index,
+    load_sync_links,
+    load_sync_links_for,
+    write_commit,
+)
+from ledgerbridge.sync.model import Link, RefIndex
+from ledgerbridge.sync.ports import ActivityEntry, Commit
+from ledgerbridge.sync.rules import ObjectPair, SyncRule
+
+
+def progress_key(name: str) -> str:
+    return f"backfill:{name}"
+
+
+class BackfillState:
+    """A `StatePort` that serves the backfill rule and keeps the backfill's positions."""
+
+    def __init__(
+        self, store: Store, connection_id: int, rule: SyncRule, name: str, since: dt.date
+    ) -> None:
+        self.store = store
+        self.connection_id = connection_id
+        self.rule = rule
+        self.key = progress_key(name)
+        self.since = since
+        self.positions: dict[System, Position] = {}
+        self.windows: dict[System, WindowedSide] = {}
+        with store.begin() as tx:
+            for side in System:
+                raw = tx.get_cursor(connection_id, side, self.key)
+                saved = json.loads(raw) if raw else {}
+                if saved.get("since") == since.isoformat():
+                    found = Position.from_json(saved)
+                    if found is not None:
+                        self.positions[side] = found
+
+    def position(self, side: System) -> Position:
+        return self.positions.get(side, Position(window_start(self.since)))
+
+    async def load_rules(self) -> list[SyncRule]:
+        return [self.rule]
+
+    async def load_links(self) -> list[Link]:
+        with self.store.begin() as tx:
+            return load_sync_links(tx, self.connection_id)
+
+    async def load_links_for(
+        self,
+        object_type: ObjectPair,
+        hubspot_ids: Collection[str] = (),
+        qbo_ids: Collection[str] = (),
+        keys: Collection[str] = (),
+    ) -> list[Link]:
+        with self.store.begin() as tx:
+            return load_sync_links_for(
+                tx, self.connection_id, object_type, hubspot_ids, qbo_ids, keys
+            )
+
+    payments = None
+    """A backfill syncs records; payments follow in the live sync (no payment state)."""
+
+    async def load_link_ids(self, object_type: ObjectPair) -> list[tuple[str, str]]:
+        return load_link_ids(self.store, self.connection_id, object_type)
+
+    async def load_refs(self) -> RefIndex:
+        with self.store.begin() as tx:
+            return load_ref_index(tx, self.connection_id)
+
+    async def get_cursor(self, side: System, object_type: ObjectPair) -> dt.datetime | None:
+        return self.position(side).bound
+
+    async def commit(self, commit: Commit) -> None:
+        tagged = [
+            ActivityEntry(
+                a.ref, a.direction, a.operation, a.outcome, {**a.details, "via": "backfill"}
+            )
+            for a in commit.activity
+        ]
+        body = Commit(commit.object_type, commit.links, commit.records, tagged)
+        served = {s: w for s, w in self.windows.items() if w.batch is not None}
+        held = {o.ref for o in commit.records if o.status == "pending"}
+        moved = {
+            s: w.position_after({r.id for r in held if r.system is s}) for s, w in served.items()
+        }
+        with self.store.begin() as tx:
+            write_commit(tx, self.connection_id, body)
+            for side, position in sorted(moved.items()):
+                value = {"since": self.since.isoformat(), **position.as_json()}
+                tx.set_cursor(self.connection_id, side, self.key, json.dumps(value))
+        self.positions.update(moved)
+        for side, position in moved.items():
+            touched = {x.id_on(side) for x in commit.links}
+            await served[side].committed(self.rule, position, touched)
+
+    async def mark_needs_reauth(self, detail: str) -> None:
+        with self.store.begin() as tx:
+            tx.update_connection(
+                self.connection_id, status=ConnectionStatus.NEEDS_REAUTH, status_detail=detail
+            )

@@ -1,0 +1,156 @@
+"""The engine's view of the backfill window: `WindowedSide`, a `SidePort` whose
+`read_changes` serves the next page (prefetched while the engine works on the current one)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+from ledgerbridge.domain import System
+from ledgerbridge.operations.backfill.position import Position, read_page
+from ledgerbridge.sync.engine import utc_now
+from ledgerbridge.sync.model import RefIndex, SideRecord
+from ledgerbridge.sync.ports import Capabilities, Changes, SidePort, WriteAction, WriteResult
+from ledgerbridge.sync.rules import SyncRule
+from ledgerbridge.sync.window import Entry, WindowReader
+
+FRESH_FOR = dt.timedelta(seconds=30)
+
+
+@dataclass(slots=True)
+class _Prefetch:
+    start: Position
+    task: asyncio.Task[list[Entry]]
+    read_at: dt.datetime | None = None
+
+
+class WindowedSide:
+    """A `SidePort` whose `read_changes` serves the next page of the backfill window
+    (the engine's cursor is ignored: the position lives here and in `BackfillState`)."""
+
+    def __init__(
+        self,
+        inner: SidePort,
+        reader: WindowReader,
+        position: Position,
+        *,
+        until: dt.datetime | None,
+        batch_size: int | None,
+        hide: Collection[str] = (),
+        clock: Callable[[], dt.datetime] = utc_now,
+        fresh_for: dt.timedelta = FRESH_FOR,
+        prefetch: bool = True,
+    ) -> None:
+        self.inner = inner
+        self.reader = reader
+        self.position = position
+        self.until = until
+        self.batch_size = batch_size
+        self.hide = set(hide)
+        self.clock = clock
+        self.fresh_for = fresh_for
+        self.prefetch = prefetch and batch_size is not None
+        self.batch: list[Entry] | None = None
+        """The page served and not yet committed."""
+        self.served = 0
+        self.reads = 0
+        """Pages read for the engine (prefetched or not), re-reads included."""
+        self._next: _Prefetch | None = None
+        self.capabilities = Capabilities(custom_line_item=inner.capabilities.custom_line_item)
+        """The inner side's custom line item; not its window (this is the window) nor its
+        payments (a backfill syncs records; payments follow in the live sync)."""
+
+    @property
+    def system(self) -> System:
+        return self.inner.system
+
+    async def _read(self, rule: SyncRule, position: Position) -> list[Entry]:
+        self.reads += 1
+        return await read_page(self.reader, rule, position, self.until, self.batch_size)
+
+    async def _take(self, rule: SyncRule) -> list[Entry]:
+        ahead, self._next = self._next, None
+        if ahead is None or ahead.start != self.position:
+            await _cancel(ahead)
+            return await self._read(rule, self.position)
+        page = await ahead.task
+        read_at = ahead.read_at or self.clock()
+        if self.clock() - read_at > self.fresh_for:
+            return await self._read(rule, self.position)  # too old: read it again, once
+        return page
+
+    async def read_changes(
+        self, rule: SyncRule, since: dt.datetime | None, refs: RefIndex
+    ) -> Changes:
+        page = await self._take(rule)
+        self.batch, self.served = page, len(page)
+        if self.prefetch and page:
+            start = self.position.after(page, self.reader.floor)
+            self._next = _Prefetch(start, asyncio.create_task(self._prefetched(rule, start)))
+        records = [
+            e.record
+            for e in page
+            if e.record is not None and not e.record.deleted and e.id not in self.hide
+        ]
+        return Changes(records, None)
+
+    async def _prefetched(self, rule: SyncRule, start: Position) -> list[Entry]:
+        page = await self._read(rule, start)
+        if self._next is not None and self._next.start == start:
+            self._next.read_at = self.clock()
+        return page
+
+    def position_after(self, held: Collection[str]) -> Position:
+        """Where the next batch starts: after the served page, or at its first held record."""
+        page = self.batch or []
+        stop = next((n for n, e in enumerate(page) if e.id in held), len(page))
+        return self.position.after(page[:stop], self.reader.floor)
+
+    async def committed(self, rule: SyncRule, position: Position, touched: Collection[str]) -> None:
+        """The served page is recorded: go on from `position`. Records of the prefetched
+        page that this batch linked or wrote are read again (their read may predate it)."""
+        self.position, self.batch = position, None
+        ahead = self._next
+        if ahead is None or ahead.start != position or not touched:
+            return
+        page = await ahead.task
+        stale = [e.id for e in page if e.id in touched and e.record is not None]
+        if stale:
+            fresh = {r.ref.id: r for r in await self.inner.read_records(rule, stale, RefIndex())}
+            page = [Entry(e.id, e.created, fresh.get(e.id)) if e.id in fresh else e for e in page]
+            done: asyncio.Future[list[Entry]] = asyncio.get_running_loop().create_future()
+            done.set_result(page)
+            self._next = _Prefetch(ahead.start, asyncio.ensure_future(done), ahead.read_at)
+
+    async def aclose(self) -> None:
+        ahead, self._next = self._next, None
+        await _cancel(ahead)
+
+    async def read_records(
+        self, rule: SyncRule, ids: Collection[str], refs: RefIndex
+    ) -> list[SideRecord]:
+        return await self.inner.read_records(rule, ids, refs)
+
+    async def find_candidates(
+        self, rule: SyncRule, keys: Collection[str], refs: RefIndex
+    ) -> list[SideRecord]:
+        return await self.inner.find_candidates(rule, keys, refs)
+
+    async def display_names(self) -> frozenset[str]:
+        return await self.inner.display_names()
+
+    async def apply(
+        self, rule: SyncRule, actions: Sequence[WriteAction], refs: RefIndex
+    ) -> list[WriteResult]:
+        return await self.inner.apply(rule, actions, refs)
+
+
+async def _cancel(ahead: _Prefetch | None) -> None:
+    if ahead is None:
+        return
+    ahead.task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await ahead.task
