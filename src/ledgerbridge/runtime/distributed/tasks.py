@@ -26,7 +26,6 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from procrastinate import App, JobContext
 from procrastinate.exceptions import AlreadyEnqueued
@@ -269,7 +268,3 @@ def register_tasks(app: App, settings: Settings) -> None:
         return recovered
 
     _ = (sync_connection, reconcile_connection, poll_all, reconcile_all, recover_stalled)
-
-
-def worker_context(**parts: Any) -> dict[str, Any]:
-    return {CONTEXT_KEY: WorkerContext(**parts)}

@@ -23,7 +23,7 @@ from ledgerbridge.runtime.distributed.app import create_app, ensure_queue_schema
 from ledgerbridge.runtime.distributed.backfill import BACKFILL_LOCKS
 from ledgerbridge.runtime.distributed.budgets import shared_budgets
 from ledgerbridge.runtime.distributed.passes import ConnectionPasses, worker_name
-from ledgerbridge.runtime.distributed.tasks import Deferrer, WorkerContext
+from ledgerbridge.runtime.distributed.tasks import CONTEXT_KEY, Deferrer, WorkerContext
 from ledgerbridge.runtime.embedded import PassRunner, RuntimeOptions
 from ledgerbridge.runtime.runner import EngineRunner
 from ledgerbridge.runtime.workflow_actions import clients_factory
@@ -130,7 +130,7 @@ async def run_worker(
         await queue.app.run_worker_async(
             name=worker,
             concurrency=concurrency or settings.distributed.concurrency,
-            additional_context={"ledgerbridge": context},
+            additional_context={CONTEXT_KEY: context},
             install_signal_handlers=install_signal_handlers,
             shutdown_graceful_timeout=shutdown_timeout,
             update_heartbeat_interval=max(stalled / 3, 0.5),
