@@ -9,13 +9,13 @@ task running it is cancelled): the pass in flight finishes first, bounded by
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
 from procrastinate import App
-from sqlalchemy.exc import DBAPIError
 
 from ledgerbridge.errors import ConfigError, StoreError
 from ledgerbridge.operations.workflow_actions import WorkflowActionService
@@ -28,8 +28,9 @@ from ledgerbridge.runtime.embedded import PassRunner, RuntimeOptions
 from ledgerbridge.runtime.runner import EngineRunner
 from ledgerbridge.runtime.workflow_actions import clients_factory
 from ledgerbridge.settings import Settings
-from ledgerbridge.store import Store, TokenCipher, load_or_create_key, make_engine
-from ledgerbridge.store.locks import AdvisoryLocks, migrate_exclusively
+from ledgerbridge.store import Store
+from ledgerbridge.store.configured import open_store
+from ledgerbridge.store.locks import AdvisoryLocks
 
 __all__ = ["Queue", "open_distributed", "run_worker"]
 
@@ -50,7 +51,7 @@ class Queue:
         self.store.close()
 
 
-def _key(settings: Settings) -> bytes:
+def _check_key(settings: Settings) -> None:
     if settings.secret_key is None and not settings.key_file.is_file():
         raise ConfigError(
             "the distributed runtime needs the same token-encryption key in every process, "
@@ -59,8 +60,6 @@ def _key(settings: Settings) -> bytes:
             f"secret_key) to it in every process, or give every process the key file "
             f"{settings.key_file}",
         )
-    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
-    return load_or_create_key(secret, settings.key_file)
 
 
 async def open_distributed(settings: Settings, *, pool_max: int = 10) -> Queue:
@@ -71,20 +70,16 @@ async def open_distributed(settings: Settings, *, pool_max: int = 10) -> Queue:
             fix='set runtime = "distributed" (LEDGERBRIDGE_RUNTIME) and a postgresql:// '
             "database_url; the embedded runtime syncs inside `ledgerbridge run`",
         )
-    key = _key(settings)
-    engine = make_engine(settings.database_url)
+    _check_key(settings)
+    store = await asyncio.to_thread(open_store, settings)  # StoreError when unreachable
     try:
-        migrate_exclusively(engine)
         await ensure_queue_schema(settings)
-    except (OSError, DBAPIError, psycopg.Error) as exc:
-        engine.dispose()
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    except (OSError, psycopg.Error) as exc:
+        store.close()
         raise StoreError(
-            f"cannot set up the distributed runtime's database: {reason}",
-            fix="start the PostgreSQL server (or correct database_url / "
-            "LEDGERBRIDGE_DATABASE_URL), then try again",
+            f"cannot set up the job queue's schema: {str(exc).strip().splitlines()[0]}",
+            fix="check that the database_url's user may create tables, then try again",
         ) from exc
-    store = Store(engine, TokenCipher(key))
     app = create_app(settings, min_size=1, max_size=pool_max)
     await app.open_async()
     deferrer = Deferrer(app, store, wake_delay=settings.distributed.webhook_delay_seconds)
