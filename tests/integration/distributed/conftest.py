@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -93,6 +94,18 @@ class Fleet:
     def state(self, connection_id: int) -> PassState | None:
         with self.store.begin() as tx:
             return pass_state(tx, connection_id)
+
+    def settled_one(self, cid: int) -> bool:
+        state = self.state(cid)
+        return state is not None and state.requested > 0 and not state.pending
+
+    def jobs_waiting(self) -> int:
+        """Jobs of the queue not finished yet (waiting or running)."""
+        with self.store.begin() as tx:
+            query = text(
+                "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+            )
+            return int(tx.connection.execute(query).scalar_one())
 
     def settled(self) -> bool:
         """Every connection asked at least once, and no ask is left without its pass."""

@@ -8,7 +8,9 @@ from collections import Counter
 
 import pytest
 
+from ledgerbridge.runtime.clients import sandbox_options
 from ledgerbridge.runtime.distributed.worker import open_distributed
+from ledgerbridge.store import ConnectionStatus
 from tests.integration.distributed.conftest import (
     OverlapDetector,
     eventually,
@@ -79,3 +81,38 @@ async def test_the_daily_reconciliation_runs_as_a_job_of_a_worker(postgres_url: 
         summary = row.options["last_reconcile"]
         assert summary["errors"] == {}
         assert sum(summary["drift"].values()) == 0  # the pass had synced everything
+
+
+async def test_a_connection_whose_grant_is_refused_is_marked_and_left_alone(
+    postgres_url: str,
+) -> None:
+    with fleet_of(postgres_url, 2) as fleet:
+        refused, fine = fleet.ids
+        with fleet.store.begin() as tx:  # a token the sandboxes do not accept
+            tx.update_connection(refused, options=sandbox_options("revoked-token"))
+        detector = OverlapDetector()
+        queue = await open_distributed(fleet.settings)
+
+        def status(cid: int) -> ConnectionStatus | None:
+            with fleet.store.begin() as tx:
+                row = tx.get_connection(cid)
+            return row.status if row else None
+
+        try:
+            async with workers(fleet.settings, 2, detector):
+                await queue.deferrer.request_all(fleet.ids)
+                await eventually(
+                    lambda: status(refused) is ConnectionStatus.NEEDS_REAUTH, "the refusal"
+                )
+                await eventually(lambda: fleet.settled_one(fine), "the other connection's pass")
+                passes_when_refused = detector.passes[refused]
+                for _ in range(3):  # webhooks and polls keep coming
+                    await queue.deferrer.request(refused)
+                await eventually(lambda: fleet.jobs_waiting() == 0, "the refused connection's jobs")
+        finally:
+            await queue.aclose()
+        assert passes_when_refused == 1
+        assert detector.passes[refused] == 1  # left alone: no pass, no retry
+        state = fleet.state(refused)
+        assert state is not None and state.pending and state.not_before is None
+        assert status(fine) is ConnectionStatus.ACTIVE and detector.passes[fine] == 1
