@@ -180,6 +180,14 @@ class EngineRunner:
                 tx.update_connection(row.id, options={**row.options, LAST_RECONCILE: summary})
         return report
 
+    async def forget(self, connection_id: int) -> None:
+        """Close and drop the connection's clients and engine (built again when needed):
+        a worker of the distributed runtime keeps only its recent connections open."""
+        cached = self._clients.pop(connection_id, None)
+        self._engines.pop(connection_id, None)
+        if cached is not None:
+            await cached[1].aclose()
+
     async def aclose(self) -> None:
         for _, clients in self._clients.values():
             await clients.aclose()

@@ -26,7 +26,12 @@ from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.types import JSONValue
 
 from ledgerbridge.domain import System
-from ledgerbridge.operations.backfill import OBJECTS, BackfillError, backfill_ports
+from ledgerbridge.operations.backfill import (
+    OBJECTS,
+    BackfillError,
+    BackfillResult,
+    backfill_ports,
+)
 from ledgerbridge.store.locks import AdvisoryLocks
 
 __all__ = ["BACKFILL_CHUNK", "BACKFILL_LOCKS", "queue_backfill", "register_backfill"]
@@ -73,6 +78,32 @@ async def queue_backfill(
     return True
 
 
+async def _chunk(
+    ctx: Any, connection_id: int, name: str, since: str, chunk: int, batch_size: int
+) -> BackfillResult | None:
+    """Backfill `name` until `chunk` records are served; None when the chunk filled up."""
+
+    def stop_after_chunk(done: int, _total: int) -> None:
+        if done >= chunk:
+            raise _ChunkDone
+
+    async with ctx.kept.using(connection_id):
+        engine = await ctx.runner.engine(connection_id)
+        try:
+            return await backfill_ports(
+                ctx.store,
+                connection_id,
+                hubspot=engine.sides[System.HUBSPOT],
+                qbo=engine.sides[System.QUICKBOOKS],
+                name=name,
+                since=dt.date.fromisoformat(since),
+                batch_size=batch_size,
+                progress=stop_after_chunk,
+            )
+        except _ChunkDone:
+            return None
+
+
 def register_backfill(app: App, context_of: Any) -> None:
     """Register the chunk task; `context_of(job_context)` gives the `WorkerContext`."""
 
@@ -90,38 +121,18 @@ def register_backfill(app: App, context_of: Any) -> None:
         if not await asyncio.to_thread(locks.try_acquire, connection_id):
             return "busy"
         try:
-            engine = await ctx.runner.engine(connection_id)
-
-            def stop_after_chunk(done: int, _total: int) -> None:
-                if done >= chunk:
-                    raise _ChunkDone
-
-            name = names[0]
-            try:
-                result = await backfill_ports(
-                    ctx.store,
-                    connection_id,
-                    hubspot=engine.sides[System.HUBSPOT],
-                    qbo=engine.sides[System.QUICKBOOKS],
-                    name=name,
-                    since=dt.date.fromisoformat(since),
-                    batch_size=batch_size,
-                    progress=stop_after_chunk,
-                )
-            except _ChunkDone:
-                rest = names  # the same object goes on from its stored position
-            else:
-                if not result.complete:
-                    log.warning(
-                        "connection %s: backfill of %s stopped: %s",
-                        connection_id,
-                        name,
-                        result.stopped,
-                    )
-                    return f"stopped: {result.stopped}"
-                rest = names[1:]
+            result = await _chunk(ctx, connection_id, names[0], since, chunk, batch_size)
         finally:
             await asyncio.to_thread(locks.release, connection_id)
+        if result is None:
+            rest = names  # the same object goes on from its stored position
+        elif not result.complete:
+            log.warning(
+                "connection %s: backfill of %s stopped: %s", connection_id, names[0], result.stopped
+            )
+            return f"stopped: {result.stopped}"
+        else:
+            rest = names[1:]
         if rest:
             await queue_backfill(
                 context.app,

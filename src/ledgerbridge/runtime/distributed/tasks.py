@@ -31,6 +31,7 @@ from procrastinate import App, JobContext
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import DEFAULT_QUEUE, Job, Status
 
+from ledgerbridge.runtime.distributed.kept import KeptConnections
 from ledgerbridge.runtime.distributed.passes import ConnectionPasses
 from ledgerbridge.runtime.runner import EngineRunner
 from ledgerbridge.settings import Settings
@@ -186,6 +187,7 @@ class WorkerContext:
     store: Store
     locks: AdvisoryLocks
     runner: EngineRunner
+    kept: KeptConnections
     passes: ConnectionPasses
     deferrer: Deferrer
     backfill_locks: AdvisoryLocks
@@ -216,7 +218,8 @@ def register_tasks(app: App, settings: Settings) -> None:
             await ctx.deferrer.reconcile(connection_id, later)
             return "busy"
         try:
-            await ctx.runner.reconcile(connection_id)
+            async with ctx.kept.using(connection_id):
+                await ctx.runner.reconcile(connection_id)
         finally:
             await asyncio.to_thread(ctx.locks.release, connection_id)
         return "reconciled"

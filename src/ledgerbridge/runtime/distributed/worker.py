@@ -22,6 +22,7 @@ from ledgerbridge.operations.workflow_actions import WorkflowActionService
 from ledgerbridge.runtime.distributed.app import create_app, ensure_queue_schema
 from ledgerbridge.runtime.distributed.backfill import BACKFILL_LOCKS
 from ledgerbridge.runtime.distributed.budgets import shared_budgets
+from ledgerbridge.runtime.distributed.kept import KeptConnections
 from ledgerbridge.runtime.distributed.passes import ConnectionPasses, worker_name
 from ledgerbridge.runtime.distributed.tasks import CONTEXT_KEY, Deferrer, WorkerContext
 from ledgerbridge.runtime.embedded import PassRunner, RuntimeOptions
@@ -105,11 +106,12 @@ async def run_worker(
     queue = await open_distributed(settings)
     locks = AdvisoryLocks(queue.store.engine)
     runner = EngineRunner(queue.store, settings, on_clients=shared_budgets(queue.store))
+    kept = KeptConnections(runner, settings.distributed.kept_connections)
     worker = name or worker_name()
     passes = ConnectionPasses(
         queue.store,
         locks,
-        wrap_runner(runner) if wrap_runner else runner,
+        wrap_runner(kept) if wrap_runner else kept,
         requeue=queue.deferrer.requeue,
         options=RuntimeOptions(poll_interval=settings.poll_interval_seconds),
         worker=worker,
@@ -118,7 +120,7 @@ async def run_worker(
     passes.add_listener(workflows.after_pass)  # R-WF-4: associate what the pass synced
     backfill_locks = AdvisoryLocks(queue.store.engine, BACKFILL_LOCKS)
     context = WorkerContext(
-        settings, queue.store, locks, runner, passes, queue.deferrer, backfill_locks
+        settings, queue.store, locks, runner, kept, passes, queue.deferrer, backfill_locks
     )
     stalled = settings.distributed.stalled_after_seconds
     try:
