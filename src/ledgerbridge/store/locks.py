@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from ledgerbridge.store import schema
 from ledgerbridge.store.migrate import migrate
@@ -113,12 +114,20 @@ class AdvisoryLocks:
             return bool(freed)
 
     def close(self) -> None:
-        """End the session (which frees every lock it still holds)."""
+        """End the session, which frees every lock it still holds. The database connection
+        is discarded, not returned to the pool: a pooled session would keep its locks."""
         with self._mutex:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
+            session, self._session = self._session, None
             self.held.clear()
+            if session is None or session.closed:
+                return
+            try:
+                session.execute(text("SELECT pg_advisory_unlock_all()"))
+            except DBAPIError:
+                pass  # a broken session: discarding it ends it, and its locks
+            finally:
+                session.invalidate()
+                session.close()
 
 
 @contextmanager
