@@ -81,6 +81,8 @@ def _now() -> dt.datetime:
 
 
 class ConnectionPasses:
+    """The passes of the connections of one worker process (see the module docstring)."""
+
     def __init__(
         self,
         store: Store,
@@ -115,6 +117,9 @@ class ConnectionPasses:
                 log.exception("connection %s: a pass listener failed", connection_id)
 
     async def sync(self, connection_id: int) -> Outcome:
+        """The `sync_connection` job: every pass asked of the connection and not done yet,
+        unless another worker holds it; raises what a failed pass raised (after backing off
+        and queueing the retry)."""
         outcome = Outcome.BUSY
         while True:
             status = await asyncio.to_thread(self._directory.status, connection_id)
