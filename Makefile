@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 LINT_PATHS := src tests $(wildcard bench)
 
-.PHONY: demo test lint typecheck unit install clean
+.PHONY: demo test lint typecheck unit install clean long chaos
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,3 +33,15 @@ test: lint typecheck
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The state machines and property tests with random seeds and 10x the examples (on demand;
+# CI runs them derandomized). A failure prints the seed and the blob to reproduce it.
+long: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/unit/sync tests/integration/test_sync_machine.py tests/integration/test_invoice_machine.py
+
+# The chaos suite at the large size (CI runs the small one inside `make test`). The seed is
+# printed (a random one unless CHAOS_SEED=N replays a run); CHAOS_SIZE=N changes the size.
+CHAOS_SIZE ?= 1600
+CHAOS_SEED ?= random
+chaos: $(VENV)/.installed
+	CHAOS_SIZE=$(CHAOS_SIZE) CHAOS_SEED=$(CHAOS_SEED) $(BIN)/pytest -q -s -p no:randomly tests/chaos

@@ -9,7 +9,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support import profiles
 from tests.support.postgres import postgres_bindir, postgres_server
+
+HYPOTHESIS_PROFILE = profiles.register()
+"""`HYPOTHESIS_PROFILE=long` for random seeds and more examples (tests/support/profiles.py)."""
 
 
 @pytest.fixture(scope="session")

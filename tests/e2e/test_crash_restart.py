@@ -70,6 +70,17 @@ def snapshot(hubspot: str, qbo: str) -> dict[str, collections.Counter[str]]:
     }
 
 
+def linked_at_kill(db: Path, key: str) -> int:
+    """How many contact and product links the killed run had committed."""
+    store = Store.open(f"sqlite:///{db}", TokenCipher(key.encode()), run_migrations=False)
+    try:
+        with store.begin() as tx:
+            links = tx.list_links(1)
+    finally:
+        store.close()
+    return sum(1 for x in links if x.object_type in ("contacts_customers", "products_items"))
+
+
 @pytest.fixture
 def sandboxes() -> Iterator[tuple[str, str, int]]:
     engine_port, hubspot_port = free_port(), free_port()
@@ -77,7 +88,7 @@ def sandboxes() -> Iterator[tuple[str, str, int]]:
     hubspot_config = hubspot_cli.build_config(
         port=hubspot_port,
         seed=7,
-        latency_ms=15,
+        latency_ms=40,
         rate_limit_burst=0,
         rate_limit_daily=0,
         webhook_url=f"{engine}/webhooks/hubspot",
@@ -86,7 +97,7 @@ def sandboxes() -> Iterator[tuple[str, str, int]]:
     hubspot_config.app_client_secret = APP_SECRET
     qbo_config = qbo_cli.build_config(
         seed=7,
-        latency=0.015,
+        latency=0.04,
         requests_per_minute=0,
         batch_per_minute=0,
         webhook_url=f"{engine}/webhooks/qbo",
@@ -131,23 +142,30 @@ def test_sigkill_during_the_initial_sync_then_restart_syncs_every_record_once(
         first.popen.wait(timeout=30)
     at_kill = snapshot(hubspot, qbo)
     assert at_kill != before
+    expected_emails = set(before["contacts"]) | set(before["customers"])
+    expected_skus = set(before["items"])
+
+    def complete(now: dict[str, collections.Counter[str]]) -> bool:
+        return (
+            set(now["contacts"]) >= expected_emails
+            and set(now["customers"]) >= expected_emails
+            and set(now["products"]) >= expected_skus
+        )
+
+    # The kill landed mid-work: the first run had written, but not everything yet (a run
+    # that finished before the kill would prove nothing about restarting).
+    assert not complete(at_kill), "the first run finished before the SIGKILL"
+    assert linked_at_kill(db, key) < len(expected_emails) + len(expected_skus)
 
     with ledgerbridge(["run"], tmp_path / "run-2.log", env) as second:
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: healthy(f"{url}/healthz"), what="the restart", process=second)
-        expected_emails = set(before["contacts"]) | set(before["customers"])
-        expected_skus = set(before["items"])
 
         def converged() -> dict[str, collections.Counter[str]] | None:
             log = second.output()
             assert "sync pass failed" not in log, log[-6000:]  # fail fast, with the cause
             now = snapshot(hubspot, qbo)
-            done = (
-                set(now["contacts"]) >= expected_emails
-                and set(now["customers"]) >= expected_emails
-                and set(now["products"]) >= expected_skus
-            )
-            return now if done else None
+            return now if complete(now) else None
 
         after = wait_for(converged, what="every record on both sides", process=second, timeout=120)
 

@@ -22,7 +22,7 @@ import os
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, event, settings
+from hypothesis import HealthCheck, Phase, event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
@@ -46,6 +46,7 @@ from tests.integration.invoicing import (
     qbo_item,
     qbo_payment,
 )
+from tests.support.profiles import machine_settings
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 AGREE = ("lines", "customer", "currency", "order_discount", "status")
@@ -312,12 +313,11 @@ _PHASES = (
     if os.environ.get("INVOICE_MACHINE_NO_SHRINK")
     else list(Phase)
 )
-InvoiceMachine.TestCase.settings = settings(
+InvoiceMachine.TestCase.settings = machine_settings(
+    int(os.environ.get("INVOICE_MACHINE_EXAMPLES", "20")),
     phases=_PHASES,
-    max_examples=int(os.environ.get("INVOICE_MACHINE_EXAMPLES", "20")),
     stateful_step_count=12,
     deadline=None,
-    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_invoice_machine = InvoiceMachine.TestCase

@@ -24,6 +24,15 @@ from ledgerbridge.sync.reconcile import UnlinkedKind
 from ledgerbridge.sync.rules import Direction, ObjectPair
 from tests.integration.conftest import configured_sandboxes, contacts_rule, products_rule
 from tests.integration.harness import Lab
+from tests.integration.invoicing import (
+    INVOICES,
+    customer_and_contact,
+    hs_get,
+    hs_invoice,
+    product_and_item,
+    qbo_invoice,
+    set_up,
+)
 
 CONTACTS, PRODUCTS = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
 
@@ -197,3 +206,37 @@ def test_R_BEY_2_reconcile_command_exit_codes(configured: tuple[str, str]) -> No
 
     no_rule = runner.invoke(app, ["reconcile", "--rule", "products_items"])
     assert no_rule.exit_code == 2, no_rule.output
+
+
+# ---- no false drift on invoices (issue 19, finding 2) ----
+
+
+async def test_reconcile_reports_no_drift_nobody_can_fix_on_invoices(lab: Lab) -> None:
+    """An invoice from QBO keeps HubSpot's own number; a voided invoice with a discount
+    has zero amounts in QBO. Neither is drift; a renumbering in QBO is, with its fix."""
+    await set_up(lab, Direction.TWO_WAY)
+    contact, customer = await customer_and_contact(lab)
+    product, item = await product_and_item(lab, "W-1", "50")
+    from_qbo = await qbo_invoice(lab, customer, [(item, "2", "50")], DocNumber="1001")
+    hubspot_made = await hs_invoice(
+        lab, contact, [("Widget", "2x50", product)], hs_discount_amount="10"
+    )
+    kept = await hs_invoice(lab, contact, [("Widget", "1x50", product)])
+    await lab.engine().run_pass()
+    await lab.hs_update("invoices", hubspot_made, hs_invoice_status="voided")
+    await lab.engine().run_pass()
+    assert (await lab.engine().run_pass()).writes == 0
+    links = {x.qbo_id: x.hubspot_id for x in lab.links(INVOICES)}
+    hs = await hs_get(lab, "invoices", links[from_qbo["Id"]])
+    assert hs.get("hs_number") != "1001"  # HubSpot numbered it itself
+
+    report = await _reconcile(lab, INVOICES)
+
+    assert report.drift == 0, report.as_dict()
+    # A HubSpot invoice's number changed in QBO is drift that says how to fix it.
+    made_in_qbo = {v: k for k, v in links.items()}[kept]
+    await lab.qbo_update("Invoice", made_in_qbo, {"DocNumber": "X-9"})
+    (pair,) = (await _reconcile(lab, INVOICES)).pairs
+    (drift,) = pair.fields
+    assert (drift.field, drift.qbo_value) == ("number", "X-9")
+    assert "set Invoice number in QuickBooks back to" in drift.action

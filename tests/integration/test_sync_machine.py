@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
@@ -40,6 +40,7 @@ from ledgerbridge.sync.rules import (
 from tests.integration.conftest import contacts_rule, products_rule
 from tests.integration.faults import CrashingSide, WriteCounter
 from tests.integration.harness import Lab, open_lab
+from tests.support.profiles import machine_settings
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 CONTACTS, PRODUCTS = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
@@ -289,11 +290,10 @@ class SandboxMachine(RuleBasedStateMachine):
                 assert snaps[0] == snaps[1], (pair, snaps)
 
 
-SandboxMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("SANDBOX_MACHINE_EXAMPLES", "15")),
+SandboxMachine.TestCase.settings = machine_settings(
+    int(os.environ.get("SANDBOX_MACHINE_EXAMPLES", "15")),
     stateful_step_count=12,
     deadline=None,
-    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_sandbox_machine = SandboxMachine.TestCase

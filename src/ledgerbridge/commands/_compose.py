@@ -1,6 +1,6 @@
 """What `run` and `demo` both start: the engine runner, the embedded runtime that decides
-when a connection syncs, and the web app with the webhooks and the HubSpot workflow
-actions in, over one store."""
+when a connection syncs, and the web app with the webhooks, the HubSpot workflow
+actions and the Prometheus `/metrics` in, over one store."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
+from ledgerbridge.runtime.observe import PassObserver
 from ledgerbridge.runtime.runner import EngineRunner
 from ledgerbridge.runtime.workflow_actions import wire_actions
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
 from ledgerbridge.store.directory import StoreDirectory
 from ledgerbridge.web.app import create_web_app
+from ledgerbridge.web.metrics import Metrics, metrics_router
 from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 
 
@@ -43,7 +45,8 @@ def compose(
     """The runner, runtime and web app of `store` (poll interval from `settings`). The
     workflow-action endpoint verifies the same HubSpot app secret as the webhooks, and also
     accepts signatures over `public_url` (the address HubSpot calls, behind a proxy)."""
-    runner = EngineRunner(store, settings)
+    metrics = Metrics()
+    runner = EngineRunner(store, settings, observer=PassObserver(metrics))
     directory = StoreDirectory(store)
     runtime = EmbeddedRuntime(
         runner,
@@ -55,4 +58,6 @@ def compose(
     actions = wire_actions(
         store, settings, runtime, secrets.hubspot_client_secret, public_url=public_url
     )
-    return Stack(runner, runtime, create_web_app(store, routers=[router, actions]))
+    return Stack(
+        runner, runtime, create_web_app(store, routers=[router, actions, metrics_router(metrics)])
+    )

@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from ledgerbridge.commands._compose import compose
+from ledgerbridge.errors import UsageError
 from ledgerbridge.runtime.clients import sandbox_options
 from ledgerbridge.runtime.embedded import EmbeddedRuntime
 from ledgerbridge.runtime.runner import EngineRunner
@@ -48,6 +49,7 @@ __all__ = [
     "Demo",
     "DemoOptions",
     "DemoSandboxes",
+    "StaleDemoState",
     "build_demo",
     "demo_rules",
     "demo_sandboxes",
@@ -162,6 +164,25 @@ def ensure_demo_connection(store: Store, hubspot_url: str, qbo_url: str, portal_
     return cid
 
 
+class StaleDemoState(UsageError):
+    """`--db` names the state of an earlier demo run: its links point at records of
+    sandboxes that are gone (the demo's sandboxes are in memory and start fresh)."""
+
+
+def check_fresh_state(store: Store, db_path: Path) -> None:
+    """Refuse a store that already holds links (see `StaleDemoState`)."""
+    with store.begin() as tx:
+        links = sum(len(tx.list_links(c.id)) for c in tx.list_connections())
+    if links:
+        raise StaleDemoState(
+            f"{db_path} holds the state of an earlier demo run: {links} link(s) to records "
+            "of sandboxes that no longer exist (the demo's sandboxes start fresh on every "
+            "run, so they would show as drift and never heal)",
+            fix=f"run the demo with a new --db file, delete {db_path}, or leave out --db "
+            "(a temporary state)",
+        )
+
+
 async def setup_workflow_actions(
     store: Store, settings: Settings, connection_id: int, hubspot_sandbox: Any, engine_url: str
 ) -> list[str]:
@@ -250,6 +271,11 @@ def build_demo(options: DemoOptions) -> Demo:
         poll_interval_seconds=options.poll_interval,
     )
     store = Store.open(settings.database_url, TokenCipher(key.encode()))
+    try:
+        check_fresh_state(store, db_path)
+    except StaleDemoState:
+        store.close()
+        raise
     cid = ensure_demo_connection(store, hubspot_url, qbo_url, sandboxes.portal_id)
 
     stack = compose(store, settings, sandboxes.secrets)

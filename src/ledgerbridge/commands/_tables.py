@@ -83,7 +83,7 @@ def fees_table(report: FeeReport) -> Table:
 
 def reconcile_table(report: ReconcileReport) -> Table:
     table = Table(title="Reconciliation: HubSpot ↔ QuickBooks")
-    for column in ("Rule", "Drift", "Record", "Details"):
+    for column in ("Rule", "Drift", "Record", "Details", "To fix"):
         table.add_column(column)
     for drift in report.pairs:
         rule = drift.object_type.value
@@ -91,7 +91,8 @@ def reconcile_table(report: ReconcileReport) -> Table:
             details = (
                 f"{f.field}: HubSpot {show(f.hubspot_value)!r} ≠ QuickBooks {show(f.qbo_value)!r}"
             )
-            table.add_row(rule, "field", f"hubspot:{f.hubspot_id} ↔ quickbooks:{f.qbo_id}", details)
+            record = f"hubspot:{f.hubspot_id} ↔ quickbooks:{f.qbo_id}"
+            table.add_row(rule, "field", record, details, f.action)
         for u in drift.unlinked:
             others = ", ".join(str(c) for c in u.counterparts)
             details = {
@@ -102,12 +103,15 @@ def reconcile_table(report: ReconcileReport) -> Table:
             }[u.kind.value]
             if u.note:
                 details = f"{details} ({u.note})"
-            table.add_row(rule, f"unlinked: {u.kind.value}", str(u.ref), details)
+            table.add_row(rule, f"unlinked: {u.kind.value}", str(u.ref), details, u.action)
         for g in drift.gone:
             record = f"hubspot:{g.hubspot_id} ↔ quickbooks:{g.qbo_id}"
-            table.add_row(rule, "gone", record, f"{g.side.value} record is {g.state}")
+            table.add_row(rule, "gone", record, f"{g.side.value} record is {g.state}", g.action)
     for pair, error in report.errors.items():
-        table.add_row(pair.value, "error", "", error)
+        table.add_row(pair.value, "error", "", error, "fix the connection, then run it again")
     checked = ", ".join(f"{p.object_type.value} ({p.links} links)" for p in report.pairs)
-    table.caption = f"{report.drift} difference(s); checked: {checked or 'nothing'}"
+    verdict = (
+        "in sync" if not report.drift and not report.errors else f"{report.drift} difference(s)"
+    )
+    table.caption = f"{verdict}; checked: {checked or 'nothing'}"
     return table

@@ -19,12 +19,12 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ledgerbridge.hubspot.objects import OBJECT_TYPE_BY_ID, ObjectType, object_type
+from ledgerbridge.transport.jsonsafe import loads_limited
 
 __all__ = [
     "MAX_AGE",
@@ -208,7 +208,7 @@ def _parse_event(raw: Any) -> WebhookEvent:
 def parse_events(body: bytes | str) -> list[WebhookEvent]:
     """The events of one delivery; `InvalidWebhookPayload` when it is malformed."""
     try:
-        data = json.loads(body)
+        data = loads_limited(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidWebhookPayload(f"webhook body is not JSON: {exc}") from exc
     if not isinstance(data, list):

@@ -19,11 +19,11 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from ledgerbridge.qbo.changes import LIST_ENTITIES
+from ledgerbridge.transport.jsonsafe import loads_limited
 
 _ENTITY_NAMES = {
     name.lower(): name
@@ -151,7 +151,7 @@ def _cloud_event(event: Any) -> EntityChange:
 def parse_notifications(body: bytes | str) -> list[EntityChange]:
     """Every (realm, entity, id, operation) in a webhook body, legacy or CloudEvents."""
     try:
-        payload = json.loads(body)
+        payload = loads_limited(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WebhookPayloadError(f"the webhook body is not JSON: {exc}") from exc
     if isinstance(payload, dict) and "eventNotifications" in payload:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
@@ -27,6 +28,7 @@ from ledgerbridge.operations.invoices import invoice_setup_warnings
 from ledgerbridge.operations.reconcile import ReconcileReport, reconcile_ports
 from ledgerbridge.runtime.clients import ConnectionClients, build_clients
 from ledgerbridge.runtime.connection import engine_for_clients, load_connection
+from ledgerbridge.runtime.observe import PassObserver, api_counts, read_cursors
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionRow, Store
 from ledgerbridge.sync.engine import SyncEngine
@@ -77,6 +79,7 @@ class EngineRunner:
         http_factory: Callable[[], HttpClient] | None = None,
         hubspot_overlap: dt.timedelta = HUBSPOT_OVERLAP,
         on_report: ReportListener | None = None,
+        observer: PassObserver | None = None,
         on_clients: ClientsHook | None = None,
     ) -> None:
         self._store = store
@@ -84,6 +87,8 @@ class EngineRunner:
         self._http_factory = http_factory
         self._overlap = hubspot_overlap
         self._on_report = on_report
+        self.observer = observer or PassObserver()
+        """Logs every pass (and feeds the metrics when it has them)."""
         self._on_clients = on_clients
         self._clients: dict[int, tuple[tuple[Any, ...], ConnectionClients]] = {}
         self._engines: dict[int, tuple[ConnectionClients, SyncEngine]] = {}
@@ -129,8 +134,15 @@ class EngineRunner:
     ) -> PassReport:
         """One pass of the connection: every enabled rule, or those of `only`."""
         engine = await self._engine(connection_id)
+        pairs = list(only) if only is not None else list(ObjectPair)
+        before = read_cursors(self._store, connection_id, pairs)
+        started = time.perf_counter()
         report = await engine.run_pass(only=only)
+        seconds = time.perf_counter() - started
         self.last_reports[connection_id] = report
+        clients = self._clients[connection_id][1]
+        after = read_cursors(self._store, connection_id, pairs)
+        self.observer.observe(connection_id, report, seconds, api_counts(clients), before, after)
         errors = [f"{p.object_type.value}: {p.error}" for p in report.pairs.values() if p.error]
         if errors:
             log.warning("connection %s: pass finished with errors: %s", connection_id, errors)

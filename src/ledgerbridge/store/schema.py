@@ -140,6 +140,9 @@ sync_records = Table(
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("last_attempt_at", UTCDateTime, nullable=False),
     Column("last_synced_at", UTCDateTime),
+    # The retry schedule of a failed record (store.retries; migration 0007).
+    Column("retries", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime),
     UniqueConstraint("connection_id", "object_type", "side", "record_id"),
     Index(None, "connection_id", "status", "object_type"),
 )

@@ -13,10 +13,11 @@ import asyncio
 import datetime as dt
 from collections.abc import Collection, Sequence
 
-from ledgerbridge.domain import System
-from ledgerbridge.store import ConnectionStatus, LinkRow, RecordStatus, Store, Tx
+from ledgerbridge.domain import RecordRef, System
+from ledgerbridge.store import ConnectionStatus, LinkRow, RecordStatus, Store, Tx, retries
 from ledgerbridge.store.repository import ActivityRowIn, RecordStatusEntry
 from ledgerbridge.sync.defaults import MATCH_FIELD
+from ledgerbridge.sync.errors import ErrorCategory
 from ledgerbridge.sync.match import match_key
 from ledgerbridge.sync.model import PAYMENTS, Link, LinkType, RefIndex
 from ledgerbridge.sync.payments import PaymentState
@@ -120,7 +121,11 @@ def row_from_link(connection_id: int, link: Link) -> LinkRow:
     )
 
 
-def write_commit(tx: Tx, connection_id: int, commit: Commit) -> None:
+def write_commit(
+    tx: Tx, connection_id: int, commit: Commit, now: dt.datetime | None = None
+) -> None:
+    """Record one rule's pass; `now` (the store's clock) also schedules the retries of
+    its failed records (`store.retries`)."""
     kind = commit.object_type.value
     rows = [row_from_link(connection_id, link) for link in commit.links]
     rows += [row_from_link(connection_id, payment) for payment in commit.payment_links]
@@ -142,6 +147,16 @@ def write_commit(tx: Tx, connection_id: int, commit: Commit) -> None:
             for outcome in _last_per_record(commit.records, kind)
         ],
     )
+    if now is not None:
+        retries.schedule(
+            tx,
+            connection_id,
+            (
+                (o.object_type or kind, o.ref.system, o.ref.id, o.status)
+                for o in _last_per_record(commit.records, kind)
+            ),
+            now,
+        )
     tx.append_activities(
         connection_id,
         [
@@ -222,7 +237,39 @@ class StoreState:
 
     def _commit(self, commit: Commit) -> None:
         with self.store.begin() as tx:
-            write_commit(tx, self.connection_id, commit)
+            write_commit(tx, self.connection_id, commit, self.store.clock())
+
+    # -- the retry schedule (`sync.healing.RetryState`) --
+
+    def _due_failures(self, object_type: ObjectPair, now: dt.datetime) -> list[RecordRef]:
+        with self.store.begin() as tx:
+            due = retries.due_failures(tx, self.connection_id, object_type.value, now)
+        return [RecordRef(side, record_id) for side, record_id in due]
+
+    def _failed_among(self, object_type: ObjectPair, refs: Collection[RecordRef]) -> set[RecordRef]:
+        keys = [(ref.system, ref.id) for ref in refs]
+        with self.store.begin() as tx:
+            failed = retries.failed_records(tx, self.connection_id, object_type.value, keys)
+        return {RecordRef(side, record_id) for side, record_id in failed}
+
+    def _retry_dependents(self, object_type: ObjectPair, category: ErrorCategory) -> int:
+        with self.store.begin() as tx:
+            return retries.request_retry(
+                tx, self.connection_id, object_type=object_type.value, error_category=category
+            )
+
+    async def due_failures(self, object_type: ObjectPair, now: dt.datetime) -> list[RecordRef]:
+        return await asyncio.to_thread(self._due_failures, object_type, now)
+
+    async def failed_among(
+        self, object_type: ObjectPair, refs: Collection[RecordRef]
+    ) -> set[RecordRef]:
+        if not refs:
+            return set()
+        return await asyncio.to_thread(self._failed_among, object_type, refs)
+
+    async def retry_dependents(self, object_type: ObjectPair, category: ErrorCategory) -> int:
+        return await asyncio.to_thread(self._retry_dependents, object_type, category)
 
     def _needs_reauth(self, detail: str) -> None:
         with self.store.begin() as tx:

@@ -31,14 +31,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import TypeVar, cast
 
 from ledgerbridge.domain import RecordRef, System
-from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
+from ledgerbridge.sync.actions import Action, Create, Deactivate, Update, Void
 from ledgerbridge.sync.deals import DealPort, run_deal_pass
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, SyncError
+from ledgerbridge.sync.healing import DEPENDENTS, RetryState, healed_outcomes, new_links
 from ledgerbridge.sync.match import lookup_keys
 from ledgerbridge.sync.model import Link, PlanContext, RefIndex, SideRecord, held_cursor
 from ledgerbridge.sync.payments_pass import run_payment_pass
@@ -46,13 +48,14 @@ from ledgerbridge.sync.plan import plan
 from ledgerbridge.sync.ports import (
     Changes,
     Commit,
+    RecordOutcome,
     SidePort,
     StatePort,
     WriteAction,
     WriteResult,
 )
 from ledgerbridge.sync.record import record_pass
-from ledgerbridge.sync.report import PairReport, PassReport, summarize
+from ledgerbridge.sync.report import PairReport, PassReport, change_lags, summarize
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
 T = TypeVar("T")
@@ -112,6 +115,8 @@ class SyncEngine:
         self.clock = clock
         self.deals = deals
         """Deals for the R-INV-6 roll-up (none: the step is skipped)."""
+        self._due: set[RecordRef] = set()
+        """The failed records due for a retry in the current rule's pass."""
         self._deals_full_at: dt.datetime | None = None
         """When this engine last rolled up every deal (None: not yet)."""
 
@@ -126,6 +131,7 @@ class SyncEngine:
                 rule = rules.get(pair)
                 if rule is None or not rule.enabled or (only is not None and pair not in only):
                     continue  # R-CON-4: a rule that is off keeps its links and cursors
+                started = time.perf_counter()
                 try:
                     await self._run_rule(rule, report.pair(pair), dry_run)
                 except AuthenticationError:
@@ -134,6 +140,8 @@ class SyncEngine:
                     # The rule's read or batch failed as a whole: nothing was recorded and
                     # no cursor moved, so the next pass retries it. Other rules go on.
                     report.pair(pair).error = f"{error.category.value}: {error.detail}"
+                finally:
+                    report.pair(pair).seconds = time.perf_counter() - started
         except AuthenticationError as error:
             report.stopped = "authentication"
             if not dry_run:
@@ -168,6 +176,7 @@ class SyncEngine:
         # The two services are independent: read them at the same time.
         changes = dict(zip(sources, await _gather(*(changed(s) for s in sources)), strict=True))
         records = {s: list(changes[s].records) if s in changes else [] for s in System}
+        await self._read_due(rule, refs, records)
         # The links of the changed records, and of the records they say they were
         # created from (`SideRecord.counterpart_id`: the planner refuses to link a
         # record to one that is already linked).
@@ -195,6 +204,39 @@ class SyncEngine:
         for side, found in zip(wanted, fresh, strict=True):
             records[side].extend(found)
         return changes, records, links
+
+    async def _read_due(
+        self, rule: SyncRule, refs: RefIndex, records: dict[System, list[SideRecord]]
+    ) -> None:
+        """Add the failed records due for a retry (`sync.healing`), read by id."""
+        if not isinstance(self.state, RetryState):
+            return
+        due = await self.state.due_failures(rule.object_pair, self.clock())
+        have = {r.ref for side in System for r in records[side]}
+        wanted: dict[System, set[str]] = {}
+        for ref in due:
+            if ref not in have:
+                wanted.setdefault(ref.system, set()).add(ref.id)
+        self._due = set(due)
+        found = await _gather(
+            *(self.sides[side].read_records(rule, ids, refs) for side, ids in wanted.items())
+        )
+        for side, more in zip(wanted, found, strict=True):
+            records[side].extend(more)
+
+    async def _heal(
+        self,
+        rule: SyncRule,
+        records: dict[System, list[SideRecord]],
+        actions: Sequence[Action],
+        outcomes: list[RecordOutcome],
+    ) -> None:
+        """Clear the failures this pass's plan no longer has (see `sync.healing`)."""
+        if not isinstance(self.state, RetryState):
+            return
+        found = {r.ref for side in System for r in records[side]}
+        failed = await self.state.failed_among(rule.object_pair, found | self._due)
+        outcomes.extend(healed_outcomes(failed, found, actions, outcomes))
 
     async def _context(
         self,
@@ -300,12 +342,18 @@ class SyncEngine:
         actions = [a for a in actions if id(a) not in dropped]
         seen = {r.ref: r for side in System for r in records[side]}
         recorded = record_pass(rule, links, actions, results, seen, refs, report)
+        await self._heal(rule, records, actions, recorded.records)
+        report.retried = len(self._due)
+        report.lags = change_lags(writes, results, seen, self.clock())
         cursors = self._cursors(changes, recorded.held)
         await self.state.commit(
             Commit(pair, recorded.commit_links, recorded.records, recorded.activity, cursors)
         )
         if recorded.auth_error is not None:
             raise recorded.auth_error
+        cures = pair in DEPENDENTS and new_links(links, recorded.commit_links)
+        if cures and isinstance(self.state, RetryState):
+            await self.state.retry_dependents(*DEPENDENTS[pair])
         await self._payments(rule, report, dry_run=False)
         changed = {s: {r.ref.id for r in records[s]} for s in System}
         touched = {

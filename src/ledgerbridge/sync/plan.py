@@ -376,7 +376,10 @@ class _Planner:
                 continue
             done.update((record.ref, target.ref))
             snaps.setdefault(target.ref, self.snap(target))
-            self._match(record, target, snaps, matched_on=f"created from {other_ref}")
+            # Only the original's filters apply (a copy of a QBO invoice fails "source is HubSpot").
+            self._match(
+                record, target, snaps, matched_on=f"created from {other_ref}", flow=other_ref.system
+            )
 
     def _match(
         self,
@@ -386,9 +389,11 @@ class _Planner:
         key: str | None = None,
         *,
         matched_on: str | None = None,
+        flow: System | None = None,
     ) -> None:
         records = {record.system: record, target.system: target}
-        for side in sorted(self.rule.direction.sources):
+        checked = [flow] if flow is not None else sorted(self.rule.direction.sources)
+        for side in checked:
             excluded = self._excluded(records[side])
             if excluded is not None:
                 self.actions.append(excluded)

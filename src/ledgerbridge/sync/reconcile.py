@@ -24,6 +24,7 @@ customer is not linked has no key).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,14 +36,23 @@ from ledgerbridge.domain import Invoice, RecordRef, System
 from ledgerbridge.sync import canonical as canon
 from ledgerbridge.sync.defaults import INVOICE_MAPPINGS, MATCH_FIELD
 from ledgerbridge.sync.filters import first_failing
+from ledgerbridge.sync.invoices import HOOKS
 from ledgerbridge.sync.mapping import is_unlinked, read_field, snapshot
 from ledgerbridge.sync.match import match_key
 from ledgerbridge.sync.model import CanonicalValue, Link, RefIndex, SideRecord, snapshot_hash
+from ledgerbridge.sync.reconcile_rules import (
+    compared_mappings,
+    field_action,
+    gone_action,
+    status_differs,
+    unlinked_action,
+)
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _INVOICE_KEY_FIELDS = {m.name: m for m in INVOICE_MAPPINGS if m.name in ("number", "customer")}
+_INVOICES = ObjectPair.INVOICES_INVOICES
 _ISSUE_DATE = next(m for m in INVOICE_MAPPINGS if m.name == "issue_date")
 
 
@@ -62,6 +72,8 @@ class FieldDrift:
     field: str
     hubspot_value: CanonicalValue
     qbo_value: CanonicalValue
+    action: str = dataclasses.field(default="", compare=False)
+    """What fixes it (see `sync.reconcile_rules`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +85,7 @@ class UnlinkedRecord:
     key: str | None = None
     counterparts: tuple[RecordRef, ...] = ()
     note: str | None = None
+    action: str = dataclasses.field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +96,7 @@ class GoneLink:
     qbo_id: str
     side: System
     state: str
+    action: str = dataclasses.field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +131,7 @@ class PairDrift:
                     "field": f.field,
                     "hubspot_value": f.hubspot_value,
                     "qbo_value": f.qbo_value,
+                    "action": f.action,
                 }
                 for f in self.fields
             ],
@@ -127,6 +142,7 @@ class PairDrift:
                     "key": u.key,
                     "counterparts": [str(c) for c in u.counterparts],
                     "note": u.note,
+                    "action": u.action,
                 }
                 for u in self.unlinked
             ],
@@ -136,6 +152,7 @@ class PairDrift:
                     "qbo_id": g.qbo_id,
                     "side": g.side.value,
                     "state": g.state,
+                    "action": g.action,
                 }
                 for g in self.gone
             ],
@@ -231,22 +248,33 @@ class _Reconciler:
             }
             for side in System:
                 if states[side] != "live" and states[side.other] == "live":
-                    gone.append(GoneLink(link.hubspot_id, link.qbo_id, side, states[side]))
+                    action = gone_action(self.rule, side, states[side])
+                    gone.append(GoneLink(link.hubspot_id, link.qbo_id, side, states[side], action))
             for side, record in pair.items():
                 if states[side] == "live" and record is not None:
                     live[side].append(record)  # a linked record holds its key
             hs, qb = pair[H], pair[Q]
             if hs is None or qb is None or hs.deleted or qb.deleted:
                 continue
-            hs_snap = snapshot(self.rule, hs, self.refs)
-            qb_snap = snapshot(self.rule, qb, self.refs)
-            for mapping in self.rule.active_mappings():
-                left, right = hs_snap.get(mapping.name), qb_snap.get(mapping.name)
-                if left != right:
-                    fields.append(
-                        FieldDrift(link.hubspot_id, link.qbo_id, mapping.name, left, right)
-                    )
+            fields.extend(self.field_drift(link, hs, qb))
         return fields, gone, live
+
+    def field_drift(self, link: Link, hs: SideRecord, qb: SideRecord) -> list[FieldDrift]:
+        """The fields the rule keeps equal that differ now, each with its fix."""
+        snaps = {H: snapshot(self.rule, hs, self.refs), Q: snapshot(self.rule, qb, self.refs)}
+        found: list[FieldDrift] = []
+        for mapping in compared_mappings(self.rule, link, hs, snaps):
+            values = {s: snaps[s].get(mapping.name) for s in System}
+            if values[H] == values[Q]:
+                continue
+            status = mapping.name == "status" and self.rule.object_pair is _INVOICES
+            if status and not status_differs(self.rule, snaps):
+                continue
+            action = field_action(self.rule, mapping, values)
+            found.append(
+                FieldDrift(link.hubspot_id, link.qbo_id, mapping.name, values[H], values[Q], action)
+            )
+        return found
 
     def unlinked(self, live_linked: Mapping[System, Sequence[SideRecord]]) -> list[UnlinkedRecord]:
         rule, refs = self.rule, self.refs
@@ -297,9 +325,16 @@ class _Reconciler:
                         UnlinkedRecord(UnlinkedKind.DUPLICATE, record.ref, key, _refs(holders))
                     )
                     continue
-                if excluded_by(rule, record) is None:
+                if excluded_by(rule, record) is None and not HOOKS[rule.object_pair].skip_create(
+                    rule, record
+                ):  # a pass would copy it (a voided invoice never synced is not copied)
                     found.append(UnlinkedRecord(UnlinkedKind.MISSING, record.ref, key))
-        return found
+        return [self.with_action(u) for u in found]
+
+    def with_action(self, entry: UnlinkedRecord) -> UnlinkedRecord:
+        others = ", ".join(str(c) for c in entry.counterparts)
+        action = unlinked_action(self.rule, entry.kind.value, entry.ref.system, entry.note, others)
+        return dataclasses.replace(entry, action=action)
 
 
 def reconcile(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledgerbridge.domain import System
 from ledgerbridge.sync.actions import (
@@ -19,6 +20,10 @@ from ledgerbridge.sync.actions import (
     Void,
 )
 from ledgerbridge.sync.rules import ObjectPair
+
+if TYPE_CHECKING:
+    from ledgerbridge.domain import RecordRef
+    from ledgerbridge.sync.model import SideRecord
 
 COUNTERS = (
     "created",
@@ -57,6 +62,12 @@ class PairReport:
     """The invoice rule's deal roll-up (R-INV-6): deals `updated` and `failed`."""
     deal_error: str | None = None
     actions: list[Action] = field(default_factory=list)
+    seconds: float = 0.0
+    """How long the rule's pass took (wall time; logs and metrics)."""
+    retried: int = 0
+    """Failed records re-read because their retry was due (`sync.healing`)."""
+    lags: list[float] = field(default_factory=list)
+    """Seconds from each written record's change to its sync (metrics)."""
 
     def count(self, name: str) -> int:
         value: int = getattr(self, name)
@@ -173,3 +184,22 @@ def summarize(actions: Sequence[Action], report: PairReport) -> None:
             if isinstance(action, kind):
                 setattr(report, counter, getattr(report, counter) + 1)
                 break
+
+
+def change_lags(
+    writes: Sequence[Action],
+    results: Mapping[int, Any],
+    seen: Mapping[RecordRef, SideRecord],
+    now: dt.datetime,
+) -> list[float]:
+    """Seconds from the change of each successfully written source record to `now`
+    (`results`: `WriteResult`s keyed by `id(action)`)."""
+    lags: list[float] = []
+    for action in writes:
+        source = getattr(action, "source_ref", None)
+        result = results.get(id(action))
+        record = seen.get(source) if source is not None else None
+        if record is None or result is None or not getattr(result, "ok", False):
+            continue
+        lags.append(max((now - record.updated_at).total_seconds(), 0.0))
+    return lags

@@ -6,6 +6,10 @@ slot is free and every window has room for `cost` more requests, then records th
 
 Two signals from the server tighten it:
 * `penalize(seconds)`: after a 429, nobody starts a request until the pause is over.
+  How long: `pause_after_429(long_pause)`. A 429 the budget predicted (a window is nearly
+  full) or the third within a minute is a real throttle: the long pause (QBO documents
+  60 s). One it did not predict (a burst by another app on the same company, a transient)
+  gets a short pause with jitter that grows with each repeat (`Unpredicted429`).
 * `observe(remaining, window_name)`: a rate-limit header said only `remaining` requests
   are left in that window; if we believed there was more room, we record phantom
   requests so our count agrees with the server's (they age out like real ones).
@@ -17,6 +21,7 @@ on virtual time and never sleep for real.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -40,6 +45,20 @@ class Window:
             raise ValueError("max_requests cannot be negative")
         if self.per_seconds <= 0:
             raise ValueError("per_seconds must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class Unpredicted429:
+    """The pause after a 429 the budget did not predict: uniform in [cap/2, cap] with
+    cap = min(max_pause, base_pause * 2^(n-1)), n the 429s within `memory_seconds`.
+    From `throttle_after` such 429s on (or when a window is `near_limit` full) it is a
+    real throttle and gets the long pause."""
+
+    base_pause: float = 1.0
+    max_pause: float = 16.0
+    throttle_after: int = 3
+    memory_seconds: float = 60.0
+    near_limit: float = 0.9
 
 
 class _WindowState:
@@ -90,6 +109,8 @@ class RateBudget:
         max_concurrency: int | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        unpredicted: Unpredicted429 | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         names = [w.name for w in windows]
         if len(names) != len(set(names)):
@@ -103,6 +124,11 @@ class RateBudget:
         self._lock = asyncio.Lock()
         self._paused_until = float("-inf")
         self.waited = 0.0  # total seconds spent waiting for room (for tests and metrics)
+        self.unpredicted = unpredicted or Unpredicted429()
+        self._rng = rng or random.Random()
+        self._recent_429s: deque[float] = deque()
+        self.throttled = 0  # 429s answered to requests of this budget (for metrics)
+        self.long_pauses = 0  # of which were treated as a real throttle
 
     @property
     def windows(self) -> tuple[Window, ...]:
@@ -139,6 +165,31 @@ class RateBudget:
         """Block every new request for `seconds` from now (after a 429)."""
         if seconds > 0:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def near_limit(self) -> bool:
+        """Whether a window is (nearly) full: a 429 now is one the budget predicted."""
+        now = self._clock()
+        for state in self._windows.values():
+            state.expire(now)
+            if state.used >= state.window.max_requests * self.unpredicted.near_limit:
+                return True
+        return False
+
+    def pause_after_429(self, long_pause: float, *, predicted: bool | None = None) -> float:
+        """Seconds to pause after a 429 without Retry-After (see the module doc); `predicted`
+        overrides `near_limit()` (e.g. when another budget of the request is full)."""
+        rule = self.unpredicted
+        now = self._clock()
+        while self._recent_429s and self._recent_429s[0] <= now - rule.memory_seconds:
+            self._recent_429s.popleft()
+        self._recent_429s.append(now)
+        repeats = len(self._recent_429s)
+        at_limit = self.near_limit() if predicted is None else predicted
+        if at_limit or repeats >= rule.throttle_after:
+            self.long_pauses += 1
+            return long_pause
+        cap = min(rule.max_pause, rule.base_pause * 2.0 ** (repeats - 1), long_pause)
+        return self._rng.uniform(cap / 2, cap)
 
     def observe(self, remaining: int | None, window_name: str) -> None:
         """Tighten a window from a rate-limit header that says `remaining` are left."""

@@ -6,7 +6,9 @@ the `RateBudget`, puts the current bearer token on a freshly built request and s
 * the connector's `classify(response)` turns a response into a `SyncError` (or None);
 * a 401 (`AuthenticationError` with status 401) → `tokens.invalidate()` and one more try
   with a fresh token, not counted as an attempt; a second 401 propagates;
-* a 429 → `budget.penalize(retry_after)` so every request of the connection pauses;
+* a 429 → `budget.penalize(retry_after)` so every request of the connection pauses; a 429
+  without Retry-After pauses for `RateBudget.pause_after_429(default_retry_after)`: the
+  long default only for a real throttle, a short growing one for an unpredicted 429;
 * `TransientError`s are retried by `call_with_retries`; anything else propagates.
 """
 
@@ -116,7 +118,9 @@ async def send(
             observe=observe,
         )
 
-    return await call_with_retries(once, policy, sleep=sleep, on_retry=on_retry)
+    key = (params or {}).get("requestid")
+    label = f"{method} {httpx.URL(url).path}" + (f" idempotency_key={key}" if key else "")
+    return await call_with_retries(once, policy, sleep=sleep, on_retry=on_retry, label=label)
 
 
 async def _attempt(
@@ -153,12 +157,23 @@ async def _attempt(
             if error.retry_after is None:
                 error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if error.status == 429 or error.category is ErrorCategory.RATE_LIMITED:
-                if error.retry_after is None:
-                    error.retry_after = default_retry_after
+                if budgets:
+                    budgets[0].throttled += 1
+                if error.retry_after is None and default_retry_after is not None:
+                    error.retry_after = _pause_after_429(budgets, default_retry_after)
                 if error.retry_after is not None:
                     for budget in budgets:
                         budget.penalize(error.retry_after)
         raise error
+
+
+def _pause_after_429(budgets: tuple[RateBudget, ...], long_pause: float) -> float:
+    """The pause after a 429 without Retry-After, decided by the first budget; predicted
+    when any budget of the request is (nearly) full."""
+    if not budgets:
+        return long_pause
+    predicted = any(budget.near_limit() for budget in budgets)
+    return budgets[0].pause_after_429(long_pause, predicted=predicted)
 
 
 async def _send_once(

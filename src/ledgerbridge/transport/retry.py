@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import TypeVar
 from ledgerbridge.sync.errors import TransientError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 OnRetry = Callable[[int, TransientError, float], Awaitable[None] | None]
@@ -62,11 +64,13 @@ async def call_with_retries(
     *,
     sleep: Sleep = asyncio.sleep,
     on_retry: OnRetry | None = None,
+    label: str | None = None,
 ) -> T:
     """Await `fn()`; on a `TransientError`, wait `policy.delay(...)` and call it again.
 
     Any other exception propagates at once. `on_retry(attempt, error, delay)` (sync or
-    async) is called before each pause, e.g. to log or to re-read a SyncToken.
+    async) is called before each pause, e.g. to re-read a SyncToken. Each retry is logged
+    (one line, key=value): `label` names the request (method, path, idempotency key).
     """
     attempt = 0
     while True:
@@ -79,6 +83,14 @@ async def call_with_retries(
             if error.retry_after is not None and error.retry_after > policy.max_retry_after:
                 raise
             pause = policy.delay(attempt, error.retry_after)
+            log.info(
+                "event=retry request=%r attempt=%d pause_s=%.3f category=%s status=%s",
+                label or "?",
+                attempt,
+                pause,
+                error.category.value,
+                error.status,
+            )
             if on_retry is not None:
                 result = on_retry(attempt, error, pause)
                 if inspect.isawaitable(result):

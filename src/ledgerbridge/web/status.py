@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledgerbridge.store import RecordStatus, Store
+from ledgerbridge.store import RecordStatus, Store, retries
 from ledgerbridge.sync.errors import ErrorCategory
 
 COUNTED = (RecordStatus.SYNCED, RecordStatus.FAILED, RecordStatus.EXCLUDED)
@@ -25,6 +25,19 @@ def _category(value: str | None) -> dict[str, str] | None:
     }
 
 
+def _retry(entry: retries.ScheduledRecord | None) -> dict[str, Any]:
+    """A failure's retry schedule: failures in a row, the next attempt (None: it waits for
+    a change, a linked dependency or a retry on request), whether it needs attention."""
+    if entry is None:
+        return {"retries": 0, "next_attempt_at": None, "needs_attention": False}
+    at = entry.next_attempt_at
+    return {
+        "retries": entry.retries,
+        "next_attempt_at": at.isoformat() if at is not None else None,
+        "needs_attention": entry.needs_attention,
+    }
+
+
 def status_summary(store: Store, failures: int = 10) -> dict[str, Any]:
     """Per connection: status, counts per object type, and the latest failures explained."""
     result: list[dict[str, Any]] = []
@@ -36,6 +49,8 @@ def status_summary(store: Store, failures: int = 10) -> dict[str, Any]:
                 for object_type, by_status in sorted(counts.items())
             }
             latest = tx.list_records(connection.id, status=RecordStatus.FAILED, limit=failures)
+            keys = [(r.object_type, r.side, r.record_id) for r in latest]
+            schedule = retries.schedules_for(tx, connection.id, keys)
             result.append(
                 {
                     "id": connection.id,
@@ -50,6 +65,7 @@ def status_summary(store: Store, failures: int = 10) -> dict[str, Any]:
                         status.value: sum(o[status.value] for o in objects.values())
                         for status in COUNTED
                     },
+                    "needs_attention": retries.needs_attention(tx, connection.id),
                     "failures": [
                         {
                             "object_type": r.object_type,
@@ -60,6 +76,7 @@ def status_summary(store: Store, failures: int = 10) -> dict[str, Any]:
                             "attempts": r.attempts,
                             "last_attempt_at": r.last_attempt_at.isoformat(),
                             "category": _category(r.error_category),
+                            **_retry(schedule.get((r.object_type, r.side, r.record_id))),
                         }
                         for r in latest
                     ],

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from ledgerbridge.domain import RecordRef
+import dataclasses
+from decimal import Decimal
+from typing import Any
+
+from ledgerbridge.domain import Discount, InvoiceStatus, RecordRef, System
 from ledgerbridge.sync.defaults import wizard_defaults
 from ledgerbridge.sync.mapping import snapshot
 from ledgerbridge.sync.model import Link, RefIndex, SideRecord
@@ -188,8 +192,103 @@ def test_report_as_dict_and_show() -> None:
             "key": "zed@x.io",
             "counterparts": [],
             "note": None,
+            "action": data["unlinked"][0]["action"],
         }
     ]
+    assert "ledgerbridge backfill --object contacts" in data["unlinked"][0]["action"]
+    assert data["fields"][0]["action"].startswith("edit First name in HubSpot or QuickBooks")
     assert show(None) == "—" and show("x") == "x"
     assert show([{"a": "1"}]) == '[{"a":"1"}]'
     assert RecordRef(H, "1") == hs.ref
+
+
+# ---- only what the rules keep equal, each with its fix (issue 19, finding 2) ----
+
+INVOICE_REFS = RefIndex(contacts={"c1": "q1"})
+
+
+def invoice_pair(
+    origin: System, *, hs_number: str, qbo_number: str, **qbo: Any
+) -> tuple[Link, SideRecord, SideRecord]:
+    hs = invoice(H, "10", customer_id="c1", number=hs_number, source=origin)
+    qb = invoice(Q, "20", customer_id="q1", number=qbo_number, source=origin, **qbo)
+    base = dict(snapshot(INVOICES, hs, INVOICE_REFS))
+    link = link_for(INVOICES.object_pair, hs, qb, base, origin=origin, refs=INVOICE_REFS)
+    return link, hs, qb
+
+
+def test_an_invoice_from_qbo_keeps_hubspots_own_number_without_drift() -> None:
+    link, hs, qb = invoice_pair(Q, hs_number="INV-1085", qbo_number="1001")
+    report = reconcile(INVOICES, [link], [hs], [qb], INVOICE_REFS)
+    assert report.count == 0, report.as_dict()
+    # matched by key (no origin on the link): the invoice's own source says where it began
+    unknown = dataclasses.replace(link, origin=None)
+    assert reconcile(INVOICES, [unknown], [hs], [qb], INVOICE_REFS).count == 0
+
+
+def test_a_hubspot_invoice_renumbered_in_qbo_is_drift_with_its_fix() -> None:
+    link, hs, qb = invoice_pair(H, hs_number="INV-7", qbo_number="9999")
+    report = reconcile(INVOICES, [link], [hs], [qb], INVOICE_REFS)
+    assert report.fields == (FieldDrift("10", "20", "number", "INV-7", "9999"),)
+    action = report.fields[0].action
+    assert "QuickBooks back to 'INV-7'" in action and "HubSpot to QuickBooks" in action
+
+
+def test_a_voided_invoice_is_not_compared_on_the_amounts_qbo_zeroes() -> None:
+    hs = invoice(H, "10", customer_id="c1", status=InvoiceStatus.VOIDED, source=H)
+    qb = invoice(Q, "20", customer_id="q1", status=InvoiceStatus.VOIDED, lines=((None, "1", "0"),))
+    discounted = dataclasses.replace(
+        hs, domain=dataclasses.replace(hs.domain, discount=Discount.percent(Decimal("10")))
+    )
+    base = dict(snapshot(INVOICES, discounted, INVOICE_REFS))
+    link = link_for(INVOICES.object_pair, discounted, qb, base, origin=H, refs=INVOICE_REFS)
+    report = reconcile(INVOICES, [link], [discounted], [qb], INVOICE_REFS)
+    assert report.count == 0, report.as_dict()
+
+
+def test_a_hubspot_void_not_made_in_qbo_is_drift_with_its_fix() -> None:
+    rule = INVOICES.model_copy(update={"direction": Direction.HUBSPOT_TO_QBO})
+    hs = invoice(H, "10", customer_id="c1", status=InvoiceStatus.VOIDED)
+    qb = invoice(Q, "20", customer_id="q1")
+    link = link_for(rule.object_pair, hs, qb, {}, origin=H, refs=INVOICE_REFS, rule=rule)
+    (drift,) = reconcile(rule, [link], [hs], [qb], INVOICE_REFS).fields
+    assert (drift.field, drift.hubspot_value, drift.qbo_value) == ("status", "voided", "open")
+    assert drift.action.startswith("void the invoice in QuickBooks")
+    # a paid / open difference is not copied from HubSpot to QuickBooks: not drift
+    paid = invoice(H, "10", customer_id="c1", status=InvoiceStatus.PAID)
+    assert reconcile(rule, [link], [paid], [qb], INVOICE_REFS).fields == ()
+
+
+def test_fields_no_side_flows_from_are_not_compared() -> None:
+    rule = PRODUCTS.model_copy(update={"direction": Direction.QBO_TO_HUBSPOT})
+    name = next(m for m in rule.mappings if m.name == "name")
+    one_way = rule.model_copy(
+        update={
+            "mappings": tuple(
+                m.model_copy(update={"read_only_on": H}) if m is name else m for m in rule.mappings
+            )
+        }
+    )
+    hs, qb = product("1", "S-1", "Hub name"), item("7", "S-1", "QBO name")
+    link = linked(one_way, hs, qb)
+    assert reconcile(one_way, [link], [hs], [qb], NONE).count == 0
+    (drift,) = reconcile(rule, [linked(rule, hs, qb)], [hs], [qb], NONE).fields
+    assert "HubSpot back to 'QBO name'" in drift.action
+
+
+def test_a_voided_invoice_never_synced_is_not_missing() -> None:
+    voided = invoice(H, "10", customer_id="c1", status=InvoiceStatus.VOIDED)
+    report = reconcile(INVOICES, [], [voided], [], INVOICE_REFS)
+    assert report.unlinked == ()
+
+
+def test_every_reported_difference_says_what_fixes_it() -> None:
+    a_hs, a_qb = contact("1", "a@x.io", "Ann"), customer("7", "a@x.io", "Anne")
+    b_hs, b_qb = contact("2", "b@x.io"), customer("8", "b@x.io")
+    links = [linked(CONTACTS, a_hs, customer("7", "a@x.io", "Ann")), linked(CONTACTS, b_hs, b_qb)]
+    extra = [customer("9", "z@x.io"), customer("10", "b@x.io"), contact("3", "m@x.io")]
+    archived = contact("2", "b@x.io", deleted=True)
+    report = reconcile(CONTACTS, links, [a_hs, archived, extra[2]], [a_qb, b_qb, *extra[:2]], NONE)
+    entries = [*report.fields, *report.unlinked, *report.gone]
+    assert len(entries) == report.count >= 4
+    assert all(entry.action for entry in entries)

@@ -16,7 +16,7 @@ import itertools
 import os
 from typing import Any
 
-from hypothesis import Phase, settings
+from hypothesis import Phase
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -52,6 +52,7 @@ from ledgerbridge.sync.rules import (
     ObjectPair,
     SyncRule,
 )
+from tests.support.profiles import machine_settings
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -330,11 +331,10 @@ class SyncMachine(RuleBasedStateMachine):
                     raise AssertionError(f"{name} differs: {snaps}")
 
 
-SyncMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("SYNC_MACHINE_EXAMPLES", "200")),
+SyncMachine.TestCase.settings = machine_settings(
+    int(os.environ.get("SYNC_MACHINE_EXAMPLES", "200")),
     stateful_step_count=40,
     deadline=None,
-    derandomize=True,
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
     if os.environ.get("NO_SHRINK")
     else list(Phase),

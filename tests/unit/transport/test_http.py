@@ -143,8 +143,10 @@ async def test_a_429_penalizes_the_budget_for_retry_after() -> None:
 
 
 async def test_a_429_without_retry_after_uses_the_default_pause() -> None:
+    """A 429 the budget predicted (its window is nearly full) is a real throttle."""
     time = FakeTime()
-    budget = RateBudget(clock=time.clock, sleep=time.sleep)
+    budget = RateBudget([Window(10, 60.0, "minute")], clock=time.clock, sleep=time.sleep)
+    budget.observe(1, "minute")  # the server says 1 request is left
     script = Script(httpx.Response(429), httpx.Response(200))
     await send(
         client(script),

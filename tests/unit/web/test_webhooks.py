@@ -339,3 +339,21 @@ def test_objects_no_rule_syncs_wake_nothing_and_unknown_ones_wake_every_rule() -
     assert pairs_of(["contacts", "companies"], HUBSPOT_PAIRS) is None
     assert pairs_of([None], HUBSPOT_PAIRS) is None
     assert pairs_of(["Invoice", "Payment"], QBO_PAIRS) == {ObjectPair.INVOICES_INVOICES}
+
+
+# -- Nesting depth (issue 19, finding 5) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("opening", [b"[", b'{"a":'])
+@pytest.mark.parametrize("endpoint", ["/webhooks/hubspot", "/webhooks/qbo"])
+async def test_a_signed_deeply_nested_body_gets_400_and_changes_nothing(
+    client: httpx.AsyncClient, store: Store, woken: Woken, endpoint: str, opening: bytes
+) -> None:
+    """100,000 nested brackets used to overflow the JSON parser's recursion: a 500."""
+    before = snapshot(store)
+    body = opening * 100_000
+    headers = hubspot_headers(body) if endpoint.endswith("hubspot") else qbo_headers(body)
+    response = await client.post(endpoint, content=body, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["message"] == "malformed webhook body"
+    assert woken == [] and snapshot(store) == before
