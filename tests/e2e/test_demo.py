@@ -249,7 +249,14 @@ def test_demo_syncs_invoices_both_ways_and_a_qbo_payment_marks_hubspot_paid(
                 return invoice
         return None
 
-    synced = wait_for(hubspot_invoice, what="the QBO invoice in HubSpot", process=demo.process)
+    def billed() -> dict[str, Any] | None:
+        # The engine creates the invoice, then its line items (HubSpot computes the billed
+        # amount from them): wait for both, not only for the invoice to exist.
+        invoice = hubspot_invoice()
+        amount = invoice["properties"].get("hs_amount_billed") if invoice else None
+        return invoice if amount and Decimal(amount) == Decimal("200") else None
+
+    synced = wait_for(billed, what="the QBO invoice in HubSpot, billed 200", process=demo.process)
     assert Decimal(synced["properties"]["hs_amount_billed"]) == Decimal("200")
 
     # 2. A payment recorded in QBO marks the HubSpot invoice paid.

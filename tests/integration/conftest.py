@@ -63,6 +63,7 @@ def configured_sandboxes(
                 hubspot_base_url=hs_url,
                 qbo_base_url=qbo_url,
                 qbo_realm_id=DEFAULT_REALM,
+                hubspot_portal_id=str(HubSpotSandboxConfig().portal_id),
                 options=sandbox_options("sandbox"),
             )
             for rule in rules:

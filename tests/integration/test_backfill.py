@@ -255,7 +255,8 @@ def test_R_INV_3_backfill_command(configured: tuple[str, str]) -> None:
     assert _customers(qbo_url) == ["ann@x.io", "bob@x.io"]
 
     wrong = runner.invoke(app, ["backfill", "--object", "products", "--since", "2000-01-01"])
-    assert wrong.exit_code == 2 and "no products_items rule" in wrong.output
+    assert wrong.exit_code == 2 and "there is no product sync rule" in wrong.output
+    assert "run `ledgerbridge rules setup`" in wrong.output
 
 
 async def test_R_INV_3_backfill_invoices_links_existing_and_creates_the_rest(lab: Lab) -> None:

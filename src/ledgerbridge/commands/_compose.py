@@ -1,6 +1,6 @@
 """What `run` and `demo` both start: the engine runner, the embedded runtime that decides
 when a connection syncs, and the web app with the webhooks, the HubSpot workflow
-actions and the Prometheus `/metrics` in, over one store."""
+actions, the rules API (`web.api_rules`) and the Prometheus `/metrics` in, over one store."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ledgerbridge.runtime.workflow_actions import wire_actions
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
 from ledgerbridge.store.directory import StoreDirectory
+from ledgerbridge.web.api_rules import rules_router, settings_accounts
 from ledgerbridge.web.app import create_web_app
 from ledgerbridge.web.metrics import Metrics, metrics_router
 from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
@@ -58,6 +59,6 @@ def compose(
     actions = wire_actions(
         store, settings, runtime, secrets.hubspot_client_secret, public_url=public_url
     )
-    return Stack(
-        runner, runtime, create_web_app(store, routers=[router, actions, metrics_router(metrics)])
-    )
+    rules_api = rules_router(store, settings_accounts(store, settings))
+    routers = [router, actions, rules_api, metrics_router(metrics)]
+    return Stack(runner, runtime, create_web_app(store, routers=routers))

@@ -144,8 +144,8 @@ class Demo:
 
 def ensure_demo_connection(store: Store, hubspot_url: str, qbo_url: str, portal_id: str) -> int:
     """The store's first connection; when there is none, create the demo's (static-token
-    sandbox connection with `demo_rules()`)."""
-    from ledgerbridge.store.state import save_rule
+    sandbox connection with `demo_rules()`, saved through the rules service)."""
+    from ledgerbridge.operations.rules import ChangeSource, RulesService
 
     with store.begin() as tx:
         existing = tx.list_connections()
@@ -159,8 +159,7 @@ def ensure_demo_connection(store: Store, hubspot_url: str, qbo_url: str, portal_
             qbo_realm_id=DEMO_REALM,
             options=sandbox_options(DEMO_TOKEN),
         )
-        for rule in demo_rules():
-            save_rule(tx, cid, rule)
+    asyncio.run(RulesService(store, cid).save(demo_rules(), ChangeSource.DEMO))
     return cid
 
 

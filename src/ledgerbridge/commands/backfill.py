@@ -56,10 +56,13 @@ async def run(
     """Backfill a stored connection (the first one when `connection_id` is None): one
     object, or every object whose rule is on (`name` "all")."""
     from ledgerbridge.domain import System
-    from ledgerbridge.operations.backfill import backfill_all
+    from ledgerbridge.operations.backfill import OBJECTS, backfill_all
+    from ledgerbridge.operations.rules.service import require_rules
     from ledgerbridge.runtime.connection import open_engine, pick_connection
 
     chosen = pick_connection(store, connection_id)
+    pair = None if name == ObjectName.all.value else OBJECTS.get(name)
+    require_rules(store, chosen, pair)
     async with open_engine(store, settings, chosen) as engine:
         return await backfill_all(
             store,

@@ -14,6 +14,19 @@ class Service(StrEnum):
     qbo = "qbo"
 
 
+def next_step(status_detail: str | None, has_rules: bool) -> str:
+    """What `connect` prints last: what is missing, or the next command to run."""
+    if status_detail:
+        return status_detail[:1].upper() + status_detail[1:] + "."
+    if has_rules:
+        return "Both services are connected: `ledgerbridge run` syncs them."
+    return (
+        "Both services are connected. Next step: `ledgerbridge rules setup` chooses what "
+        "syncs (or `ledgerbridge rules setup --defaults --yes` for HubSpot's defaults); "
+        "then `ledgerbridge run`."
+    )
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def connect(
@@ -76,6 +89,7 @@ def register(app: typer.Typer) -> None:
             )
             with store.begin() as tx:
                 row = tx.get_connection(cid)
+                has_rules = any(r.enabled for r in tx.list_rules(cid))
         except LedgerbridgeError:
             raise  # rendered by the command line: `error: <what> — <fix>`, exit 2
         except Exception as exc:
@@ -86,7 +100,4 @@ def register(app: typer.Typer) -> None:
         assert row is not None
         account = row.hubspot_portal_id if system is System.HUBSPOT else row.qbo_realm_id
         typer.echo(f"Connected {service.value} account {account} to connection {cid}.", err=True)
-        if row.status_detail:
-            typer.echo(row.status_detail[:1].upper() + row.status_detail[1:] + ".", err=True)
-        else:
-            typer.echo("Both services are connected: `ledgerbridge run` syncs them.", err=True)
+        typer.echo(next_step(row.status_detail, has_rules), err=True)

@@ -32,10 +32,13 @@ def register(app: typer.Typer) -> None:
 
         from ledgerbridge.commands._tables import dry_run_table
         from ledgerbridge.operations import dryrun
+        from ledgerbridge.operations.rules.service import require_rules
+        from ledgerbridge.runtime.connection import pick_connection
         from ledgerbridge.sync.rules import ObjectPair
 
         pair = ObjectPair(rule.value) if rule else None
         with configured_store(config) as (settings, store):
+            require_rules(store, pick_connection(store, connection), pair)
             report = asyncio.run(
                 dryrun.preview(store, settings, connection_id=connection, pair=pair)
             )

@@ -1,7 +1,7 @@
 """`ledgerbridge reconcile`: report where HubSpot and QuickBooks disagree (R-BEY-2).
 
-Exit codes: 0 no drift, 1 drift found, 2 an error (no settings, no connection, a rule
-whose records could not be read). Nothing is written.
+Exit codes: 0 no drift, 1 drift found, 2 an error (no settings, no connection, no rule
+turned on — nothing checked —, a rule whose records could not be read). Nothing is written.
 """
 
 from __future__ import annotations
@@ -37,16 +37,26 @@ def register(app: typer.Typer) -> None:
 
         from ledgerbridge.commands._tables import reconcile_table
         from ledgerbridge.operations import reconcile as runtime
+        from ledgerbridge.operations.rules.service import require_rules
+        from ledgerbridge.runtime.connection import pick_connection
         from ledgerbridge.sync.rules import ObjectPair
 
         pair = ObjectPair(rule.value) if rule else None
         with configured_store(config) as (settings, store):
+            require_rules(store, pick_connection(store, connection), pair, must_be_on=False)
             report = asyncio.run(runtime.run(store, settings, connection_id=connection, pair=pair))
         if as_json:
             typer.echo(runtime.as_json(report))
         else:
             Console(width=200).print(reconcile_table(report))
         if report.errors:
+            raise typer.Exit(code=2)
+        if not report.pairs:
+            typer.echo(
+                "error: nothing was checked (no rule is turned on) — run "
+                "`ledgerbridge rules setup` to choose what syncs",
+                err=True,
+            )
             raise typer.Exit(code=2)
         if report.drift:
             raise typer.Exit(code=1)

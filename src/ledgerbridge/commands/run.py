@@ -10,12 +10,27 @@ import typer
 
 if TYPE_CHECKING:
     from ledgerbridge.settings import Settings
+    from ledgerbridge.store import Store
     from ledgerbridge.store.rows import ConnectionRow
     from ledgerbridge.web.webhooks import WebhookSecrets
 
 NOTHING_CONFIGURED = "no connection is set up yet"
 PORT_SETTING = "`port` in ledgerbridge.toml or LEDGERBRIDGE_PORT"
 RECONNECT = "run `ledgerbridge connect hubspot` and `ledgerbridge connect qbo` to (re)connect"
+
+
+def _note_missing_rules(store: Store, connection_ids: list[int]) -> None:
+    """Say which connections sync nothing yet, and the command that fixes it."""
+    from ledgerbridge.operations.rules.service import NoRuleError, require_rules
+
+    for cid in connection_ids:
+        try:
+            require_rules(store, cid)
+        except NoRuleError as exc:
+            typer.echo(
+                f"note: {exc.what} — {exc.fix}; the running engine uses new rules at its next pass",
+                err=True,
+            )
 
 
 def register(app: typer.Typer) -> None:
@@ -67,6 +82,7 @@ def register(app: typer.Typer) -> None:
             if not active:
                 raise NoConnectionError("no connection is active", fix=RECONNECT)
             ensure_port_free(settings.host, settings.port, PORT_SETTING)
+            _note_missing_rules(store, [c.id for c in active])
             secrets = WebhookSecrets(
                 settings.hubspot.client_secret, settings.qbo.webhook_verifier_token
             )

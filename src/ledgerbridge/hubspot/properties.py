@@ -65,6 +65,11 @@ class PropertiesMixin:
         result: dict[str, Any] = existing
         return result
 
+    async def list_properties(self, obj: str) -> list[dict[str, Any]]:
+        """Every property definition of `obj` (HubSpot's and the portal's custom ones)."""
+        body = await self._call("GET", f"/crm/v3/properties/{object_type(obj)}")
+        return [p for p in body.get("results", []) if isinstance(p, dict)]
+
     async def ensure_unique_property(self, obj: str) -> dict[str, Any]:
         """Our unique-value property that holds the QuickBooks id, on `obj`."""
         return await self.ensure_property(

@@ -197,6 +197,24 @@ workflow_runs = Table(
 """One row per HubSpot workflow action execution (R-WF): a re-delivered execution (same
 callbackId) finds its row and never runs twice."""
 
+rule_changes = Table(
+    "rule_changes",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column(
+        "connection_id", Integer, ForeignKey("connections.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("at", UTCDateTime, nullable=False),
+    Column("object_pair", String(32), nullable=False),
+    # Where the change came from: cli, file, api, dashboard, demo.
+    Column("source", String(16), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("before", JsonType),
+    Column("after", JsonType),
+    Index(None, "connection_id", "at"),
+)
+"""Every change of a sync rule (R-CON-4…7 history): when, what, from where."""
+
 connection_passes = Table(
     "connection_passes",
     metadata,

@@ -238,7 +238,7 @@ def _rule_set_errors(
         errors.append(f"There is already a {_PAIR_NAMES[rule.object_pair]} rule; edit that one.")
     if rule.object_pair is ObjectPair.INVOICES_INVOICES:
         for needed in (ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS):
-            if not any(r.object_pair is needed and r.enabled for r in others):
+            if rule.enabled and not any(r.object_pair is needed and r.enabled for r in others):
                 errors.append(
                     f"Set up {_PAIR_NAMES[needed]} before invoice sync: invoices need their "
                     "contacts and products in both systems."

@@ -39,7 +39,8 @@ def _retry(entry: retries.ScheduledRecord | None) -> dict[str, Any]:
 
 
 def status_summary(store: Store, failures: int = 10) -> dict[str, Any]:
-    """Per connection: status, counts per object type, and the latest failures explained."""
+    """Per connection: status, counts per object type, the latest failures explained and
+    the latest excluded records with the filter that excluded each."""
     result: list[dict[str, Any]] = []
     with store.begin() as tx:
         for connection in tx.list_connections():
@@ -49,6 +50,7 @@ def status_summary(store: Store, failures: int = 10) -> dict[str, Any]:
                 for object_type, by_status in sorted(counts.items())
             }
             latest = tx.list_records(connection.id, status=RecordStatus.FAILED, limit=failures)
+            excluded = tx.list_records(connection.id, status=RecordStatus.EXCLUDED, limit=failures)
             keys = [(r.object_type, r.side, r.record_id) for r in latest]
             schedule = retries.schedules_for(tx, connection.id, keys)
             result.append(
@@ -79,6 +81,18 @@ def status_summary(store: Store, failures: int = 10) -> dict[str, Any]:
                             **_retry(schedule.get((r.object_type, r.side, r.record_id))),
                         }
                         for r in latest
+                    ],
+                    # Which filter holds each record back (R-CON-7).
+                    "excluded": [
+                        {
+                            "object_type": r.object_type,
+                            "side": r.side,
+                            "record_id": r.record_id,
+                            "label": r.label,
+                            "excluded_by": r.excluded_by,
+                            "last_attempt_at": r.last_attempt_at.isoformat(),
+                        }
+                        for r in excluded
                     ],
                 }
             )

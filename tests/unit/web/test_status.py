@@ -66,6 +66,8 @@ async def test_api_status_counts_and_explains_failures(client: httpx.AsyncClient
     assert failure["label"] == "jane@acme.test"
     assert failure["category"]["title"] == "Display name is a duplicate"
     assert "disambiguate" in failure["category"]["fix"]
+    (excluded,) = connection["excluded"]  # which filter holds the record back (R-CON-7)
+    assert (excluded["record_id"], excluded["excluded_by"]) == ("9", "status is draft")
 
 
 async def test_status_page_shows_counts_and_the_fix(client: httpx.AsyncClient) -> None:
@@ -76,4 +78,5 @@ async def test_status_page_shows_counts_and_the_fix(client: httpx.AsyncClient) -
     assert "jane@acme.test" in page
     assert "close the books" in page  # R-INV-12 set-up warnings are shown
     assert "Duplicate Name Exists Error (6240)" in page
+    assert "Excluded by the filter" in page and "status is draft" in page
     assert (await client.get("/healthz")).json()["status"] == "ok"

@@ -22,6 +22,7 @@ from ledgerbridge.runtime.workflow_actions import register_at_start, wire_action
 from ledgerbridge.serving import Served, serve_all
 from ledgerbridge.settings import Settings
 from ledgerbridge.store.directory import StoreDirectory
+from ledgerbridge.web.api_rules import rules_router, settings_accounts
 from ledgerbridge.web.app import create_web_app
 from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 
@@ -37,7 +38,8 @@ class PassesElsewhere:
 
 
 def web_app(queue: Queue, secrets: WebhookSecrets, public_url: str | None = None) -> FastAPI:
-    """The web app of the distributed runtime over `queue`'s store."""
+    """The web app of the distributed runtime over `queue`'s store: the embedded runtime's,
+    but its webhooks queue passes, and no `/metrics` (the passes run in the workers)."""
     directory = StoreDirectory(queue.store)
     router = webhook_router(directory=directory, wake=queue.deferrer.wake, secrets=secrets)
     actions = wire_actions(
@@ -47,7 +49,8 @@ def web_app(queue: Queue, secrets: WebhookSecrets, public_url: str | None = None
         secrets.hubspot_client_secret,
         public_url=public_url,
     )
-    return create_web_app(queue.store, routers=[router, actions])
+    rules_api = rules_router(queue.store, settings_accounts(queue.store, queue.settings))
+    return create_web_app(queue.store, routers=[router, actions, rules_api])
 
 
 async def serve_web(

@@ -55,6 +55,9 @@ class CompanySettings(BaseModel):
     revenue_recognition: bool = False
     multi_currency: bool = False
     home_currency: str = "USD"
+    # Names of the sales-form custom fields (String, at most 3: API-NOTES C8), in
+    # Preferences.SalesFormsPrefs.CustomField as SalesCustomName1..3.
+    custom_fields: list[str] = Field(default_factory=list, max_length=3)
     # Chart of accounts: (Name, AccountType, AccountSubType). None means the default chart.
     accounts: list[tuple[str, str, str]] | None = None
 

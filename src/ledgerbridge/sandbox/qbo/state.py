@@ -236,6 +236,20 @@ def _company_records(realm: RealmState, now: datetime) -> None:
     realm.table("Preferences")["1"] = preferences_body(settings, "0", meta)
 
 
+def custom_field_prefs(names: list[str]) -> list[Obj]:
+    """QBO's shape of the sales-form custom field definitions: one group of the "use"
+    flags, one of the names (`SalesFormsPrefs.SalesCustomName<n>`)."""
+    flags = [
+        {"Name": f"SalesFormsPrefs.UseSalesCustom{i}", "Type": "BooleanType", "BooleanValue": True}
+        for i, _ in enumerate(names, 1)
+    ]
+    labels = [
+        {"Name": f"SalesFormsPrefs.SalesCustomName{i}", "Type": "StringType", "StringValue": name}
+        for i, name in enumerate(names, 1)
+    ]
+    return [{"CustomField": flags}, {"CustomField": labels}] if names else []
+
+
 def preferences_body(settings: CompanySettings, sync_token: str, meta: Obj) -> Obj:
     return {
         "Id": "1",
@@ -245,6 +259,7 @@ def preferences_body(settings: CompanySettings, sync_token: str, meta: Obj) -> O
             "AllowDeposit": True,
             "AllowDiscount": True,
             "DefaultDiscountAccount": "3",
+            "CustomField": custom_field_prefs(settings.custom_fields),
         },
         "CurrencyPrefs": {
             "MultiCurrencyEnabled": settings.multi_currency,

@@ -1,7 +1,7 @@
 """distributed runtime: per-connection pass generations and shared rate budgets
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0004
 Create Date: 2026-12-05
 
 The procrastinate job queue has its own schema, applied by procrastinate's schema
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0007"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
