@@ -59,6 +59,9 @@ class DistributedSettings(BaseModel):
     """A webhook's pass is queued this long after it: a burst of webhooks is one pass."""
     stalled_after_seconds: float = 30.0
     """A worker silent (no heartbeat) this long is dead: its jobs are queued again."""
+    poll: bool = True
+    """Queue a pass of every connection every `poll_interval_seconds` (off: passes only
+    when webhooks ask, e.g. while testing)."""
     kept_connections: int = 200
     """Connections a worker keeps open between passes (clients, budgets, tokens)."""
 

@@ -224,12 +224,14 @@ def register_tasks(app: App, settings: Settings) -> None:
             await asyncio.to_thread(ctx.locks.release, connection_id)
         return "reconciled"
 
-    @app.periodic(cron=cron_every(settings.poll_interval_seconds), periodic_id="poll")
     @app.task(name=POLL_ALL, pass_context=True)
     async def poll_all(context: JobContext, timestamp: int) -> int:
         ctx = _context(context)
         ids = await asyncio.to_thread(active_ids, ctx.store)
         return await ctx.deferrer.request_all(ids)
+
+    if settings.distributed.poll:
+        app.periodic(cron=cron_every(settings.poll_interval_seconds), periodic_id="poll")(poll_all)
 
     @app.periodic(cron=settings.distributed.reconcile_cron, periodic_id="daily")
     @app.task(name=RECONCILE_ALL, pass_context=True)
