@@ -14,7 +14,14 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -88,6 +95,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8700
     poll_interval_seconds: float = 60.0
+    # How long a call to HubSpot or QBO may take before the engine gives up and retries it
+    # (with the same idempotency key).
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
     # The URL HubSpot reaches this service at (workflow action URLs are
     # `{public_url}/actions/hubspot/{action}`); default http://{host}:{port}.
     public_url: str | None = None

@@ -318,6 +318,8 @@ def parse_execution(body: bytes) -> ExecutionRequest:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidExecution(f"the body is not JSON: {exc}") from exc
+    except RecursionError as exc:  # nested deeper than the parser goes: not a real request
+        raise InvalidExecution("the body's JSON is nested too deeply") from exc
     if not isinstance(data, Mapping):
         raise InvalidExecution("an execution request is a JSON object")
     callback_id = data.get("callbackId")

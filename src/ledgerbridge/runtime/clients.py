@@ -127,16 +127,17 @@ def build_clients(
     settings: Settings,
     store: Store,
     http: HttpClient | None = None,
-    timeout: float = 30.0,
+    timeout: float | None = None,
 ) -> ConnectionClients:
-    """`HubSpotClient` and `QboClient` for a stored connection (close with `aclose()`)."""
+    """`HubSpotClient` and `QboClient` for a stored connection (close with `aclose()`); the
+    HTTP timeout is `timeout`, else `settings.http_timeout_seconds`."""
     if not connection.qbo_realm_id:
         raise ValueError(f"connection {connection.id} has no QBO company (realm id) yet")
     if static_token(connection.options) is None:
         for system in (System.HUBSPOT, System.QUICKBOOKS):
             _oauth_client(system, settings)  # fail before opening anything
     own = http is None
-    client = http or new_http_client(timeout=timeout)
+    client = http or new_http_client(timeout=timeout or settings.http_timeout_seconds)
     hubspot = HubSpotClient(
         client,
         token_provider(connection, System.HUBSPOT, settings=settings, store=store, http=client),
