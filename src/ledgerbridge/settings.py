@@ -12,8 +12,16 @@ import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -68,6 +76,31 @@ class NotificationSettings(BaseModel):
         return self.webhook_url is not None or (self.smtp_host is not None and bool(self.smtp_to))
 
 
+class DistributedSettings(BaseModel):
+    """The distributed runtime (`runtime = "distributed"`): procrastinate workers on PostgreSQL."""
+
+    concurrency: int = 4
+    """Passes one `ledgerbridge worker` process runs at the same time (`--concurrency`)."""
+    reconcile_cron: str = "0 3 * * *"
+    """When the daily full reconciliation of every connection is queued (UTC, cron)."""
+    webhook_delay_seconds: float = 1.0
+    """A webhook's pass is queued this long after it: a burst of webhooks is one pass."""
+    stalled_after_seconds: float = 30.0
+    """A worker silent (no heartbeat) this long is dead: its jobs are queued again."""
+    poll: bool = True
+    """Queue a pass of every connection every `poll_interval_seconds` (off: passes only
+    when webhooks ask, e.g. while testing)."""
+    kept_connections: int = 200
+    """Connections a worker keeps open between passes (clients, budgets, tokens)."""
+
+
+RUNTIME_NEEDS_POSTGRES = (
+    'runtime = "distributed" needs a PostgreSQL database: set database_url to a '
+    "postgresql://user:password@host/dbname URL (the workers share it), or use "
+    'runtime = "embedded"'
+)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LEDGERBRIDGE_",
@@ -92,9 +125,19 @@ class Settings(BaseSettings):
     # The URL HubSpot reaches this service at (workflow action URLs are
     # `{public_url}/actions/hubspot/{action}`); default http://{host}:{port}.
     public_url: str | None = None
+    runtime: Literal["embedded", "distributed"] = "embedded"
+    distributed: DistributedSettings = DistributedSettings()
     hubspot: HubSpotSettings = HubSpotSettings()
     qbo: QboSettings = QboSettings()
     notifications: NotificationSettings = NotificationSettings()
+
+    @field_validator("runtime")
+    @classmethod
+    def _distributed_needs_postgres(cls, runtime: str, info: ValidationInfo) -> str:
+        url = str(info.data.get("database_url", ""))
+        if runtime == "distributed" and not url.startswith("postgresql"):
+            raise ValueError(RUNTIME_NEEDS_POSTGRES)
+        return runtime
 
     @classmethod
     def settings_customise_sources(

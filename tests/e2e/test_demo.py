@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.processes import TOKEN, Process, healthy, interrupt, ledgerbridge, wait_for
+from tests.support.postgres import postgres_bindir
 from tests.support.servers import free_port
 
 REALM = "1000000001"
@@ -85,10 +86,14 @@ class Demo:
         return result
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[Demo]:
+@pytest.fixture(params=["embedded", pytest.param("distributed", marks=pytest.mark.postgres)])
+def demo(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Demo]:
     ports = [free_port() for _ in range(3)]
     args = ["demo", "--no-seed", "--poll-interval", "3600"]
+    if request.param == "distributed":  # PostgreSQL and two `ledgerbridge worker` processes
+        if postgres_bindir() is None:
+            pytest.skip("PostgreSQL server binaries are not installed")
+        args += ["--distributed", "--workers", "2"]
     args += ["--port", str(ports[0]), "--hubspot-port", str(ports[1]), "--qbo-port", str(ports[2])]
     with ledgerbridge(args, tmp_path / "demo.log") as process:
         demo = Demo(process, *(f"http://127.0.0.1:{port}" for port in ports))

@@ -49,10 +49,13 @@ __all__ = [
     "DEMO_TOKEN",
     "Demo",
     "DemoOptions",
+    "DemoSandboxes",
     "StaleDemoState",
     "build_demo",
     "demo_rules",
+    "demo_sandboxes",
     "ensure_demo_connection",
+    "setup_workflow_actions",
 ]
 
 DEMO_REALM = "1000000001"
@@ -119,20 +122,9 @@ class Demo:
     async def setup_workflow_actions(self) -> list[str]:
         """Register the action definitions with the HubSpot sandbox (idempotent) and define
         the example flows (`runtime.workflow_actions.DEMO_FLOWS`); the new flows' ids."""
-        from ledgerbridge.operations.workflow_actions import register_definitions
-        from ledgerbridge.runtime.clients import build_clients
-        from ledgerbridge.runtime.workflow_actions import define_demo_flows
-
-        with self.store.begin() as tx:
-            row = tx.get_connection(self.connection_id)
-        assert row is not None
-        clients = build_clients(row, settings=self.settings, store=self.store)
-        try:
-            app_id = str(self.hubspot_sandbox.config.app_id)
-            ids = await register_definitions(clients.hubspot, app_id, self.urls["engine"])
-        finally:
-            await clients.aclose()
-        return define_demo_flows(self.hubspot_sandbox.workflows, ids)
+        return await setup_workflow_actions(
+            self.store, self.settings, self.connection_id, self.hubspot_sandbox, self.urls["engine"]
+        )
 
     def _passed(self, connection_id: int, error: BaseException | None) -> None:
         if connection_id == self.connection_id and not self.first_pass.is_set():
@@ -192,8 +184,38 @@ def check_fresh_state(store: Store, db_path: Path) -> None:
         )
 
 
-def build_demo(options: DemoOptions) -> Demo:
-    """Everything the demo serves and runs, ready for `serve_all`."""
+async def setup_workflow_actions(
+    store: Store, settings: Settings, connection_id: int, hubspot_sandbox: Any, engine_url: str
+) -> list[str]:
+    """`Demo.setup_workflow_actions` for any demo whose HubSpot sandbox runs in-process."""
+    from ledgerbridge.operations.workflow_actions import register_definitions
+    from ledgerbridge.runtime.clients import build_clients
+    from ledgerbridge.runtime.workflow_actions import define_demo_flows
+
+    with store.begin() as tx:
+        row = tx.get_connection(connection_id)
+    assert row is not None
+    clients = build_clients(row, settings=settings, store=store)
+    try:
+        app_id = str(hubspot_sandbox.config.app_id)
+        ids = await register_definitions(clients.hubspot, app_id, engine_url)
+    finally:
+        await clients.aclose()
+    return define_demo_flows(hubspot_sandbox.workflows, ids)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSandboxes:
+    """Both sandboxes of the demo, their webhooks pointed at the engine's endpoints."""
+
+    served: list[Served]
+    secrets: WebhookSecrets
+    portal_id: str
+    urls: dict[str, str]
+    hubspot_sandbox: Any
+
+
+def demo_sandboxes(options: DemoOptions) -> DemoSandboxes:
     host = options.host
     engine_url = f"http://{host}:{options.port}"
     hubspot_url = f"http://{host}:{options.hubspot_port}"
@@ -216,6 +238,24 @@ def build_demo(options: DemoOptions) -> Demo:
         webhook_url=f"{engine_url}/webhooks/qbo",
         webhook_verifier=verifier,
     )
+    hubspot = hubspot_app(hubspot_config)
+    return DemoSandboxes(
+        served=[
+            Served(hubspot, host, options.hubspot_port, "hubspot"),
+            Served(qbo_app(qbo_config), host, options.qbo_port, "qbo"),
+        ],
+        secrets=WebhookSecrets(SecretStr(app_secret), SecretStr(verifier)),
+        portal_id=str(hubspot_config.portal_id),
+        urls={"engine": engine_url, "hubspot": hubspot_url, "qbo": qbo_url},
+        hubspot_sandbox=hubspot.state.sandbox,
+    )
+
+
+def build_demo(options: DemoOptions) -> Demo:
+    """Everything the demo serves and runs, ready for `serve_all`."""
+    host = options.host
+    sandboxes = demo_sandboxes(options)
+    hubspot_url, qbo_url = sandboxes.urls["hubspot"], sandboxes.urls["qbo"]
 
     temp_dir = None
     if options.db is None:
@@ -237,21 +277,11 @@ def build_demo(options: DemoOptions) -> Demo:
     except StaleDemoState:
         store.close()
         raise
-    cid = ensure_demo_connection(store, hubspot_url, qbo_url, str(hubspot_config.portal_id))
+    cid = ensure_demo_connection(store, hubspot_url, qbo_url, sandboxes.portal_id)
 
-    stack = compose(
-        store,
-        settings,
-        WebhookSecrets(SecretStr(app_secret), SecretStr(verifier)),
-        allowed_hosts=allowed_host_names(host),
-    )
+    stack = compose(store, settings, sandboxes.secrets, allowed_hosts=allowed_host_names(host))
     runner, runtime = stack.runner, stack.runtime
-    hubspot = hubspot_app(hubspot_config)
-    served = [
-        Served(hubspot, host, options.hubspot_port, "hubspot"),
-        Served(qbo_app(qbo_config), host, options.qbo_port, "qbo"),
-        Served(stack.web, host, options.port, "web"),
-    ]
+    served = [*sandboxes.served, Served(stack.web, host, options.port, "web")]
     demo = Demo(
         options=options,
         store=store,
@@ -263,12 +293,10 @@ def build_demo(options: DemoOptions) -> Demo:
         db_path=db_path,
         temp_dir=temp_dir,
         urls={
-            "engine": engine_url,
-            "hubspot": hubspot_url,
-            "qbo": qbo_url,
-            "signin": create_signin_link(store, engine_url, minutes=SIGNIN_MINUTES),
+            **sandboxes.urls,
+            "signin": create_signin_link(store, sandboxes.urls["engine"], minutes=SIGNIN_MINUTES),
         },
-        hubspot_sandbox=hubspot.state.sandbox,
+        hubspot_sandbox=sandboxes.hubspot_sandbox,
     )
     runtime.add_listener(demo._passed)
     return demo

@@ -122,7 +122,9 @@ def register(app: typer.Typer) -> None:
         connection: ConnectionOption = None,
         config: ConfigOption = None,
     ) -> None:
-        """Sync historical records (created before the sync started) once, resumably."""
+        """Sync historical records (created before the sync started) once, resumably.
+
+        With runtime = "distributed" the backfill is queued (in chunks the workers run)."""
         import asyncio
         import json
 
@@ -147,6 +149,18 @@ def register(app: typer.Typer) -> None:
             return advance
 
         with configured_store(config) as (settings, store), bar:
+            if settings.runtime == "distributed" and not dry_run:
+                from ledgerbridge.commands._backfill_queue import queue_backfill_command
+
+                queue_backfill_command(
+                    settings,
+                    store,
+                    name=obj.value,
+                    since=first,
+                    connection_id=connection,
+                    batch_size=batch_size,
+                )
+                return
             results = asyncio.run(
                 run(
                     store,

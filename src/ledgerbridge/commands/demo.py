@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ledgerbridge.commands._demo_stack import DemoOptions
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +29,24 @@ def register(app: typer.Typer) -> None:
         poll_interval: Annotated[
             float, typer.Option(help="Seconds between passes without webhooks.")
         ] = 10.0,
+        distributed: Annotated[
+            bool,
+            typer.Option(
+                "--distributed",
+                help="Run on the distributed runtime: PostgreSQL and `ledgerbridge worker` "
+                "processes.",
+            ),
+        ] = False,
+        workers: Annotated[
+            int, typer.Option(min=1, help="Worker processes (with --distributed).")
+        ] = 2,
+        database_url: Annotated[
+            str | None,
+            typer.Option(
+                help="PostgreSQL to use with --distributed (default: a throw-away server "
+                "started from the machine's PostgreSQL binaries)."
+            ),
+        ] = None,
     ) -> None:
         """Run both sandboxes, the sync engine and the dashboard (Ctrl-C stops).
 
@@ -31,20 +54,12 @@ def register(app: typer.Typer) -> None:
         invoices two-way with payments) with webhooks wired both ways. Both sandboxes
         accept the bearer token `sandbox`; the QBO company (realm) is 1000000001.
         """
-        import asyncio
         import logging
 
         from rich.console import Console
 
-        from ledgerbridge.commands._demo_stack import (
-            DEMO_REALM,
-            DEMO_TOKEN,
-            DemoOptions,
-            build_demo,
-        )
+        from ledgerbridge.commands._demo_stack import DemoOptions
         from ledgerbridge.commands._options import ensure_port_free
-        from ledgerbridge.commands._progress import show_initial_sync, summary_table
-        from ledgerbridge.serving import serve_all
 
         console = Console(stderr=True)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -62,45 +77,75 @@ def register(app: typer.Typer) -> None:
             (qbo_port, "--qbo-port"),
         ):
             ensure_port_free(options.host, taken, option)
-        built = build_demo(options)
-        urls = built.urls
+        if distributed:
+            _distributed(options, workers, database_url, console)
+        else:
+            _embedded(options, console)
 
-        def started() -> None:
-            console.print(f"[bold]ledgerbridge demo[/] — dashboard: {urls['engine']}")
-            console.print(f"Sign in (one-time link): {urls['signin']}", soft_wrap=True)
-            console.print(f"HubSpot sandbox: {urls['hubspot']} (portal 62515)")
-            console.print(f"QBO sandbox:     {urls['qbo']}/v3/company/{DEMO_REALM}")
-            console.print(f"Both accept `Authorization: Bearer {DEMO_TOKEN}`.")
-            console.print(
-                f"Engine state: {built.db_path}" + (" (temporary)" if built.temp_dir else "")
-            )
 
-        async def display() -> None:
-            try:
-                flows = await built.setup_workflow_actions()
-                console.print(
-                    f"Workflow actions registered; {len(flows)} example flows defined "
-                    f"(GET {urls['hubspot']}/_sandbox/flows)."
-                )
-            except Exception as exc:  # the sync runs on without workflow actions
-                console.print(f"[yellow]Workflow actions not set up:[/] {exc}")
-            counts = await show_initial_sync(
-                built.store, built.connection_id, built.first_pass, console
-            )
-            if built.first_error is not None:
-                console.print(f"[red]The first pass failed:[/] {built.first_error!r} (retrying)")
-            console.print(summary_table(counts))
-            console.print(
-                "Syncing live (webhooks both ways, and a pass every "
-                f"{poll_interval:g} s). Ctrl-C stops."
-            )
-            await asyncio.Event().wait()  # serve_all stops when a background task ends
+def _embedded(options: DemoOptions, console: Console) -> None:
+    import asyncio
 
+    from ledgerbridge.commands._demo_stack import DEMO_REALM, DEMO_TOKEN, build_demo
+    from ledgerbridge.commands._progress import show_initial_sync, summary_table
+    from ledgerbridge.serving import serve_all
+
+    built = build_demo(options)
+    urls = built.urls
+
+    def started() -> None:
+        console.print(f"[bold]ledgerbridge demo[/] — dashboard: {urls['engine']}")
+        console.print(f"Sign in (one-time link): {urls['signin']}", soft_wrap=True)
+        console.print(f"HubSpot sandbox: {urls['hubspot']} (portal 62515)")
+        console.print(f"QBO sandbox:     {urls['qbo']}/v3/company/{DEMO_REALM}")
+        console.print(f"Both accept `Authorization: Bearer {DEMO_TOKEN}`.")
+        console.print(f"Engine state: {built.db_path}" + (" (temporary)" if built.temp_dir else ""))
+
+    async def display() -> None:
         try:
-            asyncio.run(serve_all(built.served, also=[built.run_runtime, display], started=started))
-        except RuntimeError as exc:
-            console.print(f"[red]error:[/] {exc}")
-            raise typer.Exit(code=1) from exc
-        finally:
-            built.close()
-        console.print("Stopped.")
+            flows = await built.setup_workflow_actions()
+            console.print(
+                f"Workflow actions registered; {len(flows)} example flows defined "
+                f"(GET {urls['hubspot']}/_sandbox/flows)."
+            )
+        except Exception as exc:  # the sync runs on without workflow actions
+            console.print(f"[yellow]Workflow actions not set up:[/] {exc}")
+        first = built.first_pass
+        counts = await show_initial_sync(built.store, built.connection_id, first, console)
+        if built.first_error is not None:
+            console.print(f"[red]The first pass failed:[/] {built.first_error!r} (retrying)")
+        console.print(summary_table(counts))
+        console.print(
+            "Syncing live (webhooks both ways, and a pass every "
+            f"{options.poll_interval:g} s). Ctrl-C stops."
+        )
+        await asyncio.Event().wait()  # serve_all stops when a background task ends
+
+    try:
+        asyncio.run(serve_all(built.served, also=[built.run_runtime, display], started=started))
+    except RuntimeError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=1) from exc
+    finally:
+        built.close()
+    console.print("Stopped.")
+
+
+def _distributed(
+    options: DemoOptions, workers: int, database_url: str | None, console: Console
+) -> None:
+    from ledgerbridge.commands._demo_distributed import run_distributed_demo
+    from ledgerbridge.errors import UsageError
+
+    if database_url is not None and not database_url.startswith("postgresql"):
+        raise UsageError(
+            f"--database-url {database_url.split('://', 1)[0]}://… is not PostgreSQL",
+            fix="give a postgresql://user:password@host/dbname URL, or leave it out for a "
+            "throw-away server",
+        )
+    try:
+        run_distributed_demo(options, workers=workers, database_url=database_url, console=console)
+    except RuntimeError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=1) from exc
+    console.print("Stopped.")

@@ -126,6 +126,10 @@ def register(app: typer.Typer) -> None:
             _note_missing_rules(store, [c.id for c in active])
             secrets = _webhook_secrets(settings)
             public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
+            if settings.runtime == "distributed":
+                store.close()  # the distributed web process opens its own
+                _run_distributed(settings, secrets, len(active), public_url)
+                return
             stack = compose(store, settings, secrets, public_url=public_url)
             background = notifications(store, settings, stack.runtime)
 
@@ -207,3 +211,37 @@ def _note_missing_secrets(secrets: WebhookSecrets) -> None:
         typer.echo(
             "note: [qbo] webhook_verifier_token is not set: QBO webhooks are refused", err=True
         )
+
+
+def _run_distributed(
+    settings: Settings, secrets: WebhookSecrets, active: int, public_url: str
+) -> None:
+    """`run` with runtime = "distributed": the web app, webhooks and workflow actions;
+    the passes are queued for `ledgerbridge worker` processes."""
+    import asyncio
+
+    from ledgerbridge.runtime.distributed.web import serve_web
+
+    def started() -> None:
+        base = f"http://{settings.host}:{settings.port}"
+        typer.echo(
+            f"ledgerbridge on {base} — {active} connection(s); passes run by "
+            "`ledgerbridge worker` processes",
+            err=True,
+        )
+        typer.echo(f"Webhooks: {base}/webhooks/hubspot and {base}/webhooks/qbo", err=True)
+
+    try:
+        asyncio.run(
+            serve_web(
+                settings,
+                secrets,
+                public_url=public_url,
+                started=started,
+                note=lambda line: typer.echo(line, err=True),
+            )
+        )
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo("Stopped.", err=True)

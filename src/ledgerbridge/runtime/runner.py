@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from ledgerbridge.domain import System
@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 HUBSPOT_OVERLAP = dt.timedelta(seconds=30)  # HubSpot's search index lags its writes
 ReportListener = Callable[[int, PassReport], None]
+ClientsHook = Callable[[ConnectionRow, ConnectionClients], Awaitable[None]]
+"""Called with a connection's freshly built clients (the distributed runtime shares their
+rate budgets across workers with it)."""
 
 
 def _identity(row: ConnectionRow) -> tuple[Any, ...]:
@@ -77,6 +80,7 @@ class EngineRunner:
         hubspot_overlap: dt.timedelta = HUBSPOT_OVERLAP,
         on_report: ReportListener | None = None,
         observer: PassObserver | None = None,
+        on_clients: ClientsHook | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -85,6 +89,7 @@ class EngineRunner:
         self._on_report = on_report
         self.observer = observer or PassObserver()
         """Logs every pass (and feeds the metrics when it has them)."""
+        self._on_clients = on_clients
         self._clients: dict[int, tuple[tuple[Any, ...], ConnectionClients]] = {}
         self._engines: dict[int, tuple[ConnectionClients, SyncEngine]] = {}
         self.last_reports: dict[int, PassReport] = {}
@@ -99,6 +104,8 @@ class EngineRunner:
         http = self._http_factory() if self._http_factory else None
         clients = build_clients(row, settings=self._settings, store=self._store, http=http)
         clients.owns_http = True
+        if self._on_clients is not None:
+            await self._on_clients(row, clients)
         self._clients[row.id] = (identity, clients)
         await self._check_setup(row, clients)
         return clients
@@ -142,6 +149,10 @@ class EngineRunner:
         if self._on_report is not None:
             self._on_report(connection_id, report)
         return report
+
+    async def engine(self, connection_id: int) -> SyncEngine:
+        """The connection's engine over its kept clients (a backfill runs over its sides)."""
+        return await self._engine(connection_id)
 
     async def _engine(self, connection_id: int) -> SyncEngine:
         row = load_connection(self._store, connection_id)
@@ -199,6 +210,14 @@ class EngineRunner:
             for label, budget in budgets.items()
             for window in budget.windows
         ]
+
+    async def forget(self, connection_id: int) -> None:
+        """Close and drop the connection's clients and engine (built again when needed):
+        a worker of the distributed runtime keeps only its recent connections open."""
+        cached = self._clients.pop(connection_id, None)
+        self._engines.pop(connection_id, None)
+        if cached is not None:
+            await cached[1].aclose()
 
     async def aclose(self) -> None:
         for _, clients in self._clients.values():

@@ -7,7 +7,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from ledgerbridge.errors import StoreError
 from ledgerbridge.settings import Settings
-from ledgerbridge.store import Store, TokenCipher, load_or_create_key
+from ledgerbridge.store import Store, TokenCipher, load_or_create_key, make_engine
+from ledgerbridge.store.locks import migrate_exclusively
 
 SUPPORTED_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
 
@@ -29,7 +30,13 @@ def open_store(settings: Settings) -> Store:
     key = load_or_create_key(secret, settings.key_file)
     cipher = TokenCipher(key)
     try:
-        return Store.open(url, cipher)
+        engine = make_engine(url)
+        try:
+            migrate_exclusively(engine)  # PostgreSQL: web and worker processes start together
+        except BaseException:
+            engine.dispose()
+            raise
+        return Store(engine, cipher)
     except DBAPIError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
         raise StoreError(

@@ -288,3 +288,36 @@ Index(
     sync_records.c.error_category,
     sync_records.c.last_attempt_at,
 )
+
+connection_passes = Table(
+    "connection_passes",
+    metadata,
+    Column(
+        "connection_id",
+        Integer,
+        ForeignKey("connections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    # The generation counter of the distributed runtime: `requested` goes up on every ask
+    # for a pass (webhook, poll); `done` is the `requested` a finished pass started from.
+    Column("requested", BigInteger, nullable=False, server_default="0"),
+    Column("done", BigInteger, nullable=False, server_default="0"),
+    Column("passes", BigInteger, nullable=False, server_default="0"),
+    Column("running_by", String(200)),
+    Column("running_since", UTCDateTime),
+    Column("last_pass_at", UTCDateTime),
+    Column("last_error", Text),
+    # Failed passes in a row, and no pass before `not_before` (the backoff).
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("not_before", UTCDateTime),
+)
+
+rate_budget_buckets = Table(
+    "rate_budget_buckets",
+    metadata,
+    # Requests claimed from one shared rate budget ("qbo:<realm>:minute") in one bucket
+    # (a tenth of the budget's window) by every worker together.
+    Column("budget", String(200), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True, autoincrement=False),
+    Column("used", Integer, nullable=False, server_default="0"),
+)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
 
 from ledgerbridge.domain import System
 from ledgerbridge.store import (
@@ -22,7 +23,7 @@ from ledgerbridge.store import (
     TokenCipher,
     generate_key,
 )
-from ledgerbridge.store.migrate import current_revision
+from ledgerbridge.store.migrate import alembic_config, current_revision
 from ledgerbridge.store.repository import ActivityRowIn, RecordStatusEntry
 from ledgerbridge.store.schema import metadata
 from ledgerbridge.transport.tokens import TokenSet
@@ -60,8 +61,13 @@ def _connection(store: Store) -> int:
         )
 
 
+def head_revision(engine: Engine) -> str | None:
+    """The newest migration (the chain's head)."""
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
 def test_migration_from_empty_builds_exactly_the_declared_schema(store: Store) -> None:
-    assert current_revision(store.engine) == "0005"
+    assert current_revision(store.engine) == head_revision(store.engine)
     tables = set(inspect(store.engine).get_table_names())
     assert {"connections", "sync_rules", "links", "cursors", "sync_records", "activity"} <= tables
     with store.engine.connect() as connection:
@@ -73,7 +79,7 @@ def test_migrating_twice_is_harmless(database_url: str) -> None:
     cipher = TokenCipher(generate_key().encode())
     Store.open(database_url, cipher).close()
     again = Store.open(database_url, cipher)
-    assert current_revision(again.engine) == "0005"
+    assert current_revision(again.engine) == head_revision(again.engine)
     again.close()
 
 
