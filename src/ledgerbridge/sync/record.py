@@ -38,6 +38,7 @@ from ledgerbridge.sync.model import Link, LinkState, RefIndex, SideRecord, snaps
 from ledgerbridge.sync.ports import ActivityEntry, RecordOutcome, WriteResult
 from ledgerbridge.sync.report import PairReport, describe
 from ledgerbridge.sync.rules import SyncRule
+from ledgerbridge.sync.written import UNSEEN, replayed_base
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 LABEL_FIELDS = ("email", "name", "sku", "number", "company", "last_name")
@@ -219,6 +220,11 @@ class _Recorder:
             source.system: action.link_after.hash_on(source.system),
             action.target: self.hash_of(written),
         }
+        base = dict(action.link_after.base)
+        if result.replayed:  # the answer may predate the source's changes: see `written`
+            base = replayed_base(self.rule, self.refs, action, written)
+            hashes[source.system] = UNSEEN
+            self.out.held.add(source)
         self.out.commit_links.append(
             Link(
                 self.pair,
@@ -228,7 +234,7 @@ class _Recorder:
                 versions[Q],
                 hashes[H],
                 hashes[Q],
-                dict(action.link_after.base),
+                base,
                 action.link_after.origin,
             )
         )
