@@ -5,6 +5,11 @@ A link's hash for a side says "the engine has seen this side in this state". Tak
 it from a write's answer is right only when the answer holds nothing but the pass's
 own view of the record plus the engine's writes:
 
+- An update's answer can also carry a user's edit made between the pass's read and
+  its write (HubSpot has no conditional writes; the answer includes the edit). The
+  fields the engine did not write then differ from the record as the pass read it,
+  and the link takes the hash the plan intended instead, so the next pass sees the
+  side as changed, reads it again and merges the edit.
 - A create retried after a crash (same key, `WriteResult.replayed`) may be answered
   with the record as the first try wrote it, without the source's changes since. The
   link's base takes the written values of the fields the create wrote, and the source
@@ -16,13 +21,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ledgerbridge.sync.actions import Create
+from ledgerbridge.sync.actions import Create, Fields
 from ledgerbridge.sync.mapping import snapshot
 from ledgerbridge.sync.model import CanonicalValue, RefIndex, SideRecord
 from ledgerbridge.sync.rules import SyncRule
 
 UNSEEN = ""
 """A link hash no snapshot has: the next pass that reads the side takes it as changed."""
+
+
+def edited_meanwhile(
+    rule: SyncRule,
+    refs: RefIndex,
+    before: SideRecord | None,
+    answered: SideRecord,
+    written: Fields,
+) -> bool:
+    """Whether `answered` (an update's answer) differs from `before` (the record as
+    the pass read it) in a field the update did not write: someone else's edit."""
+    if before is None:
+        return False
+    old = snapshot(rule, before, refs)
+    new = snapshot(rule, answered, refs)
+    return any(new.get(name) != old.get(name) for name in new if name not in written)
 
 
 def replayed_base(

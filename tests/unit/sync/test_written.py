@@ -1,6 +1,6 @@
-"""How a create retried after a crash is keyed and linked (`sync.written`): the
-planner/recorder side of the duplicate the process chaos suite found
-(tests/chaos/test_found_by_chaos.py)."""
+"""What a link takes from a write's answer (`sync.written`), and how a create retried
+after a crash is keyed and linked: the planner/recorder side of the two bugs the
+process chaos suite found (tests/chaos/test_found_by_chaos.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ledgerbridge.sync.report import PairReport
 from ledgerbridge.sync.rules import ObjectPair
 from ledgerbridge.sync.written import UNSEEN
 
-from .factories import H, Q, contact, ctx, customer
+from .factories import H, Q, contact, ctx, customer, link_for
 
 PAIR = ObjectPair.CONTACTS_CUSTOMERS
 CONTACTS = wizard_defaults(PAIR)
@@ -26,6 +26,46 @@ CONTACTS = wizard_defaults(PAIR)
 
 def _hash(record: SideRecord) -> str:
     return snapshot_hash(snapshot(CONTACTS, record, RefIndex()))
+
+
+def _qbo_change_written_to_hubspot(answered: SideRecord) -> tuple[Update, Recorded]:
+    """QBO's first name changes; the pass writes it into the HubSpot contact, whose
+    answer is `answered`."""
+    hs = contact("1", "ann@x.io", "Ann", "Lee")
+    qb = customer("9", "ann@x.io", "Ann", "Lee")
+    link = link_for(PAIR, hs, qb, dict(snapshot(CONTACTS, hs, RefIndex())), rule=CONTACTS)
+    changed = customer("9", "ann@x.io", "Anna", "Lee", version="1")
+    (update,) = plan(CONTACTS, [link], [hs], [changed], ctx())
+    assert isinstance(update, Update)
+    assert (update.target, update.fields) == (H, {"first_name": "Anna"})
+    seen = {hs.ref: hs, changed.ref: changed}
+    results = {id(update): WriteResult(update, answered)}
+    recorded = record_pass(CONTACTS, [link], [update], results, seen, RefIndex(), PairReport(PAIR))
+    return update, recorded
+
+
+def test_an_update_answered_as_written_links_the_answer() -> None:
+    answered = contact("1", "ann@x.io", "Anna", "Lee", version="2")
+    _update, recorded = _qbo_change_written_to_hubspot(answered)
+    (link,) = recorded.commit_links
+    assert (link.hubspot_version, link.hubspot_hash) == ("2", _hash(answered))
+    assert not recorded.held
+
+
+def test_an_update_answered_with_someone_elses_edit_does_not_take_it_as_seen() -> None:
+    # A HubSpot user changed the last name between the pass's read and its write.
+    answered = contact("1", "ann@x.io", "Anna", "Edited", version="2")
+    update, recorded = _qbo_change_written_to_hubspot(answered)
+    (link,) = recorded.commit_links
+    assert link.hubspot_version == "2"
+    assert link.hubspot_hash == update.link_after.hubspot_hash != _hash(answered)
+    assert answered.ref in recorded.held
+
+    # The next pass reads the contact again: it is changed, and the edit goes to QBO.
+    qb = customer("9", "ann@x.io", "Anna", "Lee", version="1")
+    actions = plan(CONTACTS, [link], [answered], [qb], ctx())
+    (carried,) = [a for a in actions if isinstance(a, Update)]
+    assert (carried.target, carried.fields) == (Q, {"last_name": "Edited"})
 
 
 def _create_answered(answered: SideRecord, *, replayed: bool) -> tuple[Create, Recorded]:
