@@ -3,13 +3,15 @@
 Items of one batch are independent (no item sees another's result; order is not
 guaranteed), so answers are matched by `bId`, never by position. bIds are short
 ("b0".."b29": with a `requestid` they must be ≤10 characters). The batch's requestid
-is derived from its items' request ids, so re-sending the same chunk (after a time-out
-that hid a commit) returns the original answer instead of writing twice.
+is derived from its items' request ids (and, with a write journal, a fresh salt per
+new chunk: see `_chunks`), so re-sending the same chunk (after a time-out that hid a
+commit, or a crash: the journal) returns the original answer instead of writing twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -148,9 +150,19 @@ class _Chunk:
 
 
 def _chunks(
-    ops: Sequence[BatchOp], size: int, recalled: Mapping[str, tuple[str, str]]
+    ops: Sequence[BatchOp],
+    size: int,
+    recalled: Mapping[str, tuple[str, str]],
+    salt: str | None = None,
 ) -> list[_Chunk]:
-    """Writes sent before go in their old chunk; the rest in fresh chunks of `size`."""
+    """Writes sent before go in their old chunk; the rest in fresh chunks of `size`.
+
+    With a `salt` (a journal is kept), a fresh chunk's requestid also digests it: QBO
+    stores a batch's whole answer, item faults included, under its requestid, so a
+    write the journal forgot after a fault (it did not happen) and sends again in a
+    chunk of the same items must not get the old requestid, or QBO replays the fault.
+    A crash is covered by the journal (the chunk's requestid is remembered before it
+    is posted), and the transport's own retries re-post under the same requestid."""
     old: dict[str, list[tuple[int, BatchOp, str]]] = {}
     fresh: list[tuple[int, BatchOp]] = []
     for index, op in enumerate(ops):
@@ -164,7 +176,12 @@ def _chunks(
         part = fresh[start : start + size]
         chunk_ops = [op for _, op in part]
         slots = [(index, op, f"b{i}") for i, (index, op) in enumerate(part)]
-        chunks.append(_Chunk(batch_request_id(chunk_ops), slots))
+        request_id = (
+            batch_request_id(chunk_ops)
+            if salt is None
+            else request_id_for("batch", salt, *(op.request_id for op in chunk_ops))
+        )
+        chunks.append(_Chunk(request_id, slots))
     return chunks
 
 
@@ -206,7 +223,8 @@ async def run_batches(
     if alone and single is None:
         raise ValueError("writes journaled as single requests need `single`")
     singled = set(alone)
-    chunks = _chunks([op for i, op in enumerate(ops) if i not in singled], size, recalled)
+    salt = secrets.token_hex(8) if journal is not None else None
+    chunks = _chunks([op for i, op in enumerate(ops) if i not in singled], size, recalled, salt)
     positions = [i for i in range(len(ops)) if i not in singled]
     if journal is not None:
         await _remember(journal, ops, chunks, alone, recalled)

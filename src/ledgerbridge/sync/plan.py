@@ -404,8 +404,15 @@ class _Planner:
             self.pair, hs.ref.id, qb.ref.id, hs.version, qb.version, "", "", {}, origin=None
         )
         sides = {s: SideState(snap_of[s], True) for s in System}
+        base: Snapshot = {}
+        if flow is not None:
+            # A copy the engine made from `flow`'s record (a pass that crashed before
+            # its link was saved): it holds what was written, so it is the base, and a
+            # change of the original since then goes over it (never the other way).
+            base = snap_of[flow.other]
+            sides[flow.other] = SideState(base, False)
         result = merge(
-            self.mappings, {}, sides, self.rule.direction.sources, self.rule.conflict_policy
+            self.mappings, base, sides, self.rule.direction.sources, self.rule.conflict_policy
         )
         hashes = {s: snapshot_hash(snap_of[s]) for s in System}
         placeholder = LinkState({}, "", "")
@@ -451,7 +458,10 @@ class _Planner:
         predicted = {m.name: fields.get(m.name) for m in self.mappings}
         hashes = {record.system: snapshot_hash(snap), target: snapshot_hash(predicted)}
         state = LinkState(dict(snap), hashes[H], hashes[Q], origin=record.system)
-        key = idempotency_key(self.pair, record.ref, record.version, "create")
+        # Keyed by what it creates (pair + source record), never by the source's version:
+        # a create retried after a crash, once the source changed meanwhile, must send
+        # the same key (QBO `requestid`, the write journal) or it makes a second copy.
+        key = idempotency_key(self.pair, record.ref, None, "create")
         self.actions.append(
             Create(self.pair, target, record.ref, record.version, fields, key, state, display_name)
         )

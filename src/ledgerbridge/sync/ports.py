@@ -53,6 +53,9 @@ class WriteResult:
     action: WriteAction
     record: SideRecord | None = None
     error: SyncError | None = None
+    replayed: bool = False
+    """A create sent before (a crashed pass): the service may have answered with the
+    record as that first try wrote it, without the source's changes since."""
 
     @property
     def ok(self) -> bool:

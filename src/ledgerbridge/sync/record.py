@@ -38,6 +38,7 @@ from ledgerbridge.sync.model import Link, LinkState, RefIndex, SideRecord, snaps
 from ledgerbridge.sync.ports import ActivityEntry, RecordOutcome, WriteResult
 from ledgerbridge.sync.report import PairReport, describe
 from ledgerbridge.sync.rules import SyncRule
+from ledgerbridge.sync.written import UNSEEN, edited_meanwhile, replayed_base
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 LABEL_FIELDS = ("email", "name", "sku", "number", "company", "last_name")
@@ -219,6 +220,11 @@ class _Recorder:
             source.system: action.link_after.hash_on(source.system),
             action.target: self.hash_of(written),
         }
+        base = dict(action.link_after.base)
+        if result.replayed:  # the answer may predate the source's changes: see `written`
+            base = replayed_base(self.rule, self.refs, action, written)
+            hashes[source.system] = UNSEEN
+            self.out.held.add(source)
         self.out.commit_links.append(
             Link(
                 self.pair,
@@ -228,7 +234,7 @@ class _Recorder:
                 versions[Q],
                 hashes[H],
                 hashes[Q],
-                dict(action.link_after.base),
+                base,
                 action.link_after.origin,
             )
         )
@@ -253,6 +259,12 @@ class _Recorder:
             return
         pw.versions[action.target] = result.record.version
         pw.hashes[action.target] = self.hash_of(result.record)
+        before = self.seen.get(action.target_ref)
+        if edited_meanwhile(self.rule, self.refs, before, result.record, action.fields):
+            # The answer holds an edit this pass never read: the link keeps the hash of
+            # what the engine wrote, so the next pass reads the record again and merges.
+            pw.hashes[action.target] = action.link_after.hash_on(action.target)
+            self.out.held.add(action.target_ref)
         self.report.updated += 1
         self.activity(action.target_ref, flow(action.target.other), "update", "ok", action)
 

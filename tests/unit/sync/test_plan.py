@@ -120,9 +120,14 @@ def test_R_BEY_1_creates_carry_deterministic_idempotency_keys() -> None:
     (create,) = first
     assert isinstance(create, Create)
     assert first == again
+    # Keyed by what it creates, not by the source's version: a create retried after a
+    # crash, once the source changed, must send the same key (or QBO makes a 2nd copy).
     newer = plan(CONTACTS, [], [contact("1", "jane@x.io", version="2")], [], ctx())[0]
     assert isinstance(newer, Create)
-    assert newer.idempotency_key != create.idempotency_key
+    assert newer.idempotency_key == create.idempotency_key
+    other = plan(CONTACTS, [], [contact("2", "jo@x.io", "Jo")], [], ctx())[0]
+    assert isinstance(other, Create)
+    assert other.idempotency_key != create.idempotency_key
     assert len(create.idempotency_key) <= 36
 
 

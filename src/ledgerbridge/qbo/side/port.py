@@ -262,12 +262,15 @@ class QboSide(PaymentsVia):
                 answers[id(action)] = WriteResult(action, error=error)
         if batched:
             ops = [op for _, op in batched]
+            sent = await self._sent_before(batched)
             results = await self.client.batch(ops, journal=self.journal, singles_when_busy=True)
-            for (action, _), result in zip(batched, results, strict=True):
+            for (action, op), result in zip(batched, results, strict=True):
                 if isinstance(result, SyncError):
                     answers[id(action)] = WriteResult(action, error=result)
                 else:
-                    answers[id(action)] = WriteResult(action, self.side_record(rule, result))
+                    record = self.side_record(rule, result)
+                    replayed = op.request_id in sent
+                    answers[id(action)] = WriteResult(action, record, replayed=replayed)
         for void in voids:
             try:
                 raw = await self.invoices.void(
@@ -279,6 +282,14 @@ class QboSide(PaymentsVia):
             except SyncError as error:
                 answers[id(void)] = WriteResult(void, error=error)
         return [answers[id(a)] for a in actions]
+
+    async def _sent_before(self, batched: Sequence[tuple[WriteAction, BatchOp]]) -> set[str]:
+        """The request ids of the creates a crashed pass sent already: QBO replays their
+        first answer (the record as it was then created), see `WriteResult.replayed`."""
+        creates = [op.request_id for action, op in batched if isinstance(action, Create)]
+        if self.journal is None or not creates:
+            return set()
+        return set(await self.journal.recall(creates))
 
     async def _batch_op(
         self, rule: SyncRule, entity: str, action: Update | Deactivate, refs: RefIndex
