@@ -37,7 +37,7 @@ def test_scenario_b_runs_at_tiny_scale(tmp_path: Path) -> None:
     hubspot = _trace_rows(tmp_path / "hubspot-requests.tsv")
     qbo = _trace_rows(tmp_path / "qbo-requests.tsv")
     assert (len(hubspot), len(qbo)) == (result.hubspot_requests, result.qbo_requests)
-    assert all(len(row) == 4 and row[2].isdigit() for row in hubspot + qbo)
+    assert all(len(row) == 5 and row[2].isdigit() for row in hubspot + qbo)
     endpoints = {row[3] for row in hubspot + qbo}
     assert any(e.startswith("POST /v3/company/{id}/batch") for e in endpoints)
     assert not any("/_bench" in e for e in endpoints)
