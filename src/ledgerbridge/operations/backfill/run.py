@@ -106,14 +106,21 @@ async def _match_existing(
     until: dt.datetime | None,
     dry_run: bool,
     page: int,
+    empty: set[System],
 ) -> list[tuple[str, str, str]]:
     """Invoices that exist on both sides unlinked, one to one by key, at least one of
-    them in the window: link them (as `sync.reconcile.pair_unlinked` would). The side that
-    is not the only source is indexed first (often empty: then the other is not read)."""
+    them in the window: link them (as `sync.reconcile.pair_unlinked` would). Each side is
+    counted first (the one that is not the only source first): when one holds no invoice
+    at all, nothing is read, and it is added to `empty` (its window is empty too). Else
+    the side that is not the only source is indexed first."""
+    first = Q if rule.direction.sources == {H} else H
+    for side in (first, first.other):  # one side holds no invoice at all: nothing to match
+        if await readers[side].count(Span(rule, until), EPOCH) == 0:
+            empty.add(side)
+            return []
     links = [x for x in await state.load_links() if x.object_type is rule.object_pair]
     refs = RefIndex.from_links(await state.load_links())
     linked = {H: {x.hubspot_id for x in links}, Q: {x.qbo_id for x in links}}
-    first = Q if rule.direction.sources == {H} else H
     mine = await _key_index(readers[first], rule, first, linked[first], refs, until, page)
     if not mine:
         return []
@@ -188,8 +195,11 @@ async def backfill_ports(
     ports: dict[System, SidePort] = {H: hubspot, Q: qbo}
     readers = {s: reader_for(port) for s, port in ports.items()}
     hide: dict[System, set[str]] = {H: set(), Q: set()}
+    empty: set[System] = set()
     if pair is ObjectPair.INVOICES_INVOICES:
-        found = await _match_existing(rule, state, ports, readers, until, dry_run, batch_size)
+        found = await _match_existing(
+            rule, state, ports, readers, until, dry_run, batch_size, empty
+        )
         result.matched = found
         if dry_run:  # not linked yet: keep the engine from planning them as new
             hide = {H: {h for h, _, _ in found}, Q: {q for _, q, _ in found}}
@@ -204,15 +214,19 @@ async def backfill_ports(
             hide=hide[s],
             clock=clock,
             fresh_for=fresh_for,
+            empty=s in empty,
         )
         for s in System
     }
     state.windows = {s: sides[s] for s in sources}
     engine = SyncEngine(hubspot=sides[H], qbo=sides[Q], state=state, clock=clock)
     total = 0
-    if progress is not None:
+    if progress is not None:  # the first page is read now; a count only if there is more
         for s in sources:
-            total += await readers[s].count(Span(rule, until), state.position(s).bound)
+            known = await sides[s].peek(rule)
+            if known is None:
+                known = await readers[s].count(Span(rule, until), state.position(s).bound)
+            total += known
     try:
         await _batches(engine, state, sides, pair, result, progress, total)
     finally:
