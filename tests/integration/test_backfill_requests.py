@@ -12,11 +12,13 @@ import httpx
 
 from ledgerbridge.domain import System
 from ledgerbridge.operations.backfill import BackfillResult, backfill_ports
-from ledgerbridge.sync.rules import Direction
+from ledgerbridge.sync.rules import Direction, ObjectPair
 from tests.integration import invoicing
+from tests.integration.conftest import contacts_rule
 from tests.integration.harness import START, Lab
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
+CONTACTS = ObjectPair.CONTACTS_CUSTOMERS
 INVOICE_SEARCH = "POST /crm/v3/objects/invoices/search"
 LINE_READ = "POST /crm/v3/objects/line_items/batch/read"
 LATE = dt.datetime(2999, 1, 1, tzinfo=dt.UTC)  # a sync that "starts" after everything
@@ -102,3 +104,51 @@ async def test_the_source_is_read_once_when_the_other_side_is_empty(lab: Lab) ->
     # says how many), no read after it.
     assert seen[INVOICE_SEARCH] == 1, seen
     assert seen[LINE_READ] == 1
+
+
+async def _contacts(lab: Lab) -> tuple[BackfillResult, Counter[str]]:
+    lab.save_rule(contacts_rule(sync_started_at=LATE))  # two-way; every contact historical
+    for n in range(5):
+        await lab.qbo_create(
+            "Customer",
+            {"DisplayName": f"C{n}", "PrimaryEmailAddr": {"Address": f"c{n}@x.io"}},
+        )
+    engine = lab.engine()
+    with counting(lab) as seen:
+        result = await backfill_ports(
+            lab.store,
+            lab.connection_id,
+            hubspot=engine.sides[H],
+            qbo=engine.sides[Q],
+            name="contacts",
+            since=START.date(),
+            batch_size=2,
+            clock=lab.time.now,
+        )
+    assert result.complete, result.as_dict()
+    return result, seen
+
+
+async def test_no_match_look_up_on_a_side_that_held_nothing(lab: Lab) -> None:
+    """QBO → HubSpot contacts with no contact in HubSpot: one count, and no look-up by
+    email before the writes (at 10,000 invoices that was 20 batch reads)."""
+    result, seen = await _contacts(lab)
+
+    assert result.report.pairs[CONTACTS].created == 5
+    assert seen["POST /crm/v3/objects/contacts/search"] == 1  # the count
+    assert seen["POST /crm/v3/objects/contacts/batch/read"] == 0
+    emails = sorted(str(c.get("email")) for c in await lab.hs_all("contacts", "email"))
+    assert emails == [f"c{n}@x.io" for n in range(5)]
+
+
+async def test_an_older_record_is_still_looked_up_and_linked(lab: Lab) -> None:
+    """The same with one contact already in HubSpot (made before the window): HubSpot is
+    not empty, so the look-ups run and the customer with its email is linked to it."""
+    old = await lab.hs_create("contacts", email="c3@x.io", firstname="Old")
+    lab.time.advance(2 * 86_400)
+    result, seen = await _contacts(lab)
+
+    assert result.report.pairs[CONTACTS].created == 4
+    assert seen["POST /crm/v3/objects/contacts/batch/read"] >= 1
+    assert old in {x.hubspot_id for x in lab.links(CONTACTS)}
+    assert len(await lab.hs_all("contacts", "email")) == 5

@@ -106,18 +106,11 @@ async def _match_existing(
     until: dt.datetime | None,
     dry_run: bool,
     page: int,
-    empty: set[System],
 ) -> list[tuple[str, str, str]]:
     """Invoices that exist on both sides unlinked, one to one by key, at least one of
-    them in the window: link them (as `sync.reconcile.pair_unlinked` would). Each side is
-    counted first (the one that is not the only source first): when one holds no invoice
-    at all, nothing is read, and it is added to `empty` (its window is empty too). Else
-    the side that is not the only source is indexed first."""
+    them in the window: link them (as `sync.reconcile.pair_unlinked` would). The side that
+    is not the only source is indexed first. (Not called when a side is empty.)"""
     first = Q if rule.direction.sources == {H} else H
-    for side in (first, first.other):  # one side holds no invoice at all: nothing to match
-        if await readers[side].count(Span(rule, until), EPOCH) == 0:
-            empty.add(side)
-            return []
     links = [x for x in await state.load_links() if x.object_type is rule.object_pair]
     refs = RefIndex.from_links(await state.load_links())
     linked = {H: {x.hubspot_id for x in links}, Q: {x.qbo_id for x in links}}
@@ -155,6 +148,22 @@ async def _match_existing(
             )
         )
     return found
+
+
+async def _empty_side(
+    rule: SyncRule, readers: dict[System, WindowReader], until: dt.datetime | None
+) -> System | None:
+    """A side that holds no record of the rule's object at all (created up to `until`),
+    found by counting (one request a side; the side that is not the only source first,
+    and the other only when that one is not empty), or None. Its window is empty, and it
+    has no record an existing-record look-up (a match candidate, an invoice to link)
+    could find: the backfill sends neither. Records made there after `until` (by a user,
+    meanwhile) are the live sync's."""
+    first = Q if rule.direction.sources == {H} else H
+    for side in (first, first.other):
+        if await readers[side].count(Span(rule, until), EPOCH) == 0:
+            return side
+    return None
 
 
 def _add(total: PassReport, report: PassReport, pair: ObjectPair, keep_actions: bool) -> None:
@@ -195,11 +204,9 @@ async def backfill_ports(
     ports: dict[System, SidePort] = {H: hubspot, Q: qbo}
     readers = {s: reader_for(port) for s, port in ports.items()}
     hide: dict[System, set[str]] = {H: set(), Q: set()}
-    empty: set[System] = set()
-    if pair is ObjectPair.INVOICES_INVOICES:
-        found = await _match_existing(
-            rule, state, ports, readers, until, dry_run, batch_size, empty
-        )
+    empty = await _empty_side(rule, readers, until)
+    if pair is ObjectPair.INVOICES_INVOICES and empty is None:
+        found = await _match_existing(rule, state, ports, readers, until, dry_run, batch_size)
         result.matched = found
         if dry_run:  # not linked yet: keep the engine from planning them as new
             hide = {H: {h for h, _, _ in found}, Q: {q for _, q, _ in found}}
@@ -214,7 +221,7 @@ async def backfill_ports(
             hide=hide[s],
             clock=clock,
             fresh_for=fresh_for,
-            empty=s in empty,
+            empty=s is empty,
         )
         for s in System
     }

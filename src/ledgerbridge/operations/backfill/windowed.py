@@ -60,6 +60,9 @@ class WindowedSide:
         self.reads = 0
         """Pages read for the engine (prefetched or not), re-reads included."""
         self._next: _Prefetch | None = None
+        self.empty = empty
+        """The side held no record at all when the backfill started: no window read, no
+        match look-up (see `operations.backfill.run._empty_side`)."""
         self._end: Position | None = position if empty else None
         """Where the window is known to end (a read from there finds nothing): set by a
         read that came back short, or from the start when the side is `empty`."""
@@ -163,6 +166,10 @@ class WindowedSide:
     async def find_candidates(
         self, rule: SyncRule, keys: Collection[str], refs: RefIndex
     ) -> list[SideRecord]:
+        """The side's records with these match keys; none when the side was `empty` (what
+        this backfill made there is found by the engine through its links)."""
+        if self.empty:
+            return []
         return await self.inner.find_candidates(rule, keys, refs)
 
     async def display_names(self) -> frozenset[str]:
