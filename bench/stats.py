@@ -83,8 +83,11 @@ class LoadWatch:
         self._began = os.times().elapsed
 
     def _our_cpu(self) -> float:
+        """The bench's CPU, its reaped children's (the engine, the naive peer) and the
+        live sandboxes' (`pids`, reaped only after the run)."""
         mine = os.times()
-        return mine.user + mine.system + sum(process_cpu_seconds(p) for p in self.pids)
+        own = mine.user + mine.system + mine.children_user + mine.children_system
+        return own + sum(process_cpu_seconds(p) for p in self.pids)
 
     def _sample(self) -> None:
         while not self._stop.wait(1.0):
@@ -94,13 +97,12 @@ class LoadWatch:
         self._thread.start()
         return self
 
-    def stop(self, children_cpu: float = 0.0) -> Load:
-        """`children_cpu`: CPU seconds of processes that ended meanwhile (the engine)."""
+    def stop(self) -> Load:
         self._stop.set()
         self._thread.join(5)
         self.load.during.append(os.getloadavg()[0])
         self.load.machine_cpu = machine_busy_seconds() - self._machine
-        self.load.ours_cpu = self._our_cpu() - self._ours + children_cpu
+        self.load.ours_cpu = self._our_cpu() - self._ours
         self.load.seconds = os.times().elapsed - self._began
         return self.load
 
