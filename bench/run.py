@@ -4,6 +4,7 @@ benchmark of issues 8 and 18 (a command, not a test). See bench/README.md."""
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import subprocess
 import sys
@@ -95,6 +96,40 @@ def summary(results: list[Result], naive: Result | None) -> str:
     return "\n".join(lines)
 
 
+def as_json(result: Result, run: int) -> str:
+    """One result as a JSON line (for `--json`)."""
+    load = result.load
+    return json.dumps(
+        {
+            "commit": commit(),
+            "scenario": result.scenario,
+            "run": run,
+            "invoices": result.sizes.invoices,
+            "lines": result.sizes.lines,
+            "customers": result.sizes.customers,
+            "items": result.sizes.items,
+            "wall_seconds": round(result.wall_seconds, 3),
+            "bound_seconds": round(result.least_seconds, 3),
+            "efficiency": round(result.efficiency, 4) if result.bound is not None else None,
+            "hubspot_requests": result.hubspot_requests,
+            "qbo_requests": result.qbo_requests,
+            "hubspot_429": result.hubspot_429,
+            "qbo_429": result.qbo_429,
+            "records": result.synced_records,
+            "requests_per_record": round(result.requests_per_record, 5),
+            "peak_rss_mb": round(result.peak_rss_mb, 1),
+            "ok": result.ok,
+            "problems": result.problems,
+            "load_before": load.before if load else None,
+            "load_peak": load.peak if load else None,
+            "others_cores": round(load.others_cores, 3) if load else None,
+            "shared": load.shared if load else None,
+            "by_kind": result.by_kind,
+            "notes": result.notes,
+        }
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--scenario", choices=["a", "b", "c", "all"], default="all")
@@ -108,7 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--naive-invoices", type=int, default=None, help="the naive peer's size (default: same)"
     )
+    parser.add_argument("--json", type=Path, default=None, help="append each result here")
     args = parser.parse_args(argv)
+
+    def record(result: Result, run: int) -> None:
+        print(render(result), flush=True)
+        if args.json is not None:
+            with args.json.open("a") as sink:
+                sink.write(as_json(result, run) + "\n")
+
     # SIGTERM unwinds like Ctrl-C, so the sandbox and engine processes are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     names = ["a", "b", "c"] if args.scenario == "all" else [args.scenario]
@@ -117,14 +160,14 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             invoices = args.invoices or (10_000 if name == "a" else 2_000)
             results = []
-            for _ in range(max(1, args.runs)):
+            for run in range(1, max(1, args.runs) + 1):
                 results.append(run_one(name, invoices, args.latency_ms, seconds=args.seconds))
-                print(render(results[-1]), flush=True)
+                record(results[-1], run)
             naive = None
             if args.naive and name != "c":
                 size = args.naive_invoices or invoices
                 naive = run_one(name, size, args.latency_ms, naive=True)
-                print(render(naive), flush=True)
+                record(naive, 1)
                 ok = ok and naive.ok
             print(summary(results, naive), flush=True)
             ok = ok and all(r.ok for r in results)
