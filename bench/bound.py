@@ -138,7 +138,11 @@ def qbo_seconds(work: Work, latency: float, limits: Limits = LIMITS) -> float:
     minutes = math.ceil((work.qbo_ops + work.qbo_reads) / limits.qbo_ops_per_minute)
     admissions = limits.minute * (minutes - 1)
     in_flight = math.ceil(qbo_least_requests(work, limits) / limits.qbo_concurrent) * latency
-    return work.qbo_after * latency + max(admissions + latency, in_flight)
+    # The minutes count from the first admission: a read may go at once (it needs no
+    # answer), the first write only after `qbo_after` round trips.
+    first = 0.0 if work.qbo_reads else work.qbo_after * latency
+    after = work.qbo_after * latency
+    return max(first + admissions + latency, after + latency, after + in_flight)
 
 
 def least_time(work: Work, latency: float, limits: Limits = LIMITS) -> Bound:
