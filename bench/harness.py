@@ -125,6 +125,10 @@ class SandboxProcess:
     def counts(self) -> dict[str, int]:
         return {k: int(v) for k, v in self.get("/_bench/counts").items()}
 
+    def digest(self) -> dict[str, list[str]]:
+        """Every invoice, party and SKU, described for the done check (`bench.readback`)."""
+        return {k: [str(x) for x in v] for k, v in self.get("/_bench/digest").items()}
+
     def meter(self) -> Meter:
         raw = self.get("/_bench/meter")
         return Meter(
@@ -262,6 +266,7 @@ class Engine:
             cwd=env.workdir,
         )
         self.peak_kb = 0
+        self.cpu_seconds = 0.0
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
@@ -279,6 +284,7 @@ class Engine:
             if pid:
                 self.popen.returncode = os.waitstatus_to_exitcode(status)
                 self.peak_kb = max(self.peak_kb, int(usage.ru_maxrss))
+                self.cpu_seconds = usage.ru_utime + usage.ru_stime
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"engine still running after {timeout} s; see {self.log}")

@@ -13,11 +13,14 @@ loop (so they see and change the live state between two requests):
   (its webhook fires) or a QBO customer (its webhook published)
 * `GET  /_bench/emails`      `?suffix=…` → `{"emails": [...]}` (contacts / customers)
 * `GET  /_bench/counts`      → records per object type
+* `GET  /_bench/digest`      → every invoice, party and SKU described for the done check
+  (`bench.readback`)
 * `GET  /_bench/meter`       → `{"requests", "throttled", "by_kind", "last_request"}`;
   `POST /_bench/meter/reset` clears the counters and the trace
 * `GET  /_bench/trace`       `?origin=t` → the requests as TSV (start − t, duration,
-  status, endpoint); times are `time.monotonic()`, which is one clock for every process
-  of the machine (Linux: CLOCK_MONOTONIC), so `origin` may come from the bench process.
+  status, endpoint, the start of the query and body); times are `time.monotonic()`,
+  which is one clock for every process of the machine (Linux: CLOCK_MONOTONIC), so
+  `origin` may come from the bench process.
 
 The process exits when its parent does (checked twice a second), so a bench killed
 without clean-up does not leave sandboxes behind."""
@@ -35,14 +38,16 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 import uvicorn
 
-from bench import seeding
+from bench import readback, seeding
 from ledgerbridge.commands._demo_stack import DEMO_REALM, DEMO_TOKEN
 
 UNMETERED = ("/_sandbox", "/oauth", "/connect", "/_bench")
+DETAIL = 240
+"""Bytes of a request's query string and body kept in the trace."""
 BENCH = "/_bench"
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -65,7 +70,7 @@ class Metered:
     throttled: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
     last_request: float = 0.0
-    trace: list[tuple[float, float, int, str]] = field(default_factory=list)
+    trace: list[tuple[float, float, int, str, str]] = field(default_factory=list)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and self.bench is not None and scope["path"].startswith(BENCH):
@@ -79,6 +84,14 @@ class Metered:
         kind = f"{scope['method']} {_shape(scope['path'])}"
         self.by_kind[kind] += 1
         status = [0]
+        query = scope.get("query_string", b"").decode("latin-1")
+        sample: list[bytes] = [unquote_plus(query).encode()[:DETAIL]] if query else []
+
+        async def reading() -> Any:
+            message = await receive()
+            if message.get("type") == "http.request" and sum(map(len, sample)) < DETAIL:
+                sample.append(message.get("body", b"")[:DETAIL])
+            return message
 
         async def counting_send(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -87,9 +100,11 @@ class Metered:
                     self.throttled += 1
             await send(message)
 
-        await self.app(scope, receive, counting_send)
+        await self.app(scope, reading, counting_send)
         self.last_request = time.monotonic()
-        self.trace.append((began, self.last_request - began, status[0], kind))
+        detail = b" ".join(sample)[:DETAIL].decode("utf-8", "replace")
+        detail = detail.replace("\t", " ").replace("\n", " ")
+        self.trace.append((began, self.last_request - began, status[0], kind, detail))
 
     def reset(self) -> None:
         self.requests = self.throttled = 0
@@ -97,8 +112,9 @@ class Metered:
         self.trace.clear()
 
     def tsv(self, origin: float) -> str:
-        """The requests as TSV: start (s from `origin`), duration, status, endpoint."""
-        rows = [f"{t - origin:.3f}\t{d:.3f}\t{s}\t{k}" for t, d, s, k in self.trace]
+        """The requests as TSV: start (s from `origin`), duration, status, endpoint, and the
+        start of the query string and body (what was asked)."""
+        rows = [f"{t - origin:.3f}\t{d:.3f}\t{s}\t{k}\t{x}" for t, d, s, k, x in self.trace]
         return "\n".join(rows) + "\n"
 
     def snapshot(self) -> dict[str, Any]:
@@ -161,6 +177,8 @@ class BenchEndpoints:
                 found = (seeding.hubspot_emails if hubspot else seeding.qbo_emails)(self.sandbox)
                 suffix = query.get("suffix", "")
                 return {"emails": sorted(e for e in found if e.endswith(suffix))}
+            case ("GET", "/digest"):
+                return (readback.hubspot_digest if hubspot else readback.qbo_digest)(self.sandbox)
             case ("GET", "/counts"):
                 counts = seeding.hubspot_counts if hubspot else seeding.qbo_counts
                 return counts(self.sandbox)

@@ -12,18 +12,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
+from bench.bound import Bound, check_efficiency, least_time, work_a, work_b
 from bench.harness import Engine, Env, Meter
+from bench.readback import compare
 from bench.seeding import Sizes
-
-# The sandboxes' real limits (their defaults, which the bench keeps).
-HUBSPOT_PER_SECOND = 190 / 10
-QBO_PER_SECOND = 500 / 60
-QBO_BATCH_PER_SECOND = 40 / 60
-QBO_QUERY_PAGE, QBO_BATCH_OPS, HUBSPOT_BATCH = 1000, 30, 100
+from bench.stats import Load, LoadWatch
 
 
 @dataclass
@@ -36,6 +32,7 @@ class Result:
     hubspot_429: int
     qbo_429: int
     synced_records: int
+    """Records written (line items included; for (c): changes made visible)."""
     least_seconds: float
     model: str
     peak_rss_mb: float
@@ -43,10 +40,21 @@ class Result:
     notes: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     by_kind: dict[str, int] = field(default_factory=dict)
+    bound: Bound | None = None
+    load: Load | None = None
+    problems: list[str] = field(default_factory=list)
+    """What the done check found missing or wrong (empty: every record read back right)."""
 
     @property
     def efficiency(self) -> float:
-        return self.least_seconds / self.wall_seconds if self.wall_seconds else 0.0
+        """bound / wall time (`check_efficiency` raises when it is above 1)."""
+        if self.bound is None:
+            return self.least_seconds / self.wall_seconds if self.wall_seconds else 0.0
+        return check_efficiency(self.bound.seconds, self.wall_seconds, f"scenario {self.scenario}")
+
+    @property
+    def requests_per_record(self) -> float:
+        return (self.hubspot_requests + self.qbo_requests) / max(1, self.synced_records)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -66,14 +74,19 @@ def render(result: Result) -> str:
         f"  requests            HubSpot {result.hubspot_requests} "
         f"({result.hubspot_requests / per:.3f}/record, {result.hubspot_429} x 429), "
         f"QBO {result.qbo_requests} ({result.qbo_requests / per:.3f}/record, "
-        f"{result.qbo_429} x 429), over {result.synced_records} synced records",
+        f"{result.qbo_429} x 429), {result.requests_per_record:.4f} per record over "
+        f"{result.synced_records} records written (line items included)",
     ]
     if not result.latencies:
         lines += [
-            f"  least time          {result.least_seconds:.1f} s ({result.model})",
+            f"  least time          {result.least_seconds:.2f} s ({result.model})",
             f"  efficiency          {result.efficiency:.3f}",
         ]
-    lines.append(f"  engine peak RSS     {result.peak_rss_mb:.1f} MB")
+    if "naive" not in result.scenario:
+        lines.append(f"  engine peak RSS     {result.peak_rss_mb:.1f} MB")
+    if result.load is not None:
+        lines.append(f"  machine             {result.load.describe()}")
+    lines += [f"  DONE CHECK FAILED:  {p}" for p in result.problems]
     if result.latencies:
         lat = result.latencies
         lines.append(
@@ -99,43 +112,6 @@ def seed_hubspot_portal(env: Env, sizes: Sizes, seed: int = 8) -> None:
     flow QBO → HubSpot under the demo rules) and finalized (open) invoices with lines."""
     env.qbo.seed("catalog", sizes, seed)
     sizes.lines = env.hubspot.seed("portal", sizes, seed)
-
-
-# ------------------------------------------------------------------ least-time model
-
-
-def least_a(s: Sizes, latency: float) -> tuple[float, str]:
-    qbo = sum(math.ceil(n / QBO_QUERY_PAGE) for n in (s.customers, s.items, s.invoices))
-    hubspot = (
-        math.ceil(s.customers / HUBSPOT_BATCH)  # contacts batch create
-        + math.ceil(s.items / HUBSPOT_BATCH)  # products batch create
-        + 2 * math.ceil(s.invoices / HUBSPOT_BATCH)  # invoices create (+contact) + status
-        + math.ceil(s.lines / HUBSPOT_BATCH)  # line items create (+invoice association)
-    )
-    chain = 6  # read, create contacts/products, read invoices, invoices, lines, status
-    t = max(hubspot / HUBSPOT_PER_SECOND, qbo / QBO_PER_SECOND) + chain * latency
-    return t, f"HubSpot {hubspot} req / 19 per s, QBO {qbo} req / 8.33 per s, +{chain} x latency"
-
-
-def least_b(s: Sizes, latency: float) -> tuple[float, str]:
-    hubspot = sum(
-        math.ceil(n / HUBSPOT_BATCH) for n in (s.customers, s.items, s.invoices, s.lines)
-    )  # lists with associations inline
-    batches = math.ceil(s.customers / QBO_BATCH_OPS) + math.ceil(s.invoices / QBO_BATCH_OPS)
-    reads = math.ceil(s.items / QBO_QUERY_PAGE) + 1  # items + customers look-up
-    qbo = batches + reads
-    t = (
-        max(
-            hubspot / HUBSPOT_PER_SECOND,
-            batches / QBO_BATCH_PER_SECOND,
-            qbo / QBO_PER_SECOND,
-        )
-        + 5 * latency
-    )
-    return t, (
-        f"HubSpot {hubspot} req / 19 per s; QBO {batches} batch (30 ops) / 0.667 per s "
-        f"+ {reads} reads; +5 x latency"
-    )
 
 
 # ------------------------------------------------------------------ running
@@ -170,26 +146,35 @@ def _refused_all(code: int, output: str) -> bool:
     return code == 2 and "all" in output and "--object" in output
 
 
-def _backfill(env: Env, scenario: str, since: str, timeout: float) -> tuple[int, list[str], bool]:
+@dataclass
+class Backfilled:
+    peak_kb: int = 0
+    cpu_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    failed: bool = False
+
+
+def _backfill(env: Env, scenario: str, since: str, timeout: float) -> Backfilled:
     """`backfill --object all` (one process) when the engine has it, else one process per
-    object in dependency order. Returns (peak RSS in kB, notes, failed)."""
+    object in dependency order."""
     plan = [["all"]] if backfill_all_supported() else [[o] for o in BACKFILL_ORDER[scenario]]
-    peak, notes, failed = 0, [], False
+    done = Backfilled()
     while plan:
         (obj,) = plan.pop(0)
         began = time.monotonic()
         engine = Engine(env, ["backfill", "--object", obj, "--since", since], f"bf-{obj}.log")
         code = engine.wait(timeout)
+        done.cpu_seconds += engine.cpu_seconds
         if obj == "all" and _refused_all(code, engine.output()):
-            notes.append("backfill --object all refused: one process per object instead")
+            done.notes.append("backfill --object all refused: one process per object instead")
             plan = [[o] for o in BACKFILL_ORDER[scenario]]
             continue
-        notes.append(f"backfill --object {obj}: {time.monotonic() - began:.1f} s")
-        peak = max(peak, engine.peak_kb)
+        done.notes.append(f"backfill --object {obj}: {time.monotonic() - began:.1f} s")
+        done.peak_kb = max(done.peak_kb, engine.peak_kb)
         if code != 0:
-            notes.append(f"backfill --object {obj} exited {code}: {engine.output()[-800:]}")
-            failed = True
-    return peak, notes, failed
+            done.notes.append(f"backfill --object {obj} exited {code}: {engine.output()[-800:]}")
+            done.failed = True
+    return done
 
 
 def _since(env: Env) -> str:
@@ -203,13 +188,19 @@ def _meters(env: Env, start: float) -> tuple[Meter, Meter]:
     return env.hubspot.meter(), env.qbo.meter()
 
 
-def _finish(
-    env: Env, name: str, sizes: Sizes, start: float, peak_kb: int, synced: int, least: Any
-) -> Result:
+def _backfill_scenario(env: Env, name: str, sizes: Sizes, latency: float, timeout: float) -> Result:
+    """Run the backfill (the clock and the load watch around it), then the done check:
+    the target's digest holds every record of the source's (`bench.readback`)."""
+    env.reset_counts()
+    watch = LoadWatch([env.hubspot.pid, env.qbo.pid]).start()
+    start = time.monotonic()
+    done = _backfill(env, name, _since(env), timeout)
     wall = time.monotonic() - start
+    load = watch.stop()
     hubspot, qbo = _meters(env, start)
-    t, model = least
-    return Result(
+    work = work_a(sizes) if name == "a" else work_b(sizes)
+    bound = least_time(work, latency)
+    result = Result(
         scenario=name,
         sizes=sizes,
         wall_seconds=wall,
@@ -217,45 +208,35 @@ def _finish(
         qbo_requests=qbo.requests,
         hubspot_429=hubspot.throttled,
         qbo_429=qbo.throttled,
-        synced_records=synced,
-        least_seconds=t,
-        model=model,
-        peak_rss_mb=peak_kb / 1024,
+        synced_records=work.records,
+        least_seconds=bound.seconds,
+        model=bound.explain(),
+        peak_rss_mb=done.peak_kb / 1024,
         ok=False,
         by_kind=dict(hubspot.by_kind + qbo.by_kind),
+        bound=bound,
+        load=load,
+        notes=done.notes,
     )
+    result.notes.append(f"engine CPU {done.cpu_seconds:.1f} s (user + system)")
+    source, target = (env.qbo, env.hubspot) if name == "a" else (env.hubspot, env.qbo)
+    result.problems = compare(source.digest(), target.digest())
+    counts = env.hubspot.counts() if name == "a" else env.qbo.counts()
+    result.notes.append(f"{'HubSpot' if name == 'a' else 'QBO'} now holds {counts}")
+    result.ok = not done.failed and not result.problems
+    return result
 
 
 def scenario_a(env: Env, n: int, latency: float, timeout: float = 3600) -> Result:
     sizes = Sizes.for_invoices(n)
     seed_qbo_company(env, sizes)
-    env.reset_counts()
-    start = time.monotonic()
-    peak, notes, failed = _backfill(env, "a", _since(env), timeout)
-    synced = sizes.customers + sizes.items + sizes.invoices
-    result = _finish(env, "a", sizes, start, peak, synced, least_a(sizes, latency))
-    result.notes += notes
-    counts = env.hubspot.counts()
-    got = tuple(counts[o] for o in ("contacts", "products", "invoices", "line_items"))
-    result.notes.append(f"HubSpot now has contacts/products/invoices/line items = {got}")
-    result.ok = not failed and got[:3] == (sizes.customers, sizes.items, sizes.invoices)
-    return result
+    return _backfill_scenario(env, "a", sizes, latency, timeout)
 
 
 def scenario_b(env: Env, n: int, latency: float, timeout: float = 3600) -> Result:
     sizes = Sizes.for_invoices(n)
     seed_hubspot_portal(env, sizes)
-    env.reset_counts()
-    start = time.monotonic()
-    peak, notes, failed = _backfill(env, "b", _since(env), timeout)
-    synced = sizes.customers + sizes.invoices
-    result = _finish(env, "b", sizes, start, peak, synced, least_b(sizes, latency))
-    result.notes += notes
-    counts = env.qbo.counts()
-    got = (counts["Customer"], counts["Invoice"])
-    result.notes.append(f"QBO now has customers/invoices = {got}")
-    result.ok = not failed and got == (sizes.customers, sizes.invoices)
-    return result
+    return _backfill_scenario(env, "b", sizes, latency, timeout)
 
 
 def _wait_healthy(env: Env, engine: Engine, timeout: float = 60) -> None:

@@ -187,8 +187,18 @@ def _chunks(
 
 SINGLE = "single"
 """The journal's batch id of a write sent as a plain request (its own requestid)."""
-SINGLES_MAX = 5
-"""At most this many writes go out as plain requests instead of a batch."""
+
+
+def plain_share(ops: int, size: int, batch_room: int, plain_room: int, reserve: int = 0) -> int:
+    """How many of `ops` writes to send as plain requests now rather than in batches:
+    none while the batch budget has room for every chunk; else those that do not fit in
+    the batches that can start now (`batch_room`), as far as the general budget
+    (`plain_room`, which each of those batches also spends one of) has room for them,
+    keeping `reserve` requests for reads. The rest wait for batch slots."""
+    if ops <= 0 or -(-ops // size) <= batch_room:
+        return 0
+    overflow = ops - max(batch_room, 0) * size
+    return max(0, min(overflow, plain_room - max(batch_room, 0) - reserve))
 
 
 async def run_batches(
@@ -198,8 +208,7 @@ async def run_batches(
     journal: BatchJournal | None = None,
     *,
     single: Single | None = None,
-    prefer_single: bool = False,
-    single_limit: int = SINGLES_MAX,
+    singles: int = 0,
 ) -> BatchResult:
     """Send `ops` in chunks of `size`, all chunks at once (the transport's budgets pace
     them); results in `ops` order.
@@ -210,16 +219,14 @@ async def run_batches(
     With a `journal`, writes sent before are re-sent in their old chunk (see
     `BatchJournal`), and new chunks are remembered before they are posted.
 
-    `single` sends one write as a plain request under its own requestid. With
-    `prefer_single` (the caller's batch budget is spent for now), a few creates/updates
-    (≤ `single_limit`) go that way instead of in a batch; they are journaled as `SINGLE`,
-    so after a crash they go out singly again (same requestid), never in a new batch.
+    `single` sends one write as a plain request under its own requestid. `singles` of
+    the fresh creates/updates (the last ones; see `plain_share`) go that way instead of
+    in a batch; they are journaled as `SINGLE`, so after a crash they go out singly again
+    (same requestid), never in a new batch.
     """
     writes = [op.request_id for op in ops if op.operation != "query"]
     recalled = await journal.recall(writes) if journal is not None and writes else {}
-    alone = _singles(
-        ops, recalled, prefer_single=prefer_single and single is not None, limit=single_limit
-    )
+    alone = _singles(ops, recalled, singles if single is not None else 0)
     if alone and single is None:
         raise ValueError("writes journaled as single requests need `single`")
     singled = set(alone)
@@ -262,26 +269,17 @@ async def run_batches(
 
 
 def _singles(
-    ops: Sequence[BatchOp],
-    recalled: Mapping[str, tuple[str, str]],
-    *,
-    prefer_single: bool,
-    limit: int,
+    ops: Sequence[BatchOp], recalled: Mapping[str, tuple[str, str]], count: int
 ) -> list[int]:
     """The positions of the writes to send as plain requests: those journaled as
-    `SINGLE`, plus the fresh ones when `prefer_single` and they are few creates/updates."""
+    `SINGLE`, plus the last `count` fresh creates/updates."""
     alone = [i for i, op in enumerate(ops) if recalled.get(op.request_id, ("",))[0] == SINGLE]
     fresh = [
-        i for i, op in enumerate(ops) if op.operation != "query" and op.request_id not in recalled
+        i
+        for i, op in enumerate(ops)
+        if op.operation in ("create", "update") and op.request_id not in recalled
     ]
-    if (
-        prefer_single
-        and 0 < len(alone) + len(fresh) <= limit
-        and len(alone) + len(fresh) == len(ops)
-        and all(ops[i].operation in ("create", "update") for i in fresh)
-    ):
-        alone += fresh
-    return alone
+    return sorted(alone + (fresh[-count:] if count > 0 else []))
 
 
 async def _remember(

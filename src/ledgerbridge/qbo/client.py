@@ -20,7 +20,7 @@ from typing import Any, Literal
 import httpx
 
 from ledgerbridge.qbo import faults
-from ledgerbridge.qbo.batch import BatchJournal, BatchOp, BatchResult, run_batches
+from ledgerbridge.qbo.batch import BatchJournal, BatchOp, BatchResult, plain_share, run_batches
 from ledgerbridge.qbo.codec_values import json_dumps, json_loads
 from ledgerbridge.qbo.ids import check_request_id, request_id_for
 from ledgerbridge.sync.errors import (
@@ -49,6 +49,8 @@ SAFETY_SECONDS = 1.0
 """Our windows are this much longer than QBO's: QBO counts a request when it arrives,
 we count it when we send it, so a window that ends exactly at the limit can still
 draw a 429 (and a 429 costs a 60 s pause) when latency varies."""
+READ_RESERVE = 20
+"""Requests of the 500-a-minute budget that plain writes leave for reads."""
 SAFE_CONCURRENCY = 8
 """Below QBO's 10 concurrent: a slot is freed here when the answer arrives, which may be
 before QBO has counted the request as done."""
@@ -337,11 +339,14 @@ class QboClient:
         """Run many operations through `/batch` (≤30 a request, the chunks concurrently
         within the budgets); results in `ops` order. See `qbo.batch.run_batches`.
 
-        `singles_when_busy`: creates/updates (≤ 60) go out as plain requests, each with
-        its own requestid, when the 40-a-minute batch budget has no room and the
-        500-a-minute budget would answer them all before a batch slot frees up (steady
-        state: after a burst of 40 batches, a pass must not wait up to a minute). The
-        journal keeps each write in the form it first went out in (see `run_batches`).
+        `singles_when_busy`: decided from both budgets at the moment (`plain_share`):
+        the creates/updates that do not fit in the batches the 40-a-minute budget can
+        start now go out as plain requests, each with its own requestid, as far as the
+        500-a-minute budget has room for them (a few requests kept for reads); the rest
+        wait for batch slots. So a pass never waits up to a minute for a batch slot
+        while the plain budget could answer (steady state after a burst of 40 batches;
+        the tail of a big backfill). The journal keeps each write in the form it first
+        went out in (see `run_batches`).
         """
         size = chunk_size or self.batch_size
         if not 1 <= size <= 30:
@@ -358,12 +363,12 @@ class QboClient:
             )
             return self._body(response)
 
-        # Plain requests when they would all be answered before a batch slot frees up.
-        wait = self.batch_budget.delay() if singles_when_busy else 0.0
-        busy = wait > 0 and len(ops) / self.budget.rate() < wait
-        return await run_batches(
-            ops, size, post, journal, single=self._single, prefer_single=busy, single_limit=60
-        )
+        singles = 0
+        if singles_when_busy:
+            writes = sum(op.operation in ("create", "update") for op in ops)
+            batch_room, plain_room = self.batch_budget.room(), self.budget.room()
+            singles = plain_share(writes, size, batch_room, plain_room, READ_RESERVE)
+        return await run_batches(ops, size, post, journal, single=self._single, singles=singles)
 
     async def _single(self, op: BatchOp) -> Obj | SyncError:
         """One create or update as a plain request under the op's own requestid."""

@@ -29,6 +29,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 Clock = Callable[[], float]
+UNLIMITED = 1_000_000
+"""`RateBudget.room()` of a budget without windows."""
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -141,6 +143,18 @@ class RateBudget:
             return 0
         state.expire(self._clock())
         return state.used
+
+    def room(self) -> int:
+        """Requests that could start now without waiting for a window (0 while paused;
+        a large number when no window limits it; the concurrency cap is not considered)."""
+        now = self._clock()
+        if self._paused_until > now:
+            return 0
+        rooms = []
+        for state in self._windows.values():
+            state.expire(now)
+            rooms.append(max(state.room(), 0))
+        return min(rooms, default=UNLIMITED)
 
     def has_room(self, cost: int = 1) -> bool:
         """Whether `cost` more requests would start now without waiting (no pause, room in

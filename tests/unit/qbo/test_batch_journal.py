@@ -134,7 +134,7 @@ async def test_a_write_sent_singly_goes_singly_again_after_a_crash() -> None:
         return replies[op.request_id]
 
     qbo.lose_answers = True
-    await run_batches([create("a")], 30, qbo.post, journal, single=single, prefer_single=True)
+    await run_batches([create("a")], 30, qbo.post, journal, single=single, singles=1)
     assert journal.entries["key-a"][0] == "single"
     qbo.lose_answers = False
     # The batch budget has room now: new writes go in a batch, but "a" goes singly again.

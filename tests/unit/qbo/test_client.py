@@ -329,7 +329,53 @@ async def test_writes_go_out_singly_when_the_batch_budget_is_spent() -> None:
     assert sorted(parse_qs(r.url.query.decode())["requestid"][0] for r in singles) == ["c0", "c1"]
     assert time.now == 1000.0  # nobody waited for the batch window
 
-    many = [BatchOp.create("Customer", {}, request_id=f"m{i}") for i in range(61)]
-    await client.batch(many, singles_when_busy=True)  # more than 60: batches, waiting
-    assert api.requests[-1].url.path.endswith("/batch")
+    # 500 more: the general budget has 500 - 40 - 2 = 458 left, 20 of them kept for
+    # reads; 438 go plain at once, the other 62 in batches that wait for the window.
+    sent = len(api.requests)
+    many = [
+        BatchOp.create("Customer", {"DisplayName": f"M{i}"}, request_id=f"m{i}") for i in range(500)
+    ]
+    await client.batch(many, singles_when_busy=True)
+    new = api.requests[sent:]
+    plain = [r for r in new if r.url.path.endswith("/customer")]
+    batches = [r for r in new if r.url.path.endswith("/batch")]
+    assert (len(plain), len(batches)) == (438, 62)
+    assert time.now > 1000.0  # the batches waited
+
+
+async def test_a_pass_bigger_than_the_batch_window_spills_into_the_plain_budget() -> None:
+    """(b) of the bench: 1,000 invoice creates with 26 batch slots left send 26 batches of
+    30 and the other 220 plain at once, instead of waiting a minute for 8 batch slots."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/batch"):
+            items = json.loads(request.content)["BatchItemRequest"]
+            answers = [{"bId": i["bId"], "Invoice": {"Id": i["bId"]}} for i in items]
+            return httpx.Response(200, json={"BatchItemResponse": answers})
+        return httpx.Response(200, json={"Invoice": {"Id": "9"}})
+
+    client, api, time = make(handler)
+    queries = [BatchOp.query("SELECT * FROM Item", request_id=f"q{i}") for i in range(14)]
+    await client.batch(queries, chunk_size=1)  # 14 batches of this minute spent
+    assert len(api.requests) == 14
+    ops = [BatchOp.create("Invoice", {}, request_id=f"i{i}") for i in range(1000)]
+    results = await client.batch(ops, singles_when_busy=True)
+    assert all(isinstance(r, dict) for r in results)
+    new = api.requests[14:]
+    assert sum(r.url.path.endswith("/batch") for r in new) == 26
+    assert sum(r.url.path.endswith("/invoice") for r in new) == 220
+    assert time.now == 1000.0  # nobody waited
+    # Without `singles_when_busy`, all go in 34 batches: 8 wait a minute for the window.
+    await client.batch([BatchOp.create("Invoice", {}, request_id=f"j{i}") for i in range(1000)])
     assert time.now > 1000.0
+
+
+def test_plain_share() -> None:
+    from ledgerbridge.qbo.batch import plain_share
+
+    assert plain_share(0, 30, 0, 500) == 0
+    assert plain_share(600, 30, 20, 500) == 0  # 20 chunks fit the batch window
+    assert plain_share(601, 30, 20, 500) == 1
+    assert plain_share(1000, 30, 26, 446, reserve=20) == 220
+    assert plain_share(1000, 30, 0, 100, reserve=20) == 80  # the rest waits for batches
+    assert plain_share(10, 30, 0, 5, reserve=20) == 0  # no plain room left either

@@ -136,3 +136,21 @@ async def test_negative_cost_is_refused() -> None:
     with pytest.raises(ValueError):
         async with budget.slot(cost=-1):
             pass
+
+
+async def test_room_is_what_every_window_still_admits_now() -> None:
+    time = FakeTime()
+    budget = RateBudget(
+        [Window(5, 1.0, "second"), Window(8, 60.0, "minute")], clock=time.clock, sleep=time.sleep
+    )
+    assert budget.room() == 5
+    async with budget.slot(cost=4):
+        pass
+    assert budget.room() == 1
+    time.now += 1.0  # the second window empties; the minute has 4 of 8 left
+    assert budget.room() == 4
+    budget.penalize(2.0)
+    assert budget.room() == 0  # paused after a 429
+    time.now += 2.0
+    assert budget.room() == 4
+    assert RateBudget([], clock=time.clock, sleep=time.sleep).room() > 1000

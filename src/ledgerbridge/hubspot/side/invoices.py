@@ -184,9 +184,11 @@ class HubSpotInvoices:
                 answers[id(action)] = error
                 continue
             jobs.append(self._job(rule, action))
-        await self._ensure_unique("invoices")
+        # Both properties at once (each is up to three round trips the first time).
+        kinds = ["invoices"]
         if any(j.write.line_items is not None for j in jobs if j.error is None):
-            await self._ensure_unique("line_items")
+            kinds.append("line_items")
+        await together(*(self._ensure_unique(kind) for kind in kinds))
         await together(self._create_step(jobs), self._update_step(jobs))
         await self._lines_step([j for j in jobs if j.write.line_items is not None])
         await self._contacts_step(jobs)

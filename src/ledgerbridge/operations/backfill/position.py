@@ -145,6 +145,21 @@ async def read_page(
     """The next records after `position`, in creation order: about `limit` of them (the
     rows read count, skipped ones too, so a page of `max_page` is one request), all of
     them when `limit` is None."""
+    page, _ = await read_page_to_end(reader, rule, position, until, limit, keep)
+    return page
+
+
+async def read_page_to_end(
+    reader: WindowReader,
+    rule: SyncRule,
+    position: Position,
+    until: dt.datetime | None,
+    limit: int | None,
+    keep: Keep | None = None,
+) -> tuple[list[Entry], bool]:
+    """`read_page`, and whether the page reached the end of the window (a read came back
+    shorter than asked): then a read after it would find nothing more, and need not be
+    sent."""
     span = Span(rule, until, keep)
     got: list[Entry] = []
     remaining = limit
@@ -167,11 +182,11 @@ async def read_page(
                 continue
             got += new
             if len(rows) < want:
-                break
+                return got, True
             pos = pos.after(new, reader.floor)
         if remaining is not None:
             remaining -= len(rows)
-    return got
+    return got, False
 
 
 async def stream(

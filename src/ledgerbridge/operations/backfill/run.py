@@ -109,11 +109,11 @@ async def _match_existing(
 ) -> list[tuple[str, str, str]]:
     """Invoices that exist on both sides unlinked, one to one by key, at least one of
     them in the window: link them (as `sync.reconcile.pair_unlinked` would). The side that
-    is not the only source is indexed first (often empty: then the other is not read)."""
+    is not the only source is indexed first. (Not called when a side is empty.)"""
+    first = Q if rule.direction.sources == {H} else H
     links = [x for x in await state.load_links() if x.object_type is rule.object_pair]
     refs = RefIndex.from_links(await state.load_links())
     linked = {H: {x.hubspot_id for x in links}, Q: {x.qbo_id for x in links}}
-    first = Q if rule.direction.sources == {H} else H
     mine = await _key_index(readers[first], rule, first, linked[first], refs, until, page)
     if not mine:
         return []
@@ -148,6 +148,22 @@ async def _match_existing(
             )
         )
     return found
+
+
+async def _empty_side(
+    rule: SyncRule, readers: dict[System, WindowReader], until: dt.datetime | None
+) -> System | None:
+    """A side that holds no record of the rule's object at all (created up to `until`),
+    found by counting (one request a side; the side that is not the only source first,
+    and the other only when that one is not empty), or None. Its window is empty, and it
+    has no record an existing-record look-up (a match candidate, an invoice to link)
+    could find: the backfill sends neither. Records made there after `until` (by a user,
+    meanwhile) are the live sync's."""
+    first = Q if rule.direction.sources == {H} else H
+    for side in (first, first.other):
+        if await readers[side].count(Span(rule, until), EPOCH) == 0:
+            return side
+    return None
 
 
 def _add(total: PassReport, report: PassReport, pair: ObjectPair, keep_actions: bool) -> None:
@@ -188,7 +204,8 @@ async def backfill_ports(
     ports: dict[System, SidePort] = {H: hubspot, Q: qbo}
     readers = {s: reader_for(port) for s, port in ports.items()}
     hide: dict[System, set[str]] = {H: set(), Q: set()}
-    if pair is ObjectPair.INVOICES_INVOICES:
+    empty = await _empty_side(rule, readers, until)
+    if pair is ObjectPair.INVOICES_INVOICES and empty is None:
         found = await _match_existing(rule, state, ports, readers, until, dry_run, batch_size)
         result.matched = found
         if dry_run:  # not linked yet: keep the engine from planning them as new
@@ -204,15 +221,19 @@ async def backfill_ports(
             hide=hide[s],
             clock=clock,
             fresh_for=fresh_for,
+            empty=s is empty,
         )
         for s in System
     }
     state.windows = {s: sides[s] for s in sources}
     engine = SyncEngine(hubspot=sides[H], qbo=sides[Q], state=state, clock=clock)
     total = 0
-    if progress is not None:
+    if progress is not None:  # the first page is read now; a count only if there is more
         for s in sources:
-            total += await readers[s].count(Span(rule, until), state.position(s).bound)
+            known = await sides[s].peek(rule)
+            if known is None:
+                known = await readers[s].count(Span(rule, until), state.position(s).bound)
+            total += known
     try:
         await _batches(engine, state, sides, pair, result, progress, total)
     finally:

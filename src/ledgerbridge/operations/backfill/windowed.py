@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from ledgerbridge.domain import System
-from ledgerbridge.operations.backfill.position import Position, read_page
+from ledgerbridge.operations.backfill.position import Position, read_page_to_end
 from ledgerbridge.sync.engine import utc_now
 from ledgerbridge.sync.model import RefIndex, SideRecord
 from ledgerbridge.sync.ports import Capabilities, Changes, SidePort, WriteAction, WriteResult
@@ -43,6 +43,7 @@ class WindowedSide:
         clock: Callable[[], dt.datetime] = utc_now,
         fresh_for: dt.timedelta = FRESH_FOR,
         prefetch: bool = True,
+        empty: bool = False,
     ) -> None:
         self.inner = inner
         self.reader = reader
@@ -59,6 +60,12 @@ class WindowedSide:
         self.reads = 0
         """Pages read for the engine (prefetched or not), re-reads included."""
         self._next: _Prefetch | None = None
+        self.empty = empty
+        """The side held no record at all when the backfill started: no window read, no
+        match look-up (see `operations.backfill.run._empty_side`)."""
+        self._end: Position | None = position if empty else None
+        """Where the window is known to end (a read from there finds nothing): set by a
+        read that came back short, or from the start when the side is `empty`."""
         self.capabilities = Capabilities(custom_line_item=inner.capabilities.custom_line_item)
         """The inner side's custom line item; not its window (this is the window) nor its
         payments (a backfill syncs records; payments follow in the live sync)."""
@@ -68,10 +75,32 @@ class WindowedSide:
         return self.inner.system
 
     async def _read(self, rule: SyncRule, position: Position) -> list[Entry]:
+        if position == self._end:
+            return []  # the window ends there: no request
         self.reads += 1
-        return await read_page(self.reader, rule, position, self.until, self.batch_size)
+        page, ended = await read_page_to_end(
+            self.reader, rule, position, self.until, self.batch_size
+        )
+        if ended:
+            self._end = position.after(page, self.reader.floor)
+        return page
+
+    async def peek(self, rule: SyncRule) -> int | None:
+        """Read the next page now (it is served next). Its size when it holds the rest
+        of the window (then no count is needed), else None."""
+        if self._next is None or self._next.start != self.position:
+            await _cancel(self._next)
+            start = self.position
+            self._next = _Prefetch(start, asyncio.create_task(self._prefetched(rule, start)))
+        ahead = self._next
+        page = await ahead.task
+        return len(page) if self._end == ahead.start.after(page, self.reader.floor) else None
 
     async def _take(self, rule: SyncRule) -> list[Entry]:
+        if self.position == self._end:
+            await _cancel(self._next)
+            self._next = None
+            return []
         ahead, self._next = self._next, None
         if ahead is None or ahead.start != self.position:
             await _cancel(ahead)
@@ -87,8 +116,8 @@ class WindowedSide:
     ) -> Changes:
         page = await self._take(rule)
         self.batch, self.served = page, len(page)
-        if self.prefetch and page:
-            start = self.position.after(page, self.reader.floor)
+        start = self.position.after(page, self.reader.floor)
+        if self.prefetch and page and start != self._end:
             self._next = _Prefetch(start, asyncio.create_task(self._prefetched(rule, start)))
         records = [
             e.record
@@ -137,6 +166,10 @@ class WindowedSide:
     async def find_candidates(
         self, rule: SyncRule, keys: Collection[str], refs: RefIndex
     ) -> list[SideRecord]:
+        """The side's records with these match keys; none when the side was `empty` (what
+        this backfill made there is found by the engine through its links)."""
+        if self.empty:
+            return []
         return await self.inner.find_candidates(rule, keys, refs)
 
     async def display_names(self) -> frozenset[str]:

@@ -1,7 +1,8 @@
 """QBO invoice specifics for the engine's QBO side (R-PRD-3, R-CON-6, R-INV-4).
 
 - The "Custom line item" item takes invoice lines that match no QBO item
-  (R-PRD-3). `custom_line_item(rule)` finds it by name (one query, cached); with
+  (R-PRD-3). `custom_line_item(rule)` finds it by name (one query, cached; that it
+  is absent is cached for `ABSENT_FOR`, so a backfill's passes ask once); with
   `create=True` it creates it on first need, as a Service item on the income
   account chosen in the invoice rule (`InvoiceSettings.custom_line_item_income_account`,
   else the company's first income account), with a `requestid` derived from the
@@ -15,6 +16,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -26,6 +28,9 @@ from ledgerbridge.sync.payloads import CUSTOM_LINE_ITEM_NAME
 from ledgerbridge.sync.rules import SyncRule
 
 Obj = dict[str, Any]
+ABSENT_FOR = 60.0
+"""Seconds a "no Custom line item" answer is trusted (a user may create it meanwhile;
+creating it ourselves always asks again first)."""
 
 
 def custom_field_ids(preferences: Mapping[str, Any]) -> dict[str, str]:
@@ -44,21 +49,34 @@ def custom_field_ids(preferences: Mapping[str, Any]) -> dict[str, str]:
 class QboInvoices:
     """Invoice helpers on one QBO company."""
 
-    def __init__(self, client: QboClient, income_account: Callable[[], Awaitable[str]]) -> None:
+    def __init__(
+        self,
+        client: QboClient,
+        income_account: Callable[[], Awaitable[str]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.income_account = income_account
+        self.clock = clock
         self._custom_item: str | None = None
+        self._absent_at: float | None = None
         self._field_ids: dict[str, str] | None = None
 
     async def custom_line_item(self, rule: SyncRule, *, create: bool = False) -> str | None:
         if self._custom_item is not None:
             return self._custom_item
+        absent = self._absent_at
+        if not create and absent is not None and self.clock() - absent < ABSENT_FOR:
+            return None
         rows = await self.client.query_all(
             f"SELECT * FROM Item WHERE Name = {ql_string(CUSTOM_LINE_ITEM_NAME)}", page_size=10
         )
         if rows:
             self._custom_item = str(rows[0]["Id"])
-        elif create:
+        elif not create:
+            self._absent_at = self.clock()
+        else:
             configured = rule.invoice.custom_line_item_income_account if rule.invoice else None
             account = await self._account_id(configured) if configured else None
             account = account or await self.income_account()

@@ -1,0 +1,154 @@
+"""Backfill request counts (issue 18): no request whose answer is already known. Each test
+counts the requests the engine sends to the sandboxes (real HTTP), not the time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from ledgerbridge.domain import System
+from ledgerbridge.operations.backfill import BackfillResult, backfill_ports
+from ledgerbridge.sync.rules import Direction, ObjectPair
+from tests.integration import invoicing
+from tests.integration.conftest import contacts_rule
+from tests.integration.harness import START, Lab
+
+H, Q = System.HUBSPOT, System.QUICKBOOKS
+CONTACTS = ObjectPair.CONTACTS_CUSTOMERS
+INVOICE_SEARCH = "POST /crm/v3/objects/invoices/search"
+LINE_READ = "POST /crm/v3/objects/line_items/batch/read"
+LATE = dt.datetime(2999, 1, 1, tzinfo=dt.UTC)  # a sync that "starts" after everything
+
+
+@contextmanager
+def counting(lab: Lab) -> Iterator[Counter[str]]:
+    """Every request the engine sends meanwhile, by "METHOD path" (QBO queries by their
+    statement's FROM: "QUERY Invoice")."""
+    seen: Counter[str] = Counter()
+
+    async def hook(request: httpx.Request) -> None:
+        path = request.url.path
+        statement = request.url.params.get("query", "")
+        if path.endswith("/query") and " FROM " in statement:
+            seen[f"QUERY {statement.split(' FROM ', 1)[1].split()[0]}"] += 1
+        else:
+            seen[f"{request.method} {path}"] += 1
+
+    before = lab.http.event_hooks
+    lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
+    try:
+        yield seen
+    finally:
+        lab.http.event_hooks = before
+
+
+async def _backfill(lab: Lab, batch_size: int, *, progress: bool = True) -> BackfillResult:
+    engine = lab.engine()
+    return await backfill_ports(
+        lab.store,
+        lab.connection_id,
+        hubspot=engine.sides[H],
+        qbo=engine.sides[Q],
+        name="invoices",
+        since=START.date(),
+        batch_size=batch_size,
+        clock=lab.time.now,
+        progress=(lambda done, total: None) if progress else None,
+    )
+
+
+async def test_an_empty_side_is_counted_once_and_never_read(lab: Lab) -> None:
+    """QBO → HubSpot with no invoice in HubSpot: one count says so. Before, the key index
+    searched HubSpot, then every batch searched its (empty) window again, and the last
+    pass searched once more; at 10,000 invoices that was 13 searches."""
+    await invoicing.set_up(lab, Direction.TWO_WAY, sync_started_at=LATE)
+    _, customer = await invoicing.customer_and_contact(lab)
+    _, item = await invoicing.product_and_item(lab)
+    for n in range(5):
+        await invoicing.qbo_invoice(lab, customer, [(item, str(n + 1), "50")])
+
+    with counting(lab) as seen:
+        result = await _backfill(lab, batch_size=2)
+
+    assert result.complete, result.as_dict()
+    assert result.report.pairs[invoicing.INVOICES].created == 5
+    assert result.passes == 4  # 2 + 2 + 1, then a pass that finds the window done
+    assert seen[INVOICE_SEARCH] == 1  # the count that finds HubSpot empty (counted first)
+    # QBO: the pages (the third, 1 of 2, ends the window, so the pass after it reads
+    # nothing) and the count for the progress bar (the first page did not end it).
+    assert seen["QUERY Invoice"] == 3 + 1, seen
+
+
+async def test_the_source_is_read_once_when_the_other_side_is_empty(lab: Lab) -> None:
+    """HubSpot → QBO with no invoice in QBO: the HubSpot invoices (with their
+    associations and line items) are read once, by the window. Before, the key index read
+    them all a first time to match them against QBO's none."""
+    await invoicing.set_up(lab, sync_started_at=LATE)
+    contact, _ = await invoicing.customer_and_contact(lab)
+    product, _ = await invoicing.product_and_item(lab)
+    for n in range(3):
+        await invoicing.hs_invoice(lab, contact, [("Widget", f"{n + 1}x50", product)])
+
+    with counting(lab) as seen:
+        result = await _backfill(lab, batch_size=100)
+
+    assert result.complete, result.as_dict()
+    assert result.report.pairs[invoicing.INVOICES].created == 3
+    assert len(await lab.qbo_all("Invoice")) == 3
+    assert seen["QUERY Invoice"] == 1, seen  # the count that finds QBO empty (counted first)
+    # One page that holds the whole window: no count for the progress bar (the page
+    # says how many), no read after it.
+    assert seen[INVOICE_SEARCH] == 1, seen
+    assert seen[LINE_READ] == 1
+
+
+async def _contacts(lab: Lab) -> tuple[BackfillResult, Counter[str]]:
+    lab.save_rule(contacts_rule(sync_started_at=LATE))  # two-way; every contact historical
+    for n in range(5):
+        await lab.qbo_create(
+            "Customer",
+            {"DisplayName": f"C{n}", "PrimaryEmailAddr": {"Address": f"c{n}@x.io"}},
+        )
+    engine = lab.engine()
+    with counting(lab) as seen:
+        result = await backfill_ports(
+            lab.store,
+            lab.connection_id,
+            hubspot=engine.sides[H],
+            qbo=engine.sides[Q],
+            name="contacts",
+            since=START.date(),
+            batch_size=2,
+            clock=lab.time.now,
+        )
+    assert result.complete, result.as_dict()
+    return result, seen
+
+
+async def test_no_match_look_up_on_a_side_that_held_nothing(lab: Lab) -> None:
+    """QBO → HubSpot contacts with no contact in HubSpot: one count, and no look-up by
+    email before the writes (at 10,000 invoices that was 20 batch reads)."""
+    result, seen = await _contacts(lab)
+
+    assert result.report.pairs[CONTACTS].created == 5
+    assert seen["POST /crm/v3/objects/contacts/search"] == 1  # the count
+    assert seen["POST /crm/v3/objects/contacts/batch/read"] == 0
+    emails = sorted(str(c.get("email")) for c in await lab.hs_all("contacts", "email"))
+    assert emails == [f"c{n}@x.io" for n in range(5)]
+
+
+async def test_an_older_record_is_still_looked_up_and_linked(lab: Lab) -> None:
+    """The same with one contact already in HubSpot (made before the window): HubSpot is
+    not empty, so the look-ups run and the customer with its email is linked to it."""
+    old = await lab.hs_create("contacts", email="c3@x.io", firstname="Old")
+    lab.time.advance(2 * 86_400)
+    result, seen = await _contacts(lab)
+
+    assert result.report.pairs[CONTACTS].created == 4
+    assert seen["POST /crm/v3/objects/contacts/batch/read"] >= 1
+    assert old in {x.hubspot_id for x in lab.links(CONTACTS)}
+    assert len(await lab.hs_all("contacts", "email")) == 5
