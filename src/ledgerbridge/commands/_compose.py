@@ -19,7 +19,7 @@ from ledgerbridge.store import Store
 from ledgerbridge.store.directory import StoreDirectory
 from ledgerbridge.web.api_rules import rules_router, settings_accounts
 from ledgerbridge.web.app import create_web_app
-from ledgerbridge.web.auth import WebSecurity, allowed_host_names
+from ledgerbridge.web.auth import WebSecurity, configured_host_names
 from ledgerbridge.web.metrics import Metrics, metrics_router
 from ledgerbridge.web.pages.common import DashboardContext
 from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
@@ -73,11 +73,7 @@ def compose(
     )
     accounts_for = settings_accounts(store, settings)
     rules_api = rules_router(store, accounts_for)
-    names = allowed_hosts or allowed_host_names(
-        settings.host,
-        settings.allowed_hosts,
-        [settings.hubspot.redirect_uri, settings.qbo.redirect_uri, public_url or ""],
-    )
+    names = allowed_hosts or configured_host_names(settings, public_url)
     dashboard = DashboardContext(
         store,
         settings,

@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from argon2 import PasswordHasher
@@ -39,6 +40,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledgerbridge.store import Store
 from ledgerbridge.store.accounts import TokenKind, admin_account, create_token, use_token
+
+if TYPE_CHECKING:
+    from ledgerbridge.settings import Settings
 
 __all__ = [
     "LOOPBACK_NAMES",
@@ -104,6 +108,13 @@ def allowed_host_names(
         if hostname:
             names.add(hostname.lower())
     return frozenset(names)
+
+
+def configured_host_names(settings: Settings, public_url: str | None = None) -> frozenset[str]:
+    """The names a served web app answers to: `allowed_host_names` of the `host` setting,
+    `allowed_hosts`, and the host names of the OAuth redirect URIs and `public_url`."""
+    redirects = [settings.hubspot.redirect_uri, settings.qbo.redirect_uri]
+    return allowed_host_names(settings.host, settings.allowed_hosts, [*redirects, public_url or ""])
 
 
 def _host_name(value: str) -> str:

@@ -24,7 +24,7 @@ from ledgerbridge.settings import Settings
 from ledgerbridge.store.directory import StoreDirectory
 from ledgerbridge.web.api_rules import rules_router, settings_accounts
 from ledgerbridge.web.app import create_web_app
-from ledgerbridge.web.auth import WebSecurity, allowed_host_names
+from ledgerbridge.web.auth import WebSecurity, configured_host_names
 from ledgerbridge.web.pages.common import DashboardContext
 from ledgerbridge.web.webhooks import WebhookSecrets, webhook_router
 
@@ -57,11 +57,7 @@ def web_app(queue: Queue, secrets: WebhookSecrets, public_url: str | None = None
     # The same dashboard and sign-in as the embedded runtime's (`commands._compose`); a
     # retry or a connect asks the queue for a pass. "Run now" of a reconciliation and the
     # budget per connection are the workers' (they hold the clients), so not offered here.
-    names = allowed_host_names(
-        settings.host,
-        settings.allowed_hosts,
-        [settings.hubspot.redirect_uri, settings.qbo.redirect_uri, public_url or ""],
-    )
+    names = configured_host_names(settings, public_url)
     dashboard = DashboardContext(
         queue.store,
         settings,
