@@ -1,4 +1,4 @@
-"""Bugs the process chaos run found, each reduced to a few records (both fixed; each
+"""Bugs the process chaos run found, each reduced to a few records (all fixed; each
 test failed before its fix).
 
 1. A duplicate invoice (size 1000, CHAOS_SEED=7, first run).
@@ -29,7 +29,7 @@ import pytest
 from ledgerbridge.domain import System
 from ledgerbridge.sync.model import RefIndex
 from ledgerbridge.sync.ports import SidePort, WriteAction, WriteResult
-from ledgerbridge.sync.rules import Direction, SyncRule
+from ledgerbridge.sync.rules import Direction, ObjectPair, SyncRule
 from tests.integration.conftest import contacts_rule
 from tests.integration.faults import Crash, CrashingSide, WriteCounter
 from tests.integration.harness import Lab
@@ -38,6 +38,8 @@ from tests.integration.invoicing import (
     hs_invoice,
     hs_payment,
     product_and_item,
+    qbo_get,
+    qbo_invoice,
     set_up,
 )
 
@@ -127,13 +129,12 @@ async def test_an_edit_made_while_the_engine_writes_the_same_contact_reaches_the
 # the link was saved; the user then voided the HubSpot invoice. The restarted pass skips
 # it ("voided before it was ever synced; not created"), so the QBO copy stays unlinked
 # and a later pass copies it into HubSpot as a new invoice.
+#
+# Fix: the engine asks the QBO write journal whether a create of such a skipped record
+# was sent (`PlanContext.sent_creates`); if so the create is sent again, QBO replays its
+# first answer, the copy is linked, and the next pass voids it.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: a HubSpot invoice voided after a killed pass created its QBO copy "
-    "leaves the copy unlinked, and it is copied back into HubSpot",
-)
 async def test_a_kill_after_the_qbo_create_then_a_void_in_hubspot_copies_nothing_back(
     lab: Lab,
 ) -> None:
@@ -154,3 +155,40 @@ async def test_a_kill_after_the_qbo_create_then_a_void_in_hubspot_copies_nothing
         await lab.engine().run_pass()
 
     assert len(await lab.hs_all("invoices")) == before
+    # The replayed create linked the one QBO copy, and the void reached it.
+    (link,) = [x for x in lab.links(ObjectPair.INVOICES_INVOICES) if x.hubspot_id == invoice]
+    copy = await qbo_get(lab, "Invoice", link.qbo_id)
+    assert str(copy.get("PrivateNote", "")).startswith("Voided")
+    assert len([i for i in await lab.qbo_all("Invoice") if i["Id"] == link.qbo_id]) == 1
+
+
+async def test_a_kill_after_the_hubspot_create_then_a_void_in_qbo_leaves_one_linked_copy(
+    lab: Lab,
+) -> None:
+    """The other direction of 3: HubSpot creates carry the QBO id (`ledgerbridge_qbo_id`),
+    so the orphaned HubSpot copy names its source and is linked, never made twice."""
+    await set_up(lab, Direction.TWO_WAY)
+    _, customer = await customer_and_contact(lab)
+    _, item = await product_and_item(lab)
+    invoice = await qbo_invoice(lab, customer, [(item, "2", "50")])
+    lab.time.advance(60)
+
+    base = lab.engine()
+    crashing = CrashingSide(base.sides[System.HUBSPOT], WriteCounter(1))
+    with pytest.raises(Crash):
+        await lab.engine_with(hubspot=crashing).run_pass()
+    assert len(await lab.hs_all("invoices")) == 1  # the copy exists, unlinked
+
+    fresh = await qbo_get(lab, "Invoice", str(invoice["Id"]))
+    await lab.qbo_client().void(
+        "Invoice", str(invoice["Id"]), str(fresh["SyncToken"]), request_id="u1"
+    )
+    for _ in range(3):
+        lab.time.advance(60)
+        await lab.engine().run_pass()
+
+    assert len(await lab.qbo_all("Invoice")) == 1
+    (copy,) = await lab.hs_all("invoices", "hs_invoice_status")
+    (link,) = lab.links(ObjectPair.INVOICES_INVOICES)
+    assert (link.hubspot_id, link.qbo_id) == (copy.id, str(invoice["Id"]))
+    assert copy.properties.get("hs_invoice_status") == "voided"

@@ -41,10 +41,11 @@ from ledgerbridge.sync.deals import DealPort, run_deal_pass
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, SyncError
 from ledgerbridge.sync.healing import DEPENDENTS, RetryState, healed_outcomes, new_links
+from ledgerbridge.sync.invoices import HOOKS
 from ledgerbridge.sync.match import lookup_keys
 from ledgerbridge.sync.model import Link, PlanContext, RefIndex, SideRecord, held_cursor
 from ledgerbridge.sync.payments_pass import run_payment_pass
-from ledgerbridge.sync.plan import plan
+from ledgerbridge.sync.plan import create_key, plan
 from ledgerbridge.sync.ports import (
     Changes,
     Commit,
@@ -288,8 +289,30 @@ class SyncEngine:
             qbo_display_names=names,
             hubspot_candidates=candidates[H],
             qbo_candidates=candidates[Q],
+            sent_creates=await self._sent_creates(rule, unlinked),
         )
         return context, [*links, *(x for x in extra if (x.hubspot_id, x.qbo_id) not in have)]
+
+    async def _sent_creates(
+        self, rule: SyncRule, unlinked: dict[System, list[SideRecord]]
+    ) -> frozenset[str]:
+        """The keys of creates sent before (by a pass that died) among the unlinked
+        records the planner would not create (`PlanContext.sent_creates`): asked of the
+        target side's journal only when there are such records."""
+        hooks = HOOKS[rule.object_pair]
+        found: set[str] = set()
+        for side in System:
+            journal = self.sides[side.other].capabilities.sent_creates
+            if journal is None or not rule.allows(side):
+                continue
+            keys = [
+                create_key(rule.object_pair, r)
+                for r in unlinked[side]
+                if hooks.skip_create(rule, r) is not None
+            ]
+            if keys:
+                found |= await journal.sent_creates(keys)
+        return frozenset(found)
 
     async def _apply(
         self, rule: SyncRule, writes: Sequence[WriteAction], refs: RefIndex

@@ -171,6 +171,10 @@ class PlanContext:
       by match key (email, SKU) for the changed, unlinked records of the other side,
       so that matching sees records outside the changed set (`match.lookup_keys`).
     - `associated`: associated records per record, for associated filters.
+    - `sent_creates`: keys of creates a pass sent before it died, among the unlinked
+      records the planner would otherwise not create (an invoice voided since): the
+      create is sent again so the service replays it and the copy gets linked (and
+      then voided), never left unlinked to be copied back (R-BEY-1).
     """
 
     sync_started_at: dt.datetime
@@ -179,6 +183,7 @@ class PlanContext:
     hubspot_candidates: Sequence[SideRecord] = ()
     qbo_candidates: Sequence[SideRecord] = ()
     associated: Mapping[RecordRef, Mapping[str, Sequence[SideRecord]]] = field(default_factory=dict)
+    sent_creates: frozenset[str] = frozenset()
 
     def candidates_on(self, system: System) -> Sequence[SideRecord]:
         return self.hubspot_candidates if system is System.HUBSPOT else self.qbo_candidates

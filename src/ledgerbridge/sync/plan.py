@@ -330,7 +330,8 @@ class _Planner:
                 self.actions.append(excluded)
                 continue
             reason = self.hooks.skip_create(self.rule, record)
-            if reason is not None:
+            sent = create_key(self.pair, record) in self.context.sent_creates
+            if reason is not None and not sent:
                 self.actions.append(Skip(record.ref, reason))
                 continue
             self._create(record, snap)
@@ -461,10 +462,15 @@ class _Planner:
         # Keyed by what it creates (pair + source record), never by the source's version:
         # a create retried after a crash, once the source changed meanwhile, must send
         # the same key (QBO `requestid`, the write journal) or it makes a second copy.
-        key = idempotency_key(self.pair, record.ref, None, "create")
+        key = create_key(self.pair, record)
         self.actions.append(
             Create(self.pair, target, record.ref, record.version, fields, key, state, display_name)
         )
+
+
+def create_key(pair: ObjectPair, record: SideRecord) -> str:
+    """The key of the create of `record`'s copy: by pair and source record, never its version."""
+    return idempotency_key(pair, record.ref, None, "create")
 
 
 def _party(snap: Mapping[str, CanonicalValue]) -> Party:

@@ -70,6 +70,15 @@ class CustomLineItemSource(Protocol):
         ...
 
 
+class SentCreates(Protocol):
+    """A side that journals its creates' keys before sending them (QBO's `requestid`)."""
+
+    async def sent_creates(self, keys: Collection[str]) -> frozenset[str]:
+        """Those of `keys` whose create was sent before (by a pass that may have died
+        before saving its link): sending one again replays the first answer."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a side offers beyond `SidePort`, said explicitly (never found by `isinstance`):
@@ -82,6 +91,8 @@ class Capabilities:
     """Payments (the invoice rule's payment pass, R-PAY-*)."""
     custom_line_item: CustomLineItemSource | None = None
     """QBO's "Custom line item" item (R-PRD-3)."""
+    sent_creates: SentCreates | None = None
+    """The keys of creates sent before (a crashed pass), see `PlanContext.sent_creates`."""
 
 
 NO_CAPABILITIES = Capabilities()

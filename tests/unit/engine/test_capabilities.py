@@ -95,7 +95,7 @@ async def test_a_wrapper_keeps_every_capability_of_the_side_it_wraps(
         assert Forwarding(Forwarding(side)).capabilities == side.capabilities
 
 
-async def test_the_backfill_window_keeps_the_custom_line_item_and_says_what_it_drops(
+async def test_the_backfill_window_keeps_the_custom_line_item_and_journal_and_drops_the_rest(
     sides: tuple[HubSpotSide, QboSide],
 ) -> None:
     _, qbo = sides
@@ -106,7 +106,7 @@ async def test_the_backfill_window_keeps_the_custom_line_item_and_says_what_it_d
         until=None,
         batch_size=10,
     )
-    assert windowed.capabilities == Capabilities(custom_line_item=qbo)
+    assert windowed.capabilities == Capabilities(custom_line_item=qbo, sent_creates=qbo)
 
 
 async def test_without_payments_on_a_side_the_payment_pass_reads_nothing() -> None:

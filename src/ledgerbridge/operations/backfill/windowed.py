@@ -66,9 +66,13 @@ class WindowedSide:
         self._end: Position | None = position if empty else None
         """Where the window is known to end (a read from there finds nothing): set by a
         read that came back short, or from the start when the side is `empty`."""
-        self.capabilities = Capabilities(custom_line_item=inner.capabilities.custom_line_item)
-        """The inner side's custom line item; not its window (this is the window) nor its
-        payments (a backfill syncs records; payments follow in the live sync)."""
+        self.capabilities = Capabilities(
+            custom_line_item=inner.capabilities.custom_line_item,
+            sent_creates=inner.capabilities.sent_creates,
+        )
+        """The inner side's custom line item and journal of creates; not its window (this
+        is the window) nor its payments (a backfill syncs records; payments follow in the
+        live sync)."""
 
     @property
     def system(self) -> System:

@@ -88,7 +88,7 @@ class QboSide(PaymentsVia):
             client, self.invoices, clock=clock, overlap=overlap, home_currency=home_currency
         )
         self.capabilities = Capabilities(
-            window=QboWindow(self), payments=self.payments, custom_line_item=self
+            window=QboWindow(self), payments=self.payments, custom_line_item=self, sent_creates=self
         )
 
     # ---- reading ----
@@ -282,6 +282,11 @@ class QboSide(PaymentsVia):
             except SyncError as error:
                 answers[id(void)] = WriteResult(void, error=error)
         return [answers[id(a)] for a in actions]
+
+    async def sent_creates(self, keys: Collection[str]) -> frozenset[str]:
+        if self.journal is None or not keys:
+            return frozenset()
+        return frozenset(await self.journal.recall(list(keys)))
 
     async def _sent_before(self, batched: Sequence[tuple[WriteAction, BatchOp]]) -> set[str]:
         """The request ids of the creates a crashed pass sent already: QBO replays their
