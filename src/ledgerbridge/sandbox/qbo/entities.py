@@ -150,8 +150,10 @@ def merge_for_update(old: Obj, body: Obj, sparse: bool) -> Obj:
 def _name_clash(ctx: Ctx, entities: tuple[str, ...], key: str, name: str, self_id: str) -> bool:
     wanted = name.strip().casefold()
     for entity in entities:
-        for other_id, other in ctx.realm.table(entity).items():
-            if entity == entities[0] and other_id == self_id:
+        table = ctx.realm.table(entity)
+        for other_id in ctx.realm.indexes.named(table, entity, key, name):
+            other = table.get(other_id)
+            if (entity == entities[0] and other_id == self_id) or other is None:
                 continue
             if str(other.get(key, "")).strip().casefold() == wanted:
                 return True
@@ -297,14 +299,15 @@ def recompute_customer_balance(ctx: Ctx, customer_id: str | None) -> None:
     if customer is None:
         return
     total = Decimal(0)
-    for inv in ctx.realm.table("Invoice").values():
-        if ref_id(inv.get("CustomerRef")) == customer_id:
-            total += money(inv.get("Balance", 0))
-    for pay in ctx.realm.table("Payment").values():
-        if ref_id(pay.get("CustomerRef")) == customer_id:
-            total -= money(pay.get("UnappliedAmt", 0))
-    for memo in ctx.realm.table("CreditMemo").values():
-        if ref_id(memo.get("CustomerRef")) == customer_id:
-            total -= money(memo.get("RemainingCredit", 0))
+    for entity, amount, sign in (
+        ("Invoice", "Balance", 1),
+        ("Payment", "UnappliedAmt", -1),
+        ("CreditMemo", "RemainingCredit", -1),
+    ):
+        table = ctx.realm.table(entity)
+        for obj_id in ctx.realm.indexes.customer_ids(table, entity, customer_id):
+            obj = table.get(obj_id)
+            if obj is not None and ref_id(obj.get("CustomerRef")) == customer_id:
+                total += sign * money(obj.get(amount, 0))
     customer["Balance"] = total
     customer["BalanceWithJobs"] = total

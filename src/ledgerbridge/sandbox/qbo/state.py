@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ledgerbridge.sandbox.qbo.config import CompanySettings
+from ledgerbridge.sandbox.qbo.indexes import RealmIndexes
 from ledgerbridge.sandbox.qbo.util import dumps, loads, qbo_time
 
 Obj = dict[str, Any]
@@ -82,6 +83,8 @@ class RealmState:
     voided: set[str] = field(default_factory=set)  # "Entity:Id"
     counters: dict[str, int] = field(default_factory=dict)
     responses: dict[str, Obj] = field(default_factory=dict)  # requestid -> stored response
+    indexes: RealmIndexes = field(default_factory=RealmIndexes, repr=False, compare=False)
+    """Derived look-ups (`indexes`): never saved, built again from the tables."""
 
     # ---- storage primitives ---------------------------------------------------------------
 
@@ -105,6 +108,7 @@ class RealmState:
         obj["domain"] = "QBO"
         obj["sparse"] = False
         self.table(entity)[obj["Id"]] = obj
+        self.indexes.added(entity, obj)
         return obj
 
     def replace(self, entity: str, old: Obj, new: Obj, now: datetime) -> Obj:
@@ -117,11 +121,15 @@ class RealmState:
         }
         new["domain"] = "QBO"
         new["sparse"] = False
+        self.indexes.removed(entity, old)
         self.table(entity)[old["Id"]] = new
+        self.indexes.added(entity, new)
         return new
 
     def remove(self, entity: str, entity_id: str, now: datetime) -> None:
-        self.table(entity).pop(entity_id, None)
+        gone = self.table(entity).pop(entity_id, None)
+        if gone is not None:
+            self.indexes.removed(entity, gone)
         self.deleted.setdefault(entity, {})[entity_id] = qbo_time(now)
 
     # ---- persistence ----------------------------------------------------------------------

@@ -212,12 +212,7 @@ def _doc_number(ctx: Ctx, entity: str, obj: Obj, old: Obj | None) -> None:
     if old is not None and old.get("DocNumber"):
         obj["DocNumber"] = old["DocNumber"]
         return
-    highest = 1000
-    for other in table.values():
-        number = str(other.get("DocNumber", ""))
-        if number.isdigit():
-            highest = max(highest, int(number))
-    obj["DocNumber"] = str(highest + 1)
+    obj["DocNumber"] = str(ctx.realm.indexes.highest_number(table, entity, 1000) + 1)
 
 
 def set_currency(ctx: Ctx, obj: Obj, customer: Obj | None) -> Decimal:
