@@ -26,6 +26,7 @@ Writing (one batch per step for all the invoices of a pass):
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -99,6 +100,7 @@ class HubSpotInvoices:
         self.currency = currency
         self.unique = client.unique_property
         self._ready: set[str] = set()
+        self._setting_up: dict[str, asyncio.Lock] = {}
 
     def properties(self, rule: SyncRule) -> list[str]:
         names = [*INVOICE_PROPERTIES]
@@ -144,9 +146,12 @@ class HubSpotInvoices:
     # ---- writing ----
 
     async def _ensure_unique(self, obj: str) -> None:
-        if obj not in self._ready:
-            await self.client.ensure_unique_property(obj)
-            self._ready.add(obj)
+        """Once per object type, also when passes write at the same time (a backfill's
+        pipeline): the second waits for the first's set-up instead of repeating it."""
+        async with self._setting_up.setdefault(obj, asyncio.Lock()):
+            if obj not in self._ready:
+                await self.client.ensure_unique_property(obj)
+                self._ready.add(obj)
 
     def _job(self, rule: SyncRule, action: Create | Update | Void) -> Job:
         if isinstance(action, Void):
