@@ -78,7 +78,8 @@ async def test_an_empty_side_is_counted_once_and_never_read(lab: Lab) -> None:
     assert result.report.pairs[invoicing.INVOICES].created == 5
     assert result.passes == 3  # 2 + 2 + 1; the short last page ends it: no pass after
     assert seen[INVOICE_SEARCH] == 1  # the count that finds HubSpot empty (counted first)
-    # QBO: the pages (the third, 1 of 2, ends the window: no pass after it) and the count for the progress bar (the first page did not end it).
+    # QBO: the pages (the third, 1 of 2, ends the window: no pass after it) and the
+    # count for the progress bar (the first page did not end it).
     assert seen["QUERY Invoice"] == 3 + 1, seen
 
 
