@@ -205,7 +205,11 @@ async def run_turns(
     seq = 0
     try:
         while True:
-            while outcome.starting and len(inflight) < len(lanes) and not _exhausted(state):
+            while outcome.starting and len(inflight) < len(lanes):
+                for window in state.windows.values():  # so that `_exhausted` is known
+                    await window.served_before(seq)
+                if _exhausted(state):
+                    break
                 turn = Turn(seq)
                 lane = lanes[seq % len(lanes)]
                 inflight.append(

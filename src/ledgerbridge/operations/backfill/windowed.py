@@ -174,6 +174,10 @@ class WindowedSide:
         ]
         return Changes(records, None)
 
+    async def served_before(self, seq: int) -> None:
+        """Wait until every turn before `seq` was served (or skipped) here."""
+        await self._order.wait(seq)
+
     async def release(self, turn: Turn) -> None:
         """`turn` is over; if it was never served (it stopped before), the next one may be."""
         await self._order.skip(turn.seq)
