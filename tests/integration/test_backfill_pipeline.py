@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Sequence
 import pytest
 
 from ledgerbridge.domain import System
-from ledgerbridge.operations.backfill import BackfillResult, backfill_ports
+from ledgerbridge.operations.backfill import BackfillResult, Progress, backfill_ports
 from ledgerbridge.sync.actions import Create
 from ledgerbridge.sync.errors import ErrorCategory, TransientError
 from ledgerbridge.sync.model import RefIndex, SideRecord
@@ -88,7 +88,9 @@ async def _invoices(lab: Lab, count: int) -> None:
         await invoicing.qbo_invoice(lab, customer, [(item, str(n + 1), "50")])
 
 
-async def _backfill(lab: Lab, hubspot: SidePort | None = None) -> BackfillResult:
+async def _backfill(
+    lab: Lab, hubspot: SidePort | None = None, progress: Progress | None = None
+) -> BackfillResult:
     engine = lab.engine()
     return await backfill_ports(
         lab.store,
@@ -98,6 +100,7 @@ async def _backfill(lab: Lab, hubspot: SidePort | None = None) -> BackfillResult
         name="invoices",
         since=START.date(),
         batch_size=2,
+        progress=progress,
         clock=lab.time.now,
     )
 
@@ -197,3 +200,29 @@ async def test_a_held_invoice_is_read_again_after_the_pages_in_flight(lab: Lab) 
     assert len(lab.links(invoicing.INVOICES)) == 6
     assert await _hubspot_quantities(lab) == [str(n) for n in range(1, 7)]
     assert (await _backfill(lab)).report.writes == 0
+
+
+class Enough(Exception):
+    """The progress callback's stop (as a distributed backfill's chunk stops)."""
+
+
+async def test_a_stop_from_the_progress_callback_lets_the_page_in_flight_commit(
+    lab: Lab,
+) -> None:
+    """The callback stops the run after the first page; the second page, already in
+    flight, finishes and commits (its writes are not left for a replay), and the next
+    run starts after it."""
+    await _invoices(lab, 6)
+
+    def stop_after_first_page(done: int, total: int) -> None:
+        if done >= 2:
+            raise Enough
+
+    with pytest.raises(Enough):
+        await _backfill(lab, progress=stop_after_first_page)
+
+    assert len(lab.links(invoicing.INVOICES)) == 4
+    resumed = await _backfill(lab)
+    assert resumed.complete, resumed.as_dict()
+    assert resumed.report.pairs[invoicing.INVOICES].created == 2
+    assert await _hubspot_quantities(lab) == [str(n) for n in range(1, 7)]

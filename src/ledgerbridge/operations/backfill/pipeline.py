@@ -226,7 +226,13 @@ async def run_turns(
                 return outcome
             turn, task = inflight.popleft()
             report = await task
-            stop = on_turn(turn, report)
+            try:
+                stop = on_turn(turn, report)
+            except Exception:  # e.g. a chunk of a distributed backfill is full
+                # The turns in flight finish (their writes are recorded), then it is raised.
+                await asyncio.gather(*(t for _, t in inflight), return_exceptions=True)
+                inflight.clear()
+                raise
             if stop is not None:
                 outcome.stopped = outcome.stopped or stop
             judge(outcome, turn, state.windows, dry_run)
