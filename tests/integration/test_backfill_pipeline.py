@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 
+import httpx
 import pytest
 
 from ledgerbridge.domain import System
@@ -127,11 +129,23 @@ async def test_the_next_page_is_written_before_the_current_one_commits(lab: Lab)
 
     first_waits = FirstWaits(lab.engine().sides[H])
     first_waits.links = lambda: len(lab.links(invoicing.INVOICES))
+    set_up: Counter[str] = Counter()
 
-    result = await _backfill(lab, first_waits)
+    async def properties(request: httpx.Request) -> None:
+        if request.url.path.startswith("/crm/v3/properties/"):
+            set_up[request.url.path.split("/")[4]] += 1  # the object type
+
+    before = lab.http.event_hooks
+    lab.http.event_hooks = {**before, "request": [*before.get("request", []), properties]}
+    try:
+        result = await _backfill(lab, first_waits)
+    finally:
+        lab.http.event_hooks = before
 
     assert result.complete, result.as_dict()
     assert first_waits.links_at_start[:2] == [0, 0]  # page 2 written, page 1 not committed
+    # Each unique property set up once (read: absent, its groups, create), not by both.
+    assert set_up == {"invoices": 3, "line_items": 3}, set_up
     assert result.report.pairs[invoicing.INVOICES].created == 6
     assert len(lab.links(invoicing.INVOICES)) == 6
     assert await _hubspot_quantities(lab) == [str(n) for n in range(1, 7)]
