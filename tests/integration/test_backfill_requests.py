@@ -76,10 +76,10 @@ async def test_an_empty_side_is_counted_once_and_never_read(lab: Lab) -> None:
 
     assert result.complete, result.as_dict()
     assert result.report.pairs[invoicing.INVOICES].created == 5
-    assert result.passes == 4  # 2 + 2 + 1, then a pass that finds the window done
+    assert result.passes == 3  # 2 + 2 + 1; the short last page ends it: no pass after
     assert seen[INVOICE_SEARCH] == 1  # the count that finds HubSpot empty (counted first)
-    # QBO: the pages (the third, 1 of 2, ends the window, so the pass after it reads
-    # nothing) and the count for the progress bar (the first page did not end it).
+    # QBO: the pages (the third, 1 of 2, ends the window: no pass after it) and the
+    # count for the progress bar (the first page did not end it).
     assert seen["QUERY Invoice"] == 3 + 1, seen
 
 
@@ -152,3 +152,43 @@ async def test_an_older_record_is_still_looked_up_and_linked(lab: Lab) -> None:
     assert seen["POST /crm/v3/objects/contacts/batch/read"] >= 1
     assert old in {x.hubspot_id for x in lab.links(CONTACTS)}
     assert len(await lab.hs_all("contacts", "email")) == 5
+
+
+async def test_an_invoice_pages_three_association_reads_go_at_once(lab: Lab) -> None:
+    """HubSpot → QBO: each page of invoices is enriched with its line items, contacts
+    and deals by three association reads sent together (one round trip on the page's
+    path to the first QBO write, not three one after the other)."""
+    await invoicing.set_up(lab, sync_started_at=LATE)
+    contact, _ = await invoicing.customer_and_contact(lab)
+    product, _ = await invoicing.product_and_item(lab)
+    for n in range(3):
+        await invoicing.hs_invoice(lab, contact, [("Widget", f"{n + 1}x50", product)])
+    events: list[str] = []
+
+    def association(request: httpx.Request) -> str | None:
+        parts = request.url.path.split("/")
+        return parts[-3] if "associations" in parts else None  # the "to" object type
+
+    async def sent(request: httpx.Request) -> None:
+        if (to := association(request)) is not None:
+            events.append(f"send {to}")
+
+    async def answered(response: httpx.Response) -> None:
+        if (to := association(response.request)) is not None:
+            events.append(f"answer {to}")
+
+    before = lab.http.event_hooks
+    lab.http.event_hooks = {
+        "request": [*before.get("request", []), sent],
+        "response": [*before.get("response", []), answered],
+    }
+    try:
+        result = await _backfill(lab, batch_size=100)
+    finally:
+        lab.http.event_hooks = before
+
+    assert result.complete, result.as_dict()
+    assert len(await lab.qbo_all("Invoice")) == 3
+    first = events[:6]
+    assert sorted(first[:3]) == ["send contacts", "send deals", "send line_items"], events
+    assert all(e.startswith("answer") for e in first[3:]), events

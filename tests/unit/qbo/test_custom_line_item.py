@@ -4,6 +4,7 @@ it is about to be created."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 from ledgerbridge.qbo.client import QboClient
@@ -25,6 +26,7 @@ class FakeClient:
     async def query_all(self, statement: str, page_size: int = 1000) -> list[dict[str, Any]]:
         assert "Custom line item" in statement
         self.queries += 1
+        await asyncio.sleep(0)  # the answer comes later: other tasks run meanwhile
         return list(self.items)
 
     async def create(self, entity: str, body: dict[str, Any], *, request_id: str) -> Any:
@@ -59,6 +61,16 @@ async def test_absence_is_asked_once_within_the_ttl() -> None:
     clock.now = ABSENT_FOR + 1  # a user may have made it meanwhile: ask again
     assert await invoices.custom_line_item(RULE) is None
     assert client.queries == 2
+
+
+async def test_passes_asking_at_the_same_time_share_one_query() -> None:
+    """A backfill's pipeline runs two passes at once: both ask as they start."""
+    invoices, client, _ = _invoices()
+
+    answers = await asyncio.gather(*(invoices.custom_line_item(RULE) for _ in range(2)))
+
+    assert answers == [None, None]
+    assert client.queries == 1
 
 
 async def test_creating_always_asks_first_and_then_is_cached() -> None:

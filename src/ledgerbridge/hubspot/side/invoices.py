@@ -26,6 +26,7 @@ Writing (one batch per step for all the invoices of a pass):
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ledgerbridge.domain import DiscountKind
+from ledgerbridge.hubspot.batch import gather_in_order
 from ledgerbridge.hubspot.client import HubSpotClient
 from ledgerbridge.hubspot.codec import LINE_ITEM_PROPERTIES, fmt_decimal, writable
 from ledgerbridge.hubspot.codec_commerce import INVOICE_PROPERTIES
@@ -59,6 +61,8 @@ TRANSITIONS: Mapping[str, tuple[str, ...]] = {
     "paid": ("open",),
 }
 INVOICE_TO_CONTACT = 177
+ASSOCIATED = ("line_items", "contacts", "deals")
+"""What a read invoice is enriched with (associations v4 batch reads, in this order)."""
 
 
 def status_path(current: str, target: str) -> list[str]:
@@ -99,6 +103,7 @@ class HubSpotInvoices:
         self.currency = currency
         self.unique = client.unique_property
         self._ready: set[str] = set()
+        self._setting_up: dict[str, asyncio.Lock] = {}
 
     def properties(self, rule: SyncRule) -> list[str]:
         names = [*INVOICE_PROPERTIES]
@@ -116,9 +121,14 @@ class HubSpotInvoices:
         ids = [r.id for r in records if not r.archived]
         if not ids:
             return [(r, []) for r in records]
-        lines = await self.client.batch_read_associations("invoices", "line_items", ids)
-        contacts = await self.client.batch_read_associations("invoices", "contacts", ids)
-        deals = await self.client.batch_read_associations("invoices", "deals", ids)
+        # The three association reads at the same time (one round trip, not three).
+        found = await gather_in_order(
+            [self.client.batch_read_associations("invoices", to, ids) for to in ASSOCIATED]
+        )
+        for answer in found:
+            if isinstance(answer, SyncError):
+                raise answer
+        lines, contacts, deals = (a for a in found if not isinstance(a, SyncError))
         wanted = sorted({i for found in lines.values() for i in found})
         items: dict[str, HubSpotRecord] = {}
         if wanted:
@@ -144,9 +154,12 @@ class HubSpotInvoices:
     # ---- writing ----
 
     async def _ensure_unique(self, obj: str) -> None:
-        if obj not in self._ready:
-            await self.client.ensure_unique_property(obj)
-            self._ready.add(obj)
+        """Once per object type, also when passes write at the same time (a backfill's
+        pipeline): the second waits for the first's set-up instead of repeating it."""
+        async with self._setting_up.setdefault(obj, asyncio.Lock()):
+            if obj not in self._ready:
+                await self.client.ensure_unique_property(obj)
+                self._ready.add(obj)
 
     def _job(self, rule: SyncRule, action: Create | Update | Void) -> Job:
         if isinstance(action, Void):

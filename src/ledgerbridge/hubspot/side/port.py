@@ -186,8 +186,9 @@ class HubSpotSide(PaymentsVia):
         answers: dict[int, WriteResult] = {}
         if rule.object_pair is ObjectPair.INVOICES_INVOICES:
             unread: dict[int, str] = {}
+            by_id = {id(a): a for a in actions}
             for key, outcome in (await self.invoices.apply(rule, actions)).items():
-                action = next(a for a in actions if id(a) == key)
+                action = by_id[key]
                 if isinstance(outcome, SyncError):
                     answers[key] = WriteResult(action, error=outcome)
                 elif outcome.record is None:

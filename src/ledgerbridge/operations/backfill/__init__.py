@@ -18,8 +18,8 @@ its place. When a whole page holds records already done at B (a crowded second),
 page reads all of B (`WindowReader.tie`), then continues strictly after B. The window
 is also capped at the run's start ("created at or before `until`"): records created
 later (among them the ones this backfill creates on a two-way rule's other side) are
-the live sync's, and are not read back as echoes. Memory holds the current page, the
-prefetched next one and the links: not the window.
+the live sync's, and are not read back as echoes. Memory holds the pages in flight (one,
+or two in the pipeline), the prefetched next one and the links: not the window.
 
 **One read per page.** A page is planned as it was read, without a second fresh read:
 a record that changes after its read is written with a stale version and fails as
@@ -27,7 +27,11 @@ stale (transient: held and retried by the next batch), and its change is also se
 the live sync's cursor. The next page is prefetched (an asyncio task) while the
 engine plans, writes and commits the current batch. Before it is served it is read
 again (the same one query) only when it is older than `fresh_for`, and the few of its
-records the current batch just linked or wrote are re-read by id.
+records the current batch just linked or wrote are re-read by id. Invoices read from
+QBO alone (written to HubSpot) run two engine passes ("turns") at once (`pipeline`):
+the next page is read, planned and written while the current one waits for the API or
+its commit; pages are served and committed in turn order, and a position only moves
+over a page that started at it.
 
 **Resumable.** The position after each batch (before its first held record) is written
 in the batch's commit. A later run with the same `since` resumes there; a batch cut by
@@ -44,8 +48,9 @@ The window is read through the side's own window port (`SidePort.capabilities.wi
 
 The package: `rule` (the backfill rule and its window filter), `position` (the keyset
 position, page reads, `LoadedWindow`), `windowed` (`WindowedSide`, the engine's view),
-`state` (`BackfillState`, the positions in the store), `run` (matching existing invoices,
-the batches, `backfill_all`).
+`state` (`BackfillState`, the positions in the store, commits in turn order), `pipeline`
+(the turns: each lane an engine over `LaneSide` / `LaneState`), `run` (matching existing
+invoices, the turns, `backfill_all`).
 """
 
 from ledgerbridge.hubspot.side.window import HubSpotWindow

@@ -10,7 +10,7 @@ from collections.abc import Collection
 from ledgerbridge.domain import System
 from ledgerbridge.operations.backfill.position import Position
 from ledgerbridge.operations.backfill.rule import window_start
-from ledgerbridge.operations.backfill.windowed import WindowedSide
+from ledgerbridge.operations.backfill.windowed import Order, Turn, WindowedSide
 from ledgerbridge.store import ConnectionStatus, Store
 from ledgerbridge.store.state import (
     load_link_ids,
@@ -29,7 +29,9 @@ def progress_key(name: str) -> str:
 
 
 class BackfillState:
-    """A `StatePort` that serves the backfill rule and keeps the backfill's positions."""
+    """The backfill's state: the backfill rule, the links, and the backfill's positions.
+    Each turn's commit is written in turn order (`commit_turn`); the engine sees it
+    through `operations.backfill.pipeline.LaneState`."""
 
     def __init__(
         self, store: Store, connection_id: int, rule: SyncRule, name: str, since: dt.date
@@ -41,6 +43,7 @@ class BackfillState:
         self.since = since
         self.positions: dict[System, Position] = {}
         self.windows: dict[System, WindowedSide] = {}
+        self._order = Order()
         with store.begin() as tx:
             for side in System:
                 raw = tx.get_cursor(connection_id, side, self.key)
@@ -85,7 +88,26 @@ class BackfillState:
     async def get_cursor(self, side: System, object_type: ObjectPair) -> dt.datetime | None:
         return self.position(side).bound
 
+    async def commit_turn(self, turn: Turn, commit: Commit) -> None:
+        """Record `turn`'s pass, after every earlier turn's. A side's position moves only
+        when the turn's page there started at it (an earlier turn that stopped short of
+        its page's end, or never committed, leaves later pages to be read again: their
+        writes are recorded, and replay idempotently when their records come again)."""
+        await self._order.wait(turn.seq)
+        try:
+            await self._commit(turn, commit)
+        finally:
+            await self._order.done(turn.seq)
+
+    async def release(self, turn: Turn) -> None:
+        """`turn` is over; if it never committed, the next one may."""
+        await self._order.skip(turn.seq)
+
     async def commit(self, commit: Commit) -> None:
+        """Record links made outside the turns (invoices matched by key); no position moves."""
+        self._write(commit, {})
+
+    def _write(self, commit: Commit, moved: dict[System, Position]) -> None:
         tagged = [
             ActivityEntry(
                 a.ref, a.direction, a.operation, a.outcome, {**a.details, "via": "backfill"}
@@ -93,20 +115,28 @@ class BackfillState:
             for a in commit.activity
         ]
         body = Commit(commit.object_type, commit.links, commit.records, tagged)
-        served = {s: w for s, w in self.windows.items() if w.batch is not None}
-        held = {o.ref for o in commit.records if o.status == "pending"}
-        moved = {
-            s: w.position_after({r.id for r in held if r.system is s}) for s, w in served.items()
-        }
         with self.store.begin() as tx:
             write_commit(tx, self.connection_id, body)
             for side, position in sorted(moved.items()):
                 value = {"since": self.since.isoformat(), **position.as_json()}
                 tx.set_cursor(self.connection_id, side, self.key, json.dumps(value))
+
+    async def _commit(self, turn: Turn, commit: Commit) -> None:
+        served = {s: w for s, w in self.windows.items() if s in turn.pages}
+        turn.current = all(turn.pages[s][0] == w.position for s, w in served.items())
+        current = {s: w for s, w in served.items() if turn.pages[s][0] == w.position}
+        held = {o.ref for o in commit.records if o.status == "pending"}
+        moved = {
+            s: w.position_after(turn, {r.id for r in held if r.system is s})
+            for s, w in current.items()
+        }
+        self._write(commit, moved)
+        turn.committed = True
+        turn.moved = any(p != self.position(s) for s, p in moved.items())
         self.positions.update(moved)
         for side, position in moved.items():
             touched = {x.id_on(side) for x in commit.links}
-            await served[side].committed(self.rule, position, touched)
+            await current[side].committed(self.rule, position, touched)
 
     async def mark_needs_reauth(self, detail: str) -> None:
         with self.store.begin() as tx:

@@ -1,5 +1,6 @@
-"""The engine's view of the backfill window: `WindowedSide`, a `SidePort` whose
-`read_changes` serves the next page (prefetched while the engine works on the current one)."""
+"""The backfill window of one side: `WindowedSide` serves its pages in order, one per
+`Turn` (prefetched while the engine works on the current one), and keeps the committed
+position. The engine sees it through `operations.backfill.pipeline.LaneSide`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ledgerbridge.domain import System
 from ledgerbridge.operations.backfill.position import Position, read_page_to_end
@@ -20,6 +21,48 @@ from ledgerbridge.sync.window import Entry, WindowReader
 FRESH_FOR = dt.timedelta(seconds=30)
 
 
+@dataclass(eq=False, slots=True)
+class Turn:
+    """One engine pass of a backfill: its place in the order (pages are served and
+    committed in `seq` order) and the page it was served on each side (start, entries)."""
+
+    seq: int
+    pages: dict[System, tuple[Position, list[Entry]]] = field(default_factory=dict)
+    committed: bool = False
+    current: bool = False
+    """At its commit, every page it was served started at the committed position."""
+    moved: bool = False
+    """Its commit moved a position."""
+
+    @property
+    def served(self) -> int:
+        return sum(len(page) for _, page in self.pages.values())
+
+
+class Order:
+    """Turns take their turn in `seq` order: `wait(seq)` until every earlier turn is
+    `done`."""
+
+    def __init__(self) -> None:
+        self.next = 0
+        self._changed = asyncio.Condition()
+
+    async def wait(self, seq: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.next >= seq)
+
+    async def done(self, seq: int) -> None:
+        async with self._changed:
+            if self.next == seq:
+                self.next = seq + 1
+                self._changed.notify_all()
+
+    async def skip(self, seq: int) -> None:
+        """`seq` took no turn (it stopped before): let the next one go."""
+        await self.wait(seq)
+        await self.done(seq)
+
+
 @dataclass(slots=True)
 class _Prefetch:
     start: Position
@@ -28,8 +71,10 @@ class _Prefetch:
 
 
 class WindowedSide:
-    """A `SidePort` whose `read_changes` serves the next page of the backfill window
-    (the engine's cursor is ignored: the position lives here and in `BackfillState`)."""
+    """The pages of one side's backfill window, served one per turn in order (the
+    engine's cursor is ignored: the position lives here and in `BackfillState`). The
+    page served next starts where the last one served ended (`_serve_at`), which is
+    ahead of the committed `position` while earlier turns are still in flight."""
 
     def __init__(
         self,
@@ -54,9 +99,8 @@ class WindowedSide:
         self.clock = clock
         self.fresh_for = fresh_for
         self.prefetch = prefetch and batch_size is not None
-        self.batch: list[Entry] | None = None
-        """The page served and not yet committed."""
-        self.served = 0
+        self._serve_at = position
+        self._order = Order()
         self.reads = 0
         """Pages read for the engine (prefetched or not), re-reads included."""
         self._next: _Prefetch | None = None
@@ -92,37 +136,41 @@ class WindowedSide:
     async def peek(self, rule: SyncRule) -> int | None:
         """Read the next page now (it is served next). Its size when it holds the rest
         of the window (then no count is needed), else None."""
-        if self._next is None or self._next.start != self.position:
+        if self._next is None or self._next.start != self._serve_at:
             await _cancel(self._next)
-            start = self.position
+            start = self._serve_at
             self._next = _Prefetch(start, asyncio.create_task(self._prefetched(rule, start)))
         ahead = self._next
         page = await ahead.task
         return len(page) if self._end == ahead.start.after(page, self.reader.floor) else None
 
-    async def _take(self, rule: SyncRule) -> list[Entry]:
-        if self.position == self._end:
+    async def _take(self, rule: SyncRule, start: Position) -> list[Entry]:
+        if start == self._end:
             await _cancel(self._next)
             self._next = None
             return []
         ahead, self._next = self._next, None
-        if ahead is None or ahead.start != self.position:
+        if ahead is None or ahead.start != start:
             await _cancel(ahead)
-            return await self._read(rule, self.position)
+            return await self._read(rule, start)
         page = await ahead.task
         read_at = ahead.read_at or self.clock()
         if self.clock() - read_at > self.fresh_for:
-            return await self._read(rule, self.position)  # too old: read it again, once
+            return await self._read(rule, start)  # too old: read it again, once
         return page
 
-    async def read_changes(
-        self, rule: SyncRule, since: dt.datetime | None, refs: RefIndex
-    ) -> Changes:
-        page = await self._take(rule)
-        self.batch, self.served = page, len(page)
-        start = self.position.after(page, self.reader.floor)
-        if self.prefetch and page and start != self._end:
-            self._next = _Prefetch(start, asyncio.create_task(self._prefetched(rule, start)))
+    async def serve(self, rule: SyncRule, turn: Turn) -> Changes:
+        """The next page, for `turn` (after every earlier turn was served or skipped)."""
+        await self._order.wait(turn.seq)
+        try:
+            start = self._serve_at
+            page = await self._take(rule, start)
+            turn.pages[self.system] = (start, page)
+            self._serve_at = after = start.after(page, self.reader.floor)
+            if self.prefetch and page and after != self._end:
+                self._next = _Prefetch(after, asyncio.create_task(self._prefetched(rule, after)))
+        finally:
+            await self._order.done(turn.seq)
         records = [
             e.record
             for e in page
@@ -130,22 +178,45 @@ class WindowedSide:
         ]
         return Changes(records, None)
 
+    async def served_before(self, seq: int) -> None:
+        """Wait until every turn before `seq` was served (or skipped) here."""
+        await self._order.wait(seq)
+
+    async def release(self, turn: Turn) -> None:
+        """`turn` is over; if it was never served (it stopped before), the next one may be."""
+        await self._order.skip(turn.seq)
+
+    def end_of(self, turn: Turn) -> Position | None:
+        """Where `turn`'s page ends (None: it was served none)."""
+        served = turn.pages.get(self.system)
+        return None if served is None else served[0].after(served[1], self.reader.floor)
+
+    @property
+    def exhausted(self) -> bool:
+        """Every page of the window was served (the last one came back short)."""
+        return self._serve_at == self._end
+
+    def rewind(self) -> None:
+        """Serve next from the committed position (a turn committed short of its page's
+        end; the turns after it, served further on, are over)."""
+        self._serve_at = self.position
+
     async def _prefetched(self, rule: SyncRule, start: Position) -> list[Entry]:
         page = await self._read(rule, start)
         if self._next is not None and self._next.start == start:
             self._next.read_at = self.clock()
         return page
 
-    def position_after(self, held: Collection[str]) -> Position:
-        """Where the next batch starts: after the served page, or at its first held record."""
-        page = self.batch or []
+    def position_after(self, turn: Turn, held: Collection[str]) -> Position:
+        """Where the next batch starts: after `turn`'s page, or at its first held record."""
+        start, page = turn.pages[self.system]
         stop = next((n for n, e in enumerate(page) if e.id in held), len(page))
-        return self.position.after(page[:stop], self.reader.floor)
+        return start.after(page[:stop], self.reader.floor)
 
     async def committed(self, rule: SyncRule, position: Position, touched: Collection[str]) -> None:
-        """The served page is recorded: go on from `position`. Records of the prefetched
-        page that this batch linked or wrote are read again (their read may predate it)."""
-        self.position, self.batch = position, None
+        """A page is recorded: go on from `position`. Records of the prefetched page that
+        this batch linked or wrote are read again (their read may predate it)."""
+        self.position = position
         ahead = self._next
         if ahead is None or ahead.start != position or not touched:
             return

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -62,8 +63,15 @@ class QboInvoices:
         self._custom_item: str | None = None
         self._absent_at: float | None = None
         self._field_ids: dict[str, str] | None = None
+        self._looking = asyncio.Lock()
 
     async def custom_line_item(self, rule: SyncRule, *, create: bool = False) -> str | None:
+        """The item's id (None: absent, asked again after `ABSENT_FOR`). Passes that ask
+        at the same time (a backfill's pipeline) share one query."""
+        async with self._looking:
+            return await self._custom_line_item(rule, create=create)
+
+    async def _custom_line_item(self, rule: SyncRule, *, create: bool) -> str | None:
         if self._custom_item is not None:
             return self._custom_item
         absent = self._absent_at
