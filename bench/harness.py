@@ -258,8 +258,12 @@ class Engine:
         self.log = env.workdir / log_name
         full_env = {**os.environ, **env.env, "PYTHONUNBUFFERED": "1", "COLUMNS": "120"}
         self._sink = self.log.open("wb")
+        # BENCH_ENGINE_PROFILE=DIR: each engine process runs under cProfile, its stats
+        # written to DIR/<log name>.prof (read them with `python -m pstats`).
+        profile = os.environ.get("BENCH_ENGINE_PROFILE")
+        prefix = ["-m", "cProfile", "-o", f"{profile}/{log_name}.prof"] if profile else []
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "ledgerbridge.cli", *args],
+            [sys.executable, *prefix, "-m", "ledgerbridge.cli", *args],
             stdout=self._sink,
             stderr=subprocess.STDOUT,
             env=full_env,
