@@ -1,0 +1,125 @@
+"""Live passes' QBO requests (issue 18, scenario (c)): the customers that new HubSpot
+contacts are matched against come from a mirror the change reads keep current, not from a
+whole read of every customer each pass, and the matching stays exact. Counts requests,
+not time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from ledgerbridge.domain import System
+from ledgerbridge.qbo.side.port import QboSide
+from ledgerbridge.sync.rules import ObjectPair
+from tests.integration.conftest import contacts_rule
+from tests.integration.harness import Lab
+
+PAIR = ObjectPair.CONTACTS_CUSTOMERS
+WHOLE_READ = "whole"
+CHANGE_READ = "changes"
+
+
+@contextmanager
+def counting(lab: Lab) -> Iterator[dict[str, int]]:
+    """QBO customer reads meanwhile: whole (every customer), change reads (CDC, or the
+    query by LastUpdatedTime) and reads by id."""
+    seen = {WHOLE_READ: 0, CHANGE_READ: 0, "by id": 0}
+
+    async def hook(request: httpx.Request) -> None:
+        statement = request.url.params.get("query", "")
+        if request.url.path.endswith("/cdc") or "LastUpdatedTime" in statement:
+            seen[CHANGE_READ] += 1
+        elif " Id IN " in statement:
+            seen["by id"] += 1
+        elif statement.startswith("SELECT * FROM Customer"):
+            seen[WHOLE_READ] += 1
+
+    before = lab.http.event_hooks
+    lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
+    try:
+        yield seen
+    finally:
+        lab.http.event_hooks = before
+
+
+async def _emails(lab: Lab) -> list[str]:
+    customers = await lab.qbo_all("Customer")
+    return sorted(c["PrimaryEmailAddr"]["Address"].lower() for c in customers)
+
+
+async def test_a_customer_made_between_passes_is_matched_without_reading_every_customer(
+    lab: Lab,
+) -> None:
+    lab.save_rule(contacts_rule())
+    engine = lab.engine()  # one engine across passes, as `run` keeps it
+    await lab.hs_create("contacts", email="ann@example.com", firstname="Ann")
+    with counting(lab) as first:
+        report = await engine.run_pass()
+    assert report.pairs[PAIR].created == 1, report.as_dict()
+    assert first[WHOLE_READ] == 1  # the candidates' read, which starts the mirror
+
+    lab.time.advance(5)
+    # Someone adds a customer in QBO; the same person arrives as a HubSpot contact.
+    theirs = await lab.qbo_create(
+        "Customer", {"DisplayName": "Bob Ray", "PrimaryEmailAddr": {"Address": "bob@example.com"}}
+    )
+    bob = await lab.hs_create("contacts", email="Bob@Example.com", firstname="Bob")
+    await lab.hs_create("contacts", email="cy@example.com", firstname="Cy")
+    with counting(lab) as second:
+        report = await engine.run_pass()
+
+    # One change read, which brought the mirror up to date; no whole read.
+    assert (second[CHANGE_READ], second[WHOLE_READ]) == (1, 0), second
+    counts = report.pairs[PAIR]
+    assert (counts.linked, counts.created, counts.failed) == (1, 1, 0), report.as_dict()
+    assert (bob, str(theirs["Id"])) in {(x.hubspot_id, x.qbo_id) for x in lab.links(PAIR)}
+    assert await _emails(lab) == ["ann@example.com", "bob@example.com", "cy@example.com"]
+
+    # A third contact with the name of the customer we just created: the mirror holds
+    # our own write, so the new customer's display name is not a duplicate.
+    lab.time.advance(5)
+    await lab.hs_create("contacts", email="cy2@example.com", firstname="Cy")
+    with counting(lab) as third:
+        again = await engine.run_pass()
+    assert third[WHOLE_READ] == 0
+    assert (again.pairs[PAIR].created, again.pairs[PAIR].failed) == (1, 0), again.as_dict()
+    names = [c["DisplayName"] for c in await lab.qbo_all("Customer")]
+    assert len(names) == len(set(names)) == 4, names
+
+
+async def test_the_mirror_is_read_whole_again_once_the_cursor_passes_it(lab: Lab) -> None:
+    lab.save_rule(contacts_rule())
+    engine = lab.engine()
+    await lab.hs_create("contacts", email="ann@example.com", firstname="Ann")
+    await engine.run_pass()
+    qbo = engine.sides[System.QUICKBOOKS]
+    assert isinstance(qbo, QboSide)
+    # Ten minutes on, with a change: the QBO cursor (5 min behind the newest change)
+    # is now later than the whole read, so a change before it might be missing.
+    lab.time.advance(600)
+    await lab.qbo_create(
+        "Customer", {"DisplayName": "Dee", "PrimaryEmailAddr": {"Address": "dee@example.com"}}
+    )
+    await engine.run_pass()
+    lab.time.advance(5)
+    await lab.hs_create("contacts", email="eve@example.com", firstname="Eve")
+    with counting(lab) as seen:
+        report = await engine.run_pass()
+    assert seen[WHOLE_READ] == 1, seen
+    assert report.pairs[PAIR].created == 1, report.as_dict()
+    assert await _emails(lab) == ["ann@example.com", "dee@example.com", "eve@example.com"]
+
+
+def test_the_cursor_must_reach_back_past_the_whole_read() -> None:
+    from ledgerbridge.qbo.side.mirror import SKEW, NameMirror
+
+    at = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
+    mirror = NameMirror.from_rows(at, [{"Id": "1"}, {"Id": "2", "status": "Deleted"}], 3)
+    assert [r["Id"] for r in mirror.all_rows()] == ["1"]
+    assert mirror.covers(at - SKEW)
+    assert not mirror.covers(at - SKEW + dt.timedelta(seconds=1))
+    assert not mirror.covers(None)
+    assert mirror.answers(3) and not mirror.answers(4)
