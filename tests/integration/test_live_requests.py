@@ -13,8 +13,10 @@ import httpx
 
 from ledgerbridge.domain import System
 from ledgerbridge.qbo.side.port import QboSide
-from ledgerbridge.sync.rules import ObjectPair
-from tests.integration.conftest import contacts_rule
+from ledgerbridge.runtime.runner import run_pass
+from ledgerbridge.sync.rules import Direction, ObjectPair
+from tests.integration import invoicing
+from tests.integration.conftest import contacts_rule, products_rule
 from tests.integration.harness import Lab
 
 PAIR = ObjectPair.CONTACTS_CUSTOMERS
@@ -123,3 +125,42 @@ def test_the_cursor_must_reach_back_past_the_whole_read() -> None:
     assert not mirror.covers(at - SKEW + dt.timedelta(seconds=1))
     assert not mirror.covers(None)
     assert mirror.answers(3) and not mirror.answers(4)
+
+
+async def test_a_full_pass_reads_every_rule_s_qbo_changes_in_one_request(lab: Lab) -> None:
+    lab.save_rule(contacts_rule())
+    lab.save_rule(products_rule())
+    lab.save_rule(invoicing.invoice_rule(Direction.TWO_WAY))
+    engine = lab.engine()
+    await run_pass(engine)  # the first pass: no cursors yet, every entity read whole
+    lab.time.advance(5)
+    await lab.qbo_create(
+        "Customer", {"DisplayName": "Dee", "PrimaryEmailAddr": {"Address": "dee@example.com"}}
+    )
+    account = await lab.income_account()
+    item = {"Name": "Plan", "Sku": "P-1", "Type": "Service", "IncomeAccountRef": {"value": account}}
+    await lab.qbo_create("Item", item)
+    cdc: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        if request.url.path.endswith("/cdc"):
+            cdc.append(request.url.params["entities"])
+
+    before = lab.http.event_hooks
+    lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
+    try:
+        report = await run_pass(engine)
+        # The next pass reads again (nothing is served twice): one more request.
+        again = await run_pass(engine)
+    finally:
+        lab.http.event_hooks = before
+
+    assert len(cdc) == 2, cdc  # one a pass, not one per rule
+    assert set(cdc[0].split(",")) == {"Customer", "Item", "Invoice", "Payment"}
+    assert report.pairs[PAIR].created == 1, report.as_dict()
+    assert report.pairs[ObjectPair.PRODUCTS_ITEMS].created == 1, report.as_dict()
+    emails = {r.properties.get("email") for r in await lab.hs_all("contacts", "email")}
+    assert "dee@example.com" in emails
+    skus = {r.properties.get("hs_sku") for r in await lab.hs_all("products", "hs_sku")}
+    assert "P-1" in skus
+    assert again.writes == 0, again.as_dict()

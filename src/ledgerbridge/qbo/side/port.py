@@ -34,6 +34,7 @@ from ledgerbridge.qbo.changes import ql_string
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.qbo.codec import invoice_from_qbo, party_from_qbo, product_from_qbo
 from ledgerbridge.qbo.side.entities import ENTITIES
+from ledgerbridge.qbo.side.feed import ChangeFeed
 from ledgerbridge.qbo.side.invoices import QboInvoices
 from ledgerbridge.qbo.side.mirror import MIRRORED, NameMirror
 from ledgerbridge.qbo.side.payments import QboPayments
@@ -91,9 +92,12 @@ class QboSide(PaymentsVia):
         self.income_account = income_account
         self.overlap = overlap
         self.invoices = QboInvoices(client, self._income_account)
+        self.feed = ChangeFeed(client, clock, overlap)
+        """The changes of every entity of a pass, read at once (`qbo.side.feed`)."""
         self.payments = QboPayments(
             client, self.invoices, clock=clock, overlap=overlap, home_currency=home_currency
         )
+        self.payments.feed = self.feed
         self.capabilities = Capabilities(
             window=QboWindow(self), payments=self.payments, custom_line_item=self
         )
@@ -127,7 +131,7 @@ class QboSide(PaymentsVia):
     ) -> Changes:
         self._pass += 1  # a new pass: name-list reads of the last one are stale
         entity = ENTITIES[rule.object_pair]
-        found = await qbo_changes.read_changes(
+        found = self.feed.take(entity, since) or await qbo_changes.read_changes(
             self.client, [entity], since, self.clock(), overlap=self.overlap
         )
         mirror = self._mirrors.get(entity)
