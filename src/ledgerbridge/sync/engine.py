@@ -41,8 +41,16 @@ from ledgerbridge.sync.deals import DealPort, run_deal_pass
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, SyncError
 from ledgerbridge.sync.healing import DEPENDENTS, RetryState, healed_outcomes, new_links
+from ledgerbridge.sync.mapping import snapshot
 from ledgerbridge.sync.match import lookup_keys
-from ledgerbridge.sync.model import Link, PlanContext, RefIndex, SideRecord, held_cursor
+from ledgerbridge.sync.model import (
+    Link,
+    PlanContext,
+    RefIndex,
+    SideRecord,
+    held_cursor,
+    snapshot_hash,
+)
 from ledgerbridge.sync.payments_pass import run_payment_pass
 from ledgerbridge.sync.plan import plan
 from ledgerbridge.sync.ports import (
@@ -186,6 +194,7 @@ class SyncEngine:
             for side in System
         }
         links = await self._links_for(pair, ids[H], ids[Q])
+        _drop_unchanged(rule, refs, records, links, self._due)
         # Counterparts of changed linked records: their current version and values.
         by_id = {H: {x.hubspot_id: x for x in links}, Q: {x.qbo_id: x for x in links}}
         wanted: dict[System, set[str]] = {}
@@ -413,3 +422,38 @@ class SyncEngine:
             if (cursor := held_cursor(found.next_cursor, stamps, CURSOR_MARGIN)) is not None:
                 cursors[side] = cursor
         return cursors
+
+
+def _drop_unchanged(
+    rule: SyncRule,
+    refs: RefIndex,
+    records: dict[System, list[SideRecord]],
+    links: Sequence[Link],
+    due: set[RecordRef],
+) -> None:
+    """Leave out the linked records that are at the very version and content (snapshot
+    hash) their link holds, when their counterpart is not among the changes either:
+    echoes of our own writes and records the change readers' overlap reads again (issue
+    18: in a live pass, most of what is read). The planner would skip them
+    (`SkipReason.UNCHANGED`), after reading their counterparts by id; a deletion, or a
+    failure due for a retry, always stays."""
+    by_id = {H: {x.hubspot_id: x for x in links}, Q: {x.qbo_id: x for x in links}}
+    unchanged: dict[System, set[str]] = {}
+    for side in System:
+        unchanged[side] = set()
+        for r in records[side]:
+            link = by_id[side].get(r.ref.id)
+            if link is None or r.deleted or r.ref in due or r.version is None:
+                continue
+            same = link.version_on(side) == r.version
+            if same and snapshot_hash(snapshot(rule, r, refs)) == link.hash_on(side):
+                unchanged[side].add(r.ref.id)
+    for side in System:
+        partners = {
+            by_id[side.other][r.ref.id].id_on(side)
+            for r in records[side.other]
+            if r.ref.id in by_id[side.other] and r.ref.id not in unchanged[side.other]
+        }
+        records[side] = [
+            r for r in records[side] if r.ref.id not in unchanged[side] or r.ref.id in partners
+        ]
