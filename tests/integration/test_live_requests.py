@@ -164,3 +164,40 @@ async def test_a_full_pass_reads_every_rule_s_qbo_changes_in_one_request(lab: La
     skus = {r.properties.get("hs_sku") for r in await lab.hs_all("products", "hs_sku")}
     assert "P-1" in skus
     assert again.writes == 0, again.as_dict()
+
+
+async def test_records_read_again_unchanged_are_not_planned_nor_their_counterparts_read(
+    lab: Lab,
+) -> None:
+    lab.save_rule(contacts_rule())
+    engine = lab.engine()
+    await lab.hs_create("contacts", email="ann@example.com", firstname="Ann")
+    await lab.qbo_create(
+        "Customer", {"DisplayName": "Bob", "PrimaryEmailAddr": {"Address": "bob@example.com"}}
+    )
+    await run_pass(engine)
+    lab.time.advance(5)
+    # QBO's change read goes back 5 minutes: it returns both customers again, unchanged
+    # (one is the echo of our create). Neither is planned, nor its contact read by id.
+    seen: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        seen.append(f"{request.method} {request.url.path}")
+
+    before = lab.http.event_hooks
+    lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
+    try:
+        report = await run_pass(engine)
+    finally:
+        lab.http.event_hooks = before
+    assert "POST /crm/v3/objects/contacts/batch/read" not in seen, seen
+    assert report.writes == 0 and report.pairs[PAIR].skipped == 0, report.as_dict()
+    # A real change among them still goes through.
+    lab.time.advance(5)
+    (bob,) = [c for c in await lab.qbo_all("Customer") if c["DisplayName"] == "Bob"]
+    await lab.qbo_update("Customer", str(bob["Id"]), {"GivenName": "Bobby"})
+    report = await run_pass(engine)
+    assert report.pairs[PAIR].updated == 1, report.as_dict()
+    contacts = await lab.hs_all("contacts", "email", "firstname")
+    names = {r.properties.get("email"): r.properties.get("firstname") for r in contacts}
+    assert names["bob@example.com"] == "Bobby"
