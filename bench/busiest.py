@@ -51,7 +51,7 @@ class Window:
         )
         if self.span < self.seconds:
             text += (
-                f" (run {self.span:.0f} s < {self.seconds:g} s; "
+                f" (run {self.span:.1f} s < {self.seconds:g} s; "
                 f"{100 * self.scaled:.0f} % at this pace)"
             )
         return text
