@@ -14,6 +14,7 @@ import httpx
 from ledgerbridge.domain import System
 from ledgerbridge.qbo.side.port import QboSide
 from ledgerbridge.runtime.runner import run_pass
+from ledgerbridge.sync.model import RefIndex
 from ledgerbridge.sync.rules import Direction, ObjectPair
 from tests.integration import invoicing
 from tests.integration.conftest import contacts_rule, products_rule
@@ -119,11 +120,13 @@ def test_the_cursor_must_reach_back_past_the_whole_read() -> None:
     from ledgerbridge.qbo.side.mirror import SKEW, NameMirror
 
     at = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
-    mirror = NameMirror.from_rows(at, [{"Id": "1"}, {"Id": "2", "status": "Deleted"}], 3)
+    mirror = NameMirror.from_rows(at, [{"Id": "1"}, {"Id": "2", "status": "Deleted"}])
     assert [r["Id"] for r in mirror.all_rows()] == ["1"]
     assert mirror.covers(at - SKEW)
     assert not mirror.covers(at - SKEW + dt.timedelta(seconds=1))
     assert not mirror.covers(None)
+    assert not mirror.answers(0)  # not before a change read brought it up to date
+    mirror.current_pass = 3
     assert mirror.answers(3) and not mirror.answers(4)
 
 
@@ -201,3 +204,22 @@ async def test_records_read_again_unchanged_are_not_planned_nor_their_counterpar
     contacts = await lab.hs_all("contacts", "email", "firstname")
     names = {r.properties.get("email"): r.properties.get("firstname") for r in contacts}
     assert names["bob@example.com"] == "Bobby"
+
+
+async def test_without_change_reads_the_list_is_read_whole_after_every_write(lab: Lab) -> None:
+    """A backfill reads no changes: its look-ups never come from the mirror, so a
+    customer someone adds between two of its pages is still found."""
+    rule = contacts_rule()
+    lab.save_rule(rule)
+    qbo = lab.engine().sides[System.QUICKBOOKS]
+    assert isinstance(qbo, QboSide)
+    refs = RefIndex()
+    with counting(lab) as seen:
+        assert await qbo.find_candidates(rule, {"dee@example.com"}, refs) == []
+        await lab.qbo_create(
+            "Customer", {"DisplayName": "Dee", "PrimaryEmailAddr": {"Address": "dee@example.com"}}
+        )
+        await qbo.apply(rule, [], refs)  # a page's writes: the lists may have changed
+        found = await qbo.find_candidates(rule, {"dee@example.com"}, refs)
+    assert [r.raw["DisplayName"] for r in found] == ["Dee"]
+    assert seen[WHOLE_READ] == 2

@@ -41,8 +41,8 @@ class NameMirror:
     """The pass whose change read brought it up to date (it answers in that pass only)."""
 
     @classmethod
-    def from_rows(cls, taken_at: dt.datetime, rows: Iterable[Obj], current_pass: int) -> NameMirror:
-        mirror = cls(taken_at, current_pass=current_pass)
+    def from_rows(cls, taken_at: dt.datetime, rows: Iterable[Obj]) -> NameMirror:
+        mirror = cls(taken_at)
         mirror.apply(rows)
         return mirror
 

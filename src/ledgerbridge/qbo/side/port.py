@@ -178,10 +178,12 @@ class QboSide(PaymentsVia):
         return task
 
     async def _read_all(self, entity: str) -> list[Obj]:
-        started, current = self.clock(), self._pass
+        started = self.clock()
         rows = await self.client.query_all(f"SELECT * FROM {entity}{self._where_all(entity)}")
         if entity in MIRRORED:
-            self._mirrors[entity] = NameMirror.from_rows(started, rows, current)
+            # It answers only once a later change read has brought it up to date (a
+            # backfill, which reads no changes, always reads the list whole).
+            self._mirrors[entity] = NameMirror.from_rows(started, rows)
         return rows
 
     async def find_candidates(
