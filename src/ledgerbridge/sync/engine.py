@@ -40,8 +40,8 @@ from ledgerbridge.sync.actions import Action, Create, Deactivate, Update, Void
 from ledgerbridge.sync.deals import DealPort, run_deal_pass
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, SyncError
+from ledgerbridge.sync.hashes import SnapshotHashes
 from ledgerbridge.sync.healing import DEPENDENTS, RetryState, healed_outcomes, new_links
-from ledgerbridge.sync.mapping import snapshot
 from ledgerbridge.sync.match import lookup_keys
 from ledgerbridge.sync.model import (
     Link,
@@ -49,7 +49,6 @@ from ledgerbridge.sync.model import (
     RefIndex,
     SideRecord,
     held_cursor,
-    snapshot_hash,
 )
 from ledgerbridge.sync.payments_pass import run_payment_pass
 from ledgerbridge.sync.plan import plan
@@ -124,6 +123,7 @@ class SyncEngine:
         self.deals = deals
         """Deals for the R-INV-6 roll-up (none: the step is skipped)."""
         self._due: set[RecordRef] = set()
+        self._hashes = SnapshotHashes()
         """The failed records due for a retry in the current rule's pass."""
         self._deals_full_at: dt.datetime | None = None
         """When this engine last rolled up every deal (None: not yet)."""
@@ -194,7 +194,8 @@ class SyncEngine:
             for side in System
         }
         links = await self._links_for(pair, ids[H], ids[Q])
-        _drop_unchanged(rule, refs, records, links, self._due)
+        self._hashes.begin(rule)
+        _drop_unchanged(rule, refs, records, links, self._due, self._hashes)
         # Counterparts of changed linked records: their current version and values.
         by_id = {H: {x.hubspot_id: x for x in links}, Q: {x.qbo_id: x for x in links}}
         wanted: dict[System, set[str]] = {}
@@ -430,6 +431,7 @@ def _drop_unchanged(
     records: dict[System, list[SideRecord]],
     links: Sequence[Link],
     due: set[RecordRef],
+    hashes: SnapshotHashes,
 ) -> None:
     """Leave out the linked records that are at the very version and content (snapshot
     hash) their link holds, when their counterpart is not among the changes either:
@@ -446,7 +448,7 @@ def _drop_unchanged(
             if link is None or r.deleted or r.ref in due or r.version is None:
                 continue
             same = link.version_on(side) == r.version
-            if same and snapshot_hash(snapshot(rule, r, refs)) == link.hash_on(side):
+            if same and hashes.of(rule, r, refs) == link.hash_on(side):
                 unchanged[side].add(r.ref.id)
     for side in System:
         partners = {
