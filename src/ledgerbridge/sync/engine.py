@@ -366,6 +366,8 @@ class SyncEngine:
             await self.state.retry_dependents(*DEPENDENTS[pair])
         await self._payments(rule, report, dry_run=False)
         changed = {s: {r.ref.id for r in records[s]} for s in System}
+        for side, found in changes.items():  # with those read unchanged (`_drop_unchanged`)
+            changed[side] |= {r.ref.id for r in found.records}
         touched = {
             x.hubspot_id
             for x in (*links, *recorded.commit_links)
