@@ -5,7 +5,9 @@ not time."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,12 +15,15 @@ import httpx
 
 from ledgerbridge.domain import System
 from ledgerbridge.qbo.side.port import QboSide
+from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
 from ledgerbridge.runtime.runner import run_pass
+from ledgerbridge.store import ConnectionStatus
 from ledgerbridge.sync.model import RefIndex
 from ledgerbridge.sync.rules import Direction, ObjectPair
 from tests.integration import invoicing
 from tests.integration.conftest import contacts_rule, products_rule
 from tests.integration.harness import Lab
+from tests.unit.runtime.fakes import FakeDirectory, FakeTime, until
 
 PAIR = ObjectPair.CONTACTS_CUSTOMERS
 WHOLE_READ = "whole"
@@ -223,3 +228,49 @@ async def test_without_change_reads_the_list_is_read_whole_after_every_write(lab
         found = await qbo.find_candidates(rule, {"dee@example.com"}, refs)
     assert [r.raw["DisplayName"] for r in found] == ["Dee"]
     assert seen[WHOLE_READ] == 2
+
+
+async def test_the_creates_of_two_webhooks_in_one_window_go_in_one_batch(lab: Lab) -> None:
+    lab.save_rule(contacts_rule())
+    engine = lab.engine()
+    passes: list[frozenset[ObjectPair] | None] = []
+
+    async def runner(connection_id: int, *, only: frozenset[ObjectPair] | None = None) -> object:
+        passes.append(only)
+        return await run_pass(engine, only)
+
+    clock = FakeTime()
+    runtime = EmbeddedRuntime(
+        runner,
+        FakeDirectory({lab.connection_id: ConnectionStatus.ACTIVE}),
+        options=RuntimeOptions(poll_interval=60, coalesce=0.6),
+        clock=clock.clock,
+        sleep=clock.sleep,
+    )
+    batches: list[int] = []
+
+    async def hook(request: httpx.Request) -> None:
+        if request.url.path.endswith("/batch"):
+            batches.append(len(json.loads(request.content)["BatchItemRequest"]))
+
+    before = lab.http.event_hooks
+    task = asyncio.create_task(runtime.run())
+    try:
+        await until(lambda: len(passes) == 1 and len(clock.sleepers) == 2, limit=30)
+        lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
+        await lab.hs_create("contacts", email="ann@example.com", firstname="Ann")
+        runtime.wake(lab.connection_id, {PAIR})  # HubSpot's webhook for Ann
+        clock.advance(0.3)
+        await lab.hs_create("contacts", email="bob@example.com", firstname="Bob")
+        runtime.wake(lab.connection_id, {PAIR})  # and, 0.3 s later, for Bob
+        await until(lambda: len(clock.sleepers) == 2, limit=30)
+        assert len(passes) == 1  # still gathering
+        clock.advance(0.3)
+        await until(lambda: len(passes) == 2 and len(clock.sleepers) == 2, limit=30)
+    finally:
+        lab.http.event_hooks = before
+        runtime.stop()
+        await asyncio.wait_for(task, timeout=30)
+    assert passes == [None, frozenset({PAIR})]
+    assert batches == [2]  # both creates in one batch request
+    assert await _emails(lab) == ["ann@example.com", "bob@example.com"]
