@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.bound import BoundError, check_efficiency
 from bench.harness import environment
 from bench.peer import naive_scenario
-from bench.scenarios import Result, render, scenario_a, scenario_b, scenario_c
+from bench.scenarios import Result, percentile, render, scenario_a, scenario_b, scenario_c
 from bench.stats import spread
 
 
@@ -24,6 +24,7 @@ def run_one(
     latency_ms: float,
     *,
     seconds: float = 60,
+    rate: float = 5.0,
     workdir: Path | None = None,
     naive: bool = False,
 ) -> Result:
@@ -43,7 +44,7 @@ def run_one(
             return scenario_a(env, invoices, latency)
         if name == "b":
             return scenario_b(env, invoices, latency)
-        return scenario_c(env, latency, seconds=seconds)
+        return scenario_c(env, latency, rate=rate, seconds=seconds)
 
 
 def commit() -> str:
@@ -126,6 +127,23 @@ def as_json(result: Result, run: int) -> str:
             "shared": load.shared if load else None,
             "by_kind": result.by_kind,
             "notes": result.notes,
+            "rate": result.rate or None,
+            "latency_p50_p95_p99": [
+                round(percentile(result.latencies, q), 3) for q in (0.5, 0.95, 0.99)
+            ]
+            if result.latencies
+            else None,
+            "busiest": [
+                {
+                    "label": w.label,
+                    "count": w.count,
+                    "budget": w.budget,
+                    "seconds": w.seconds,
+                    "share": round(w.share, 4),
+                    "scaled_share": round(w.scaled, 4),
+                }
+                for w in result.windows
+            ],
         }
     )
 
@@ -136,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--invoices", type=int, default=None, help="a: 10000, b: 2000")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=60.0, help="length of (c)")
+    parser.add_argument(
+        "--rate", type=float, default=5.0, help="(c): new records a second on each side"
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario")
     parser.add_argument(
         "--naive", action="store_true", help="(a)/(b): also run the naive peer, once"
@@ -161,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
             invoices = args.invoices or (10_000 if name == "a" else 2_000)
             results = []
             for run in range(1, max(1, args.runs) + 1):
-                results.append(run_one(name, invoices, args.latency_ms, seconds=args.seconds))
+                results.append(
+                    run_one(name, invoices, args.latency_ms, seconds=args.seconds, rate=args.rate)
+                )
                 record(results[-1], run)
             naive = None
             if args.naive and name != "c":

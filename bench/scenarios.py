@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from bench.bound import Bound, check_efficiency, least_time, work_a, work_b
+from bench.busiest import Window, budget_windows
 from bench.harness import Engine, Env, Meter
 from bench.readback import compare
 from bench.seeding import Sizes
@@ -44,6 +45,10 @@ class Result:
     load: Load | None = None
     problems: list[str] = field(default_factory=list)
     """What the done check found missing or wrong (empty: every record read back right)."""
+    windows: list[Window] = field(default_factory=list)
+    """(c): the busiest stretch of each API's trace as a share of its budget."""
+    rate: float = 0.0
+    """(c): new records a second on each side."""
 
     @property
     def efficiency(self) -> float:
@@ -57,7 +62,7 @@ class Result:
         return (self.hubspot_requests + self.qbo_requests) / max(1, self.synced_records)
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
@@ -90,9 +95,12 @@ def render(result: Result) -> str:
     if result.latencies:
         lat = result.latencies
         lines.append(
-            f"  change->visible     p50 {_pct(lat, 0.5):.2f} s, p95 {_pct(lat, 0.95):.2f} s, "
-            f"p99 {_pct(lat, 0.99):.2f} s, max {max(lat):.2f} s over {len(lat)} changes"
+            f"  change->visible     p50 {percentile(lat, 0.5):.2f} s, "
+            f"p95 {percentile(lat, 0.95):.2f} s, "
+            f"p99 {percentile(lat, 0.99):.2f} s, max {max(lat):.2f} s over {len(lat)} changes"
+            f" at {result.rate:g} + {result.rate:g} / s"
         )
+    lines += [f"  busiest             {w.describe()}" for w in result.windows]
     lines += [f"  note: {n}" for n in result.notes]
     top = sorted(result.by_kind.items(), key=lambda kv: -kv[1])[:12]
     lines += [f"    {count:6d}  {kind}" for kind, count in top]
@@ -315,7 +323,9 @@ def scenario_c(
         ok=len(seen) == changes,
         latencies=list(seen.values()),
         by_kind=dict(hubspot.by_kind + qbo.by_kind),
+        rate=rate,
     )
+    result.windows = budget_windows(env.workdir)
     result.notes.append(f"{len(seen)} of {changes} changes visible on the other side")
     if len(seen) < changes:
         missing = sorted(set(created) - set(seen), key=lambda e: created[e])

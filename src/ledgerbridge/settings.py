@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     # redirect URIs' host (a request naming any other host gets 400: DNS rebinding).
     allowed_hosts: list[str] = []
     poll_interval_seconds: float = 60.0
+    # `run`: a webhook's pass starts this long after the oldest webhook it serves, so the
+    # webhooks of a burst (and of both services) make one pass; the latency target bounds it.
+    wake_coalesce_seconds: float = Field(default=0.6, ge=0, le=10)
     # How long a call to HubSpot or QBO may take before the engine gives up and retries it
     # (with the same idempotency key).
     http_timeout_seconds: float = Field(default=30.0, gt=0)

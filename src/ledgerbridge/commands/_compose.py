@@ -64,7 +64,10 @@ def compose(
     runtime = EmbeddedRuntime(
         runner,
         directory,
-        options=RuntimeOptions(poll_interval=settings.poll_interval_seconds),
+        options=RuntimeOptions(
+            poll_interval=settings.poll_interval_seconds,
+            coalesce=settings.wake_coalesce_seconds,
+        ),
         reconcile=runner.reconcile,
     )
     router = webhook_router(directory=directory, wake=runtime.wake, secrets=secrets)

@@ -13,10 +13,14 @@ How a pass reads every record modified at or after the cursor `since`:
   reader switches to `modified == T AND hs_object_id > last id`, sorted by id,
   until that timestamp is exhausted, then continues with `modified > T`. No loop
   can stall: every search either raises the timestamp or the id.
-* Deletions: search never returns archived records, so after the search the
-  reader lists `archived=true` records and keeps those archived at or after
-  `since` (`deleted=True`). Reading them after the search means an archive that
-  happens during the pass is either seen now or is later than the next cursor.
+* Deletions: search never returns archived records, so the reader also lists
+  `archived=true` records and keeps those archived at or after `since`
+  (`deleted=True`). Without an overlap the list is read after the search, so an
+  archive that happens during the pass is either seen now or is later than the next
+  cursor. With an overlap of at least `CONCURRENT_OVERLAP` (the runtime's 30 s) the
+  next cursor is that far before the newest change, so an archive during the pass is
+  after it anyway: the list is then read at the same time as the search, one round
+  trip less per pass (issue 18).
 
 The next cursor is the newest modification timestamp seen (inclusive: the next
 pass re-reads the records of exactly that millisecond, which the engine
@@ -27,6 +31,7 @@ record indexed late is still read. With no changes, the cursor stays at `since`.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -38,6 +43,7 @@ from ledgerbridge.hubspot.objects import HubSpotRecord, ObjectType, object_type,
 __all__ = ["ChangeSet", "modified_property", "read_changes"]
 
 PAGE = 200
+CONCURRENT_OVERLAP = dt.timedelta(seconds=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,17 +147,28 @@ async def read_changes(
     kind = object_type(obj)
     prop = modified_property(kind)
     props = list(dict.fromkeys([*properties, prop, "hs_object_id"]))
-    by_id, newest, searches = await _read_live(client, kind, since, props)
+
+    async def archived() -> list[HubSpotRecord]:
+        if not include_deleted:
+            return []
+        return [record async for record in client.list_all(kind, props, archived=True)]
+
+    if overlap >= CONCURRENT_OVERLAP:
+        (by_id, newest, searches), listed = await asyncio.gather(
+            _read_live(client, kind, since, props), archived()
+        )
+    else:
+        by_id, newest, searches = await _read_live(client, kind, since, props)
+        listed = await archived()
     live = sorted(by_id.values(), key=lambda r: (_stamp(r, prop), int(r.id)))
     if associations:
         live = await _with_associations(client, kind, live, associations)
+    floor = since or dt.datetime.min.replace(tzinfo=dt.UTC)
     deleted: list[HubSpotRecord] = []
-    if include_deleted:
-        floor = since or dt.datetime.min.replace(tzinfo=dt.UTC)
-        async for record in client.list_all(kind, props, archived=True):
-            moment = record.archived_at or record.updated_at
-            if moment is not None and moment >= floor and record.id not in by_id:
-                deleted.append(record)
+    for record in listed:
+        moment = record.archived_at or record.updated_at
+        if moment is not None and moment >= floor and record.id not in by_id:
+            deleted.append(record)
     cursor = since
     if newest is not None:
         cursor = dt.datetime.fromtimestamp(newest / 1000, tz=dt.UTC) - overlap

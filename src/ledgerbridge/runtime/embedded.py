@@ -7,6 +7,10 @@ Each connection's worker runs one sync pass (a `PassRunner`):
   ONE pending pass. A wake that names the object pairs that changed (a webhook says
   which objects) runs a pass of only those rules, so a new contact is not held up by a
   read of every invoice and payment; a wake without pairs runs every rule;
+* wakes are gathered for `coalesce` seconds from the OLDEST one not yet served (issue
+  18): a burst of webhooks, and the webhooks of both services for the same few hundred
+  milliseconds, make ONE pass, and no change waits longer than `coalesce` plus the pass
+  in flight before its pass starts (the latency target bounds `coalesce`; 0: no wait);
 * a full pass (every rule) at least every `poll_interval` seconds anyway (a webhook can be
   lost); scoped passes do not postpone it;
 * after a pass that raised: the error is logged and the pass is retried after a backoff
@@ -75,6 +79,9 @@ class RuntimeOptions:
     backoff_base: float = 5.0
     backoff_max: float = 900.0
     stop_timeout: float = 60.0
+    coalesce: float = 0.0
+    """Seconds a woken worker gathers further wakes before its pass, counted from the
+    oldest wake not yet served (not from the last: a steady stream cannot postpone it)."""
 
     def backoff(self, failures: int) -> float:
         """Seconds to wait after `failures` failed passes in a row (5, 10, 20 … ≤ 15 min)."""
@@ -102,8 +109,12 @@ class _Worker:
     """The next pass covers every rule (at start, on a wake without pairs, when due)."""
     pairs: set[ObjectPair] = field(default_factory=set)
     """The pairs named by the wakes since the last pass."""
+    asked_at: float | None = None
+    """When the oldest wake not yet served arrived (clock seconds)."""
 
-    def ask(self, pairs: Iterable[ObjectPair] | None) -> None:
+    def ask(self, pairs: Iterable[ObjectPair] | None, now: float) -> None:
+        if self.asked_at is None:
+            self.asked_at = now
         if pairs is None:
             self.full = True
         else:
@@ -115,6 +126,7 @@ class _Worker:
         scope = None if self.full else frozenset(self.pairs)
         self.full = False
         self.pairs = set()
+        self.asked_at = None
         self.wake.clear()
         return scope
 
@@ -152,7 +164,7 @@ class EmbeddedRuntime:
             worker = self._workers[connection_id] = _Worker(connection_id)
             if self._running:
                 self._start(worker)
-        worker.ask(pairs)
+        worker.ask(pairs, self._clock())
 
     def add_listener(self, listener: PassListener) -> None:
         """`listener(connection_id, error or None)` after every pass (must not block)."""
@@ -249,6 +261,9 @@ class EmbeddedRuntime:
         while not self._stopping.is_set():
             await self._wait(not_before, None)  # backoff: wakes wait for it (and coalesce)
             await self._wait(next_due, worker.wake)
+            if worker.asked_at is not None and self._clock() < next_due:
+                # Woken: gather the wakes of the next moments into this pass.
+                await self._wait(min(worker.asked_at + options.coalesce, next_due), None)
             if self._stopping.is_set():
                 break
             if self._clock() >= next_due:

@@ -26,13 +26,17 @@ from typing import Any
 from ledgerbridge.domain import System
 from ledgerbridge.operations.invoices import invoice_setup_warnings
 from ledgerbridge.operations.reconcile import ReconcileReport, reconcile_ports
+from ledgerbridge.qbo.side.entities import ENTITIES
+from ledgerbridge.qbo.side.feed import ChangeFeed
+from ledgerbridge.qbo.side.port import QboSide
 from ledgerbridge.runtime.clients import ConnectionClients, build_clients
 from ledgerbridge.runtime.connection import engine_for_clients, load_connection
 from ledgerbridge.runtime.observe import PassObserver, api_counts, read_cursors
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionRow, Store
+from ledgerbridge.store.state import StoreState
 from ledgerbridge.sync.engine import SyncEngine
-from ledgerbridge.sync.errors import SyncError
+from ledgerbridge.sync.errors import AuthenticationError, SyncError
 from ledgerbridge.sync.report import PassReport
 from ledgerbridge.sync.rules import ObjectPair
 from ledgerbridge.transport.http import HttpClient
@@ -137,7 +141,7 @@ class EngineRunner:
         pairs = list(only) if only is not None else list(ObjectPair)
         before = read_cursors(self._store, connection_id, pairs)
         started = time.perf_counter()
-        report = await engine.run_pass(only=only)
+        report = await run_pass(engine, only)
         seconds = time.perf_counter() - started
         self.last_reports[connection_id] = report
         clients = self._clients[connection_id][1]
@@ -224,3 +228,41 @@ class EngineRunner:
             await clients.aclose()
         self._clients.clear()
         self._engines.clear()
+
+
+async def run_pass(engine: SyncEngine, only: Collection[ObjectPair] | None = None) -> PassReport:
+    """One pass of `engine`, its QBO changes read at once first (`qbo.side.feed`)."""
+    qbo = engine.sides[System.QUICKBOOKS]
+    feed = qbo.feed if isinstance(qbo, QboSide) else None
+    try:
+        if feed is not None:
+            await _prefetch(engine, feed, only)
+        return await engine.run_pass(only=only)
+    finally:
+        if feed is not None:
+            feed.clear()  # a later pass reads its own changes
+
+
+async def _prefetch(
+    engine: SyncEngine, feed: ChangeFeed, only: Collection[ObjectPair] | None
+) -> None:
+    """The QBO changes of every rule of the pass (and the invoice rule's payments) in
+    one read (`qbo.side.feed`); a failed read leaves each rule to read its own."""
+    state, quickbooks = engine.state, System.QUICKBOOKS
+    wanted: dict[str, dt.datetime | None] = {}
+    for rule in await state.load_rules():
+        pair = rule.object_pair
+        if not rule.enabled or (only is not None and pair not in only):
+            continue
+        if quickbooks in rule.direction.sources:
+            wanted[ENTITIES[pair]] = await state.get_cursor(quickbooks, pair)
+        payments = pair is ObjectPair.INVOICES_INVOICES and rule.payments_enabled
+        if payments and isinstance(state, StoreState):
+            wanted["Payment"] = await state.get_payment_cursor(quickbooks)
+    try:
+        await feed.prefetch(wanted)
+    except AuthenticationError:
+        raise
+    except SyncError as error:
+        feed.clear()
+        log.info("QBO changes not read at once (%s); each rule reads its own", error)

@@ -40,10 +40,17 @@ from ledgerbridge.sync.actions import Action, Create, Deactivate, Update, Void
 from ledgerbridge.sync.deals import DealPort, run_deal_pass
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, SyncError
+from ledgerbridge.sync.hashes import SnapshotHashes
 from ledgerbridge.sync.healing import DEPENDENTS, RetryState, healed_outcomes, new_links
 from ledgerbridge.sync.invoices import HOOKS
 from ledgerbridge.sync.match import lookup_keys
-from ledgerbridge.sync.model import Link, PlanContext, RefIndex, SideRecord, held_cursor
+from ledgerbridge.sync.model import (
+    Link,
+    PlanContext,
+    RefIndex,
+    SideRecord,
+    held_cursor,
+)
 from ledgerbridge.sync.payments_pass import run_payment_pass
 from ledgerbridge.sync.plan import create_key, plan
 from ledgerbridge.sync.ports import (
@@ -117,6 +124,7 @@ class SyncEngine:
         self.deals = deals
         """Deals for the R-INV-6 roll-up (none: the step is skipped)."""
         self._due: set[RecordRef] = set()
+        self._hashes = SnapshotHashes()
         """The failed records due for a retry in the current rule's pass."""
         self._deals_full_at: dt.datetime | None = None
         """When this engine last rolled up every deal (None: not yet)."""
@@ -187,6 +195,8 @@ class SyncEngine:
             for side in System
         }
         links = await self._links_for(pair, ids[H], ids[Q])
+        self._hashes.begin(rule)
+        _drop_unchanged(rule, refs, records, links, self._due, self._hashes)
         # Counterparts of changed linked records: their current version and values.
         by_id = {H: {x.hubspot_id: x for x in links}, Q: {x.qbo_id: x for x in links}}
         wanted: dict[System, set[str]] = {}
@@ -379,6 +389,8 @@ class SyncEngine:
             await self.state.retry_dependents(*DEPENDENTS[pair])
         await self._payments(rule, report, dry_run=False)
         changed = {s: {r.ref.id for r in records[s]} for s in System}
+        for side, found in changes.items():  # with those read unchanged (`_drop_unchanged`)
+            changed[side] |= {r.ref.id for r in found.records}
         touched = {
             x.hubspot_id
             for x in (*links, *recorded.commit_links)
@@ -436,3 +448,39 @@ class SyncEngine:
             if (cursor := held_cursor(found.next_cursor, stamps, CURSOR_MARGIN)) is not None:
                 cursors[side] = cursor
         return cursors
+
+
+def _drop_unchanged(
+    rule: SyncRule,
+    refs: RefIndex,
+    records: dict[System, list[SideRecord]],
+    links: Sequence[Link],
+    due: set[RecordRef],
+    hashes: SnapshotHashes,
+) -> None:
+    """Leave out the linked records that are at the very version and content (snapshot
+    hash) their link holds, when their counterpart is not among the changes either:
+    echoes of our own writes and records the change readers' overlap reads again (issue
+    18: in a live pass, most of what is read). The planner would skip them
+    (`SkipReason.UNCHANGED`), after reading their counterparts by id; a deletion, or a
+    failure due for a retry, always stays."""
+    by_id = {H: {x.hubspot_id: x for x in links}, Q: {x.qbo_id: x for x in links}}
+    unchanged: dict[System, set[str]] = {}
+    for side in System:
+        unchanged[side] = set()
+        for r in records[side]:
+            link = by_id[side].get(r.ref.id)
+            if link is None or r.deleted or r.ref in due or r.version is None:
+                continue
+            same = link.version_on(side) == r.version
+            if same and hashes.of(rule, r, refs) == link.hash_on(side):
+                unchanged[side].add(r.ref.id)
+    for side in System:
+        partners = {
+            by_id[side.other][r.ref.id].id_on(side)
+            for r in records[side.other]
+            if r.ref.id in by_id[side.other] and r.ref.id not in unchanged[side.other]
+        }
+        records[side] = [
+            r for r in records[side] if r.ref.id not in unchanged[side] or r.ref.id in partners
+        ]

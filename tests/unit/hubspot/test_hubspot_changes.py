@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -184,3 +185,49 @@ async def test_contacts_use_lastmodifieddate_and_overlap_moves_the_cursor_back()
     assert seen == ["lastmodifieddate"]
     expected = dt.datetime.fromtimestamp(T0 / 1000, tz=dt.UTC) - dt.timedelta(seconds=30)
     assert changes.next_cursor == expected
+
+
+class GatedSearch(FakeSearch):
+    """Searches wait until the archived list has been asked for (when `gate` is set)."""
+
+    def __init__(self, gate: bool) -> None:
+        super().__init__()
+        self.listed = asyncio.Event()
+        self.gate = gate
+        self.order: list[str] = []
+
+    async def async_handler(self, request: httpx.Request) -> httpx.Response:
+        self.order.append(request.method)
+        if request.method == "GET":
+            self.listed.set()
+        elif self.gate:
+            await self.listed.wait()
+        return self.handler(request)
+
+
+async def test_with_an_overlap_the_archived_list_is_read_beside_the_search() -> None:
+    fake = GatedSearch(gate=True)
+    fake.live[1] = T0 + 10
+    fake.archived[2] = T0 + 5
+    since = dt.datetime.fromtimestamp(T0 / 1000, tz=dt.UTC)
+    limits = HubSpotLimits(burst=0, daily=0, search_per_second=0)
+    client, http = make_client(fake.async_handler, FakeTime(), limits=limits)
+    async with http:
+        # The search waits for the list: read one after the other, this would not end.
+        changes = await asyncio.wait_for(
+            read_changes(client, "contacts", since, [], overlap=dt.timedelta(seconds=30)), 10
+        )
+    assert sorted((r.id, r.deleted) for r in changes.records) == [("1", False), ("2", True)]
+
+
+async def test_without_an_overlap_the_archived_list_is_read_after_the_search() -> None:
+    fake = GatedSearch(gate=False)
+    fake.live[1] = T0 + 10
+    fake.archived[2] = T0 + 5
+    since = dt.datetime.fromtimestamp(T0 / 1000, tz=dt.UTC)
+    limits = HubSpotLimits(burst=0, daily=0, search_per_second=0)
+    client, http = make_client(fake.async_handler, FakeTime(), limits=limits)
+    async with http:
+        changes = await read_changes(client, "contacts", since, [])
+    assert fake.order == ["POST", "GET"]
+    assert [(r.id, r.deleted) for r in changes.records] == [("1", False), ("2", True)]

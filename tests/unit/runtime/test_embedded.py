@@ -345,3 +345,42 @@ async def test_a_wake_naming_object_pairs_runs_only_their_rules_and_keeps_the_po
         runtime.wake(1)  # a wake without pairs widens the next pass to every rule
         await until(lambda: runner.count() == 5 and idle(clock, 2))
         assert runner.scopes[2:] == [frozenset({contacts}), None, None]
+
+
+async def test_wakes_within_the_coalesce_window_of_the_oldest_make_one_pass(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    contacts, items = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
+    runtime = make_runtime(runner, directory, clock, poll_interval=60, coalesce=0.4)
+    async with running(runtime):
+        await until(lambda: runner.count() == 1 and idle(clock, 2))  # the start-up pass
+        runtime.wake(1, {contacts})
+        await until(lambda: idle(clock, 2))
+        assert runner.count() == 1  # gathering: no pass yet
+        for _ in range(3):  # a steady stream of wakes does not postpone the pass
+            clock.advance(0.1)
+            runtime.wake(1, {items})
+            await until(lambda: idle(clock, 2))
+        assert runner.count() == 1
+        clock.advance(0.1)  # 0.4 s after the oldest wake
+        await until(lambda: runner.count() == 2 and idle(clock, 2))
+        assert runner.scopes == [None, frozenset({contacts, items})]
+
+
+async def test_wakes_during_a_pass_wait_only_what_is_left_of_their_window(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    runtime = make_runtime(runner, directory, clock, poll_interval=60, coalesce=0.4)
+    async with running(runtime):
+        await until(lambda: runner.count() == 1 and idle(clock, 2))
+        runtime.wake(1, {ObjectPair.CONTACTS_CUSTOMERS})
+        gate = runner.hold()
+        clock.advance(0.4)
+        await until(lambda: runner.running == 1)  # the second pass is in flight
+        runtime.wake(1, {ObjectPair.CONTACTS_CUSTOMERS})
+        clock.advance(0.5)  # the pass outlives the new wake's window
+        runner.gate = None
+        gate.set()
+        # The wake's window ran out during the pass: the next pass starts at once.
+        await until(lambda: runner.count() == 3 and idle(clock, 2))
+        assert clock.now == pytest.approx(0.9)

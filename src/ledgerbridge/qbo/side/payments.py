@@ -27,6 +27,7 @@ from ledgerbridge.qbo import changes as qbo_changes
 from ledgerbridge.qbo.changes import ql_string
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.qbo.codec_values import date_of, datetime_of, dec0, is_voided, ref_value, text
+from ledgerbridge.qbo.side.feed import ChangeFeed
 from ledgerbridge.qbo.side.invoices import QboInvoices
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TerminalError
 from ledgerbridge.sync.payloads import CUSTOM_LINE_ITEM_NAME
@@ -62,6 +63,8 @@ class QboPayments:
         self.clock = clock
         self.overlap = overlap
         self.home_currency = home_currency
+        self.feed: ChangeFeed | None = None
+        """The pass's prefetched changes (`qbo.side.feed`), shared with the side."""
 
     def records(self, raw: Obj) -> list[PaymentRecord]:
         payment_id = str(raw.get("Id"))
@@ -96,7 +99,8 @@ class QboPayments:
         return out
 
     async def read_payment_changes(self, since: dt.datetime | None) -> PaymentChanges:
-        found = await qbo_changes.read_changes(
+        prefetched = self.feed.take("Payment", since) if self.feed is not None else None
+        found = prefetched or await qbo_changes.read_changes(
             self.client, ["Payment"], since, self.clock(), overlap=self.overlap
         )
         records = [r for change in found.records for r in self.records(change.raw)]

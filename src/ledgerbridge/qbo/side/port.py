@@ -34,7 +34,9 @@ from ledgerbridge.qbo.changes import ql_string
 from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.qbo.codec import invoice_from_qbo, party_from_qbo, product_from_qbo
 from ledgerbridge.qbo.side.entities import ENTITIES
+from ledgerbridge.qbo.side.feed import ChangeFeed
 from ledgerbridge.qbo.side.invoices import QboInvoices
+from ledgerbridge.qbo.side.mirror import MIRRORED, NameMirror
 from ledgerbridge.qbo.side.payments import QboPayments
 from ledgerbridge.qbo.side.window import QboWindow
 from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
@@ -58,6 +60,10 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+async def _ready(rows: list[Obj]) -> list[Obj]:
+    return rows
+
+
 class QboSide(PaymentsVia):
     """`SidePort` for one QBO company (realm)."""
 
@@ -78,15 +84,20 @@ class QboSide(PaymentsVia):
         self.names_ttl = 300.0
         self._pass = 0
         self._rows: dict[str, tuple[int, asyncio.Task[list[Obj]]]] = {}
+        self._mirrors: dict[str, NameMirror] = {}
+        """Customers kept current by the change reads (`qbo.side.mirror`)."""
         self._other_names: tuple[float, frozenset[str]] | None = None
         self.clock = clock
         self.home_currency = home_currency
         self.income_account = income_account
         self.overlap = overlap
         self.invoices = QboInvoices(client, self._income_account)
+        self.feed = ChangeFeed(client, clock, overlap)
+        """The changes of every entity of a pass, read at once (`qbo.side.feed`)."""
         self.payments = QboPayments(
             client, self.invoices, clock=clock, overlap=overlap, home_currency=home_currency
         )
+        self.payments.feed = self.feed
         self.capabilities = Capabilities(
             window=QboWindow(self), payments=self.payments, custom_line_item=self, sent_creates=self
         )
@@ -120,9 +131,16 @@ class QboSide(PaymentsVia):
     ) -> Changes:
         self._pass += 1  # a new pass: name-list reads of the last one are stale
         entity = ENTITIES[rule.object_pair]
-        found = await qbo_changes.read_changes(
+        found = self.feed.take(entity, since) or await qbo_changes.read_changes(
             self.client, [entity], since, self.clock(), overlap=self.overlap
         )
+        mirror = self._mirrors.get(entity)
+        if mirror is not None:
+            if mirror.covers(since):
+                mirror.apply(r.raw for r in found.records)
+                mirror.current_pass = self._pass
+            else:
+                del self._mirrors[entity]  # it may miss a change: read the list whole
         return Changes([self.side_record(rule, r.raw) for r in found.records], found.next_cursor)
 
     def _where_all(self, entity: str) -> str:
@@ -144,14 +162,29 @@ class QboSide(PaymentsVia):
 
     def _all_rows(self, entity: str) -> asyncio.Task[list[Obj]]:
         """Every row of a name-list entity (active or not), read once per pass: the
-        candidate look-up and the DisplayName check of one pass share the read."""
+        candidate look-up and the DisplayName check of one pass share the read. Customers
+        come from their mirror when this pass's change read brought it up to date."""
         held = self._rows.get(entity)
         if held is not None and held[0] == self._pass:
             return held[1]
-        statement = f"SELECT * FROM {entity}{self._where_all(entity)}"
-        task = asyncio.ensure_future(self.client.query_all(statement))
+        mirror = self._mirrors.get(entity)
+        if mirror is not None and mirror.answers(self._pass):
+            # Once per change read: a pass that reads no QBO change must not reuse it.
+            mirror.current_pass = -1
+            task = asyncio.ensure_future(_ready(mirror.all_rows()))
+        else:
+            task = asyncio.ensure_future(self._read_all(entity))
         self._rows[entity] = (self._pass, task)
         return task
+
+    async def _read_all(self, entity: str) -> list[Obj]:
+        started = self.clock()
+        rows = await self.client.query_all(f"SELECT * FROM {entity}{self._where_all(entity)}")
+        if entity in MIRRORED:
+            # It answers only once a later change read has brought it up to date (a
+            # backfill, which reads no changes, always reads the list whole).
+            self._mirrors[entity] = NameMirror.from_rows(started, rows)
+        return rows
 
     async def find_candidates(
         self, rule: SyncRule, keys: Collection[str], refs: RefIndex
@@ -238,6 +271,7 @@ class QboSide(PaymentsVia):
     ) -> list[WriteResult]:
         self._rows.clear()  # our writes change the name lists: read them again
         entity = ENTITIES[rule.object_pair]
+        mirror = self._mirrors.get(entity)
         answers: dict[int, WriteResult] = {}
         batched: list[tuple[WriteAction, BatchOp]] = []
         voids: list[Void] = []
@@ -267,7 +301,10 @@ class QboSide(PaymentsVia):
             for (action, op), result in zip(batched, results, strict=True):
                 if isinstance(result, SyncError):
                     answers[id(action)] = WriteResult(action, error=result)
+                    mirror = self._mirrors.pop(entity, None)  # it may have been written
                 else:
+                    if mirror is not None:
+                        mirror.apply([result])
                     record = self.side_record(rule, result)
                     replayed = op.request_id in sent
                     answers[id(action)] = WriteResult(action, record, replayed=replayed)
