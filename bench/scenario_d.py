@@ -51,12 +51,13 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 
-from bench import d_fleet
+from bench import d_fleet, d_report
 from bench.d_cpu import Processes, Usage, parent_of, usage
 from bench.d_fleet import Fleet, SandboxDied, child, process_fleet, thread_fleet
 from bench.stats import LoadWatch
@@ -103,48 +104,28 @@ class RunD:
         ordered = sorted(self.latencies)
         return ordered[min(int(q * len(ordered)), len(ordered) - 1)] if ordered else float("nan")
 
-    def line(self) -> str:
-        cores = self.initial_cpu.cores
-        return (
-            f"| {self.workers} | {self.connections} × {self.records} | "
-            f"{self.initial_seconds:.1f} s | {self.records_per_second:.0f} | "
-            f"{self.changes} | {self.pct(0.5):.2f} s | {self.pct(0.99):.2f} s | "
-            f"{self.passes} | {self.db_ms_per_pass:.1f} ms | {self.commits_per_pass:.1f} | "
-            f"{cores['workers']:.2f} / {cores['postgres']:.2f} / "
-            f"{cores['bench'] + cores['sandboxes']:.2f} / {self.initial_cpu.others:.2f} | "
-            f"{self.initial_cpu.load.before:.2f}→{self.initial_cpu.load.peak:.2f} |"
-        )
-
-    def as_json(self, commit: str) -> str:
-        return json.dumps(
-            {
-                "commit": commit,
-                "scenario": "d",
-                "workers": self.workers,
-                "concurrency": self.concurrency,
-                "sandboxes": self.sandboxes,
-                "connections": self.connections,
-                "records": self.records,
-                "initial_seconds": round(self.initial_seconds, 3),
-                "records_per_second": round(self.records_per_second, 1),
-                "changes": self.changes,
-                "latency_p50": round(self.pct(0.5), 3),
-                "latency_p99": round(self.pct(0.99), 3),
-                "passes": self.passes,
-                "db_ms_per_pass": round(self.db_ms_per_pass, 2),
-                "commits_per_pass": round(self.commits_per_pass, 2),
-                "initial_cpu": self.initial_cpu.as_json(),
-                "stream_cpu": self.stream_cpu.as_json(),
-            }
-        )
-
-
-HEADER = (
-    "| workers | connections × records | initial sync | records/s | changes | p50 | p99 "
-    "| passes | DB time / pass | commits / pass "
-    "| cores busy in the initial sync: workers / PostgreSQL / bench + sandboxes / others "
-    "| load avg before→peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
-)
+    def as_dict(self, commit: str) -> dict[str, Any]:
+        """The run as `--json` writes it and `bench.d_report` reads it."""
+        return {
+            "commit": commit,
+            "scenario": "d",
+            "workers": self.workers,
+            "concurrency": self.concurrency,
+            "sandboxes": self.sandboxes,
+            "connections": self.connections,
+            "records": self.records,
+            "initial_seconds": round(self.initial_seconds, 3),
+            "records_per_second": round(self.records_per_second, 1),
+            "changes": self.changes,
+            "latency_p50": round(self.pct(0.5), 3),
+            "latency_p99": round(self.pct(0.99), 3),
+            "passes": self.passes,
+            "db_ms_per_pass": round(self.db_ms_per_pass, 2),
+            "commits_per_pass": round(self.commits_per_pass, 2),
+            "initial_cpu": self.initial_cpu.as_json(),
+            "stream_cpu": self.stream_cpu.as_json(),
+            "cores": os.cpu_count() or 1,
+        }
 
 
 def seed(hubspot_url: str, index: int, emails: list[str]) -> None:
@@ -377,21 +358,6 @@ def commit() -> str:
     return answer.stdout.strip() or "unknown"
 
 
-def report(runs: list[RunD]) -> str:
-    lines = [HEADER, *(run.line() for run in runs), ""]
-    for run in runs:
-        lines.append(f"- {run.workers} worker(s), initial sync: {run.initial_cpu.describe()}")
-        lines.append(f"- {run.workers} worker(s), stream: {run.stream_cpu.describe()}")
-    base = runs[0]
-    for run in runs[1:]:
-        ratio = run.records_per_second / base.records_per_second
-        lines.append(
-            f"scaling {base.workers} → {run.workers} workers (records/s of the initial sync): "
-            f"{ratio:.2f}×"
-        )
-    return "\n".join(lines)
-
-
 def _interrupted(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C
 
@@ -406,6 +372,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=5.0, help="changes per second")
     parser.add_argument("--sandboxes", choices=["process", "thread"], default="process")
     parser.add_argument("--json", type=Path, default=None, help="append each run here")
+    parser.add_argument(
+        "--report", type=Path, default=None, help="print the table of a --json file; run nothing"
+    )
     parser.add_argument("--logs", type=Path, default=None, help="keep the processes' logs here")
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds without progress before giving up"
@@ -413,38 +382,52 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def run_all(args: argparse.Namespace, label: str) -> list[dict[str, Any]]:
+    """Every worker count of `args.workers`, on one throw-away PostgreSQL server."""
+    runs: list[dict[str, Any]] = []
+    with ExitStack() as stack:
+        base_url = stack.enter_context(throwaway_postgres(max_connections=300))
+        if args.logs is None:
+            logs = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        else:
+            logs = args.logs
+            logs.mkdir(parents=True, exist_ok=True)
+        groups = Processes(postmaster=postmaster_of(base_url))
+        for workers in [int(w) for w in args.workers.split(",")]:
+            print(f"{workers} worker(s)…", file=sys.stderr, flush=True)
+            run = asyncio.run(one_run(base_url, args, workers, logs, groups)).as_dict(label)
+            runs.append(run)
+            print(d_report.line(run), flush=True)
+            if args.json is not None:
+                with args.json.open("a") as sink:
+                    sink.write(json.dumps(run) + "\n")
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    counts = [int(w) for w in args.workers.split(",")]
+    if args.report is not None:
+        try:
+            print(d_report.report(d_report.load(args.report)))
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"cannot read scenario (d) results from {args.report}: {exc!r}", file=sys.stderr)
+            return 2
+        return 0
     previous = signal.signal(signal.SIGTERM, _interrupted)
-    runs: list[RunD] = []
     label = commit()
     try:
-        with ExitStack() as stack:
-            base_url = stack.enter_context(throwaway_postgres(max_connections=300))
-            if args.logs is None:
-                logs = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            else:
-                logs = args.logs
-                logs.mkdir(parents=True, exist_ok=True)
-            groups = Processes(postmaster=postmaster_of(base_url))
-            for workers in counts:
-                print(f"{workers} worker(s)…", file=sys.stderr, flush=True)
-                runs.append(asyncio.run(one_run(base_url, args, workers, logs, groups)))
-                print(runs[-1].line(), flush=True)
-                if args.json is not None:
-                    with args.json.open("a") as sink:
-                        sink.write(runs[-1].as_json(label) + "\n")
+        runs = run_all(args, label)
     except KeyboardInterrupt:
         print("interrupted: workers, sandboxes and PostgreSQL stopped", file=sys.stderr)
         return 130
     except (WorkerDied, SandboxDied, Stalled) as exc:
-        print(f"scenario (d) failed: {exc}", file=sys.stderr)
+        kept = "" if args.logs else " (the logs were temporary: --logs DIR keeps them)"
+        print(f"scenario (d) failed{kept}: {exc}", file=sys.stderr)
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(f"\ncommit {label}, {os.cpu_count()} cores")
-    print(report(runs))
+    print(d_report.report(runs))
     return 0
 
 
