@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--concurrency",
                 min=1,
-                help="Passes this process runs at the same time (default: [distributed] "
-                "concurrency, 4).",
+                help="Passes this process runs at the same time (default: concurrency of the "
+                "\\[distributed] settings, 4).",
             ),
         ] = None,
         config: Annotated[
