@@ -117,13 +117,28 @@ class Fleet:
     """Where the sandboxes answer, their processes (empty in thread mode) and the probe."""
 
     def __init__(
-        self, hubspot_url: str, qbo_url: str, pids: list[int], sandbox: Any = None
+        self,
+        hubspot_url: str,
+        qbo_url: str,
+        processes: Sequence[tuple[subprocess.Popen[bytes], Path]] = (),
+        sandbox: Any = None,
     ) -> None:
         self.hubspot_url = hubspot_url
         self.qbo_url = qbo_url
-        self.pids = pids
+        self.processes = list(processes)
+        self.pids = [process.pid for process, _ in self.processes]
         self._sandbox = sandbox
         self._http = httpx.AsyncClient(timeout=60)
+
+    def check(self) -> None:
+        """`SandboxDied` (exit code, end of its log) when a sandbox process has exited."""
+        for process, log in self.processes:
+            if process.poll() is not None:
+                tail = log.read_text(errors="replace")[-2000:]
+                raise SandboxDied(
+                    f"the sandbox process {process.pid} exited with {process.returncode} "
+                    f"during the run; the end of its log ({log}):\n{tail}"
+                )
 
     async def visible(self, items: Items) -> list[int]:
         if not items:
@@ -143,7 +158,7 @@ class Fleet:
 def thread_fleet(connections: int) -> Iterator[Fleet]:
     qbo = qbo_fleet(connections)
     with serve_in_thread(hubspot_fleet(connections)) as hs, serve_in_thread(qbo) as qb:
-        yield Fleet(hs, qb, [], qbo.state.sandbox)
+        yield Fleet(hs, qb, (), qbo.state.sandbox)
 
 
 class SandboxDied(RuntimeError):
@@ -170,16 +185,16 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 def process_fleet(connections: int, logs: Path) -> Iterator[Fleet]:
     with ExitStack() as stack:
         urls = {}
-        pids = []
+        processes = []
         for kind in ("hubspot", "qbo"):
             port = free_port()
             log = logs / f"sandbox-{kind}.log"
             command = ["-m", "bench.d_fleet", kind, "--connections", str(connections)]
             process = stack.enter_context(child([*command, "--port", str(port)], log))
             urls[kind] = f"http://127.0.0.1:{port}"
-            pids.append(process.pid)
+            processes.append((process, log))
             _wait_healthy(urls[kind], process, log)
-        yield Fleet(urls["hubspot"], urls["qbo"], pids)
+        yield Fleet(urls["hubspot"], urls["qbo"], processes)
 
 
 @contextmanager

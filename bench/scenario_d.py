@@ -309,7 +309,12 @@ async def one_run(
             for i in range(args.connections):
                 seed(fleet.hubspot_url, i, [f"c{j}-{i}@seed.example" for j in range(args.records)])
             print(f"  seeded in {time.monotonic() - began:.1f} s", file=sys.stderr)
-            with worker_processes(settings, workers, args.concurrency, logs) as (pids, check):
+            with worker_processes(settings, workers, args.concurrency, logs) as (pids, alive):
+
+                def check() -> None:
+                    alive()
+                    fleet.check()
+
                 groups.workers, groups.sandboxes = pids, fleet.pids
                 await registered(queue, workers, check)  # start-up is not part of the timing
                 active0, commits0, _ = db_counters(url)
