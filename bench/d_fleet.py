@@ -40,6 +40,7 @@ PORTAL_BASE = 80000
 REALM_BASE = 9130000000000000
 VISIBLE = "/_bench/visible"
 HEALTH = "/_bench/health"
+CUSTOMERS = "/_bench/customers"
 Items = Sequence[tuple[str, str]]
 
 
@@ -76,6 +77,11 @@ def visible(sandbox: Any, items: Items) -> list[int]:
     return found
 
 
+def customer_count(sandbox: Any) -> int:
+    """Customers with an email in every QBO company of the sandbox."""
+    return sum(len(_customer_emails(sandbox, company)) for company in list(sandbox.realms))
+
+
 def _customer_emails(sandbox: Any, company: str) -> set[str]:
     table = sandbox.realms[company].table("Customer")
     for _ in range(5):  # a sandbox thread may be inserting right now (thread mode)
@@ -94,7 +100,7 @@ class Probe:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] not in (VISIBLE, HEALTH):
+        if scope["type"] != "http" or scope["path"] not in (VISIBLE, HEALTH, CUSTOMERS):
             await self.app(scope, receive, send)
             return
         body = b""
@@ -107,6 +113,8 @@ class Probe:
         if scope["path"] == VISIBLE:
             items = [(str(r), str(e)) for r, e in json.loads(body)["items"]]
             answer = {"visible": visible(self.app.state.sandbox, items)}
+        elif scope["path"] == CUSTOMERS:
+            answer = {"customers": customer_count(self.app.state.sandbox)}
         content = json.dumps(answer).encode()
         headers = [(b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -149,6 +157,15 @@ class Fleet:
         response.raise_for_status()
         found: list[int] = response.json()["visible"]
         return found
+
+    async def customers(self) -> int:
+        """Customers (with an email) in every QBO company: what the passes created."""
+        if self._sandbox is not None:
+            return customer_count(self._sandbox)
+        response = await self._http.get(f"{self.qbo_url}{CUSTOMERS}")
+        response.raise_for_status()
+        count: int = response.json()["customers"]
+        return count
 
     async def aclose(self) -> None:
         await self._http.aclose()

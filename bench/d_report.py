@@ -67,6 +67,13 @@ def report(runs: Sequence[Run]) -> str:
         return "no runs"
     lines = [HEADER, *(line(run) for run in runs), ""]
     for run in runs:
+        expected = run["connections"] * run["records"]
+        if run.get("synced", expected) != expected:
+            lines.append(
+                f"- **{run['workers']} worker(s): only {run['synced']} of {expected} records were "
+                "in QBO after the initial sync** (its records/s is not valid)"
+            )
+    for run in runs:
         lines += [cpu_line(run, "initial"), cpu_line(run, "stream")]
     lines += ["", "CPU bound (the initial sync):"]
     lines += [ceiling(run) for run in runs]

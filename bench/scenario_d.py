@@ -90,6 +90,7 @@ class RunD:
     sandboxes: str
     connections: int
     records: int
+    synced: int
     initial_seconds: float
     records_per_second: float
     changes: int
@@ -114,6 +115,7 @@ class RunD:
             "sandboxes": self.sandboxes,
             "connections": self.connections,
             "records": self.records,
+            "synced": self.synced,
             "initial_seconds": round(self.initial_seconds, 3),
             "records_per_second": round(self.records_per_second, 1),
             "changes": self.changes,
@@ -324,6 +326,7 @@ async def one_run(
                 await settled(queue, check, args.timeout)
                 initial = time.monotonic() - start
                 cpu1 = groups.snapshot()
+                synced = await fleet.customers()
                 initial_cpu = usage(cpu0, cpu1, watch.stop())
                 watch = LoadWatch([]).start()
                 latencies = await stream(queue, fleet, ids, args, check)
@@ -340,6 +343,7 @@ async def one_run(
         sandboxes=args.sandboxes,
         connections=args.connections,
         records=args.records,
+        synced=synced,
         initial_seconds=initial,
         records_per_second=records / initial,
         changes=len(latencies),

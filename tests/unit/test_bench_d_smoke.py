@@ -29,6 +29,7 @@ def test_scenario_d_runs_at_tiny_scale(capsys: pytest.CaptureFixture[str], tmp_p
     assert "- 1 worker(s), initial sync: cores busy: workers" in out
     (record,) = [json.loads(line) for line in results.read_text().splitlines()]
     assert record["workers"] == 1 and record["changes"] == 2
+    assert record["synced"] == 2 * 3  # every seeded contact is a customer in QBO
     assert record["initial_cpu"]["cores_workers"] > 0  # the worker's CPU was read from /proc
     assert main(["--report", str(results)]) == 0
     assert row in capsys.readouterr().out.splitlines()
