@@ -17,14 +17,31 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--concurrency",
                 min=1,
-                help="Passes this process runs at the same time (default: [distributed] "
-                "concurrency, 4).",
+                help="Passes this process runs at the same time (default: concurrency of the "
+                "\\[distributed] settings, 4).",
             ),
         ] = None,
         config: Annotated[
             Path | None,
             typer.Option("--config", help="Settings file (default ./ledgerbridge.toml)."),
         ] = None,
+        metrics_port: Annotated[
+            int | None,
+            typer.Option(
+                "--metrics-port",
+                min=1,
+                max=65535,
+                help="Serve this worker's pass metrics (Prometheus) at /metrics on this port; "
+                "it needs an API token (`ledgerbridge admin token create NAME`). Off by default.",
+            ),
+        ] = None,
+        metrics_host: Annotated[
+            str,
+            typer.Option(
+                "--metrics-host",
+                help="Address /metrics listens on (default 127.0.0.1: this machine only).",
+            ),
+        ] = "127.0.0.1",
     ) -> None:
         """Run sync passes queued by `ledgerbridge run` (runtime = "distributed").
 
@@ -36,7 +53,7 @@ def register(app: typer.Typer) -> None:
         import logging
 
         from ledgerbridge.errors import ConfigError
-        from ledgerbridge.runtime.distributed.worker import run_worker
+        from ledgerbridge.runtime.distributed.worker import MetricsEndpoint, run_worker
         from ledgerbridge.settings import load_settings
 
         logging.basicConfig(
@@ -52,6 +69,13 @@ def register(app: typer.Typer) -> None:
                 fix='set runtime = "distributed" (LEDGERBRIDGE_RUNTIME) and a postgresql:// '
                 "database_url; the embedded runtime syncs inside `ledgerbridge run`",
             )
+        endpoint = None
+        if metrics_port is not None:
+            endpoint = MetricsEndpoint(
+                metrics_host,
+                metrics_port,
+                started=lambda url: typer.echo(f"Metrics: {url}/metrics (API token)", err=True),
+            )
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_worker(settings, concurrency=concurrency))
+            asyncio.run(run_worker(settings, concurrency=concurrency, metrics=endpoint))
         typer.echo("Stopped.", err=True)

@@ -3,7 +3,9 @@
 `Metrics` owns its own `CollectorRegistry` (several apps in one process, as in the tests,
 never clash); `runtime.observe.PassObserver` updates it after every pass, and
 `metrics_router(metrics)` serves it in the Prometheus text format. The endpoint is not
-protected here: the sign-in (issue 15) puts it behind the same protection as the API.
+protected here: the sign-in (issue 15) puts it behind the same protection as the API. In
+the distributed runtime each worker serves its own registry the same way, behind the same
+middleware (`runtime/distributed/metrics_server.py`, `ledgerbridge worker --metrics-port`).
 
 Series (labels):
 - `ledgerbridge_passes_total` (connection, outcome: ok | errors | stopped)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import psycopg
@@ -23,17 +24,20 @@ from ledgerbridge.runtime.distributed.app import create_app, ensure_queue_schema
 from ledgerbridge.runtime.distributed.backfill import BACKFILL_LOCKS
 from ledgerbridge.runtime.distributed.budgets import shared_budgets
 from ledgerbridge.runtime.distributed.kept import KeptConnections
+from ledgerbridge.runtime.distributed.metrics_server import serving_metrics
 from ledgerbridge.runtime.distributed.passes import ConnectionPasses, worker_name
 from ledgerbridge.runtime.distributed.tasks import CONTEXT_KEY, Deferrer, WorkerContext
 from ledgerbridge.runtime.embedded import PassRunner, RuntimeOptions
+from ledgerbridge.runtime.observe import PassObserver
 from ledgerbridge.runtime.runner import EngineRunner
 from ledgerbridge.runtime.workflow_actions import clients_factory
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import Store
 from ledgerbridge.store.configured import open_store
 from ledgerbridge.store.locks import AdvisoryLocks
+from ledgerbridge.web.metrics import Metrics
 
-__all__ = ["Queue", "open_distributed", "run_worker"]
+__all__ = ["MetricsEndpoint", "Queue", "open_distributed", "run_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +95,33 @@ RunnerWrapper = Callable[[PassRunner], PassRunner]
 JOB_POLL_SECONDS = 1.0
 
 
+@dataclass(frozen=True)
+class MetricsEndpoint:
+    """Where a worker serves its `/metrics` (`metrics_server`); port 0: any free port.
+    `started` is told the base URL once it listens."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    started: Callable[[str], None] | None = None
+
+
+def _serve_metrics(
+    queue: Queue, endpoint: MetricsEndpoint | None, serving: ExitStack
+) -> Metrics | None:
+    """The worker's registry, served at `endpoint` until `serving` closes (None: off)."""
+    if endpoint is None:
+        return None
+    registry = Metrics()
+    allowed = queue.settings.allowed_hosts
+    url = serving.enter_context(
+        serving_metrics(queue.store, registry, endpoint.host, endpoint.port, allowed)
+    )
+    log.info("event=metrics_serving url=%s/metrics", url)
+    if endpoint.started is not None:
+        endpoint.started(url)
+    return registry
+
+
 async def run_worker(
     settings: Settings,
     *,
@@ -100,12 +131,25 @@ async def run_worker(
     install_signal_handlers: bool = True,
     shutdown_timeout: float = 60.0,
     delete_jobs: str = "successful",
+    metrics: MetricsEndpoint | None = None,
 ) -> None:
     """Run one worker until stopped. `wrap_runner` wraps the pass runner (tests observe
-    passes with it); `delete_jobs`: procrastinate's (finished jobs kept or not)."""
+    passes with it); `delete_jobs`: procrastinate's (finished jobs kept or not);
+    `metrics`: serve this worker's pass metrics there (off when None)."""
     queue = await open_distributed(settings)
+    serving = ExitStack()
+    try:
+        registry = _serve_metrics(queue, metrics, serving)
+    except BaseException:
+        await queue.aclose()
+        raise
     locks = AdvisoryLocks(queue.store.engine)
-    runner = EngineRunner(queue.store, settings, on_clients=shared_budgets(queue.store))
+    runner = EngineRunner(
+        queue.store,
+        settings,
+        on_clients=shared_budgets(queue.store),
+        observer=PassObserver(registry),
+    )
     kept = KeptConnections(runner, settings.distributed.kept_connections)
     worker = name or worker_name()
     passes = ConnectionPasses(
@@ -142,4 +186,5 @@ async def run_worker(
         await runner.aclose()
         locks.close()
         backfill_locks.close()
+        serving.close()
         await queue.aclose()
