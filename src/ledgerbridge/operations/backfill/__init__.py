@@ -6,7 +6,7 @@ filters, e.g. R-INV-2's "after the sync started", plus "created on or after `sin
 per source side); `WindowedSide` (a `SidePort` whose `read_changes` streams the window
 one page per engine batch); `BackfillState` (a `StatePort` keeping the backfill's own
 position rows under `backfill:<object>`, written in each batch's transaction, activity
-tagged `"via": "backfill"`). `backfill_all` runs contacts and products side by side, then invoices.
+tagged `"via": "backfill"`). `backfill_all` runs contacts, products, then invoices.
 
 **Streaming, in a stable order.** The window is read page by page in *creation* order,
 by keyset: each page asks for "created at or after B" (QBO: `MetaData.CreateTime`,

@@ -4,9 +4,8 @@ windowed sides, batch by batch, until the window is done (`backfill_ports`,
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -307,19 +306,18 @@ async def backfill_all(
     progress: Callable[[str], Progress | None] | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> list[BackfillResult]:
-    """Backfill several objects in dependency order (`STAGES`: contacts and products side
-    by side, then invoices; all whose rule is on when `names` is None). Stops after the
-    first stage that does not complete: invoices need their customers and items linked
-    first."""
+    """Backfill several objects in dependency order (contacts, products, invoices; all
+    whose rule is on when `names` is None). Stops after the first one that does not
+    complete: invoices need their customers and items linked first."""
     chosen = enabled_objects(store, connection_id) if names is None else list(names)
     if not chosen:
         raise BackfillError(f"no rule is set up and on for connection {connection_id}")
     unknown = [n for n in chosen if n not in OBJECTS]
     if unknown:
         raise BackfillError(f"cannot backfill {unknown[0]!r}; choose one of {', '.join(OBJECTS)}")
-
-    def one(name: str) -> Awaitable[BackfillResult]:
-        return backfill_ports(
+    results: list[BackfillResult] = []
+    for name in (n for n in OBJECTS if n in chosen):
+        result = await backfill_ports(
             store,
             connection_id,
             hubspot=hubspot,
@@ -331,34 +329,7 @@ async def backfill_all(
             progress=progress(name) if progress is not None else None,
             clock=clock,
         )
-
-    results: list[BackfillResult] = []
-    for stage in STAGES:
-        names = [n for n in stage if n in chosen]
-        if not names:
-            continue
-        done = await _side_by_side([one(n) for n in names])
-        results.extend(done)
-        if not all(r.complete for r in done):
+        results.append(result)
+        if not result.complete:
             break
     return results
-
-
-async def _side_by_side(runs: Sequence[Awaitable[BackfillResult]]) -> list[BackfillResult]:
-    """All of `runs` at once; if one fails, the others are stopped before its error
-    is raised (no backfill goes on unseen behind an error message)."""
-    tasks = [asyncio.ensure_future(r) for r in runs]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-
-
-STAGES: tuple[tuple[str, ...], ...] = (("contacts", "products"), ("invoices",))
-"""The order of a backfill of several objects: contacts and products at the same time
-(neither names the other), then invoices, which name customers and items and so need
-them linked first. Side by side, the products' reads and writes overlap the contacts'
-(scenario (b) of the bench: the invoices start ~1 s sooner)."""
