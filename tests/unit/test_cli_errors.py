@@ -231,3 +231,17 @@ def test_run_does_not_print_migration_log_lines_before_its_error(env: Path) -> N
     verbose = _run_subprocess(env, "--verbose")  # the same fresh database, migrated again
     assert verbose.returncode == 2
     assert "alembic" in verbose.stderr and "Running upgrade" in verbose.stderr
+
+
+@pytest.mark.parametrize("name", [n for n in COMMANDS if n != "run"])
+def test_a_command_on_existing_state_run_where_there_is_none_creates_nothing(
+    env: Path, name: str
+) -> None:
+    result = runner.invoke(app, COMMANDS[name])
+    user_error(
+        result,
+        f"there is no ledgerbridge state at {env / 'state.db'}",
+        "point LEDGERBRIDGE_DATABASE_URL",
+    )
+    assert not (env / "state.db").exists()
+    assert not (env / "ledgerbridge.key").exists()

@@ -56,20 +56,22 @@ def parse_date(value: str) -> dt.date:
 
 @contextlib.contextmanager
 def configured_store(
-    config: Path | None, *errors: type[Exception]
+    config: Path | None, *errors: type[Exception], existing: bool = False
 ) -> Iterator[tuple[Settings, Store]]:
     """The settings and the open store of a command that works on a configured
     connection. Bad settings, an unusable store and every `LedgerbridgeError` raised by
     the work inside (no such connection, a sync error, bad input) reach the command line,
     which prints `error: <what> — <fix>` and exits with code 2; a `ValueError` or one of
-    `errors` from the work is shown the same way, as a `UsageError`. The store is closed
-    however the block ends."""
+    `errors` from the work is shown the same way, as a `UsageError`. `existing`: the
+    command only reads or syncs state already there, so a missing SQLite file is an
+    error, not a new empty database (`open_store`). The store is closed however the
+    block ends."""
     from ledgerbridge.errors import LedgerbridgeError, UsageError
     from ledgerbridge.settings import load_settings
     from ledgerbridge.store.configured import open_store
 
     settings = load_settings(config)
-    store = open_store(settings)
+    store = open_store(settings, existing=existing)
     try:
         yield settings, store
     except LedgerbridgeError:

@@ -148,7 +148,7 @@ def register(app: typer.Typer) -> None:
 
             return advance
 
-        with configured_store(config) as (settings, store), bar:
+        with configured_store(config, existing=True) as (settings, store), bar:
             if settings.runtime == "distributed" and not dry_run:
                 from ledgerbridge.commands._backfill_queue import queue_backfill_command
 

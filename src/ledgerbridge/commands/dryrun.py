@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         from ledgerbridge.sync.rules import ObjectPair
 
         pair = ObjectPair(rule.value) if rule else None
-        with configured_store(config) as (settings, store):
+        with configured_store(config, existing=True) as (settings, store):
             require_rules(store, pick_connection(store, connection), pair)
             report = asyncio.run(
                 dryrun.preview(store, settings, connection_id=connection, pair=pair)

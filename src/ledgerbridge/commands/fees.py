@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         from ledgerbridge.operations import fees as runtime
 
         first, last = parse_date(since), parse_date(until)
-        with configured_store(config) as (settings, store):
+        with configured_store(config, existing=True) as (settings, store):
             report = asyncio.run(
                 runtime.run(store, settings, since=first, until=last, connection_id=connection)
             )

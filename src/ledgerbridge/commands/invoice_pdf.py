@@ -36,7 +36,10 @@ def register(app: typer.Typer) -> None:
                 f"cannot write {out}: the folder {folder} does not exist",
                 fix=f"create it first (mkdir -p {folder}) or choose another --out path",
             )
-        with configured_store(config, invoices.InvoiceNotSyncedError) as (settings, store):
+        with configured_store(config, invoices.InvoiceNotSyncedError, existing=True) as (
+            settings,
+            store,
+        ):
             connection_id = pick_connection(store, connection)
             pdf = asyncio.run(
                 invoices.invoice_pdf(store, connection_id, invoice, settings=settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
@@ -13,11 +15,16 @@ from ledgerbridge.store.locks import migrate_exclusively
 SUPPORTED_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, *, existing: bool = False) -> Store:
     """The store at `settings.database_url` (migrated), with the token-encryption key.
 
-    `StoreError` when the URL names a database ledgerbridge does not support or the
-    database cannot be reached; `SecretKeyError` when the key is malformed."""
+    `existing`: a command that only works on state already there (reconcile, a backfill,
+    …) is refused when the SQLite file does not exist, instead of creating an empty
+    database and a key file wherever it was run.
+
+    `StoreError` when the URL names a database ledgerbridge does not support, the
+    database cannot be reached, or (`existing`) the SQLite file is not there;
+    `SecretKeyError` when the key is malformed."""
     url = settings.database_url
     shown = _shown(url)
     scheme = url.split("://", 1)[0] if "://" in url else ""
@@ -27,8 +34,20 @@ def open_store(settings: Settings) -> Store:
             "SQLite or PostgreSQL (sqlite:///… or postgresql://…)"
         )
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
-    key = load_or_create_key(secret, settings.key_file)
-    cipher = TokenCipher(key)
+    # A given key is checked first (a malformed one is reported as such); the key file
+    # is only read or made once the state is known to be there (or may be created).
+    cipher = TokenCipher(load_or_create_key(secret, settings.key_file)) if secret else None
+    missing = _missing_sqlite_file(url) if existing else None
+    if missing is not None:
+        raise StoreError(
+            f"there is no ledgerbridge state at {missing} (database URL {shown}); "
+            "nothing was created",
+            fix="run the command in the folder where `ledgerbridge run` or `ledgerbridge "
+            "connect` keeps its ledgerbridge.db, or point LEDGERBRIDGE_DATABASE_URL (or "
+            "database_url in ledgerbridge.toml) at it; `ledgerbridge demo` makes one to try",
+        )
+    if cipher is None:
+        cipher = TokenCipher(load_or_create_key(None, settings.key_file))
     try:
         engine = make_engine(url)
         try:
@@ -46,6 +65,19 @@ def open_store(settings: Settings) -> Store:
         ) from exc
     except ArgumentError as exc:
         raise StoreError(f"database URL {shown} is malformed: {exc}") from exc
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The SQLite file `url` names, when it does not exist (None for PostgreSQL, an
+    in-memory database, or a file that is there)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # reported as malformed when opened
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
 
 
 def _shown(url: str) -> str:
