@@ -6,10 +6,9 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 
 from ledgerbridge.domain import System
-from ledgerbridge.sync.model import Link, RefIndex, SideRecord
+from ledgerbridge.sync.model import Link, RefIndex
 from ledgerbridge.sync.payments import PaymentState
 from ledgerbridge.sync.ports import (
-    Changes,
     Commit,
     SidePort,
     StatePort,
@@ -17,6 +16,7 @@ from ledgerbridge.sync.ports import (
     WriteResult,
 )
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
+from tests.support.forwarding import ForwardingSide
 
 
 class Crash(Exception):
@@ -34,35 +34,12 @@ class WriteCounter:
             raise Crash(f"after write {self.writes}")
 
 
-class CrashingSide:
+class CrashingSide(ForwardingSide):
     """Applies writes one at a time and dies after the counter's n-th write."""
 
     def __init__(self, inner: SidePort, counter: WriteCounter) -> None:
-        self.inner = inner
-        self.capabilities = inner.capabilities
+        super().__init__(inner)
         self.counter = counter
-
-    @property
-    def system(self) -> System:
-        return self.inner.system
-
-    async def read_changes(
-        self, rule: SyncRule, since: dt.datetime | None, refs: RefIndex
-    ) -> Changes:
-        return await self.inner.read_changes(rule, since, refs)
-
-    async def read_records(
-        self, rule: SyncRule, ids: Collection[str], refs: RefIndex
-    ) -> list[SideRecord]:
-        return await self.inner.read_records(rule, ids, refs)
-
-    async def find_candidates(
-        self, rule: SyncRule, keys: Collection[str], refs: RefIndex
-    ) -> list[SideRecord]:
-        return await self.inner.find_candidates(rule, keys, refs)
-
-    async def display_names(self) -> frozenset[str]:
-        return await self.inner.display_names()
 
     async def apply(
         self, rule: SyncRule, actions: Sequence[WriteAction], refs: RefIndex

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 import pytest
@@ -16,12 +16,13 @@ from ledgerbridge.domain import System
 from ledgerbridge.operations.backfill import BackfillResult, Progress, backfill_ports
 from ledgerbridge.sync.actions import Create
 from ledgerbridge.sync.errors import ErrorCategory, TransientError
-from ledgerbridge.sync.model import RefIndex, SideRecord
-from ledgerbridge.sync.ports import Changes, SidePort, WriteAction, WriteResult
+from ledgerbridge.sync.model import RefIndex
+from ledgerbridge.sync.ports import SidePort, WriteAction, WriteResult
 from ledgerbridge.sync.rules import Direction, SyncRule
 from tests.integration import invoicing
 from tests.integration.faults import Crash
 from tests.integration.harness import START, Lab
+from tests.support.forwarding import ForwardingSide
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 LATE = dt.datetime(2999, 1, 1, tzinfo=dt.UTC)  # a sync that "starts" after everything
@@ -29,40 +30,17 @@ GUARD = 30.0
 """Seconds before a test that waits for the pipeline gives up (it fails; never a pass)."""
 
 
-class Gated:
+class Gated(ForwardingSide):
     """The HubSpot side, with a hook around each `apply` call (numbered from 0)."""
 
     def __init__(self, inner: SidePort) -> None:
-        self.inner = inner
-        self.capabilities = inner.capabilities
+        super().__init__(inner)
         self.calls = 0
         self.around: Callable[[int, Sequence[WriteAction]], object] | None = None
         self.started = [asyncio.Event() for _ in range(8)]
         self.finished = [asyncio.Event() for _ in range(8)]
         self.links_at_start: list[int] = []
         self.links: Callable[[], int] = lambda: 0
-
-    @property
-    def system(self) -> System:
-        return self.inner.system
-
-    async def read_changes(
-        self, rule: SyncRule, since: dt.datetime | None, refs: RefIndex
-    ) -> Changes:
-        return await self.inner.read_changes(rule, since, refs)
-
-    async def read_records(
-        self, rule: SyncRule, ids: Collection[str], refs: RefIndex
-    ) -> list[SideRecord]:
-        return await self.inner.read_records(rule, ids, refs)
-
-    async def find_candidates(
-        self, rule: SyncRule, keys: Collection[str], refs: RefIndex
-    ) -> list[SideRecord]:
-        return await self.inner.find_candidates(rule, keys, refs)
-
-    async def display_names(self) -> frozenset[str]:
-        return await self.inner.display_names()
 
     async def apply(
         self, rule: SyncRule, actions: Sequence[WriteAction], refs: RefIndex

@@ -5,7 +5,7 @@ takes one away says so (the backfill's `WindowedSide`)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -19,52 +19,21 @@ from ledgerbridge.qbo.client import QboClient
 from ledgerbridge.qbo.side.port import QboSide
 from ledgerbridge.qbo.side.window import QboWindow
 from ledgerbridge.sync.defaults import wizard_defaults
-from ledgerbridge.sync.model import RefIndex, SideRecord
 from ledgerbridge.sync.payments_pass import run_payment_pass
-from ledgerbridge.sync.ports import Capabilities, Changes, SidePort, WriteAction, WriteResult
+from ledgerbridge.sync.ports import Capabilities
 from ledgerbridge.sync.report import PairReport
-from ledgerbridge.sync.rules import ObjectPair, SyncRule
+from ledgerbridge.sync.rules import ObjectPair
 from ledgerbridge.transport.oauth import StaticToken
+from tests.support.forwarding import ForwardingSide
 from tests.unit.engine.fakes import Clock, FakeSide, FakeState
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 INVOICES = ObjectPair.INVOICES_INVOICES
 
 
-class Forwarding:
+class Forwarding(ForwardingSide):
     """A wrapper as a test or a runtime would write one: it forwards the side's calls and
     its capabilities."""
-
-    def __init__(self, inner: SidePort) -> None:
-        self.inner = inner
-        self.capabilities = inner.capabilities
-
-    @property
-    def system(self) -> System:
-        return self.inner.system
-
-    async def read_changes(
-        self, rule: SyncRule, since: dt.datetime | None, refs: RefIndex
-    ) -> Changes:
-        return await self.inner.read_changes(rule, since, refs)
-
-    async def read_records(
-        self, rule: SyncRule, ids: Collection[str], refs: RefIndex
-    ) -> list[SideRecord]:
-        return await self.inner.read_records(rule, ids, refs)
-
-    async def find_candidates(
-        self, rule: SyncRule, keys: Collection[str], refs: RefIndex
-    ) -> list[SideRecord]:
-        return await self.inner.find_candidates(rule, keys, refs)
-
-    async def display_names(self) -> frozenset[str]:
-        return await self.inner.display_names()
-
-    async def apply(
-        self, rule: SyncRule, actions: Sequence[WriteAction], refs: RefIndex
-    ) -> list[WriteResult]:
-        return await self.inner.apply(rule, actions, refs)
 
 
 @pytest.fixture

@@ -329,9 +329,7 @@ class QboSide(PaymentsVia):
         """The request ids of the creates a crashed pass sent already: QBO replays their
         first answer (the record as it was then created), see `WriteResult.replayed`."""
         creates = [op.request_id for action, op in batched if isinstance(action, Create)]
-        if self.journal is None or not creates:
-            return set()
-        return set(await self.journal.recall(creates))
+        return set(await self.sent_creates(creates))
 
     async def _batch_op(
         self, rule: SyncRule, entity: str, action: Update | Deactivate, refs: RefIndex

@@ -89,5 +89,6 @@ class RealmIndexes:
         for (named, key), by_name in self.names.items():
             if named == entity:
                 by_name.get(_folded(obj, key), set()).discard(str(obj["Id"]))
-        if _number(obj) is not None and _number(obj) == self.highest.get(entity):
+        number = _number(obj)
+        if number is not None and number == self.highest.get(entity):
             del self.highest[entity]  # the highest may have gone: scan on next use
