@@ -199,6 +199,7 @@ def _meters(env: Env, start: float) -> tuple[Meter, Meter]:
 def _backfill_scenario(env: Env, name: str, sizes: Sizes, latency: float, timeout: float) -> Result:
     """Run the backfill (the clock and the load watch around it), then the done check:
     the target's digest holds every record of the source's (`bench.readback`)."""
+    backfill_all_supported()  # its probe is a process of its own: before the clock, not in it
     env.reset_counts()
     watch = LoadWatch([env.hubspot.pid, env.qbo.pid]).start()
     start = time.monotonic()

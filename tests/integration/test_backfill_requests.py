@@ -77,10 +77,30 @@ async def test_an_empty_side_is_counted_once_and_never_read(lab: Lab) -> None:
     assert result.complete, result.as_dict()
     assert result.report.pairs[invoicing.INVOICES].created == 5
     assert result.passes == 3  # 2 + 2 + 1; the short last page ends it: no pass after
-    assert seen[INVOICE_SEARCH] == 1  # the count that finds HubSpot empty (counted first)
-    # QBO: the pages (the third, 1 of 2, ends the window: no pass after it) and the
-    # count for the progress bar (the first page did not end it).
-    assert seen["QUERY Invoice"] == 3 + 1, seen
+    assert seen[INVOICE_SEARCH] == 1  # the count that finds HubSpot empty
+    # QBO: its count (a two-way rule counts QBO first: it finds 5), the pages (the
+    # third, 1 of 2, ends the window: no pass after it) and the count for the progress
+    # bar (the first page did not end it).
+    assert seen["QUERY Invoice"] == 1 + 3 + 1, seen
+
+
+async def test_a_two_way_rule_with_qbo_empty_spends_no_search_on_counting(lab: Lab) -> None:
+    """Two-way, QBO empty: QBO is counted first (a request of its 500-a-minute budget),
+    so the only HubSpot search is the window's one page (HubSpot's search budget is 4 a
+    second; a count there would queue the page behind it)."""
+    await invoicing.set_up(lab, Direction.TWO_WAY, sync_started_at=LATE)
+    contact, _ = await invoicing.customer_and_contact(lab)
+    product, _ = await invoicing.product_and_item(lab)
+    for n in range(3):
+        await invoicing.hs_invoice(lab, contact, [("Widget", f"{n + 1}x50", product)])
+
+    with counting(lab) as seen:
+        result = await _backfill(lab, batch_size=100)
+
+    assert result.complete, result.as_dict()
+    assert len(await lab.qbo_all("Invoice")) == 3
+    assert seen["QUERY Invoice"] == 1, seen  # the count that finds QBO empty
+    assert seen[INVOICE_SEARCH] == 1, seen  # the page: no count search
 
 
 async def test_the_source_is_read_once_when_the_other_side_is_empty(lab: Lab) -> None:

@@ -50,14 +50,20 @@ class HubSpotLimits:
     search_per_second: int = 4
     max_concurrency: int = 10
     margin_seconds: float = 0.25
-    """Our windows are this much longer than HubSpot's: HubSpot counts a request when it
-    arrives, we count it when we send it, and on a one-second search window a few
-    milliseconds of jitter were enough to draw a 429 every couple of seconds."""
+    """The windows shared by workers (`runtime.distributed.budgets`) are this much longer
+    than HubSpot's: HubSpot counts a request when it arrives, they count it when it is
+    sent, and on a one-second search window a few milliseconds of jitter were enough to
+    draw a 429 every couple of seconds."""
+    answer_margin_seconds: float = 0.05
+    """A process's own windows count each request until its answer, then from the answer
+    (`Window.until_answer`: after HubSpot counted it, whatever the latency); this is
+    only for the timer's grain."""
 
     def budgets(self, clock: Callable[[], float], sleep: Sleep) -> tuple[RateBudget, RateBudget]:
+        margin = self.answer_margin_seconds
         general = RateBudget(
             [
-                Window(self.burst, self.burst_seconds + self.margin_seconds, BURST),
+                Window(self.burst, self.burst_seconds + margin, BURST, until_answer=True),
                 Window(self.daily, 86_400.0, DAILY),
             ],
             max_concurrency=self.max_concurrency,
@@ -65,7 +71,7 @@ class HubSpotLimits:
             sleep=sleep,
         )
         search = RateBudget(
-            [Window(self.search_per_second, 1.0 + self.margin_seconds, SEARCH)],
+            [Window(self.search_per_second, 1.0 + margin, SEARCH, until_answer=True)],
             clock=clock,
             sleep=sleep,
         )

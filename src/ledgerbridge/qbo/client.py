@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
@@ -46,9 +47,14 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 SAFETY_SECONDS = 1.0
-"""Our windows are this much longer than QBO's: QBO counts a request when it arrives,
-we count it when we send it, so a window that ends exactly at the limit can still
-draw a 429 (and a 429 costs a 60 s pause) when latency varies."""
+"""The windows shared by workers (`runtime.distributed.budgets`) are this much longer
+than QBO's: QBO counts a request when it arrives, they count it when it is sent, so a
+window that ends exactly at the limit could draw a 429 (and a 429 costs a 60 s pause)
+when latency varies."""
+ANSWER_MARGIN_SECONDS = 0.1
+"""A process's own windows count each request until its answer and then for a minute
+from the answer (`Window.until_answer`), which is after QBO counted it whatever the
+latency; this is only for the timer's grain."""
 READ_RESERVE = 20
 """Requests of the 500-a-minute budget that plain writes leave for reads."""
 SAFE_CONCURRENCY = 8
@@ -59,13 +65,18 @@ before QBO has counted the request as done."""
 def default_budgets(
     *, clock: Callable[[], float] = time.monotonic, sleep: Sleep = asyncio.sleep
 ) -> tuple[RateBudget, RateBudget]:
-    """QBO's documented limits per realm, with a safety margin: (general 500/min and
-    fewer than 10 concurrent, batch 40/min)."""
-    minute = 60.0 + SAFETY_SECONDS
+    """QBO's documented limits per realm (general 500/min and fewer than 10 concurrent,
+    batch 40/min), each request counted for a minute from its answer."""
+    minute = 60.0 + ANSWER_MARGIN_SECONDS
     general = RateBudget(
-        [Window(500, minute, "minute")], max_concurrency=SAFE_CONCURRENCY, clock=clock, sleep=sleep
+        [Window(500, minute, "minute", until_answer=True)],
+        max_concurrency=SAFE_CONCURRENCY,
+        clock=clock,
+        sleep=sleep,
     )
-    batch = RateBudget([Window(40, minute, "batch_minute")], clock=clock, sleep=sleep)
+    batch = RateBudget(
+        [Window(40, minute, "batch_minute", until_answer=True)], clock=clock, sleep=sleep
+    )
     return general, batch
 
 
@@ -113,6 +124,9 @@ class QboClient:
         self.throttle_pause = throttle_pause
         self._sleep = sleep
         self.requests: dict[str, int] = {}  # HTTP requests sent, by kind (for tests, metrics)
+        self.promised = _Promised()
+        """Requests that `batch` calls running now decided to send and have not finished
+        (see `batch`): the room a later call sees is the budgets' less these."""
 
     # ---- plumbing -----------------------------------------------------------------------
 
@@ -363,12 +377,37 @@ class QboClient:
             )
             return self._body(response)
 
-        singles = 0
-        if singles_when_busy:
-            writes = sum(op.operation in ("create", "update") for op in ops)
-            batch_room, plain_room = self.batch_budget.room(), self.budget.room()
-            singles = plain_share(writes, size, batch_room, plain_room, READ_RESERVE)
-        return await run_batches(ops, size, post, journal, single=self._single, singles=singles)
+        if not singles_when_busy:
+            return await run_batches(ops, size, post, journal, single=self._single)
+        # Two calls at once (backfill turns in a pipeline) must not both count the same
+        # room: each takes the budgets' room less what calls still running have decided
+        # to send (`promised`), and promises its own requests until each has finished.
+        writes = sum(op.operation in ("create", "update") for op in ops)
+        batch_room = self.batch_budget.room() - self.promised.batches
+        plain_room = self.budget.room() - self.promised.plain
+        singles = plain_share(writes, size, batch_room, plain_room, READ_RESERVE)
+        chunks = -(-(len(ops) - singles) // size)
+        mine = _Promised(chunks, chunks + singles)  # a batch spends the general budget too
+        self.promised.add(mine)
+
+        async def promised_post(payload: Obj, request_id: str) -> Obj:
+            try:
+                return await post(payload, request_id)
+            finally:
+                self.promised.settle(mine, batches=1, plain=1)
+
+        async def promised_single(op: BatchOp) -> Obj | SyncError:
+            try:
+                return await self._single(op)
+            finally:
+                self.promised.settle(mine, batches=0, plain=1)
+
+        try:
+            return await run_batches(
+                ops, size, promised_post, journal, single=promised_single, singles=singles
+            )
+        finally:
+            self.promised.settle(mine, batches=mine.batches, plain=mine.plain)
 
     async def _single(self, op: BatchOp) -> Obj | SyncError:
         """One create or update as a plain request under the op's own requestid."""
@@ -384,6 +423,28 @@ class QboClient:
             raise
         except SyncError as error:
             return error
+
+
+@dataclass(slots=True)
+class _Promised:
+    """Requests decided on and not finished: batches (each also one of the general
+    budget) and general-budget requests."""
+
+    batches: int = 0
+    plain: int = 0
+
+    def add(self, other: _Promised) -> None:
+        self.batches += other.batches
+        self.plain += other.plain
+
+    def settle(self, mine: _Promised, *, batches: int, plain: int) -> None:
+        """`mine` (a part of these) has finished that many requests (at most what it
+        still promises: a call may send fewer than it planned, e.g. journaled chunks)."""
+        batches, plain = min(batches, mine.batches), min(plain, mine.plain)
+        mine.batches -= batches
+        mine.plain -= plain
+        self.batches -= batches
+        self.plain -= plain
 
 
 def _rows(page: Obj) -> list[Obj]:

@@ -41,6 +41,12 @@ class Window:
     max_requests: int
     per_seconds: float
     name: str
+    until_answer: bool = False
+    """Count a request from when it is sent until its answer has come, then for
+    `per_seconds` from the answer (not from the send). The service counts a request when
+    it arrives, which is after we send it and before we have its answer: counting from
+    the answer covers that whatever the latency, where a fixed margin after the send
+    would have to guess the longest delay."""
 
     def __post_init__(self) -> None:
         if self.max_requests < 0:
@@ -94,11 +100,25 @@ class _WindowState:
                 return max(stamp + self.window.per_seconds - now, 0.0)
         return self.window.per_seconds  # unreachable while costs are consistent
 
-    def spend(self, cost: int, now: float) -> None:
+    def spend(self, cost: int, now: float) -> tuple[float, int] | None:
         cost = min(cost, self.window.max_requests)
-        if cost > 0:
-            self.spent.append((now, cost))
-            self.used += cost
+        if cost <= 0:
+            return None
+        entry = (now, cost)
+        self.spent.append(entry)
+        self.used += cost
+        return entry
+
+    def restamp(self, entry: tuple[float, int], now: float) -> None:
+        """Count `entry` from `now` on (its answer came): appended at the end, so the
+        entries stay oldest first. One that has already aged out is counted again."""
+        try:
+            self.spent.remove(entry)  # an equal (time, cost) pair: the same to the count
+        except ValueError:
+            pass  # aged out while in flight
+        else:
+            self.used -= entry[1]
+        self.spend(entry[1], now)
 
 
 class RateBudget:
@@ -216,7 +236,9 @@ class RateBudget:
         if gap > 0:
             state.spend(gap, now)
 
-    async def _wait_for_room(self, cost: int) -> None:
+    async def _wait_for_room(self, cost: int) -> list[tuple[_WindowState, tuple[float, int]]]:
+        """Wait, then spend `cost` in every window; the entries of the `until_answer`
+        windows (to be counted again from the answer)."""
         async with self._lock:  # FIFO: the first waiter is served first
             while True:
                 now = self._clock()
@@ -224,21 +246,36 @@ class RateBudget:
                 for state in self._windows.values():
                     pause = max(pause, state.wait_for(cost, now))
                 if pause <= 0:
+                    spent = []
                     for state in self._windows.values():
-                        state.spend(cost, now)
-                    return
+                        entry = state.spend(cost, now)
+                        if entry is not None and state.window.until_answer:
+                            spent.append((state, entry))
+                    return spent
                 self.waited += pause
                 await self._sleep(pause)
 
+    def _answered(self, spent: list[tuple[_WindowState, tuple[float, int]]]) -> None:
+        now = self._clock()
+        for state, entry in spent:
+            state.restamp(entry, now)
+
     @asynccontextmanager
     async def slot(self, cost: int = 1) -> AsyncIterator[None]:
-        """Wait for a concurrency slot and room for `cost` requests in every window."""
+        """Wait for a concurrency slot and room for `cost` requests in every window; the
+        request is sent and answered inside (see `Window.until_answer`)."""
         if cost < 0:
             raise ValueError("cost cannot be negative")
         if self._semaphore is None:
-            await self._wait_for_room(cost)
-            yield
+            spent = await self._wait_for_room(cost)
+            try:
+                yield
+            finally:
+                self._answered(spent)
             return
         async with self._semaphore:
-            await self._wait_for_room(cost)
-            yield
+            spent = await self._wait_for_room(cost)
+            try:
+                yield
+            finally:
+                self._answered(spent)

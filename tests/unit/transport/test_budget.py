@@ -154,3 +154,41 @@ async def test_room_is_what_every_window_still_admits_now() -> None:
     time.now += 2.0
     assert budget.room() == 4
     assert RateBudget([], clock=time.clock, sleep=time.sleep).room() > 1000
+
+
+async def test_an_until_answer_window_counts_a_request_from_its_answer() -> None:
+    """The service counts a request when it arrives (after we sent it, before its answer
+    came): an `until_answer` window counts it for the window's length from the answer, so
+    a slow request keeps its place as long as the service does; a plain window counts it
+    from the send."""
+    time = FakeTime()
+    answered = RateBudget([Window(2, 10.0, "w", until_answer=True)], clock=time.clock)
+    sent = RateBudget([Window(2, 10.0, "w")], clock=time.clock)
+    for budget in (answered, sent):
+        time.now = 1000.0
+        async with budget.slot():
+            time.now += 3.0  # an answer that takes 3 s
+        async with budget.slot():
+            pass  # answered at once, at 1003
+        assert budget.delay() == (10.0 if budget is answered else 7.0)
+    # one that aged out while in flight (longer than the window) is counted again
+    time.now = 2000.0
+    async with answered.slot():
+        time.now += 30.0
+    assert answered.used("w") == 1
+    assert answered.delay(2) == 10.0
+
+
+async def test_until_answer_keeps_the_oldest_first_when_answers_come_out_of_order() -> None:
+    time = FakeTime()
+    budget = RateBudget([Window(3, 10.0, "w", until_answer=True)], clock=time.clock)
+    first, second = budget.slot(), budget.slot()
+    await first.__aenter__()
+    await second.__aenter__()
+    time.now += 1.0
+    await second.__aexit__(None, None, None)  # the later one answers first, at 1001
+    time.now += 1.0
+    await first.__aexit__(None, None, None)  # at 1002
+    async with budget.slot():
+        pass  # the third, at 1002: the window is full
+    assert budget.delay() == 9.0  # the oldest (answered at 1001) ages out at 1011

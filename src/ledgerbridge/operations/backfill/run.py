@@ -157,12 +157,17 @@ async def _empty_side(
     rule: SyncRule, readers: dict[System, WindowReader], until: dt.datetime | None
 ) -> System | None:
     """A side that holds no record of the rule's object at all (created up to `until`),
-    found by counting (one request a side; the side that is not the only source first,
-    and the other only when that one is not empty), or None. Its window is empty, and it
-    has no record an existing-record look-up (a match candidate, an invoice to link)
-    could find: the backfill sends neither. Records made there after `until` (by a user,
-    meanwhile) are the live sync's."""
-    first = Q if rule.direction.sources == {H} else H
+    found by counting (one request a side, the other only when the first is not empty),
+    or None. Its window is empty, and it has no record an existing-record look-up (a
+    match candidate, an invoice to link) could find: the backfill sends neither. Records
+    made there after `until` (by a user, meanwhile) are the live sync's.
+
+    HubSpot is counted first only when QBO is the rule's only source (the side a one-way
+    backfill writes to is the one likely empty); else QBO: its count is one request of a
+    500-a-minute budget, HubSpot's a search, of the 4-a-second budget that the windows'
+    page reads queue behind (on a two-way rule with QBO empty that is a search saved,
+    ~0.25 s of the search window before the first page)."""
+    first = H if rule.direction.sources == {Q} else Q
     for side in (first, first.other):
         if await readers[side].count(Span(rule, until), EPOCH) == 0:
             return side
@@ -247,15 +252,16 @@ async def backfill_ports(
 
 
 def pipeline_depth(rule: SyncRule, empty: System | None, dry_run: bool) -> int:
-    """How many turns run at once: two for the invoice rule when only QBO is read (the
-    writes go to HubSpot; see `operations.backfill.pipeline`), else one. Not towards
-    QBO: its client splits each apply's writes between batches and plain requests from
-    the budgets' room at that moment, and two applies at once would each count the same
-    room (measured on (b): more plain creates than the minute holds, 1.8 s slower)."""
+    """How many turns run at once: two for the invoice rule when one side alone is read
+    (the writes go to the other; see `operations.backfill.pipeline`), else one. Towards
+    QBO, the client splits each apply's writes between batches and plain requests from
+    the budgets' room less what applies still running have promised (`QboClient.batch`),
+    so two applies at once do not count the same room; the next turn's page is read and
+    its writes queue while this one's wait for batch slots."""
     if rule.object_pair is not ObjectPair.INVOICES_INVOICES or dry_run:
         return 1
     read = set(rule.direction.sources) - ({empty} if empty is not None else set())
-    return PIPELINE_DEPTH if read == {Q} else 1
+    return PIPELINE_DEPTH if len(read) == 1 else 1
 
 
 async def _turns(
