@@ -218,3 +218,58 @@ async def test_a_stop_from_the_progress_callback_lets_the_page_in_flight_commit(
     assert resumed.complete, resumed.as_dict()
     assert resumed.report.pairs[invoicing.INVOICES].created == 2
     assert await _hubspot_quantities(lab) == [str(n) for n in range(1, 7)]
+
+
+async def test_towards_qbo_a_crash_after_the_next_pages_writes_resumes_without_duplicates(
+    lab: Lab,
+) -> None:
+    """HubSpot → QBO (two turns at once since QBO batch calls share the room they
+    promise): page 1 and page 2 are written to QBO, then the process dies before page 1
+    commits; the next run leaves every invoice in QBO once (the write journal replays
+    the creates already sent), none twice."""
+    await invoicing.set_up(lab, sync_started_at=LATE)
+    contact, _ = await invoicing.customer_and_contact(lab)
+    product, _ = await invoicing.product_and_item(lab)
+    for n in range(6):
+        await invoicing.hs_invoice(lab, contact, [("Widget", f"{n + 1}x50", product)])
+
+    class CrashOnFirst(Gated):
+        async def write(
+            self, call: int, rule: SyncRule, actions: Sequence[WriteAction], refs: RefIndex
+        ) -> list[WriteResult]:
+            if call == 0:  # page 1 is written only once page 2's writes have started
+                await asyncio.wait_for(self.started[1].wait(), GUARD)
+            answers = await super().write(call, rule, actions, refs)
+            if call == 0:
+                await asyncio.wait_for(self.finished[1].wait(), GUARD)
+                raise Crash("after page 2's writes, before page 1's commit")
+            return answers
+
+    engine = lab.engine()
+    crashing = CrashOnFirst(engine.sides[Q])
+
+    async def run(qbo: SidePort | None = None) -> BackfillResult:
+        fresh = lab.engine()
+        return await backfill_ports(
+            lab.store,
+            lab.connection_id,
+            hubspot=fresh.sides[H],
+            qbo=qbo or fresh.sides[Q],
+            name="invoices",
+            since=START.date(),
+            batch_size=2,
+            clock=lab.time.now,
+        )
+
+    with pytest.raises(Crash):
+        await run(crashing)
+
+    assert len(await lab.qbo_all("Invoice")) == 4  # both pages were written
+    resumed = await run()
+
+    assert resumed.complete, resumed.as_dict()
+    invoices = await lab.qbo_all("Invoice")
+    quantities = sorted(float(i["Line"][0]["SalesItemLineDetail"]["Qty"]) for i in invoices)
+    assert quantities == [float(n) for n in range(1, 7)]
+    assert len(lab.links(invoicing.INVOICES)) == 6
+    assert (await run()).report.writes == 0
