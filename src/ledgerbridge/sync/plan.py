@@ -10,8 +10,11 @@ object rules (`Fail`), then the field-level three-way merge (`merge`) gives the
 guess: `Fail(AMBIGUOUS_MATCH)`), or `Create` on the other side.
 
 Preconditions the engine guarantees: the changed records of this rule's object
-pair on each side; all links of this pair; for invoices, `context.refs` built from
-the contact and product links *after* their own passes were applied.
+pair on each side; the links of this pair that those records need (their own, those
+of the records they say they were synced with, and those of the match candidates found
+and of the linked records that hold a key of an unlinked one: `SyncEngine._read` and
+`SyncEngine._context`); for invoices, `context.refs` built from the contact and product
+links *after* their own passes were applied.
 """
 
 from __future__ import annotations

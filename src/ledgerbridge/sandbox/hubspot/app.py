@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..disconnects import quiet_disconnects
 from . import admin, associations, crm, oauth, webhooks, workflows
 from .config import HubSpotSandboxConfig
 from .errors import HubSpotError, correlation_id, unauthorized
@@ -108,6 +109,7 @@ def create_app(
         openapi_url="/_sandbox/openapi.json",
     )
     app.state.sandbox = sandbox
+    quiet_disconnects(app)
 
     @app.exception_handler(HubSpotError)
     async def hubspot_error(_request: Request, exc: HubSpotError) -> Response:

@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from ledgerbridge.sandbox.disconnects import quiet_disconnects
 from ledgerbridge.sandbox.qbo import admin, api
 from ledgerbridge.sandbox.qbo.config import QboSandboxConfig
 from ledgerbridge.sandbox.qbo.core import Sandbox
@@ -45,6 +46,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.sandbox = sandbox
+    quiet_disconnects(app)
     app.include_router(admin.router)
     app.include_router(api.router)
     _oauth_routes(app)
