@@ -9,10 +9,15 @@ kept by `RealmState.insert/replace/remove`.
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 Obj = dict[str, Any]
+Created = tuple[datetime, int, str]
+"""A row's place in creation order: (CreateTime, numeric Id or 0, Id)."""
 
 BY_CUSTOMER = ("Invoice", "Payment", "CreditMemo")
 """Entities whose ids are indexed by their `CustomerRef` (for Customer.Balance)."""
@@ -43,6 +48,26 @@ class RealmIndexes:
     """entity → the highest all-digit DocNumber (absent: not known, scan on next use)."""
     names: dict[tuple[str, str], dict[str, set[str]]] = field(default_factory=dict)
     """(entity, name key) → the name as compared (stripped, casefolded) → ids."""
+    created: dict[str, list[Created]] = field(default_factory=dict)
+    """entity → its rows in creation order (for `MetaData.CreateTime` ranges; the
+    backfill's window queries), for entities built so far."""
+    parse_time: Callable[[str], datetime] | None = None
+    """How the query compares a CreateTime (set by the query module on first use)."""
+
+    def _created_key(self, obj: Obj) -> Created:
+        assert self.parse_time is not None
+        obj_id = str(obj["Id"])
+        stamp = self.parse_time(str(obj["MetaData"]["CreateTime"]))
+        return (stamp, int(obj_id) if obj_id.isdigit() else 0, obj_id)
+
+    def in_creation_order(
+        self, table: dict[str, Obj], entity: str, parse_time: Callable[[str], datetime]
+    ) -> list[Created]:
+        self.parse_time = parse_time
+        index = self.created.get(entity)
+        if index is None or len(index) != len(table):  # built now, or the table was set
+            index = self.created[entity] = sorted(map(self._created_key, table.values()))
+        return index
 
     def named(self, table: dict[str, Obj], entity: str, key: str, name: str) -> set[str]:
         """Ids of `entity` whose `key` is `name` (compared stripped and casefolded)."""
@@ -80,6 +105,9 @@ class RealmIndexes:
         number = _number(obj)
         if number is not None and entity in self.highest:
             self.highest[entity] = max(self.highest[entity], number)
+        order = self.created.get(entity)
+        if order is not None:
+            bisect.insort(order, self._created_key(obj))
 
     def removed(self, entity: str, obj: Obj) -> None:
         index = self.by_customer.get(entity)
@@ -92,3 +120,9 @@ class RealmIndexes:
         number = _number(obj)
         if number is not None and number == self.highest.get(entity):
             del self.highest[entity]  # the highest may have gone: scan on next use
+        order = self.created.get(entity)
+        if order is not None:
+            place = self._created_key(obj)
+            at = bisect.bisect_left(order, place)
+            if at < len(order) and order[at] == place:
+                del order[at]
