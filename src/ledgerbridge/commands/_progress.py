@@ -1,4 +1,8 @@
-"""The demo's Rich display: the initial sync's progress, read from the store, then a summary."""
+"""The demo's Rich display: the initial sync's progress, read from the store, then a summary.
+
+Counted as the dashboard's overview counts them (`store.dashboard.count_units`): a linked
+pair once, with the worse status of its two records; a record not linked yet once. So the
+terminal and the dashboard say the same number for the same sync."""
 
 from __future__ import annotations
 
@@ -10,22 +14,30 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 
 from ledgerbridge.store import RecordStatus, Store
+from ledgerbridge.store.dashboard import count_units
 
 LABELS = {
     "contacts_customers": "Contacts ↔ customers",
     "products_items": "Products ← items",
     "invoices_invoices": "Invoices ↔ invoices",
+    "payments": "Payments ↔ payments",
 }
 SHOWN = (RecordStatus.SYNCED, RecordStatus.FAILED, RecordStatus.EXCLUDED, RecordStatus.PENDING)
 
 
-def _counts(store: Store, connection_id: int) -> dict[str, dict[RecordStatus, int]]:
+Counts = dict[str, dict[str, int]]
+"""{object type: {status: n}} (`count_units`)."""
+
+
+def _counts(store: Store, connection_id: int) -> Counts:
     with store.begin() as tx:
-        return tx.count_records(connection_id)
+        return count_units(tx, connection_id)
 
 
-def _line(by_status: dict[RecordStatus, int]) -> str:
-    return ", ".join(f"{by_status.get(s, 0)} {s.value}" for s in SHOWN if by_status.get(s))
+def _line(by_status: dict[str, int]) -> str:
+    return ", ".join(
+        f"{by_status.get(s.value, 0)} {s.value}" for s in SHOWN if by_status.get(s.value)
+    )
 
 
 async def show_initial_sync(
@@ -35,7 +47,7 @@ async def show_initial_sync(
     console: Console,
     *,
     refresh_seconds: float = 0.25,
-) -> dict[str, dict[RecordStatus, int]]:
+) -> Counts:
     """Show records as the first pass records them, until `done`; return the final counts."""
     rows: dict[str, TaskID] = {}
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -58,13 +70,17 @@ async def show_initial_sync(
                 await asyncio.wait_for(done.wait(), refresh_seconds)
 
 
-def summary_table(counts: dict[str, dict[RecordStatus, int]]) -> Table:
-    table = Table(title="Sync records after the initial sync")
+def summary_table(counts: Counts) -> Table:
+    table = Table(
+        title="After the initial sync",
+        caption="A linked pair counts once, as on the dashboard's overview.",
+    )
     table.add_column("Object pair")
     for status in SHOWN:
         table.add_column(status.value.capitalize(), justify="right")
     for object_type, by_status in sorted(counts.items()):
         table.add_row(
-            LABELS.get(object_type, object_type), *(str(by_status.get(s, 0)) for s in SHOWN)
+            LABELS.get(object_type, object_type),
+            *(str(by_status.get(s.value, 0)) for s in SHOWN),
         )
     return table

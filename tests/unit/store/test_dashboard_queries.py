@@ -3,12 +3,17 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from ledgerbridge.commands._progress import show_initial_sync, summary_table
 from ledgerbridge.domain import System
 from ledgerbridge.store import LinkRow, RecordStatus, Store, TokenCipher, generate_key
 from ledgerbridge.store.accounts import (
@@ -92,6 +97,21 @@ def test_a_linked_pair_counts_once_with_its_worse_status(store: Store, cid: int)
         counts = count_units(tx, cid)
     assert counts[CONTACTS] == {"synced": 2, "failed": 3, "excluded": 1}
     assert counts[INVOICES] == {"synced": 1}
+
+
+async def test_the_demo_summary_says_what_the_overview_says(store: Store, cid: int) -> None:
+    """The terminal's table after the demo's initial sync counts as the dashboard does:
+    3 contact pairs and 2 unlinked failures and 1 exclusion are 2 synced, 3 failed and 1
+    excluded (counting records, it said 5 synced and 3 failed)."""
+    done = asyncio.Event()
+    done.set()
+    console = Console(file=io.StringIO(), width=120, no_color=True)
+    counts = await show_initial_sync(store, cid, done, console, refresh_seconds=0)
+    console.print(summary_table(counts))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert re.search(r"Contacts ↔ customers\s*│\s*2\s*│\s*3\s*│\s*1\s*│\s*0", text), text
+    assert re.search(r"Invoices ↔ invoices\s*│\s*1\s*│\s*0\s*│", text), text
+    assert "Contacts ↔ customers: 2 synced, 3 failed, 1 excluded" in text
 
 
 def test_records_filter_search_and_page(store: Store, cid: int) -> None:
