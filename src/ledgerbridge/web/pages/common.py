@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -26,6 +27,24 @@ from ledgerbridge.web.auth import WebSecurity, principal_of
 T = TypeVar("T")
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+
+
+def money(value: object) -> str:
+    """An amount as people write money: "1,234.50" (more decimals only when it has
+    them: "0.125"); "—" for none; anything that is not a number as it is."""
+    if value is None or value == "":
+        return "—"
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if not amount.is_finite():
+        return str(value)
+    places = max(2, -amount.normalize().as_tuple().exponent)  # type: ignore[operator]
+    return f"{amount:,.{places}f}"
+
+
+TEMPLATES.env.filters["money"] = money
 
 OBJECT_NAMES = {
     "contacts_customers": "Contacts ↔ Customers",
