@@ -158,6 +158,10 @@ def parse_document(text: str) -> list[SyncRule]:
 # ---- what changed ----------------------------------------------------------------------
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _onoff(value: bool) -> str:
     return "on" if value else "off"
 
@@ -212,8 +216,8 @@ def describe_changes(before: SyncRule | None, after: SyncRule) -> list[str]:
     if before is None:
         state = _onoff(after.enabled)
         return [
-            f"set up: {after.direction.value}, {len(after.mappings)} mappings, "
-            f"{len(after.filters)} filters, {state}"
+            f"set up: {after.direction.value}, {_count(len(after.mappings), 'mapping')}, "
+            f"{_count(len(after.filters), 'filter')}, {state}"
         ]
     if rule_config(before) == rule_config(after):
         return []

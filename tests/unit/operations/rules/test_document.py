@@ -113,3 +113,15 @@ async def test_a_default_mapping_edited_in_the_file_is_refused(service: RulesSer
         await service.save(parse_document(edited), FILE)
     assert "The default mapping 'First name' can only be turned on or off" in str(caught.value)
     assert export_document(service.rules()) == text
+
+
+def test_a_new_rule_is_described_in_words_that_count() -> None:
+    from ledgerbridge.operations.rules.document import describe_changes
+    from ledgerbridge.sync.defaults import wizard_defaults
+
+    rule = wizard_defaults(ObjectPair.PRODUCTS_ITEMS)
+    one = rule.model_copy(update={"filters": rule.filters[:1], "mappings": rule.mappings[:1]})
+    (line,) = describe_changes(None, one)
+    assert ", 1 mapping, 1 filter, " in line, line
+    (line,) = describe_changes(None, rule.model_copy(update={"filters": ()}))
+    assert f", {len(rule.mappings)} mappings, 0 filters, " in line, line
