@@ -44,6 +44,7 @@ from ledgerbridge.sync.reconcile_rules import (
     compared_mappings,
     field_action,
     gone_action,
+    same_discount,
     status_differs,
     unlinked_action,
 )
@@ -266,6 +267,8 @@ class _Reconciler:
         for mapping in compared_mappings(self.rule, link, hs, snaps):
             values = {s: snaps[s].get(mapping.name) for s in System}
             if values[H] == values[Q]:
+                continue
+            if mapping.name == "order_discount" and same_discount(hs, qb):
                 continue
             status = mapping.name == "status" and self.rule.object_pair is _INVOICES
             if status and not status_differs(self.rule, snaps):

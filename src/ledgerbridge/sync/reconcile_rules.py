@@ -30,6 +30,7 @@ __all__ = [
     "field_action",
     "gone_action",
     "origin_of",
+    "same_discount",
     "side_name",
     "status_differs",
     "unlinked_action",
@@ -47,6 +48,19 @@ BACKFILL_OBJECT: Mapping[ObjectPair, str] = {
     ObjectPair.PRODUCTS_ITEMS: "products",
     ObjectPair.INVOICES_INVOICES: "invoices",
 }
+
+
+def same_discount(hubspot: SideRecord, qbo: SideRecord) -> bool:
+    """Whether two invoices' order discounts come to the same amount. HubSpot's invoice
+    discount is an amount, so a QuickBooks percentage is written there as what it comes
+    to (`hubspot.codec_commerce`): "10 %" in QuickBooks and its amount in HubSpot are in
+    sync, not a difference."""
+    hs, qb = hubspot.domain, qbo.domain
+    if not isinstance(hs, Invoice) or not isinstance(qb, Invoice):
+        return False
+    if hs.discount is None or qb.discount is None:
+        return hs.discount is None and qb.discount is None
+    return hs.discount_amount.amount == qb.discount_amount.amount
 
 
 def side_name(system: System) -> str:
