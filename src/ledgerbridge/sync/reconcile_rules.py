@@ -9,6 +9,8 @@ and every difference it reports can be fixed:
   (copied from QuickBooks) keeps HubSpot's number, so its `number` is not compared;
 - QuickBooks zeroes the amounts of a voided invoice (the lines stay): once QuickBooks
   says voided, the amounts (`lines`, `order_discount`) are not compared;
+- HubSpot's invoice discount is an amount: a QuickBooks percentage and the amount it
+  comes to are the same discount (`same_discount`);
 - invoice status: QuickBooks has no writable status; a void made in HubSpot is copied
   with QuickBooks' void operation, so on a rule that takes HubSpot's changes "voided in
   HubSpot but not in QuickBooks" is a difference.
