@@ -39,12 +39,11 @@ class Api:
         return self.handler(request)  # type: ignore[no-any-return]
 
 
-def make(handler: Any, **kwargs: Any) -> tuple[QboClient, Api, FakeTime]:
-    api = Api(handler)
+def over(transport: httpx.AsyncBaseTransport, **kwargs: Any) -> tuple[QboClient, FakeTime]:
+    """A client of realm 123 over `transport`, on virtual time."""
     time = FakeTime()
-    http = httpx.AsyncClient(transport=httpx.MockTransport(api))
     client = QboClient(
-        http,
+        httpx.AsyncClient(transport=transport),
         realm_id="123",
         tokens=StaticToken("tok"),
         base_url="https://qbo.test",
@@ -53,6 +52,12 @@ def make(handler: Any, **kwargs: Any) -> tuple[QboClient, Api, FakeTime]:
         clock=time.clock,
         **kwargs,
     )
+    return client, time
+
+
+def make(handler: Any, **kwargs: Any) -> tuple[QboClient, Api, FakeTime]:
+    api = Api(handler)
+    client, time = over(httpx.MockTransport(api), **kwargs)
     return client, api, time
 
 
@@ -395,16 +400,7 @@ async def test_two_batch_calls_at_once_do_not_count_the_same_room() -> None:
                 return httpx.Response(200, json={"BatchItemResponse": answers})
             return httpx.Response(200, json={"Invoice": {"Id": "9"}})
 
-    time = FakeTime()
-    client = QboClient(
-        httpx.AsyncClient(transport=Gated()),
-        realm_id="123",
-        tokens=StaticToken("tok"),
-        base_url="https://qbo.test",
-        retry=RetryPolicy(jitter=False),
-        sleep=time.sleep,
-        clock=time.clock,
-    )
+    client, time = over(Gated())
 
     def ops(tag: str) -> list[BatchOp]:
         return [BatchOp.create("Invoice", {}, request_id=f"{tag}{i}") for i in range(1000)]
