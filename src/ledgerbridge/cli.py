@@ -25,6 +25,7 @@ class _Commands(TyperGroup):
 
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     cls=_Commands,
     name="ledgerbridge",
     help="Two-way sync between HubSpot and QuickBooks Online.",
@@ -32,6 +33,7 @@ app = typer.Typer(
     add_completion=False,
 )
 sandbox_app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Run the built-in HubSpot and QuickBooks Online emulators (no accounts needed).",
 )
 app.add_typer(sandbox_app, name="sandbox")

@@ -77,7 +77,7 @@ def mapping_add(
     pair: PairArg,
     hubspot: Annotated[str, typer.Option("--hubspot", help="HubSpot property name.")],
     qbo: Annotated[
-        str, typer.Option("--qbo", help="QBO field path, or CustomField:<name> on invoices.")
+        str, typer.Option("--qbo", help="QBO field path, or `CustomField:<name>` on invoices.")
     ],
     name: Annotated[str | None, typer.Option(help="Mapping name (default: --hubspot).")] = None,
     direction: Annotated[

@@ -9,8 +9,13 @@ import typer
 
 from ledgerbridge.commands._options import ConfigOption, configured_store
 
-admin_app = typer.Typer(help="The dashboard's sign-in: password, API tokens, sign-in links.")
-token_app = typer.Typer(help="API tokens for scripts (`Authorization: Bearer <token>`).")
+admin_app = typer.Typer(
+    rich_markup_mode="markdown",
+    help="The dashboard's sign-in: password, API tokens, sign-in links.",
+)
+token_app = typer.Typer(
+    rich_markup_mode="markdown", help="API tokens for scripts (`Authorization: Bearer <token>`)."
+)
 admin_app.add_typer(token_app, name="token")
 
 

@@ -49,9 +49,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Authorize ledgerbridge on your HubSpot portal or QuickBooks company (OAuth 2.0).
 
-        Listens on the redirect URI of the settings (http://127.0.0.1:8700/oauth/<service>/
-        callback by default; register it in your app), prints the authorize URL, and
-        stores the tokens encrypted in the connection.
+        Listens on the redirect URI of the settings
+        (`http://127.0.0.1:8700/oauth/{service}/callback` by default; register it in your
+        app), prints the authorize URL, and stores the tokens encrypted in the connection.
         """
         import asyncio
         import webbrowser

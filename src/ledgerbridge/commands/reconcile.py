@@ -29,8 +29,10 @@ def register(app: typer.Typer) -> None:
         connection: ConnectionOption = None,
         config: ConfigOption = None,
     ) -> None:
-        """Report linked records whose mapped fields disagree, records that should be
-        linked but are not, and links whose record is gone. Writes nothing."""
+        """Report where HubSpot and QuickBooks disagree; write nothing.
+
+        Linked records whose mapped fields differ, records that should be linked but are
+        not, and links whose record is gone, each with what fixes it."""
         import asyncio
 
         from rich.console import Console

@@ -28,11 +28,16 @@ if TYPE_CHECKING:
     from ledgerbridge.sync.rules import ObjectPair
 
 rules_app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Set up and change what syncs: rules, mappings, filters (see docs/rules.md).",
     no_args_is_help=True,
 )
-mapping_app = typer.Typer(help="Field mappings of a rule (R-CON-6).", no_args_is_help=True)
-filter_app = typer.Typer(help="Filters of a rule (R-CON-7).", no_args_is_help=True)
+mapping_app = typer.Typer(
+    rich_markup_mode="markdown", help="Field mappings of a rule (R-CON-6).", no_args_is_help=True
+)
+filter_app = typer.Typer(
+    rich_markup_mode="markdown", help="Filters of a rule (R-CON-7).", no_args_is_help=True
+)
 rules_app.add_typer(mapping_app, name="mapping")
 rules_app.add_typer(filter_app, name="filter")
 

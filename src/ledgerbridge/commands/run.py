@@ -93,10 +93,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the dashboard and webhooks, and sync every active connection (Ctrl-C stops).
 
-        Webhook URLs to register: <your public URL>/webhooks/hubspot (HubSpot app, signed
-        with its client secret) and <your public URL>/webhooks/qbo (Intuit app, with the
-        verifier token in [qbo] webhook_verifier_token). HubSpot workflow actions are
-        registered on the app in [hubspot] app_id at start, at <public_url>/actions/hubspot/….
+        Webhook URLs to register: `{public_url}/webhooks/hubspot` (HubSpot app, signed
+        with its client secret) and `{public_url}/webhooks/qbo` (Intuit app, with the
+        verifier token in `[qbo] webhook_verifier_token`). HubSpot workflow actions are
+        registered on the app in `[hubspot] app_id` at start, at
+        `{public_url}/actions/hubspot/…`.
         """
         import asyncio
 
