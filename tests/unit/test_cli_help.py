@@ -1,0 +1,32 @@
+"""Command help reads as written: setting names in brackets and placeholders survive the
+help's formatting, and a paragraph is not cut where the source's lines break."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from ledgerbridge.cli import app
+
+runner = CliRunner()
+
+
+def _help(*command: str) -> str:
+    done = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert done.exit_code == 0, done.output
+    return " ".join(done.output.split())  # the words, whatever the wrapping
+
+
+def test_run_help_names_the_settings_it_needs() -> None:
+    text = _help("run")
+    assert "[qbo] webhook_verifier_token" in text
+    assert "[hubspot] app_id" in text
+    assert "{public_url}/webhooks/hubspot" in text
+
+
+def test_connect_help_shows_the_redirect_uri_whole() -> None:
+    assert "http://127.0.0.1:8700/oauth/{service}/callback" in _help("connect")
+
+
+def test_a_paragraph_is_not_cut_at_the_source_line_breaks() -> None:
+    done = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert "(HubSpot app, signed with its client secret)" in done.output
