@@ -193,6 +193,9 @@ def test_R_BEY_2_reconcile_command_exit_codes(configured: tuple[str, str]) -> No
     clean = runner.invoke(app, ["reconcile", "--json"])
     assert clean.exit_code == 0, clean.output
     assert json.loads(clean.output)["drift"] == 0
+    said = runner.invoke(app, ["reconcile"])  # one line, not an empty table
+    assert said.exit_code == 0, said.output
+    assert said.output.startswith("In sync: no difference; checked contacts_customers ("), said
 
     with httpx.Client(timeout=10) as http:
         edit = http.patch(

@@ -109,9 +109,17 @@ def reconcile_table(report: ReconcileReport) -> Table:
             table.add_row(rule, "gone", record, f"{g.side.value} record is {g.state}", g.action)
     for pair, error in report.errors.items():
         table.add_row(pair.value, "error", "", error, "fix the connection, then run it again")
-    checked = ", ".join(f"{p.object_type.value} ({p.links} links)" for p in report.pairs)
-    verdict = (
-        "in sync" if not report.drift and not report.errors else f"{report.drift} difference(s)"
-    )
-    table.caption = f"{verdict}; checked: {checked or 'nothing'}"
+    table.caption = f"{report.drift} difference(s); checked: {_checked(report)}"
     return table
+
+
+def _checked(report: ReconcileReport) -> str:
+    checked = ", ".join(f"{p.object_type.value} ({p.links} links)" for p in report.pairs)
+    return checked or "nothing"
+
+
+def reconcile_in_sync(report: ReconcileReport) -> str | None:
+    """The one line that says all is well (None when there is something to show)."""
+    if report.drift or report.errors or not report.pairs:
+        return None
+    return f"In sync: no difference; checked {_checked(report)}."

@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from ledgerbridge.commands._tables import reconcile_table
+        from ledgerbridge.commands._tables import reconcile_in_sync, reconcile_table
         from ledgerbridge.operations import reconcile as runtime
         from ledgerbridge.operations.rules.service import require_rules
         from ledgerbridge.runtime.connection import pick_connection
@@ -49,6 +49,8 @@ def register(app: typer.Typer) -> None:
             report = asyncio.run(runtime.run(store, settings, connection_id=connection, pair=pair))
         if as_json:
             typer.echo(runtime.as_json(report))
+        elif (line := reconcile_in_sync(report)) is not None:
+            typer.echo(line)
         else:
             Console(width=200).print(reconcile_table(report))
         if report.errors:
