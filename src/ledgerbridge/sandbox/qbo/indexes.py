@@ -10,10 +10,11 @@ kept by `RealmState.insert/replace/remove`.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from ledgerbridge.sandbox.qbo.util import parse_datetime
 
 Obj = dict[str, Any]
 Created = tuple[datetime, int, str]
@@ -51,19 +52,13 @@ class RealmIndexes:
     created: dict[str, list[Created]] = field(default_factory=dict)
     """entity → its rows in creation order (for `MetaData.CreateTime` ranges; the
     backfill's window queries), for entities built so far."""
-    parse_time: Callable[[str], datetime] | None = None
-    """How the query compares a CreateTime (set by the query module on first use)."""
 
     def _created_key(self, obj: Obj) -> Created:
-        assert self.parse_time is not None
         obj_id = str(obj["Id"])
-        stamp = self.parse_time(str(obj["MetaData"]["CreateTime"]))
+        stamp = parse_datetime(str(obj["MetaData"]["CreateTime"]))  # as the query compares
         return (stamp, int(obj_id) if obj_id.isdigit() else 0, obj_id)
 
-    def in_creation_order(
-        self, table: dict[str, Obj], entity: str, parse_time: Callable[[str], datetime]
-    ) -> list[Created]:
-        self.parse_time = parse_time
+    def in_creation_order(self, table: dict[str, Obj], entity: str) -> list[Created]:
         index = self.created.get(entity)
         if index is None or len(index) != len(table):  # built now, or the table was set
             index = self.created[entity] = sorted(map(self._created_key, table.values()))

@@ -326,7 +326,7 @@ def _created_range(
     ):
         return None
     try:
-        order = realm.indexes.in_creation_order(table, query.entity, _when)
+        order = realm.indexes.in_creation_order(table, query.entity)
         times = [(c.op, _when(c.value)) for c in bounds]
     except (KeyError, TypeError, ValueError):
         return None  # a row or a value without a usable time: the scan decides
