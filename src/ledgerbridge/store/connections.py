@@ -10,6 +10,7 @@ from sqlalchemy.engine import RowMapping
 
 from ledgerbridge.domain.refs import System
 from ledgerbridge.domain.tokens import TokenSet
+from ledgerbridge.errors import SecretKeyError
 from ledgerbridge.store import schema
 from ledgerbridge.store.base import TxBase, row_as
 from ledgerbridge.store.rows import ConnectionRow, ConnectionStatus
@@ -127,4 +128,18 @@ class ConnectionQueries(TxBase):
         blob = self.connection.execute(
             select(column).where(schema.connections.c.id == connection_id)
         ).scalar()
-        return self._cipher.decrypt(blob) if blob else None
+        if not blob:
+            return None
+        try:
+            return self._cipher.decrypt(blob)
+        except SecretKeyError as exc:
+            service, command = (
+                ("HubSpot", "hubspot") if system is System.HUBSPOT else ("QuickBooks", "qbo")
+            )
+            raise SecretKeyError(
+                f"the {service} tokens of connection {connection_id} cannot be decrypted with "
+                "this secret key",
+                fix="use the key they were written with (LEDGERBRIDGE_SECRET_KEY, secret_key "
+                "or the key file), or connect the account again: "
+                f"`ledgerbridge connect {command} --connection {connection_id}`",
+            ) from exc

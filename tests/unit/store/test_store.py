@@ -128,8 +128,14 @@ def test_a_wrong_key_is_a_clear_error(store: Store) -> None:
     with store.begin() as tx:
         tx.save_tokens(connection_id, System.QUICKBOOKS, TokenSet("a", "r", T0))
     other = Store(store.engine, TokenCipher(generate_key().encode()))
-    with pytest.raises(SecretKeyError, match="cannot be decrypted"), other.begin() as tx:
+    with pytest.raises(SecretKeyError) as caught, other.begin() as tx:
         tx.load_tokens(connection_id, System.QUICKBOOKS)
+    assert caught.value.render() == (
+        f"error: the QuickBooks tokens of connection {connection_id} cannot be decrypted with "
+        "this secret key — use the key they were written with (LEDGERBRIDGE_SECRET_KEY, "
+        "secret_key or the key file), or connect the account again: "
+        f"`ledgerbridge connect qbo --connection {connection_id}`"
+    )
 
 
 async def test_token_store_adapter_persists_rotations(store: Store) -> None:
