@@ -9,7 +9,7 @@ import datetime as dt
 
 from ledgerbridge.store import RecordStatus, retries
 from ledgerbridge.sync.errors import ErrorCategory
-from ledgerbridge.sync.rules import Direction
+from ledgerbridge.sync.rules import Direction, ObjectPair
 from tests.integration.conftest import contacts_rule
 from tests.integration.harness import Lab
 from tests.integration.invoicing import (
@@ -142,3 +142,30 @@ async def test_a_lasting_failure_backs_off_then_needs_attention_until_asked(lab:
     report = await lab.engine().run_pass()
     assert report.pairs[INVOICES].created == 1, report.as_dict()
     assert failed(lab) == [] and schedule(lab) == []
+
+
+async def test_passes_that_read_a_failed_record_again_before_it_is_due_keep_its_schedule(
+    lab: Lab,
+) -> None:
+    """Two QBO customers share an e-mail address (ambiguous: never guessed). QBO's change
+    read re-reads the last 5 minutes every pass, so every pass plans them again and they
+    fail again: that is not a retry. Counted, a pass a second burnt the whole schedule
+    (1 min doubling to 1 h, then "needs attention") in a few seconds."""
+    lab.save_rule(contacts_rule())
+    for name in ("Twin One", "Twin Two"):
+        body = {"DisplayName": name, "PrimaryEmailAddr": {"Address": "twin@example.com"}}
+        await lab.qbo_create("Customer", body)
+    for _ in range(5):
+        await lab.engine().run_pass()
+        lab.time.advance(5)
+    entries = schedule(lab)
+    assert len(entries) == 2
+    assert {(e.object_type, e.retries) for e in entries} == {("contacts_customers", 1)}
+    assert {
+        (r.record_id, r.error_category)
+        for r in lab.records(ObjectPair.CONTACTS_CUSTOMERS, RecordStatus.FAILED)
+    } == {(e.record_id, ErrorCategory.AMBIGUOUS_MATCH.value) for e in entries}
+
+    lab.time.advance(60)  # due: the retry counts
+    await lab.engine().run_pass()
+    assert {e.retries for e in schedule(lab)} == {2}

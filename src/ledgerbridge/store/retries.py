@@ -5,6 +5,12 @@ A failed sync record is tried again:
 - when it is due: each failure sets `next_attempt_at` = now + `retry_delay(retries)`
   (1 min, doubling, capped at 1 h); each pass re-reads the due records of a rule by id
   from both sides and plans them again (`due_failures`);
+- a failure counts in the schedule only when the record was due (its first failure, or
+  one at or after `next_attempt_at`, or asked for): a record that fails again before then
+  was read again by a pass for another reason (the change reads re-read the last
+  minutes every pass: HubSpot 30 s, QBO 5 min, so a record that fails on its change is
+  planned again by every pass for minutes) and keeps its schedule. Counting those burnt
+  the whole schedule, hours of retries, in a minute;
 - on demand (`request_retry`, the dashboard's "retry" and the engine after a customer
   or product got linked: invoices that failed for want of it become due now).
 
@@ -87,8 +93,9 @@ def schedule(
     now: dt.datetime,
 ) -> None:
     """After a commit's sync records were written: (object type, side, record id,
-    status) of each. Failed ones get their next attempt; synced / excluded ones lose
-    their schedule; pending ones (transient, read again anyway) keep theirs."""
+    status) of each. Failed ones that were due get their next attempt (a failed one not
+    due keeps its schedule); synced / excluded ones lose their schedule; pending ones
+    (transient, read again anyway) keep theirs."""
     table = schema.sync_records
     failed: dict[tuple[str, str], list[str]] = {}
     cleared: dict[tuple[str, str], list[str]] = {}
@@ -107,9 +114,10 @@ def schedule(
             )
     for (object_type, side), ids in failed.items():
         for chunk in _chunks(ids):
+            due = or_(table.c.retries == 0, table.c.next_attempt_at <= now)
             rows = tx.connection.execute(
                 select(table.c.id, table.c.retries).where(
-                    _key(connection_id, object_type, side, chunk)
+                    _key(connection_id, object_type, side, chunk), due
                 )
             ).all()
             for row_id, retries in rows:

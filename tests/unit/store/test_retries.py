@@ -30,12 +30,25 @@ def store(database_url: str) -> Iterator[Store]:
 
 
 def record(
-    store: Store, cid: int, kind: str, side: System, rid: str, status: str, category: str | None
+    store: Store,
+    cid: int,
+    kind: str,
+    side: System,
+    rid: str,
+    status: str,
+    category: str | None,
+    at: dt.datetime = T0,
 ) -> None:
     with store.begin() as tx:
         entry = RecordStatusEntry(kind, side, rid, RecordStatus(status), error_category=category)
         tx.set_record_statuses(cid, [entry])
-        retries.schedule(tx, cid, [(kind, side, rid, status)], T0)
+        retries.schedule(tx, cid, [(kind, side, rid, status)], at)
+
+
+def next_attempt(store: Store, cid: int, rid: str) -> dt.datetime | None:
+    with store.begin() as tx:
+        (entry,) = [s for s in retries.schedule_of(tx, cid) if s.record_id == rid]
+    return entry.next_attempt_at
 
 
 @pytest.fixture
@@ -53,12 +66,13 @@ def test_the_delay_doubles_from_a_minute_is_capped_then_stops() -> None:
 def test_failures_are_scheduled_due_and_cleared(store: Store, cid: int) -> None:
     record(store, cid, INVOICES, H, "1", "failed", "missing_customer")
     record(store, cid, INVOICES, Q, "2", "failed", "hubspot_invoice_edited_in_qbo")
-    record(store, cid, INVOICES, H, "1", "failed", "missing_customer")  # again: 2 min
+    due = T0 + dt.timedelta(minutes=1)
+    record(store, cid, INVOICES, H, "1", "failed", "missing_customer", due)  # again: 2 min
     with store.begin() as tx:
         schedule = retries.schedule_of(tx, cid)
         assert [(s.record_id, s.retries, s.next_attempt_at) for s in schedule] == [
             ("2", 1, T0 + dt.timedelta(minutes=1)),
-            ("1", 2, T0 + dt.timedelta(minutes=2)),
+            ("1", 2, due + dt.timedelta(minutes=2)),
         ]
         assert retries.due_failures(tx, cid, INVOICES, T0) == []
         later = T0 + dt.timedelta(minutes=1)
@@ -73,13 +87,40 @@ def test_failures_are_scheduled_due_and_cleared(store: Store, cid: int) -> None:
 
 
 def test_after_n_failures_a_record_needs_attention(store: Store, cid: int) -> None:
+    at: dt.datetime | None = T0
     for _ in range(retries.ATTENTION_AFTER):
-        record(store, cid, CONTACTS, H, "7", "failed", "ambiguous_match")
+        assert at is not None
+        record(store, cid, CONTACTS, H, "7", "failed", "ambiguous_match", at)
+        at = next_attempt(store, cid, "7")
+    assert at is None
     with store.begin() as tx:
         (entry,) = retries.schedule_of(tx, cid)
         assert entry.needs_attention and entry.retries == retries.ATTENTION_AFTER
         far = T0 + dt.timedelta(days=30)
         assert retries.due_failures(tx, cid, CONTACTS, far) == []
+
+
+def test_failing_again_before_it_is_due_keeps_the_schedule(store: Store, cid: int) -> None:
+    """The change reads re-read the last minutes every pass (QBO: 5 min), so a record
+    that fails on its change is planned, and fails, again in every pass for minutes: that
+    is not a retry. Counted, it burnt the whole schedule (hours) in a minute."""
+    record(store, cid, CONTACTS, Q, "5", "failed", "ambiguous_match")
+    for seconds in (1, 10, 30, 59):
+        at = T0 + dt.timedelta(seconds=seconds)
+        record(store, cid, CONTACTS, Q, "5", "failed", "ambiguous_match", at)
+    with store.begin() as tx:
+        (entry,) = retries.schedule_of(tx, cid)
+    assert (entry.retries, entry.next_attempt_at) == (1, T0 + dt.timedelta(minutes=1))
+
+    due = T0 + dt.timedelta(minutes=1)  # the retry when due counts
+    record(store, cid, CONTACTS, Q, "5", "failed", "ambiguous_match", due)
+    assert next_attempt(store, cid, "5") == due + dt.timedelta(minutes=2)
+    with store.begin() as tx:  # and one asked for counts at once
+        assert retries.request_retry(tx, cid, record_keys=[("quickbooks", "5")]) == 1
+    record(store, cid, CONTACTS, Q, "5", "failed", "ambiguous_match", due)
+    with store.begin() as tx:
+        (entry,) = retries.schedule_of(tx, cid)
+    assert (entry.retries, entry.next_attempt_at) == (3, due + dt.timedelta(minutes=4))
 
 
 def test_request_retry_makes_the_matching_failed_records_due(store: Store, cid: int) -> None:

@@ -32,8 +32,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def fail(store: Store, record_id: str, times: int) -> None:
+    """`times` failures in a row, each a retry asked for (so each counts, at T0)."""
     for _ in range(times):
         with store.begin() as tx:
+            retries.request_retry(tx, 1, record_keys=[("hubspot", record_id)])
             entry = RecordStatusEntry(
                 "invoices_invoices",
                 System.HUBSPOT,
