@@ -243,6 +243,6 @@ async def test_the_failures_page_shows_each_records_retry_schedule(
     )
     await sign_in(client, store)
     page = (await client.get("/failures")).text
-    assert "Needs attention</strong> (8 failures in a row)" in page
-    assert "Next automatic retry 2026-12-05 09:30:00 UTC (2 in a row)" in page
+    assert "Needs attention</strong> (8 scheduled tries failed)" in page
+    assert "Next automatic retry 2026-12-05 09:30:00 UTC (scheduled try 3 of 8)" in page
     assert "Tried again when either side of it changes" in page  # i1: no schedule known

@@ -18,7 +18,12 @@ from ledgerbridge.store.dashboard import (
     failure_groups,
     page_records,
 )
-from ledgerbridge.store.retries import ScheduledRecord, request_retry, schedules_for
+from ledgerbridge.store.retries import (
+    ATTENTION_AFTER,
+    ScheduledRecord,
+    request_retry,
+    schedules_for,
+)
 from ledgerbridge.web.auth import require_csrf
 from ledgerbridge.web.pages.common import (
     MAX_ID,
@@ -69,6 +74,7 @@ def failures(request: Request, object: str = "", category: str = "") -> HTMLResp
         history=history,
         schedules=schedules,
         due_now=DUE_NOW_BEFORE,
+        attention_after=ATTENTION_AFTER,
         object_filter=object,
         category_filter=category,
         retried=request.query_params.get("retried"),
