@@ -28,8 +28,8 @@ def _category(value: str | None) -> dict[str, str] | None:
 def _retry(entry: retries.ScheduledRecord | None) -> dict[str, Any]:
     """A failure's retry schedule: its scheduled tries that failed (the first failure and
     each retry when due or asked for; not the passes that only read it again), the next
-    attempt (None: it waits for
-    a change, a linked dependency or a retry on request), whether it needs attention."""
+    attempt (None: it waits for a change, a linked dependency or a retry on request),
+    whether it needs attention."""
     if entry is None:
         return {"retries": 0, "next_attempt_at": None, "needs_attention": False}
     at = entry.next_attempt_at
