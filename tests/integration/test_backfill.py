@@ -19,6 +19,7 @@ from ledgerbridge.operations.backfill import (
     BackfillResult,
     HubSpotWindow,
     QboWindow,
+    backfill_all,
     backfill_ports,
 )
 from ledgerbridge.sandbox.qbo.config import DEFAULT_REALM
@@ -27,6 +28,7 @@ from ledgerbridge.sync.rules import SYNC_STARTED, Direction, Filter, FilterOpera
 from tests.integration.conftest import configured_sandboxes, contacts_rule, products_rule
 from tests.integration.faults import Crash, CrashingSide, WriteCounter
 from tests.integration.harness import START, Lab
+from tests.integration.invoicing import hs_invoice, qbo_invoice, qbo_item, set_up
 
 CONTACTS, PRODUCTS = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
 H, Q = System.HUBSPOT, System.QUICKBOOKS
@@ -439,3 +441,38 @@ async def test_R_INV_3_a_second_crowded_past_a_page_is_walked_in_pages(
         assert found == emails
     assert len(lab.links(CONTACTS)) == len(emails)
     assert (await _backfill(lab, "contacts")).report.writes == 0
+
+
+async def test_R_BEY_3_a_dry_run_of_every_object_plans_invoices_for_the_customers_it_would_make(
+    lab: Lab,
+) -> None:
+    """Nothing is linked yet: the dry run of the contacts plans to create them, and the dry
+    run of the invoices after it plans each invoice for the customer that would be made
+    (as the backfill will), not a failure for a customer not linked yet."""
+    await set_up(lab, Direction.TWO_WAY)
+    contact = await lab.hs_create("contacts", email="ann@example.com", firstname="Ann")
+    await hs_invoice(lab, contact, [("Thing", "1x10", None)])
+    body = {"DisplayName": "Bo", "PrimaryEmailAddr": {"Address": "bo@example.com"}}
+    customer = str((await lab.qbo_create("Customer", body))["Id"])
+    item = await qbo_item(lab, "Widget", "W-1", "50")
+    await qbo_invoice(lab, customer, [(item, "2", "50")])
+    engine = lab.engine()
+
+    results = await backfill_all(
+        lab.store,
+        lab.connection_id,
+        hubspot=engine.sides[H],
+        qbo=engine.sides[Q],
+        since=START.date(),
+        dry_run=True,
+        clock=lab.time.now,
+    )
+
+    assert [r.name for r in results] == ["contacts", "products", "invoices"]
+    invoices = results[-1].report.pairs[ObjectPair.INVOICES_INVOICES]
+    assert (invoices.created, invoices.failed) == (2, 0), results[-1].as_dict()
+    planned = results[-1].as_dict()["report"]["pairs"][0]["actions"]
+    from_qbo = next(a for a in planned if a.get("source", "").startswith("quickbooks:"))
+    assert from_qbo["fields"]["customer"] == f"new:quickbooks:{customer}"
+    assert lab.links(CONTACTS) == [] and lab.links(ObjectPair.INVOICES_INVOICES) == []
+    assert len(await lab.qbo_all("Invoice")) == 1 and len(await lab.qbo_all("Customer")) == 1

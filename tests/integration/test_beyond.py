@@ -15,6 +15,7 @@ from ledgerbridge.sync.rules import Direction, ObjectPair, SyncRule
 from tests.integration.conftest import contacts_rule, products_rule
 from tests.integration.faults import CrashingSide, WriteCounter
 from tests.integration.harness import Lab
+from tests.integration.invoicing import hs_invoice, qbo_invoice, qbo_item, set_up
 
 PAIR = ObjectPair.CONTACTS_CUSTOMERS
 
@@ -139,3 +140,29 @@ def _write_counts(lab: Lab) -> tuple[int, int]:
     realm = next(iter(lab.qbo_sandbox.realms.values()))
     hubspot = lab.hubspot_sandbox.state.objects
     return len(realm.responses), sum(len(table) for table in hubspot.values())
+
+
+async def test_R_BEY_3_a_dry_run_plans_invoices_for_the_customers_it_would_create(
+    lab: Lab,
+) -> None:
+    """The preview of a new connection's first pass: the contacts rule would create the
+    customer, so the invoice rule plans the invoice for it (as the pass will), instead
+    of failing it for a customer not linked yet; then the pass does what it showed."""
+    await set_up(lab, Direction.TWO_WAY)
+    contact = await lab.hs_create("contacts", email="ann@example.com", firstname="Ann")
+    invoice = await hs_invoice(lab, contact, [("Thing", "1x10", None)])
+    body = {"DisplayName": "Bo", "PrimaryEmailAddr": {"Address": "bo@example.com"}}
+    customer = str((await lab.qbo_create("Customer", body))["Id"])
+    item = await qbo_item(lab, "Widget", "W-1", "50")
+    await qbo_invoice(lab, customer, [(item, "2", "50")])
+
+    preview = await lab.engine().run_pass(dry_run=True)
+
+    invoices = preview.pairs[ObjectPair.INVOICES_INVOICES]
+    assert (invoices.created, invoices.failed) == (2, 0), preview.as_dict()
+    creates = {str(a.source_ref): a for a in invoices.actions if isinstance(a, Create)}
+    assert creates[f"hubspot:{invoice}"].fields["customer"] == contact
+    assert lab.links(PAIR) == [] and len(await lab.qbo_all("Invoice")) == 1
+
+    report = await lab.engine().run_pass()
+    assert report.pairs[ObjectPair.INVOICES_INVOICES].created == 2, report.as_dict()

@@ -63,7 +63,13 @@ from ledgerbridge.sync.ports import (
     WriteResult,
 )
 from ledgerbridge.sync.record import record_pass
-from ledgerbridge.sync.report import PairReport, PassReport, change_lags, summarize
+from ledgerbridge.sync.report import (
+    PairReport,
+    PassReport,
+    change_lags,
+    planned_links,
+    summarize,
+)
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
 T = TypeVar("T")
@@ -134,6 +140,9 @@ class SyncEngine:
     ) -> PassReport:
         """One pass over every enabled rule (or the rules of `only`)."""
         report = PassReport(dry_run=dry_run)
+        # A dry run writes no link: the invoice rule sees the contacts and products that
+        # the rules before it would link or create (`planned_links`), as the pass would.
+        planned = RefIndex() if dry_run else None
         try:
             rules = {r.object_pair: r for r in await self.state.load_rules()}
             for pair in ORDER:
@@ -142,7 +151,7 @@ class SyncEngine:
                     continue  # R-CON-4: a rule that is off keeps its links and cursors
                 started = time.perf_counter()
                 try:
-                    await self._run_rule(rule, report.pair(pair), dry_run)
+                    await self._run_rule(rule, report.pair(pair), dry_run, planned)
                 except AuthenticationError:
                     raise
                 except SyncError as error:
@@ -151,6 +160,8 @@ class SyncEngine:
                     report.pair(pair).error = f"{error.category.value}: {error.detail}"
                 finally:
                     report.pair(pair).seconds = time.perf_counter() - started
+                if planned is not None:
+                    planned = planned_links(planned, report)
         except AuthenticationError as error:
             report.stopped = "authentication"
             if not dry_run:
@@ -356,9 +367,13 @@ class SyncEngine:
                 results[id(action)] = answer
         return results, dropped
 
-    async def _run_rule(self, rule: SyncRule, report: PairReport, dry_run: bool) -> None:
+    async def _run_rule(
+        self, rule: SyncRule, report: PairReport, dry_run: bool, planned: RefIndex | None = None
+    ) -> None:
         pair = rule.object_pair
         refs = await self.state.load_refs()
+        if planned is not None:
+            refs = refs.with_planned(planned)
         custom_item = self.sides[Q].capabilities.custom_line_item
         if pair is ObjectPair.INVOICES_INVOICES and custom_item is not None:
             custom = await custom_item.custom_line_item(rule)

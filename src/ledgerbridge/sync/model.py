@@ -143,6 +143,15 @@ class RefIndex:
         }
         return cls(contacts, products, custom_line_item_id)
 
+    def with_planned(self, planned: RefIndex) -> RefIndex:
+        """These links, and those a dry run's earlier rules would make (`planned`) where
+        none is stored (`sync.report.planned_links`)."""
+        return RefIndex(
+            {**planned.contacts, **self.contacts},
+            {**planned.products, **self.products},
+            self.custom_line_item_id,
+        )
+
     def customer_for_contact(self, hubspot_id: str) -> str | None:
         return self.contacts.get(hubspot_id)
 

@@ -19,6 +19,7 @@ from ledgerbridge.sync.actions import (
     Update,
     Void,
 )
+from ledgerbridge.sync.model import RefIndex
 from ledgerbridge.sync.rules import ObjectPair
 
 if TYPE_CHECKING:
@@ -203,3 +204,31 @@ def change_lags(
             continue
         lags.append(max((now - record.updated_at).total_seconds(), 0.0))
     return lags
+
+
+def planned_links(planned: RefIndex, report: PassReport) -> RefIndex:
+    """`planned` and the contact and product links that a dry run's actions would make:
+    a match links the two records; a create links its source to the record it would
+    create, named `new:<source side>:<id>` (it has no id yet). A dry run of the invoices
+    after those of the contacts and products then plans them as the backfill would,
+    instead of failing each one for a customer or item not linked yet."""
+    found = {
+        ObjectPair.CONTACTS_CUSTOMERS: dict(planned.contacts),
+        ObjectPair.PRODUCTS_ITEMS: dict(planned.products),
+    }
+    for pair, links in found.items():
+        for action in report.pairs[pair].actions if pair in report.pairs else ():
+            if isinstance(action, LinkRecords):
+                links[action.hubspot_ref.id] = action.qbo_ref.id
+            elif isinstance(action, Create):
+                source = action.source_ref
+                new = f"new:{source.system.value}:{source.id}"
+                if action.target is System.QUICKBOOKS:
+                    links[source.id] = new
+                else:
+                    links[new] = source.id
+    return RefIndex(
+        found[ObjectPair.CONTACTS_CUSTOMERS],
+        found[ObjectPair.PRODUCTS_ITEMS],
+        planned.custom_line_item_id,
+    )

@@ -22,7 +22,7 @@ from ledgerbridge.sync.filters import passes
 from ledgerbridge.sync.model import RefIndex
 from ledgerbridge.sync.ports import ActivityEntry, Commit, RecordOutcome, SidePort
 from ledgerbridge.sync.reconcile import invoice_key, link_as_is
-from ledgerbridge.sync.report import COUNTERS, PassReport
+from ledgerbridge.sync.report import COUNTERS, PassReport, planned_links
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 from ledgerbridge.sync.window import EPOCH, Span, WindowReader
 
@@ -198,8 +198,10 @@ async def backfill_ports(
     progress: Progress | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
     fresh_for: dt.timedelta = FRESH_FOR,
+    planned: RefIndex | None = None,
 ) -> BackfillResult:
-    """Backfill object `name` (contacts, products, invoices) created on or after `since`."""
+    """Backfill object `name` (contacts, products, invoices) created on or after `since`.
+    `planned`: in a dry run, the links the earlier objects' dry runs would make."""
     pair = OBJECTS.get(name)
     if pair is None:
         raise BackfillError(f"cannot backfill {name!r}; choose one of {', '.join(OBJECTS)}")
@@ -207,6 +209,7 @@ async def backfill_ports(
         raise BackfillError("the batch size must be at least 1")
     rule = backfill_rule(_stored_rule(store, connection_id, pair), since)
     state = BackfillState(store, connection_id, rule, name, since)
+    state.planned = planned if dry_run else None
     result = BackfillResult(name, since, dry_run, PassReport(dry_run=dry_run))
     until = clock()
     ports: dict[System, SidePort] = {H: hubspot, Q: qbo}
@@ -322,6 +325,7 @@ async def backfill_all(
     if unknown:
         raise BackfillError(f"cannot backfill {unknown[0]!r}; choose one of {', '.join(OBJECTS)}")
     results: list[BackfillResult] = []
+    planned = RefIndex()
     for name in (n for n in OBJECTS if n in chosen):
         result = await backfill_ports(
             store,
@@ -334,8 +338,11 @@ async def backfill_all(
             batch_size=batch_size,
             progress=progress(name) if progress is not None else None,
             clock=clock,
+            planned=planned,
         )
         results.append(result)
+        if dry_run:
+            planned = planned_links(planned, result.report)
         if not result.complete:
             break
     return results

@@ -42,6 +42,9 @@ class BackfillState:
         self.key = progress_key(name)
         self.since = since
         self.positions: dict[System, Position] = {}
+        self.planned: RefIndex | None = None
+        """A dry run's links that the earlier objects would make (`backfill_all`): the
+        invoices' customers and items resolve to them as the real backfill's would."""
         self.windows: dict[System, WindowedSide] = {}
         self._order = Order()
         with store.begin() as tx:
@@ -83,7 +86,8 @@ class BackfillState:
 
     async def load_refs(self) -> RefIndex:
         with self.store.begin() as tx:
-            return load_ref_index(tx, self.connection_id)
+            stored = load_ref_index(tx, self.connection_id)
+        return stored if self.planned is None else stored.with_planned(self.planned)
 
     async def get_cursor(self, side: System, object_type: ObjectPair) -> dt.datetime | None:
         return self.position(side).bound
