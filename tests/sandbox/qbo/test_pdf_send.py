@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from ledgerbridge.sandbox.qbo.pdf import render
 from tests.sandbox.qbo.conftest import BASE, Api, fault_code
 
 
@@ -56,3 +57,19 @@ async def test_send_sets_email_status(api: Api, client: httpx.AsyncClient) -> No
     assert body["EmailStatus"] == "EmailSent"
     assert body["BillEmail"] == {"Address": "boss@example.com"}
     assert body["SyncToken"] == "1"
+
+
+def test_a_pdf_is_stamped_with_its_document_s_last_change() -> None:
+    """The same version of a document renders to the same bytes (the PDF carried the
+    clock's second, so two reads across a second boundary differed)."""
+    doc = {
+        "Id": "7",
+        "DocNumber": "1007",
+        "CustomerRef": {"value": "1", "name": "Ann"},
+        "Line": [],
+        "TotalAmt": 0,
+        "MetaData": {"LastUpdatedTime": "2026-01-15T01:02:03-08:00"},
+    }
+    first = render("Invoice", doc, "Sandbox Company", voided=False)
+    assert b"/CreationDate (D:20260115010203-08'00')" in first
+    assert render("Invoice", doc, "Sandbox Company", voided=False) == first

@@ -8,7 +8,7 @@ from typing import Any
 from fpdf import FPDF
 
 from ledgerbridge.sandbox.qbo.state import Obj
-from ledgerbridge.sandbox.qbo.util import money
+from ledgerbridge.sandbox.qbo.util import money, parse_datetime
 
 TITLES = {
     "Invoice": "INVOICE",
@@ -32,6 +32,11 @@ def _amount(value: Any) -> str:
 def render(entity: str, doc: Obj, company_name: str, voided: bool) -> bytes:
     pdf = FPDF(format="Letter")
     pdf.set_compression(False)  # keeps the text greppable; still a valid PDF
+    # Stamped with the document's last change, not the clock: the same version of a
+    # document is the same bytes (a PDF read twice across a second boundary differed).
+    changed = (doc.get("MetaData") or {}).get("LastUpdatedTime")
+    if isinstance(changed, str) and changed:
+        pdf.set_creation_date(parse_datetime(changed))
     pdf.set_title(f"{entity} {doc.get('DocNumber') or doc['Id']}")
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 16)
