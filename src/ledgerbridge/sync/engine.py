@@ -40,7 +40,7 @@ from ledgerbridge.sync.actions import Action, Create, Deactivate, Update, Void
 from ledgerbridge.sync.deals import DealPort, run_deal_pass
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, SyncError
-from ledgerbridge.sync.hashes import SnapshotHashes
+from ledgerbridge.sync.hashes import SnapshotHashes, drop_unchanged
 from ledgerbridge.sync.healing import DEPENDENTS, RetryState, healed_outcomes, new_links
 from ledgerbridge.sync.invoices import HOOKS
 from ledgerbridge.sync.match import lookup_keys
@@ -78,10 +78,10 @@ H, Q = System.HUBSPOT, System.QUICKBOOKS
 ORDER = (ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS, ObjectPair.INVOICES_INVOICES)
 CURSOR_MARGIN = dt.timedelta(seconds=1)
 DEALS_FULL_EVERY = dt.timedelta(minutes=15)
+"""How often the deal roll-up covers every deal, not only those of changed invoices."""
 DEALS_FULL_CHUNK = 500
 """Invoices per step of a full deal roll-up: it holds the ids of every invoice link, and
 the links (with snapshots) and deals of one chunk at a time, never every link."""
-"""How often the deal roll-up covers every deal, not only those of changed invoices."""
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -140,9 +140,6 @@ class SyncEngine:
     ) -> PassReport:
         """One pass over every enabled rule (or the rules of `only`)."""
         report = PassReport(dry_run=dry_run)
-        # A dry run writes no link: the invoice rule sees the contacts and products that
-        # the rules before it would link or create (`planned_links`), as the pass would.
-        planned = RefIndex() if dry_run else None
         try:
             rules = {r.object_pair: r for r in await self.state.load_rules()}
             for pair in ORDER:
@@ -150,6 +147,9 @@ class SyncEngine:
                 if rule is None or not rule.enabled or (only is not None and pair not in only):
                     continue  # R-CON-4: a rule that is off keeps its links and cursors
                 started = time.perf_counter()
+                # A dry run writes no link: a rule sees the contacts and products that the
+                # rules before it would link or create (`planned_links`), as the pass would.
+                planned = planned_links(RefIndex(), report) if dry_run else None
                 try:
                     await self._run_rule(rule, report.pair(pair), dry_run, planned)
                 except AuthenticationError:
@@ -160,8 +160,6 @@ class SyncEngine:
                     report.pair(pair).error = f"{error.category.value}: {error.detail}"
                 finally:
                     report.pair(pair).seconds = time.perf_counter() - started
-                if planned is not None:
-                    planned = planned_links(planned, report)
         except AuthenticationError as error:
             report.stopped = "authentication"
             if not dry_run:
@@ -207,7 +205,7 @@ class SyncEngine:
         }
         links = await self._links_for(pair, ids[H], ids[Q])
         self._hashes.begin(rule)
-        _drop_unchanged(rule, refs, records, links, self._due, self._hashes)
+        drop_unchanged(rule, refs, records, links, self._due, self._hashes)
         # Counterparts of changed linked records: their current version and values.
         by_id = {H: {x.hubspot_id: x for x in links}, Q: {x.qbo_id: x for x in links}}
         wanted: dict[System, set[str]] = {}
@@ -404,7 +402,7 @@ class SyncEngine:
             await self.state.retry_dependents(*DEPENDENTS[pair])
         await self._payments(rule, report, dry_run=False)
         changed = {s: {r.ref.id for r in records[s]} for s in System}
-        for side, found in changes.items():  # with those read unchanged (`_drop_unchanged`)
+        for side, found in changes.items():  # with those read unchanged (`drop_unchanged`)
             changed[side] |= {r.ref.id for r in found.records}
         touched = {
             x.hubspot_id
@@ -463,39 +461,3 @@ class SyncEngine:
             if (cursor := held_cursor(found.next_cursor, stamps, CURSOR_MARGIN)) is not None:
                 cursors[side] = cursor
         return cursors
-
-
-def _drop_unchanged(
-    rule: SyncRule,
-    refs: RefIndex,
-    records: dict[System, list[SideRecord]],
-    links: Sequence[Link],
-    due: set[RecordRef],
-    hashes: SnapshotHashes,
-) -> None:
-    """Leave out the linked records that are at the very version and content (snapshot
-    hash) their link holds, when their counterpart is not among the changes either:
-    echoes of our own writes and records the change readers' overlap reads again (issue
-    18: in a live pass, most of what is read). The planner would skip them
-    (`SkipReason.UNCHANGED`), after reading their counterparts by id; a deletion, or a
-    failure due for a retry, always stays."""
-    by_id = {H: {x.hubspot_id: x for x in links}, Q: {x.qbo_id: x for x in links}}
-    unchanged: dict[System, set[str]] = {}
-    for side in System:
-        unchanged[side] = set()
-        for r in records[side]:
-            link = by_id[side].get(r.ref.id)
-            if link is None or r.deleted or r.ref in due or r.version is None:
-                continue
-            same = link.version_on(side) == r.version
-            if same and hashes.of(rule, r, refs) == link.hash_on(side):
-                unchanged[side].add(r.ref.id)
-    for side in System:
-        partners = {
-            by_id[side.other][r.ref.id].id_on(side)
-            for r in records[side.other]
-            if r.ref.id in by_id[side.other] and r.ref.id not in unchanged[side.other]
-        }
-        records[side] = [
-            r for r in records[side] if r.ref.id not in unchanged[side] or r.ref.id in partners
-        ]
