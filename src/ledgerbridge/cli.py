@@ -73,6 +73,9 @@ _register_plugins()
 
 
 def main() -> None:
+    from ledgerbridge.runtime.collector import tune_collector
+
+    tune_collector()
     app()
 
 

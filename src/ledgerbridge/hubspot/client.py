@@ -83,6 +83,8 @@ class HubSpotClient(AssociationsMixin, SearchMixin, PropertiesMixin):
             http, tokens, base_url=base_url, limits=limits, retry=retry, clock=clock, sleep=sleep
         )
         self.unique_property = unique_property
+        self._unique_ready = set()
+        self._unique_setting_up = {}
         self.batch_size = batch_size
         self.page_size = page_size
 

@@ -3,6 +3,7 @@ need, and our unique-value property that holds the QuickBooks id."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ledgerbridge.hubspot.errors import ConflictError
@@ -14,6 +15,8 @@ class PropertiesMixin:
     """Property operations; the concrete client supplies `_call` and `unique_property`."""
 
     unique_property: str
+    _unique_ready: set[str]
+    _unique_setting_up: dict[str, asyncio.Lock]
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         raise NotImplementedError
@@ -79,6 +82,18 @@ class PropertiesMixin:
             has_unique_value=True,
             description="The id of the linked QuickBooks record; written by ledgerbridge.",
         )
+
+    async def unique_property_ready(self, obj: str) -> None:
+        """`ensure_unique_property` once per object type for this client: callers that
+        write at the same time (a backfill's concurrent objects, its pipelined turns, the
+        set-up done ahead by `HubSpotPort.prepare_writes`) wait for the first one's
+        set-up instead of repeating it. A failed set-up is not remembered: the next
+        caller tries again (and raises the error where it writes)."""
+        kind = object_type(obj)
+        async with self._unique_setting_up.setdefault(kind, asyncio.Lock()):
+            if kind not in self._unique_ready:
+                await self.ensure_unique_property(kind)
+                self._unique_ready.add(kind)
 
     async def _read_property(self, path: str, name: str) -> dict[str, Any] | None:
         try:

@@ -17,7 +17,7 @@ The write half (canonical fields → HubSpot properties / QBO JSON) is in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ledgerbridge.domain import (
@@ -161,13 +161,18 @@ ACCESSORS: dict[type, dict[str, Accessor]] = {
 }
 
 
+_FOUND: dict[tuple[type, str], Accessor | None] = {}
+"""`_accessor`'s answers by (domain class, field name): read once per field of every record."""
+
+
 def _accessor(domain: DomainObject | None, name: str) -> Accessor | None:
     if domain is None:
         return None
-    for cls, table in ACCESSORS.items():
-        if isinstance(domain, cls):
-            return table.get(name)
-    return None
+    key = (type(domain), name)
+    if key not in _FOUND:
+        table = next((t for cls, t in ACCESSORS.items() if isinstance(domain, cls)), {})
+        _FOUND[key] = table.get(name)
+    return _FOUND[key]
 
 
 def read_field(
@@ -196,3 +201,18 @@ def read_field(
 def snapshot(rule: SyncRule, record: SideRecord, refs: RefIndex) -> dict[str, CanonicalValue]:
     """The record's canonical snapshot under `rule` (enabled mappings only)."""
     return {m.name: read_field(rule, m, record, refs) for m in rule.active_mappings()}
+
+
+def first_text(
+    rule: SyncRule, record: SideRecord, refs: RefIndex, names: Sequence[str]
+) -> str | None:
+    """The first of `names` whose value in the record's snapshot is text, reading only
+    those fields (`snapshot(...)` then `.get(name)` for each, without the rest: a label)."""
+    mappings = {m.name: m for m in rule.active_mappings()}
+    for name in names:
+        mapping = mappings.get(name)
+        if mapping is not None:
+            value = read_field(rule, mapping, record, refs)
+            if isinstance(value, str):
+                return value
+    return None

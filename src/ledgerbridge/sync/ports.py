@@ -20,7 +20,7 @@ Errors: ports raise (or return, per write) only `ledgerbridge.sync.errors` types
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
@@ -93,6 +93,9 @@ class Capabilities:
     """QBO's "Custom line item" item (R-PRD-3)."""
     sent_creates: SentCreates | None = None
     """The keys of creates sent before (a crashed pass), see `PlanContext.sent_creates`."""
+    prepare: Callable[[Sequence[SyncRule]], Awaitable[None]] | None = None
+    """Set up ahead, all at once, what the first writes of these rules would set up one
+    after another (HubSpot's unique properties); best effort, never raises."""
 
 
 NO_CAPABILITIES = Capabilities()

@@ -33,7 +33,7 @@ from ledgerbridge.sync.actions import (
     Void,
 )
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TransientError
-from ledgerbridge.sync.mapping import snapshot
+from ledgerbridge.sync.mapping import first_text, snapshot
 from ledgerbridge.sync.model import Link, LinkState, RefIndex, SideRecord, snapshot_hash
 from ledgerbridge.sync.ports import ActivityEntry, RecordOutcome, WriteResult
 from ledgerbridge.sync.report import PairReport, describe
@@ -100,11 +100,9 @@ class _Recorder:
             record = self.seen.get(ref)
             if record is None:
                 continue
-            snap = snapshot(self.rule, record, self.refs)
-            for name in LABEL_FIELDS:
-                value = snap.get(name)
-                if isinstance(value, str):
-                    return value[:300]
+            text = first_text(self.rule, record, self.refs, LABEL_FIELDS)
+            if text is not None:
+                return text[:300]
         return None
 
     def status(

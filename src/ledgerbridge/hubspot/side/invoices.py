@@ -26,7 +26,6 @@ Writing (one batch per step for all the invoices of a pass):
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -102,8 +101,6 @@ class HubSpotInvoices:
         self.client = client
         self.currency = currency
         self.unique = client.unique_property
-        self._ready: set[str] = set()
-        self._setting_up: dict[str, asyncio.Lock] = {}
 
     def properties(self, rule: SyncRule) -> list[str]:
         names = [*INVOICE_PROPERTIES]
@@ -153,14 +150,6 @@ class HubSpotInvoices:
 
     # ---- writing ----
 
-    async def _ensure_unique(self, obj: str) -> None:
-        """Once per object type, also when passes write at the same time (a backfill's
-        pipeline): the second waits for the first's set-up instead of repeating it."""
-        async with self._setting_up.setdefault(obj, asyncio.Lock()):
-            if obj not in self._ready:
-                await self.client.ensure_unique_property(obj)
-                self._ready.add(obj)
-
     def _job(self, rule: SyncRule, action: Create | Update | Void) -> Job:
         if isinstance(action, Void):
             return Job(action, action.qbo_id, invoice_id=action.target_ref.id, status="voided")
@@ -201,7 +190,7 @@ class HubSpotInvoices:
         kinds = ["invoices"]
         if any(j.write.line_items is not None for j in jobs if j.error is None):
             kinds.append("line_items")
-        await together(*(self._ensure_unique(kind) for kind in kinds))
+        await together(*(self.client.unique_property_ready(kind) for kind in kinds))
         await together(self._create_step(jobs), self._update_step(jobs))
         await self._lines_step([j for j in jobs if j.write.line_items is not None])
         await self._contacts_step(jobs)

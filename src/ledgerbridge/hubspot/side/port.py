@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Collection, Sequence
 
@@ -35,7 +36,7 @@ from ledgerbridge.hubspot.codec import (
 from ledgerbridge.hubspot.codec_commerce import decode_invoice
 from ledgerbridge.hubspot.objects import HubSpotRecord, ObjectType
 from ledgerbridge.hubspot.side.invoices import HubSpotInvoices, as_read
-from ledgerbridge.hubspot.side.kinds import object_of
+from ledgerbridge.hubspot.side.kinds import OBJECTS, object_of
 from ledgerbridge.hubspot.side.payments import HubSpotPayments
 from ledgerbridge.hubspot.side.window import HubSpotWindow
 from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
@@ -54,6 +55,8 @@ CODEC_PROPERTIES: dict[ObjectPair, tuple[str, ...]] = {
     ObjectPair.PRODUCTS_ITEMS: PRODUCT_PROPERTIES,
 }
 IN_CHUNK = 100
+WRITTEN_TYPES: dict[ObjectType, tuple[ObjectType, ...]] = {"invoices": ("invoices", "line_items")}
+"""The object types a rule's creates write, where more than its own (an invoice's lines)."""
 
 
 class HubSpotSide(PaymentsVia):
@@ -71,10 +74,11 @@ class HubSpotSide(PaymentsVia):
         self.client = client
         self.currency = currency
         self.overlap = overlap
-        self._unique_ready: set[str] = set()
         self.invoices = HubSpotInvoices(client, currency=currency)
         self.payments = HubSpotPayments(client, overlap=overlap)
-        self.capabilities = Capabilities(window=HubSpotWindow(self), payments=self.payments)
+        self.capabilities = Capabilities(
+            window=HubSpotWindow(self), payments=self.payments, prepare=self.prepare_writes
+        )
 
     # ---- reading ----
 
@@ -174,10 +178,20 @@ class HubSpotSide(PaymentsVia):
 
     # ---- writing ----
 
-    async def _ensure_unique(self, obj: ObjectType) -> None:
-        if obj not in self._unique_ready:
-            await self.client.ensure_unique_property(obj)
-            self._unique_ready.add(obj)
+    async def prepare_writes(self, rules: Sequence[SyncRule]) -> None:
+        """Set up at once the unique property of every object type that `rules` create
+        records of in HubSpot (each up to three round trips the first time), which their
+        first writes would otherwise do one type after another. Best effort: a set-up that
+        fails here is tried again, and its error raised, where the first write needs it."""
+        kinds = {
+            kind
+            for rule in rules
+            if System.QUICKBOOKS in rule.direction.sources and rule.object_pair in OBJECTS
+            for kind in WRITTEN_TYPES.get(object_of(rule), (object_of(rule),))
+        }
+        await asyncio.gather(
+            *(self.client.unique_property_ready(k) for k in sorted(kinds)), return_exceptions=True
+        )
 
     async def apply(
         self, rule: SyncRule, actions: Sequence[WriteAction], refs: RefIndex
@@ -216,7 +230,7 @@ class HubSpotSide(PaymentsVia):
             else:
                 updates.append((action, props))
         if creates:
-            await self._ensure_unique(obj)
+            await self.client.unique_property_ready(obj)
         calls = []
         if creates:
             inputs = [(a.source_ref.id, props) for a, props in creates]

@@ -4,6 +4,7 @@ windowed sides, batch by batch, until the window is done (`backfill_ports`,
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -302,6 +303,12 @@ def enabled_objects(store: Store, connection_id: int) -> list[str]:
     return [n for n, p in OBJECTS.items() if (r := rules.get(p)) is not None and r.enabled]
 
 
+STAGES: tuple[tuple[str, ...], ...] = (("contacts", "products"), ("invoices",))
+"""The order of `backfill_all`: the objects of a stage run at once (neither needs the
+other's links), a stage after the one before it has completed (invoices name their
+customers and items)."""
+
+
 async def backfill_all(
     store: Store,
     connection_id: int,
@@ -315,9 +322,11 @@ async def backfill_all(
     progress: Callable[[str], Progress | None] | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> list[BackfillResult]:
-    """Backfill several objects in dependency order (contacts, products, invoices; all
-    whose rule is on when `names` is None). Stops after the first one that does not
-    complete: invoices need their customers and items linked first."""
+    """Backfill several objects in dependency order (`STAGES`: contacts and products at
+    once, then invoices; all whose rule is on when `names` is None). Stops after the first
+    stage with an object that does not complete: invoices need their customers and items
+    linked first. Unless it is a dry run, what the first writes would set up (HubSpot's
+    unique properties) is set up at the start, while the first pages are read."""
     chosen = enabled_objects(store, connection_id) if names is None else list(names)
     if not chosen:
         raise BackfillError(f"no rule is set up and on for connection {connection_id}")
@@ -326,23 +335,43 @@ async def backfill_all(
         raise BackfillError(f"cannot backfill {unknown[0]!r}; choose one of {', '.join(OBJECTS)}")
     results: list[BackfillResult] = []
     planned = RefIndex()
-    for name in (n for n in OBJECTS if n in chosen):
-        result = await backfill_ports(
-            store,
-            connection_id,
-            hubspot=hubspot,
-            qbo=qbo,
-            name=name,
-            since=since,
-            dry_run=dry_run,
-            batch_size=batch_size,
-            progress=progress(name) if progress is not None else None,
-            clock=clock,
-            planned=planned,
-        )
-        results.append(result)
-        if dry_run:
-            planned = planned_links(planned, result.report)
-        if not result.complete:
-            break
+    stages = [[n for n in stage if n in chosen] for stage in STAGES]
+    rules = [_stored_rule(store, connection_id, OBJECTS[n]) for n in OBJECTS if n in chosen]
+    setting_up = [
+        asyncio.ensure_future(prepare(rules))
+        for port in (hubspot, qbo)
+        if (prepare := port.capabilities.prepare) is not None and not dry_run
+    ]
+    try:
+        for stage in (s for s in stages if s):
+            done = await asyncio.gather(
+                *(
+                    backfill_ports(
+                        store,
+                        connection_id,
+                        hubspot=hubspot,
+                        qbo=qbo,
+                        name=name,
+                        since=since,
+                        dry_run=dry_run,
+                        batch_size=batch_size,
+                        progress=progress(name) if progress is not None else None,
+                        clock=clock,
+                        planned=planned,
+                    )
+                    for name in stage
+                ),
+                return_exceptions=True,  # the others end their own way before it is raised
+            )
+            for outcome in done:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            results.extend(r for r in done if isinstance(r, BackfillResult))
+            if dry_run:
+                for result in results[-len(stage) :]:
+                    planned = planned_links(planned, result.report)
+            if not all(r.complete for r in results[-len(stage) :]):
+                break
+    finally:
+        await asyncio.gather(*setting_up, return_exceptions=True)
     return results
