@@ -44,6 +44,7 @@ import uvicorn
 
 from bench import readback, seeding
 from ledgerbridge.commands._demo_stack import DEMO_REALM, DEMO_TOKEN
+from ledgerbridge.runtime.collector import tune_collector
 
 UNMETERED = ("/_sandbox", "/oauth", "/connect", "/_bench")
 DETAIL = 240
@@ -270,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.parent_pid is not None:
         threading.Thread(target=_exit_with_parent, args=(args.parent_pid,), daemon=True).start()
     app = build_app(args)
+    tune_collector()  # as `ledgerbridge sandbox` runs (its `main` does this)
     config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning")
     uvicorn.Server(config).run()
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -13,6 +14,7 @@ from ledgerbridge.hubspot.session import HubSpotLimits
 from ledgerbridge.sync.errors import (
     AuthenticationError,
     ErrorCategory,
+    SyncError,
     TerminalError,
     TransientError,
 )
@@ -281,6 +283,51 @@ async def test_ensure_property_reads_first_and_creates_once() -> None:
         "POST /crm/v3/properties/invoices",
         "GET /crm/v3/properties/invoices/ledgerbridge_qbo_id",
         "GET /crm/v3/properties/invoices/ledgerbridge_qbo_id",
+    ]
+
+
+async def test_unique_property_ready_sets_up_each_type_once_for_callers_at_once() -> None:
+    """Callers at once (a backfill's contacts and products, the set-up done ahead) wait
+    for the first one's set-up instead of repeating it; a set-up that failed is tried
+    again by the next caller."""
+    time = FakeTime()
+    defined: set[str] = set()
+    calls: list[str] = []
+    failing = {"products"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        kind = request.url.path.split("/")[4]
+        calls.append(f"{request.method} {kind}")
+        if kind in failing:
+            return httpx.Response(400, json={"category": "VALIDATION_ERROR", "message": "no"})
+        if request.url.path.endswith("/groups"):
+            return httpx.Response(200, json={"results": [{"name": f"{kind}information"}]})
+        if request.method == "GET":
+            if kind in defined:
+                return httpx.Response(200, json={"name": "x", "hasUniqueValue": True})
+            return httpx.Response(404, json={"category": "OBJECT_NOT_FOUND", "message": "no"})
+        defined.add(kind)
+        return httpx.Response(201, json={**body_of(request)})
+
+    client, http = make_client(handler, time)
+    async with http:
+        await asyncio.gather(*(client.unique_property_ready(k) for k in ["contacts"] * 3))
+        await client.unique_property_ready("contacts")
+        for _ in range(2):
+            with pytest.raises(SyncError):
+                await client.unique_property_ready("products")
+        failing.clear()
+        await client.unique_property_ready("products")
+        await client.unique_property_ready("products")
+    assert calls == [
+        "GET contacts",
+        "GET contacts",
+        "POST contacts",
+        "GET products",
+        "GET products",
+        "GET products",
+        "GET products",
+        "POST products",
     ]
 
 

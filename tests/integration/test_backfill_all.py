@@ -1,0 +1,147 @@
+"""`backfill_all` over both sandboxes: the order of its objects and the set-up it does
+ahead (R-INV-3 Beyond; issue 18: the start of a backfill)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import httpx
+
+from ledgerbridge.domain import System
+from ledgerbridge.operations.backfill import backfill_all
+from ledgerbridge.sync.model import RefIndex
+from ledgerbridge.sync.ports import SidePort, WriteAction, WriteResult
+from ledgerbridge.sync.rules import Direction, ObjectPair, SyncRule
+from tests.integration.harness import START, Lab
+from tests.integration.invoicing import qbo_invoice, qbo_item, set_up
+from tests.support.forwarding import ForwardingSide
+
+CONTACTS, PRODUCTS = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
+INVOICES = ObjectPair.INVOICES_INVOICES
+H, Q = System.HUBSPOT, System.QUICKBOOKS
+UNIQUE_TYPES = ("contacts", "products", "invoices", "line_items")
+WRITES = ("/batch/upsert", "/batch/create", "/batch/update")
+
+
+class Meeting(ForwardingSide):
+    """Holds the contacts' and the products' first writes until the other one's has
+    come too (a backfill that runs them one after the other never gets past the first),
+    and notes which of the two were done when the invoices' writes came."""
+
+    def __init__(self, inner: SidePort) -> None:
+        super().__init__(inner)
+        self.came = {CONTACTS: asyncio.Event(), PRODUCTS: asyncio.Event()}
+        self.done: set[ObjectPair] = set()
+        self.done_before_invoices: set[ObjectPair] | None = None
+
+    async def apply(
+        self, rule: SyncRule, actions: Sequence[WriteAction], refs: RefIndex
+    ) -> list[WriteResult]:
+        pair = rule.object_pair
+        if pair in self.came:
+            self.came[pair].set()
+            other = PRODUCTS if pair is CONTACTS else CONTACTS
+            await asyncio.wait_for(self.came[other].wait(), timeout=10)
+        elif pair is INVOICES and self.done_before_invoices is None:
+            self.done_before_invoices = set(self.done)
+        results = await self.inner.apply(rule, actions, refs)
+        self.done.add(pair)
+        return results
+
+
+async def _qbo_books(lab: Lab) -> None:
+    """One QBO customer, one item and one invoice of the two, none in HubSpot yet."""
+    body = {"DisplayName": "Bo", "PrimaryEmailAddr": {"Address": "bo@example.com"}}
+    customer = str((await lab.qbo_create("Customer", body))["Id"])
+    item = await qbo_item(lab, "Widget", "W-1", "50")
+    await qbo_invoice(lab, customer, [(item, "2", "50")])
+
+
+async def test_R_INV_3_contacts_and_products_are_backfilled_at_once_then_invoices(
+    lab: Lab,
+) -> None:
+    await set_up(lab, Direction.QBO_TO_HUBSPOT)
+    await _qbo_books(lab)
+    engine = lab.engine()
+    hubspot = Meeting(engine.sides[H])
+
+    results = await backfill_all(
+        lab.store,
+        lab.connection_id,
+        hubspot=hubspot,
+        qbo=engine.sides[Q],
+        since=START.date(),
+        clock=lab.time.now,
+    )
+
+    assert [(r.name, r.complete, r.report.writes) for r in results] == [
+        ("contacts", True, 1),
+        ("products", True, 1),
+        ("invoices", True, 1),
+    ]
+    assert hubspot.done_before_invoices == {CONTACTS, PRODUCTS}
+    assert len(lab.links(INVOICES)) == 1
+
+
+async def test_R_INV_3_a_backfill_sets_up_every_unique_property_once_before_writing(
+    lab: Lab,
+) -> None:
+    """The unique property of every object type the backfill writes to HubSpot is set up
+    ahead (at once, not type after type before each first write), and once: a property
+    request of a type after its first write would be a set-up in the write's chain."""
+    await set_up(lab, Direction.QBO_TO_HUBSPOT)
+    await _qbo_books(lab)
+    sent: list[str] = []
+
+    async def note(request: httpx.Request) -> None:
+        path = request.url.path
+        if path.startswith("/crm/v3/properties/") or path.endswith(WRITES):
+            sent.append(f"{request.method} {path}")
+
+    lab.http.event_hooks["request"].append(note)
+    engine = lab.engine()
+    await backfill_all(
+        lab.store,
+        lab.connection_id,
+        hubspot=engine.sides[H],
+        qbo=engine.sides[Q],
+        since=START.date(),
+        clock=lab.time.now,
+    )
+
+    first_write = next(i for i, s in enumerate(sent) if s.endswith(WRITES))
+    set_up_calls = [s for s in sent if s.split()[1].startswith("/crm/v3/properties/")]
+    assert all(sent.index(s) < first_write for s in set_up_calls), sent
+    for kind in UNIQUE_TYPES:
+        path = f"/crm/v3/properties/{kind}"
+        reads = set_up_calls.count(f"GET {path}/ledgerbridge_qbo_id")
+        creates = set_up_calls.count(f"POST {path}")
+        assert (reads, creates) == (1, 1), (kind, set_up_calls)
+
+
+async def test_R_BEY_3_a_dry_run_sets_nothing_up_in_hubspot(lab: Lab) -> None:
+    await set_up(lab, Direction.QBO_TO_HUBSPOT)
+    await _qbo_books(lab)
+    sent: list[str] = []
+
+    async def note(request: httpx.Request) -> None:
+        if request.method != "GET" and request.url.path.startswith("/crm/v3/properties/"):
+            sent.append(request.url.path)
+
+    lab.http.event_hooks["request"].append(note)
+    engine = lab.engine()
+    results = await backfill_all(
+        lab.store,
+        lab.connection_id,
+        hubspot=engine.sides[H],
+        qbo=engine.sides[Q],
+        since=START.date(),
+        dry_run=True,
+        clock=lab.time.now,
+    )
+
+    pairs = (CONTACTS, PRODUCTS, INVOICES)
+    planned = [r.report.pairs[pair].created for r, pair in zip(results, pairs, strict=True)]
+    assert planned == [1, 1, 1]
+    assert sent == []
