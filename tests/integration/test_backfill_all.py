@@ -88,8 +88,7 @@ async def test_R_INV_3_a_backfill_sets_up_every_unique_property_once_before_writ
     lab: Lab,
 ) -> None:
     """The unique property of every object type the backfill writes to HubSpot is set up
-    ahead (at once, not type after type before each first write), and once: a property
-    request of a type after its first write would be a set-up in the write's chain."""
+    ahead, at once (not type after type, each before its first write), and once each."""
     await set_up(lab, Direction.QBO_TO_HUBSPOT)
     await _qbo_books(lab)
     sent: list[str] = []
@@ -110,14 +109,18 @@ async def test_R_INV_3_a_backfill_sets_up_every_unique_property_once_before_writ
         clock=lab.time.now,
     )
 
-    first_write = next(i for i, s in enumerate(sent) if s.endswith(WRITES))
-    set_up_calls = [s for s in sent if s.split()[1].startswith("/crm/v3/properties/")]
-    assert all(sent.index(s) < first_write for s in set_up_calls), sent
+    property_calls = [s for s in sent if s.split()[1].startswith("/crm/v3/properties/")]
+    reads = [s for s in property_calls if s.endswith("/ledgerbridge_qbo_id")]
+    first_create = next(i for i, s in enumerate(property_calls) if s.startswith("POST"))
+    assert len(reads) == len(UNIQUE_TYPES) and all(
+        property_calls.index(s) < first_create for s in reads
+    ), property_calls  # all four started before the first one was done: at once
     for kind in UNIQUE_TYPES:
         path = f"/crm/v3/properties/{kind}"
-        reads = set_up_calls.count(f"GET {path}/ledgerbridge_qbo_id")
-        creates = set_up_calls.count(f"POST {path}")
-        assert (reads, creates) == (1, 1), (kind, set_up_calls)
+        counts = (sent.count(f"GET {path}/ledgerbridge_qbo_id"), sent.count(f"POST {path}"))
+        assert counts == (1, 1), (kind, sent)
+        first_write = next(i for i, s in enumerate(sent) if f"/objects/{kind}/batch/" in s)
+        assert sent.index(f"POST {path}") < first_write, (kind, sent)
 
 
 async def test_R_BEY_3_a_dry_run_sets_nothing_up_in_hubspot(lab: Lab) -> None:

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from ledgerbridge.store import schema
-from ledgerbridge.store.migrate import migrate
+from ledgerbridge.store.migrate import at_head, migrate
 from ledgerbridge.store.repository import Tx
 
 __all__ = [
@@ -147,7 +147,10 @@ def exclusively(engine: Engine, namespace: int, key: int) -> Iterator[None]:
 
 
 def migrate_exclusively(engine: Engine) -> None:
-    """Alembic's upgrade, one process at a time (a web process and workers start together)."""
+    """Alembic's upgrade, one process at a time (a web process and workers start together);
+    nothing to wait for when the store is at the newest migration already."""
+    if at_head(engine):
+        return
     with exclusively(engine, MIGRATION_LOCK, 0):
         migrate(engine)
 

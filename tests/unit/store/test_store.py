@@ -11,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from ledgerbridge.domain import System
 from ledgerbridge.store import (
@@ -23,7 +23,7 @@ from ledgerbridge.store import (
     TokenCipher,
     generate_key,
 )
-from ledgerbridge.store.migrate import alembic_config, current_revision
+from ledgerbridge.store.migrate import HEAD, alembic_config, at_head, current_revision
 from ledgerbridge.store.repository import ActivityRowIn, RecordStatusEntry
 from ledgerbridge.store.schema import metadata
 from ledgerbridge.transport.tokens import TokenSet
@@ -73,6 +73,16 @@ def test_migration_from_empty_builds_exactly_the_declared_schema(store: Store) -
     with store.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), metadata)
     assert diff == []
+
+
+def test_the_head_the_store_knows_is_alembic_s(store: Store) -> None:
+    """`migrate` skips Alembic when the store is at `HEAD`: a migration added without
+    moving `HEAD` would never be applied to a store at the old head."""
+    assert head_revision(store.engine) == HEAD
+    assert at_head(store.engine)
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+    assert not at_head(store.engine)
 
 
 def test_migrating_twice_is_harmless(database_url: str) -> None:
