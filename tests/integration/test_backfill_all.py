@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import httpx
 
 from ledgerbridge.domain import System
-from ledgerbridge.operations.backfill import backfill_all
+from ledgerbridge.operations.backfill import BackfillResult, backfill_all
 from ledgerbridge.sync.model import RefIndex
 from ledgerbridge.sync.ports import SidePort, WriteAction, WriteResult
 from ledgerbridge.sync.rules import Direction, ObjectPair, SyncRule
@@ -58,22 +58,29 @@ async def _qbo_books(lab: Lab) -> None:
     await qbo_invoice(lab, customer, [(item, "2", "50")])
 
 
+async def _backfill_all(
+    lab: Lab, *, hubspot: SidePort | None = None, dry_run: bool = False
+) -> list[BackfillResult]:
+    engine = lab.engine()
+    return await backfill_all(
+        lab.store,
+        lab.connection_id,
+        hubspot=hubspot or engine.sides[H],
+        qbo=engine.sides[Q],
+        since=START.date(),
+        dry_run=dry_run,
+        clock=lab.time.now,
+    )
+
+
 async def test_R_INV_3_contacts_and_products_are_backfilled_at_once_then_invoices(
     lab: Lab,
 ) -> None:
     await set_up(lab, Direction.QBO_TO_HUBSPOT)
     await _qbo_books(lab)
-    engine = lab.engine()
-    hubspot = Meeting(engine.sides[H])
+    hubspot = Meeting(lab.engine().sides[H])
 
-    results = await backfill_all(
-        lab.store,
-        lab.connection_id,
-        hubspot=hubspot,
-        qbo=engine.sides[Q],
-        since=START.date(),
-        clock=lab.time.now,
-    )
+    results = await _backfill_all(lab, hubspot=hubspot)
 
     assert [(r.name, r.complete, r.report.writes) for r in results] == [
         ("contacts", True, 1),
@@ -99,15 +106,7 @@ async def test_R_INV_3_a_backfill_sets_up_every_unique_property_once_before_writ
             sent.append(f"{request.method} {path}")
 
     lab.http.event_hooks["request"].append(note)
-    engine = lab.engine()
-    await backfill_all(
-        lab.store,
-        lab.connection_id,
-        hubspot=engine.sides[H],
-        qbo=engine.sides[Q],
-        since=START.date(),
-        clock=lab.time.now,
-    )
+    await _backfill_all(lab)
 
     property_calls = [s for s in sent if s.split()[1].startswith("/crm/v3/properties/")]
     reads = [s for s in property_calls if s.endswith("/ledgerbridge_qbo_id")]
@@ -133,16 +132,7 @@ async def test_R_BEY_3_a_dry_run_sets_nothing_up_in_hubspot(lab: Lab) -> None:
             sent.append(request.url.path)
 
     lab.http.event_hooks["request"].append(note)
-    engine = lab.engine()
-    results = await backfill_all(
-        lab.store,
-        lab.connection_id,
-        hubspot=engine.sides[H],
-        qbo=engine.sides[Q],
-        since=START.date(),
-        dry_run=True,
-        clock=lab.time.now,
-    )
+    results = await _backfill_all(lab, dry_run=True)
 
     pairs = (CONTACTS, PRODUCTS, INVOICES)
     planned = [r.report.pairs[pair].created for r, pair in zip(results, pairs, strict=True)]
