@@ -139,18 +139,18 @@ class Session:
         self._sleep = sleep
         self.requests = 0  # attempts sent (for tests and metrics)
 
-    def _observe(self, search: bool) -> Callable[[httpx.Response, RateBudget], None]:
-        def observe(response: httpx.Response, _budget: RateBudget) -> None:
+    def _observe(self, search: bool) -> Callable[[httpx.Response, RateBudget, float], None]:
+        def observe(response: httpx.Response, _budget: RateBudget, sent_at: float) -> None:
             self.requests += 1
             headers = response.headers
             prefix = "X-HubSpot-RateLimit-"
             burst = _remaining(headers, f"{prefix}Max", f"{prefix}Remaining")
-            self.budget.observe(burst, BURST)
+            self.budget.observe(burst, BURST, sent_at=sent_at)
             daily = _remaining(headers, f"{prefix}Daily", f"{prefix}Daily-Remaining")
-            self.budget.observe(daily, DAILY)
+            self.budget.observe(daily, DAILY, sent_at=sent_at)
             if search:
                 secondly = _remaining(headers, f"{prefix}Secondly", f"{prefix}Secondly-Remaining")
-                self.search_budget.observe(secondly, SEARCH)
+                self.search_budget.observe(secondly, SEARCH, sent_at=sent_at)
 
         return observe
 

@@ -10,9 +10,10 @@ Two signals from the server tighten it:
   full) or the third within a minute is a real throttle: the long pause (QBO documents
   60 s). One it did not predict (a burst by another app on the same company, a transient)
   gets a short pause with jitter that grows with each repeat (`Unpredicted429`).
-* `observe(remaining, window_name)`: a rate-limit header said only `remaining` requests
-  are left in that window; if we believed there was more room, we record phantom
-  requests so our count agrees with the server's (they age out like real ones).
+* `observe(remaining, window_name, sent_at=…)`: a rate-limit header said only `remaining`
+  requests are left in that window when the request arrived; if we believed there was
+  more room then, we record phantom requests (someone else's) so our count agrees with
+  the server's (they age out like real ones).
 
 The clock (`() -> float`, seconds, monotonic) and `sleep` are injectable, so tests run
 on virtual time and never sleep for real.
@@ -32,6 +33,9 @@ Clock = Callable[[], float]
 UNLIMITED = 1_000_000
 """`RateBudget.room()` of a budget without windows."""
 Sleep = Callable[[float], Awaitable[None]]
+AGED_KEEP = 30.0
+"""How long an aged-out entry is kept for `RateBudget.observe`: longer than any delay
+between an answer's arrival and our reading it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +80,27 @@ class _WindowState:
         self.window = window
         self.spent: deque[tuple[float, int]] = deque()
         self.used = 0
+        self.aged: deque[tuple[float, int]] = deque()
+        """Entries aged out in the last `AGED_KEEP` seconds, oldest first (`used_since`)."""
 
     def expire(self, now: float) -> None:
         horizon = now - self.window.per_seconds
         while self.spent and self.spent[0][0] <= horizon:
-            _, cost = self.spent.popleft()
-            self.used -= cost
+            entry = self.spent.popleft()
+            self.used -= entry[1]
+            self.aged.append(entry)
+        while self.aged and self.aged[0][0] <= horizon - AGED_KEEP:
+            self.aged.popleft()
+
+    def used_since(self, horizon: float) -> int:
+        """The requests counted now, and those aged out since that were stamped after
+        `horizon` (call `expire` first; as far back as `AGED_KEEP` allows)."""
+        total = self.used
+        for stamp, cost in reversed(self.aged):
+            if stamp <= horizon:
+                break
+            total += cost
+        return total
 
     def room(self) -> int:
         return self.window.max_requests - self.used
@@ -225,14 +244,30 @@ class RateBudget:
         cap = min(rule.max_pause, rule.base_pause * 2.0 ** (repeats - 1), long_pause)
         return self._rng.uniform(cap / 2, cap)
 
-    def observe(self, remaining: int | None, window_name: str) -> None:
-        """Tighten a window from a rate-limit header that says `remaining` are left."""
+    def now(self) -> float:
+        """The budget's clock."""
+        return self._clock()
+
+    def observe(
+        self, remaining: int | None, window_name: str, *, sent_at: float | None = None
+    ) -> None:
+        """Tighten a window from a rate-limit header that says `remaining` are left.
+
+        The service counted when the request arrived, which is after `sent_at` (when it
+        was sent, on this budget's clock): the comparison counts ours as they stood then,
+        with the ones that have aged out of our window since. Compared with our count of
+        now instead, an answer read late (the event loop busy for a while) would take our
+        own requests that aged out meanwhile for someone else's and hold as many slots
+        for a whole window. Without `sent_at`, our count of now."""
         state = self._windows.get(window_name)
         if remaining is None or state is None:
             return
         now = self._clock()
         state.expire(now)
-        gap = state.room() - max(remaining, 0)
+        ours = (
+            state.used if sent_at is None else state.used_since(sent_at - state.window.per_seconds)
+        )
+        gap = state.window.max_requests - ours - max(remaining, 0)
         if gap > 0:
             state.spend(gap, now)
 

@@ -39,7 +39,8 @@ HttpClient: TypeAlias = httpx.AsyncClient
 """The HTTP client the connectors share. Code outside the connectors and the transport
 names it by this alias and opens it with `new_http_client`: only they import httpx."""
 Classify = Callable[[httpx.Response], SyncError | None]
-Observe = Callable[[httpx.Response, RateBudget], None]
+Observe = Callable[[httpx.Response, RateBudget, float], None]
+"""Sees each answer, with the first budget and when the request was sent on its clock."""
 Budgets = RateBudget | Sequence[RateBudget] | None
 
 
@@ -152,11 +153,11 @@ async def _attempt(
 ) -> httpx.Response:
     reauthenticated = False
     while True:
-        response = await _send_once(
+        response, sent_at = await _send_once(
             http, method, url, tokens, budgets, params, json, content, headers, cost
         )
         if budgets and observe is not None:
-            observe(response, budgets[0])
+            observe(response, budgets[0], sent_at)
         error = classify(response)
         if error is None:
             return response
@@ -198,7 +199,9 @@ async def _send_once(
     content: bytes | str | None,
     headers: Mapping[str, str] | None,
     cost: int,
-) -> httpx.Response:
+) -> tuple[httpx.Response, float]:
+    """The answer, and when the request was sent (the first budget's clock; 0 without)."""
+
     async def go() -> httpx.Response:
         token = await tokens.access_token()
         request = http.build_request(
@@ -223,4 +226,5 @@ async def _send_once(
     async with AsyncExitStack() as stack:
         for budget in budgets:
             await stack.enter_async_context(budget.slot(cost))
-        return await go()
+        sent_at = budgets[0].now() if budgets else 0.0
+        return await go(), sent_at

@@ -88,6 +88,25 @@ async def test_penalize_blocks_everyone_until_the_pause_is_over() -> None:
     assert budget.waited == 30.0
 
 
+async def test_observe_as_of_the_send_counts_requests_aged_out_since_and_someone_else_s() -> None:
+    time = FakeTime()
+    window = Window(10, 10.0, "ten_s", until_answer=True)
+    budget = RateBudget([window], clock=time.clock, sleep=time.sleep)
+    for _ in range(4):
+        async with budget.slot():
+            pass
+    time.now += 9.5
+    sent_at = budget.now()
+    time.now += 1.0  # read 1 s after it was sent: our four have aged out since
+    budget.observe(6, "ten_s", sent_at=sent_at)  # the service saw our 4 then: no one else's
+    assert budget.used("ten_s") == 0
+    budget.observe(4, "ten_s", sent_at=sent_at)  # it saw 6: two are someone else's
+    assert budget.used("ten_s") == 2
+    time.now += 60.0  # long aged out: as of a send that old, only what is counted now
+    budget.observe(10, "ten_s", sent_at=sent_at)
+    assert budget.used("ten_s") == 0
+
+
 async def test_observe_tightens_from_a_remaining_header() -> None:
     time = FakeTime()
     budget = RateBudget([Window(10, 10.0, "ten_s")], clock=time.clock, sleep=time.sleep)

@@ -189,8 +189,8 @@ async def test_observe_sees_every_response() -> None:
     time = FakeTime()
     budget = RateBudget([Window(10, 10.0, "ten_s")], clock=time.clock, sleep=time.sleep)
 
-    def observe(response: httpx.Response, budget: RateBudget) -> None:
-        budget.observe(int(response.headers["X-Remaining"]), "ten_s")
+    def observe(response: httpx.Response, budget: RateBudget, sent_at: float) -> None:
+        budget.observe(int(response.headers["X-Remaining"]), "ten_s", sent_at=sent_at)
 
     script = Script(httpx.Response(200, headers={"X-Remaining": "3"}))
     await send(
@@ -203,6 +203,36 @@ async def test_observe_sees_every_response() -> None:
         observe=observe,
     )
     assert budget.used("ten_s") == 7
+
+
+async def test_an_answer_read_late_holds_no_slot_for_our_own_aged_requests() -> None:
+    """Our six requests aged out of the window while the seventh's answer waited to be
+    read (the event loop busy for 1 s); its header counted them, as the service did when
+    it arrived. They are ours, not someone else's: no phantom request holds a slot.
+    (Compared with our count at the time of reading, six slots were held for 10 s.)"""
+    time = FakeTime()
+    window = Window(10, 10.0, "ten_s", until_answer=True)
+    budget = RateBudget([window], clock=time.clock, sleep=time.sleep)
+    for _ in range(6):
+        async with budget.slot():
+            pass
+    time.now += 9.9
+
+    def answer_read_late(request: httpx.Request) -> httpx.Response:
+        time.now += 1.0
+        return httpx.Response(200, headers={"X-Remaining": "3"})  # 10 - 7 on arrival
+
+    def observe(response: httpx.Response, budget: RateBudget, sent_at: float) -> None:
+        budget.observe(int(response.headers["X-Remaining"]), "ten_s", sent_at=sent_at)
+
+    http = httpx.AsyncClient(
+        transport=httpx.MockTransport(answer_read_late), base_url="https://a.t"
+    )
+    await send(
+        http, "GET", "/x", tokens=Tokens(), classify=classify, budget=budget, observe=observe
+    )
+    assert budget.used("ten_s") == 1
+    assert budget.delay(9) == 0.0
 
 
 def test_parse_retry_after() -> None:
