@@ -183,12 +183,12 @@ class HubSpotSide(PaymentsVia):
         records of in HubSpot (each up to three round trips the first time), which their
         first writes would otherwise do one type after another. Best effort: a set-up that
         fails here is tried again, and its error raised, where the first write needs it."""
-        kinds = {
-            kind
-            for rule in rules
-            if System.QUICKBOOKS in rule.direction.sources and rule.object_pair in OBJECTS
-            for kind in WRITTEN_TYPES.get(object_of(rule), (object_of(rule),))
+        objects = {
+            OBJECTS[r.object_pair]
+            for r in rules
+            if System.QUICKBOOKS in r.direction.sources and r.object_pair in OBJECTS
         }
+        kinds = {kind for obj in objects for kind in WRITTEN_TYPES.get(obj, (obj,))}
         await asyncio.gather(
             *(self.client.unique_property_ready(k) for k in sorted(kinds)), return_exceptions=True
         )

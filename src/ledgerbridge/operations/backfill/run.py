@@ -363,14 +363,16 @@ async def backfill_all(
                 ),
                 return_exceptions=True,  # the others end their own way before it is raised
             )
+            finished: list[BackfillResult] = []
             for outcome in done:
                 if isinstance(outcome, BaseException):
                     raise outcome
-            results.extend(r for r in done if isinstance(r, BackfillResult))
+                finished.append(outcome)
+            results.extend(finished)
             if dry_run:
-                for result in results[-len(stage) :]:
+                for result in finished:
                     planned = planned_links(planned, result.report)
-            if not all(r.complete for r in results[-len(stage) :]):
+            if not all(r.complete for r in finished):
                 break
     finally:
         await asyncio.gather(*setting_up, return_exceptions=True)
