@@ -139,3 +139,27 @@ async def test_invoice_made_in_hubspot_and_finalized_by_a_user(client: httpx.Asy
     assert [x["id"] for x in r.json()["results"]] == [invoice]
     state = sandbox_of(client).state
     assert state.get("invoices", invoice).properties["hs_number"].startswith("INV-")
+
+
+async def test_a_batch_of_lines_sums_each_invoice_once(client: httpx.AsyncClient) -> None:
+    """Three lines created in one batch, each naming its invoice: the invoice's totals are
+    those of all three, set once for the batch (one value in their history for it, as a
+    calculated property that HubSpot updates after the write), not once per line and
+    again per association."""
+    invoice = await _create(client, "invoices", hs_currency="USD")
+    to_invoice = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 410}]
+    lines = [
+        {
+            "properties": {"name": f"L{n}", "quantity": "1", "price": str(10 * n)},
+            "associations": [{"to": {"id": invoice}, "types": to_invoice}],
+        }
+        for n in (1, 2, 3)
+    ]
+    r = await client.post(f"{BASE}/line_items/batch/create", json={"inputs": lines})
+    assert r.status_code == 201, r.text
+    assert (await _invoice(client, invoice))["hs_subtotal"] == "60.00"
+    r = await client.get(
+        f"{BASE}/invoices/{invoice}", params={"propertiesWithHistory": "hs_subtotal"}
+    )
+    history = r.json()["propertiesWithHistory"]["hs_subtotal"]
+    assert [h["value"] for h in history] == ["60.00", "0.00"]  # newest first

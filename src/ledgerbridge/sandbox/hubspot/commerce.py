@@ -12,6 +12,8 @@ Amounts (all decimal strings with two places):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -127,7 +129,27 @@ def payment_amounts(record: Record) -> dict[str, str]:
     return changes
 
 
+@contextmanager
+def totals_once(state: SandboxState) -> Iterator[None]:
+    """Within: an invoice's totals are recomputed once, at the end, however many of its
+    lines or payments change (a batch of line items names each invoice up to 100 times,
+    and each line's creation and association asked for the sums of all its lines)."""
+    if state.pending_totals is not None:
+        yield
+        return
+    state.pending_totals = {}
+    try:
+        yield
+    finally:
+        pending, state.pending_totals = state.pending_totals, None
+        for invoice_id in pending:
+            recompute_invoice(state, invoice_id)
+
+
 def recompute_invoice(state: SandboxState, invoice_id: str) -> None:
+    if state.pending_totals is not None:
+        state.pending_totals[invoice_id] = None
+        return
     invoice = state.objects["invoices"].get(invoice_id)
     if invoice is None or invoice.archived:
         return

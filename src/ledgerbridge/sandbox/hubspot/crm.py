@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from . import commerce
 from .errors import HubSpotError, conflict, not_found, validation
 from .http import (
     batch_envelope,
@@ -215,14 +217,15 @@ def _batch_read_create_routes(router: APIRouter) -> None:
         body = await json_object(request)
         started = state.now_ms()
         results, errors = [], []
-        for item in inputs_of(body):
-            try:
-                assoc = _create_associations(name, item.get("associations"))
-                record = state.create(name, _properties_of(item), associations=assoc)
-            except HubSpotError as exc:
-                errors.append(exc.standard_error())
-                continue
-            results.append(_written(record))
+        with _totals_once(state, name):
+            for item in inputs_of(body):
+                try:
+                    assoc = _create_associations(name, item.get("associations"))
+                    record = state.create(name, _properties_of(item), associations=assoc)
+                except HubSpotError as exc:
+                    errors.append(exc.standard_error())
+                    continue
+                results.append(_written(record))
         return _batch_response(results, errors, started, state.now_ms(), 201)
 
 
@@ -238,16 +241,17 @@ def _batch_change_routes(router: APIRouter) -> None:
         inputs = inputs_of(body)
         _reject_duplicates([str(i.get("id", "")) for i in inputs])
         results, errors = [], []
-        for item in inputs:
-            key = str(item.get("id", ""))
-            try:
-                record = state.update(
-                    name, key, _properties_of(item), id_property=item.get("idProperty")
-                )
-            except HubSpotError as exc:
-                errors.append(exc.standard_error(key))
-                continue
-            results.append(_written(record))
+        with _totals_once(state, name):
+            for item in inputs:
+                key = str(item.get("id", ""))
+                try:
+                    record = state.update(
+                        name, key, _properties_of(item), id_property=item.get("idProperty")
+                    )
+                except HubSpotError as exc:
+                    errors.append(exc.standard_error(key))
+                    continue
+                results.append(_written(record))
         return _batch_response(results, errors, started, state.now_ms(), 200)
 
     @router.post(base + "/batch/upsert")
@@ -294,6 +298,14 @@ def _reject_duplicates(ids: list[str]) -> None:
             f"Duplicate IDs found in batch input: {dupes}. IDs must be unique",
             sub_category="crm.objects.DUPLICATE_IDS",
         )
+
+
+def _totals_once(state: SandboxState, object_type: str) -> AbstractContextManager[None]:
+    """A batch of lines or payments: each invoice's totals once, after the batch (the
+    results are the lines or payments themselves, so none of them is stale)."""
+    if object_type in ("line_items", "commerce_payments"):
+        return commerce.totals_once(state)
+    return nullcontext()
 
 
 def _batch_response(

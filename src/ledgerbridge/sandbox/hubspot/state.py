@@ -117,6 +117,7 @@ class SandboxState:
         self.webhook_subscriptions: dict[str, dict[str, Any]] = {}
         self.action_definitions: dict[str, dict[str, Any]] = {}
         self.flows: dict[str, dict[str, Any]] = {}
+        self.pending_totals: dict[str, None] | None = None  # `commerce.totals_once`
 
     def now_ms(self) -> int:
         return int(self.config.clock() * 1000)

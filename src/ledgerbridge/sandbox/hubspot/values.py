@@ -12,6 +12,7 @@ from .errors import HubSpotError
 from .schema import PropertyDef
 
 
+@lru_cache(maxsize=1024)  # a write stamps every property it sets with the same moment
 def iso_ms(ms: int) -> str:
     """Millisecond epoch → "2024-05-01T12:00:00.000Z"."""
     moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
