@@ -3,6 +3,7 @@ counts the requests the engine sends to the sandboxes (real HTTP), not the time.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
@@ -200,3 +201,81 @@ async def test_an_invoice_pages_three_association_reads_go_at_once(lab: Lab) -> 
     first = events[:6]
     assert sorted(first[:3]) == ["send contacts", "send deals", "send line_items"], events
     assert all(e.startswith("answer") for e in first[3:]), events
+
+
+async def test_the_first_writes_do_not_wait_for_the_progress_bar_s_count(lab: Lab) -> None:
+    """The count for the progress bar (the first page did not end the window) goes
+    beside the first turns: here QBO answers it only once the first invoices have gone
+    to HubSpot, which a backfill that waited for the count before its first turn never
+    gets to. The bar still ends at the count."""
+    await invoicing.set_up(lab, Direction.TWO_WAY, sync_started_at=LATE)
+    _, customer = await invoicing.customer_and_contact(lab)
+    _, item = await invoicing.product_and_item(lab)
+    for n in range(5):
+        await invoicing.qbo_invoice(lab, customer, [(item, str(n + 1), "50")])
+    written = asyncio.Event()
+    window_counts = 0
+
+    async def hook(request: httpx.Request) -> None:
+        nonlocal window_counts
+        statement = request.url.params.get("query", "")
+        if request.url.path.endswith("/invoices/batch/create"):
+            written.set()
+        elif statement.startswith("SELECT COUNT(*) FROM Invoice") and "1970" not in statement:
+            window_counts += 1  # the progress bar's (the empty-side count is from 1970)
+            await asyncio.wait_for(written.wait(), timeout=10)
+
+    shown: list[tuple[int, int]] = []
+    before = lab.http.event_hooks
+    lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
+    try:
+        engine = lab.engine()
+        result = await backfill_ports(
+            lab.store,
+            lab.connection_id,
+            hubspot=engine.sides[H],
+            qbo=engine.sides[Q],
+            name="invoices",
+            since=START.date(),
+            batch_size=2,
+            clock=lab.time.now,
+            progress=lambda done, total: shown.append((done, total)),
+        )
+    finally:
+        lab.http.event_hooks = before
+
+    assert result.complete, result.as_dict()
+    assert result.report.pairs[invoicing.INVOICES].created == 5
+    assert window_counts == 1
+    assert shown[-1] == (5, 5)
+    assert all(done <= total for done, total in shown)
+
+
+async def test_the_custom_line_item_is_looked_up_before_the_first_page_is_read(
+    lab: Lab,
+) -> None:
+    """The invoice rule's first turn needs QBO's "Custom line item" (R-PRD-3): it is
+    looked up beside the counts at the start, not after the first page in the chain
+    before the first write (one round trip less at the start)."""
+    await invoicing.set_up(lab, Direction.TWO_WAY, sync_started_at=LATE)
+    _, customer = await invoicing.customer_and_contact(lab)
+    _, item = await invoicing.product_and_item(lab)
+    await invoicing.qbo_invoice(lab, customer, [(item, "1", "50")])
+    order: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        statement = request.url.params.get("query", "")
+        if "Custom line item" in statement:
+            order.append("custom item")
+        elif statement.startswith("SELECT * FROM Invoice"):
+            order.append("invoice page")
+
+    before = lab.http.event_hooks
+    lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
+    try:
+        result = await _backfill(lab, batch_size=100)
+    finally:
+        lab.http.event_hooks = before
+
+    assert result.report.pairs[invoicing.INVOICES].created == 1
+    assert order == ["custom item", "invoice page"]  # looked up once, and first

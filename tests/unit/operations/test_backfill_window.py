@@ -32,6 +32,8 @@ class Table:
         self.queries = 0
         self.tie_order = sorted
         self.tie_limits: list[int] = []
+        self.decoded: list[str] = []
+        """The ids each read was asked to decode into records (`Span.keep`)."""
 
     def floor(self, moment: dt.datetime) -> dt.datetime:
         return moment.replace(microsecond=0)
@@ -60,8 +62,9 @@ class Table:
             for e in entries
             if (e.created > after or (not strict and e.created == after))
             and (until is None or e.created <= until)
-        ]
-        return found[:limit]
+        ][:limit]
+        self.decoded += [e.id for e in found if span.wanted(e.id)]
+        return found
 
     async def tie(self, span: Span, at: dt.datetime, *, after: str, limit: int) -> list[Entry]:
         self.queries += 1
@@ -71,11 +74,13 @@ class Table:
             key=lambda e: id_order(e.id),
         )
         start = id_order(after) if after else None
-        return [
+        rows = [
             dataclasses.replace(e, tie=True)
             for e in found
             if start is None or id_order(e.id) > start
         ][:limit]
+        self.decoded += [e.id for e in rows if span.wanted(e.id)]
+        return rows
 
     async def count(self, span: Span, after: dt.datetime) -> int:
         return len(self.rows)
@@ -148,6 +153,22 @@ async def test_a_large_crowded_second_costs_one_query_per_page() -> None:
     assert sorted(ids(seen), key=int) == [str(n) for n in range(1, 41)]
     assert pages <= 12  # 40 / 4, and pages cut short where the walk begins and ends
     assert table.queries <= pages + 4  # entering and leaving the tie, and the empty end
+
+
+async def test_a_full_page_of_one_second_goes_on_by_walking_that_second() -> None:
+    # Ten records created in the same second, pages of 4 (= max_page). After the first
+    # page the second is known to hold more than a page: the next page walks it by id at
+    # once. Before, it first read the second in creation order again, which could only
+    # bring back the page already done (one request and a page of decoding for nothing).
+    table = Table({f"{n}": 1 for n in range(10, 20)})
+    first = await read_page(table, RULE, Position(T0), None, 4)
+    assert ids(first) == ["10", "11", "12", "13"] and table.queries == 1
+    position = Position(T0).after(first, table.floor)
+    second = await read_page(table, RULE, position, None, 4)
+    assert ids(second) == ["14", "15", "16", "17"]
+    assert table.queries == 1 + 2  # the walk's first read brings back 10-13 again, then 14-17
+    # The records done already are read only to be passed over, not decoded again.
+    assert table.decoded == [str(n) for n in range(10, 18)]
 
 
 async def test_a_walk_through_a_crowded_second_resumes_from_its_saved_position() -> None:

@@ -160,13 +160,17 @@ async def read_page_to_end(
     """`read_page`, and whether the page reached the end of the window (a read came back
     shorter than asked): then a read after it would find nothing more, and need not be
     sent."""
-    span = Span(rule, until, keep)
     got: list[Entry] = []
     remaining = limit
     pos = position
     while remaining is None or remaining > 0 or not got:
         room = reader.max_page if remaining is None else max(remaining, 1)
         want = min(reader.max_page, room + len(pos.skip))
+        if pos.tie is None and not pos.past and len(pos.skip) >= reader.max_page:
+            # A page of that second is done already: it holds more than a page, and a
+            # read from it in creation order could bring back only those: walk it.
+            pos = Position(pos.bound, pos.skip, tie="")
+        span = Span(rule, until, _unless(pos.skip, keep))  # done ones are not decoded
         if pos.tie is not None:  # a crowded second, walked in id order, a page at a time
             rows = await reader.tie(span, pos.bound, after=pos.tie, limit=want)
             got += [e for e in rows if e.id not in pos.skip]
@@ -187,6 +191,15 @@ async def read_page_to_end(
         if remaining is not None:
             remaining -= len(rows)
     return got, False
+
+
+def _unless(done: frozenset[str], keep: Keep | None) -> Keep | None:
+    """`keep`, and not the ids in `done` (they are read only to be passed over)."""
+    if not done:
+        return keep
+    if keep is None:
+        return lambda record_id: record_id not in done
+    return lambda record_id: record_id not in done and keep(record_id)
 
 
 async def stream(

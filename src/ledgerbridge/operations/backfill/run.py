@@ -5,8 +5,9 @@ windowed sides, batch by batch, until the window is done (`backfill_ports`,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,43 +217,92 @@ async def backfill_ports(
     ports: dict[System, SidePort] = {H: hubspot, Q: qbo}
     readers = {s: reader_for(port) for s, port in ports.items()}
     hide: dict[System, set[str]] = {H: set(), Q: set()}
-    empty = await _empty_side(rule, readers, until)
-    if pair is ObjectPair.INVOICES_INVOICES and empty is None:
-        found = await _match_existing(rule, state, ports, readers, until, dry_run, batch_size)
-        result.matched = found
-        if dry_run:  # not linked yet: keep the engine from planning them as new
-            hide = {H: {h for h, _, _ in found}, Q: {q for _, q, _ in found}}
-    sources = sorted(rule.direction.sources)
-    sides = {
-        s: WindowedSide(
-            ports[s],
-            readers[s],
-            state.position(s),
-            until=until,
-            batch_size=None if dry_run else batch_size,
-            hide=hide[s],
-            clock=clock,
-            fresh_for=fresh_for,
-            empty=s is empty,
-        )
-        for s in System
-    }
-    state.windows = {s: sides[s] for s in sources}
-    total = 0
-    if progress is not None:  # the first page is read now; a count only if there is more
-        for s in sources:
-            known = await sides[s].peek(rule)
-            if known is None:
-                known = await readers[s].count(Span(rule, until), state.position(s).bound)
-            total += known
-    lanes = make_lanes(state, sides, pipeline_depth(rule, empty, dry_run), clock)
+    total = Total()
+    warm = _warm_custom_item(ports[Q], rule)
     try:
-        await _turns(lanes, state, pair, result, progress, total)
-    finally:
-        for side in sides.values():
-            await side.aclose()
-        result.reads = sum(s.reads for s in sides.values())
-    return result
+        empty = await _empty_side(rule, readers, until)
+        if pair is ObjectPair.INVOICES_INVOICES and empty is None:
+            found = await _match_existing(rule, state, ports, readers, until, dry_run, batch_size)
+            result.matched = found
+            if dry_run:  # not linked yet: keep the engine from planning them as new
+                hide = {H: {h for h, _, _ in found}, Q: {q for _, q, _ in found}}
+        sources = sorted(rule.direction.sources)
+        sides = {
+            s: WindowedSide(
+                ports[s],
+                readers[s],
+                state.position(s),
+                until=until,
+                batch_size=None if dry_run else batch_size,
+                hide=hide[s],
+                clock=clock,
+                fresh_for=fresh_for,
+                empty=s is empty,
+            )
+            for s in System
+        }
+        state.windows = {s: sides[s] for s in sources}
+        if progress is not None:  # the first page is read now; a count only if there is more
+            for s in sources:
+                known = await sides[s].peek(rule)
+                if known is None:  # counted while the first turns go on
+                    total.add(readers[s].count(Span(rule, until), state.position(s).bound))
+                else:
+                    total.known += known
+        lanes = make_lanes(state, sides, pipeline_depth(rule, empty, dry_run), clock)
+        try:
+            await _turns(lanes, state, pair, result, progress, total)
+        finally:
+            for side in sides.values():
+                await side.aclose()
+            result.reads = sum(s.reads for s in sides.values())
+        return result
+    finally:  # the look-up ahead and the progress bar's counts, if still on their way
+        for task in (*total.counting, *([warm] if warm is not None else [])):
+            task.cancel()
+
+
+class Total:
+    """The records a backfill's progress counts to: those known (a first page that held
+    the whole window) and the counts still on their way (the first turns do not wait
+    for them); a count that fails is left out (it is only for the progress bar)."""
+
+    def __init__(self) -> None:
+        self.known = 0
+        self.counting: list[asyncio.Task[int]] = []
+
+    def add(self, count: Awaitable[int]) -> None:
+        task = asyncio.ensure_future(count)
+        task.add_done_callback(_retrieved)
+        self.counting.append(task)
+
+    def now(self) -> int:
+        total = self.known
+        for task in self.counting:
+            if task.done() and not task.cancelled() and task.exception() is None:
+                total += task.result()
+        return total
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """A count that failed after the last turn looked is not an unretrieved error."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _warm_custom_item(qbo: SidePort, rule: SyncRule) -> asyncio.Task[None] | None:
+    """Look QBO's "Custom line item" up now, beside the counts and the first page: the
+    invoice rule's first turn needs it (one query, cached; a failure here is left for
+    that turn's own look-up to report)."""
+    custom = qbo.capabilities.custom_line_item
+    if rule.object_pair is not ObjectPair.INVOICES_INVOICES or custom is None:
+        return None
+
+    async def look() -> None:
+        with contextlib.suppress(Exception):
+            await custom.custom_line_item(rule)
+
+    return asyncio.create_task(look())
 
 
 def pipeline_depth(rule: SyncRule, empty: System | None, dry_run: bool) -> int:
@@ -274,19 +324,18 @@ async def _turns(
     pair: ObjectPair,
     result: BackfillResult,
     progress: Progress | None,
-    total: int,
+    total: Total,
 ) -> None:
     """Engine passes over the window, a page each, until it is done or stops."""
     done = 0
 
     def on_turn(turn: Turn, report: PassReport) -> str | None:
-        nonlocal done, total
+        nonlocal done
         result.passes += 1
         _add(result.report, report, pair, keep_actions=result.dry_run)
         done += turn.served
         if progress is not None:
-            total = max(total, done)
-            progress(done, total)
+            progress(done, max(total.now(), done))
         error = report.pairs[pair].error if pair in report.pairs else None
         return report.stopped or error
 
