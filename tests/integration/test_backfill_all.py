@@ -138,3 +138,82 @@ async def test_R_BEY_3_a_dry_run_sets_nothing_up_in_hubspot(lab: Lab) -> None:
     planned = [r.report.pairs[pair].created for r, pair in zip(results, pairs, strict=True)]
     assert planned == [1, 1, 1]
     assert sent == []
+
+
+class HeldContacts(ForwardingSide):
+    """Holds the contacts' first write until `ready` is set; notes the objects of the
+    writes in the order they came."""
+
+    def __init__(self, inner: SidePort, ready: asyncio.Event) -> None:
+        super().__init__(inner)
+        self.ready = ready
+        self.writes: list[ObjectPair] = []
+
+    async def apply(
+        self, rule: SyncRule, actions: Sequence[WriteAction], refs: RefIndex
+    ) -> list[WriteResult]:
+        if rule.object_pair is CONTACTS:
+            await asyncio.wait_for(self.ready.wait(), timeout=10)
+        self.writes.append(rule.object_pair)
+        return await self.inner.apply(rule, actions, refs)
+
+
+async def test_R_INV_3_the_invoices_first_page_is_read_while_contacts_are_written(
+    lab: Lab,
+) -> None:
+    """The invoices' window is counted and its first page read while their customers and
+    items are still being backfilled (those reads need no link), so the first invoice
+    write follows the last contact write without that chain of round trips; no invoice
+    is planned or written before (here the contacts' write waits for that page: a
+    backfill that read it only after the contacts never gets past them)."""
+    await set_up(lab, Direction.QBO_TO_HUBSPOT)
+    await _qbo_books(lab)
+    page_read = asyncio.Event()
+
+    async def note(request: httpx.Request) -> None:
+        if request.url.params.get("query", "").startswith("SELECT * FROM Invoice"):
+            page_read.set()
+
+    lab.http.event_hooks["request"].append(note)
+    hubspot = HeldContacts(lab.engine().sides[H], page_read)
+
+    results = await _backfill_all(lab, hubspot=hubspot)
+
+    assert [(r.name, r.complete, r.report.writes) for r in results] == [
+        ("contacts", True, 1),
+        ("products", True, 1),
+        ("invoices", True, 1),
+    ]
+    assert hubspot.writes.index(INVOICES) > hubspot.writes.index(CONTACTS)
+    assert len(lab.links(INVOICES)) == 1
+
+
+async def test_R_INV_3_invoices_read_ahead_write_nothing_when_their_customers_fail(
+    lab: Lab,
+) -> None:
+    """The contacts' backfill stops (QBO refuses every read of its customers): the
+    invoices, whose window was counted and first page read meanwhile, are neither
+    planned, written nor reported."""
+    await set_up(lab, Direction.QBO_TO_HUBSPOT)
+    await _qbo_books(lab)
+
+    invoice_pages = 0
+
+    async def refuse(request: httpx.Request) -> None:
+        nonlocal invoice_pages
+        statement = request.url.params.get("query", "")
+        if statement.startswith("SELECT * FROM Customer"):
+            raise httpx.ConnectError("QuickBooks is down for customers", request=request)
+        invoice_pages += statement.startswith("SELECT * FROM Invoice")
+
+    lab.http.event_hooks["request"].append(refuse)
+    ready = asyncio.Event()
+    ready.set()
+    hubspot = HeldContacts(lab.engine().sides[H], ready)
+
+    results = await _backfill_all(lab, hubspot=hubspot)
+
+    assert [(r.name, r.complete) for r in results] == [("contacts", False), ("products", True)]
+    assert invoice_pages == 1  # read ahead, then left
+    assert INVOICES not in hubspot.writes
+    assert lab.links(INVOICES) == []

@@ -201,9 +201,13 @@ async def backfill_ports(
     clock: Callable[[], dt.datetime] = utc_now,
     fresh_for: dt.timedelta = FRESH_FOR,
     planned: RefIndex | None = None,
+    after: Awaitable[bool] | None = None,
 ) -> BackfillResult:
     """Backfill object `name` (contacts, products, invoices) created on or after `since`.
-    `planned`: in a dry run, the links the earlier objects' dry runs would make."""
+    `planned`: in a dry run, the links the earlier objects' dry runs would make.
+    `after`: the end of the objects this one names (True: they completed). Meanwhile,
+    when one side is empty, the window is counted and its first page read; no record is
+    matched, planned or written before it; when it says False, nothing is."""
     pair = OBJECTS.get(name)
     if pair is None:
         raise BackfillError(f"cannot backfill {name!r}; choose one of {', '.join(OBJECTS)}")
@@ -221,6 +225,9 @@ async def backfill_ports(
     warm = _warm_custom_item(ports[Q], rule)
     try:
         empty = await _empty_side(rule, readers, until)
+        ahead = after is not None and empty is not None and not dry_run
+        if after is not None and not ahead and not await after:
+            return result
         if pair is ObjectPair.INVOICES_INVOICES and empty is None:
             found = await _match_existing(rule, state, ports, readers, until, dry_run, batch_size)
             result.matched = found
@@ -242,15 +249,19 @@ async def backfill_ports(
             for s in System
         }
         state.windows = {s: sides[s] for s in sources}
-        if progress is not None:  # the first page is read now; a count only if there is more
-            for s in sources:
+        if progress is not None or ahead:  # the first page is read now; a count only if
+            for s in sources:  # there is more (for the progress bar)
                 known = await sides[s].peek(rule)
+                if progress is None:
+                    continue
                 if known is None:  # counted while the first turns go on
                     total.add(readers[s].count(Span(rule, until), state.position(s).bound))
                 else:
                     total.known += known
         lanes = make_lanes(state, sides, pipeline_depth(rule, empty, dry_run), clock)
         try:
+            if ahead and after is not None and not await after:
+                return result
             await _turns(lanes, state, pair, result, progress, total)
         finally:
             for side in sides.values():
@@ -384,39 +395,53 @@ async def backfill_all(
         raise BackfillError(f"cannot backfill {unknown[0]!r}; choose one of {', '.join(OBJECTS)}")
     results: list[BackfillResult] = []
     planned = RefIndex()
-    stages = [[n for n in stage if n in chosen] for stage in STAGES]
+    stages = [stage for stage in ([n for n in s if n in chosen] for s in STAGES) if stage]
     rules = [_stored_rule(store, connection_id, OBJECTS[n]) for n in OBJECTS if n in chosen]
     setting_up = [
         asyncio.ensure_future(prepare(rules))
         for port in (hubspot, qbo)
         if (prepare := port.capabilities.prepare) is not None and not dry_run
     ]
-    try:
-        for stage in (s for s in stages if s):
-            done = await asyncio.gather(
-                *(
-                    backfill_ports(
-                        store,
-                        connection_id,
-                        hubspot=hubspot,
-                        qbo=qbo,
-                        name=name,
-                        since=since,
-                        dry_run=dry_run,
-                        batch_size=batch_size,
-                        progress=progress(name) if progress is not None else None,
-                        clock=clock,
-                        planned=planned,
-                    )
-                    for name in stage
-                ),
-                return_exceptions=True,  # the others end their own way before it is raised
+    started: dict[str, asyncio.Future[BackfillResult]] = {}
+    gates: list[asyncio.Future[bool]] = []
+
+    def begin(name: str, after: asyncio.Future[bool] | None = None) -> None:
+        started[name] = asyncio.ensure_future(
+            backfill_ports(
+                store,
+                connection_id,
+                hubspot=hubspot,
+                qbo=qbo,
+                name=name,
+                since=since,
+                dry_run=dry_run,
+                batch_size=batch_size,
+                progress=progress(name) if progress is not None else None,
+                clock=clock,
+                planned=planned,
+                after=after,
             )
-            finished: list[BackfillResult] = []
+        )
+
+    try:
+        for index, stage in enumerate(stages):
+            for name in stage:
+                if name not in started:
+                    begin(name)
+            gate: asyncio.Future[bool] | None = None
+            if index + 1 < len(stages) and not dry_run:  # the next stage reads ahead
+                gate = asyncio.get_running_loop().create_future()
+                gates.append(gate)
+                for name in stages[index + 1]:
+                    begin(name, after=gate)
+            # return_exceptions: the others end their own way before one is raised
+            done = await asyncio.gather(*(started[n] for n in stage), return_exceptions=True)
+            finished = [o for o in done if not isinstance(o, BaseException)]
+            if gate is not None:
+                gate.set_result(len(finished) == len(done) and all(r.complete for r in finished))
             for outcome in done:
                 if isinstance(outcome, BaseException):
                     raise outcome
-                finished.append(outcome)
             results.extend(finished)
             if dry_run:
                 for result in finished:
@@ -424,5 +449,8 @@ async def backfill_all(
             if not all(r.complete for r in finished):
                 break
     finally:
-        await asyncio.gather(*setting_up, return_exceptions=True)
+        for gate in gates:  # a stage that ended in an error: the next one reads no more
+            if not gate.done():
+                gate.set_result(False)
+        await asyncio.gather(*started.values(), *setting_up, return_exceptions=True)
     return results
