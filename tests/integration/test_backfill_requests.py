@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -40,16 +40,26 @@ def counting(lab: Lab) -> Iterator[Counter[str]]:
         else:
             seen[f"{request.method} {path}"] += 1
 
+    with hooked(lab, hook):
+        yield seen
+
+
+@contextmanager
+def hooked(lab: Lab, hook: Callable[[httpx.Request], Awaitable[None]]) -> Iterator[None]:
+    """`hook` sees every request the engine sends meanwhile, before it goes."""
     before = lab.http.event_hooks
     lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
     try:
-        yield seen
+        yield
     finally:
         lab.http.event_hooks = before
 
 
-async def _backfill(lab: Lab, batch_size: int, *, progress: bool = True) -> BackfillResult:
+async def _backfill(
+    lab: Lab, batch_size: int, *, progress: bool | Callable[[int, int], None] = True
+) -> BackfillResult:
     engine = lab.engine()
+    shown = progress if callable(progress) else (lambda done, total: None) if progress else None
     return await backfill_ports(
         lab.store,
         lab.connection_id,
@@ -59,7 +69,7 @@ async def _backfill(lab: Lab, batch_size: int, *, progress: bool = True) -> Back
         since=START.date(),
         batch_size=batch_size,
         clock=lab.time.now,
-        progress=(lambda done, total: None) if progress else None,
+        progress=shown,
     )
 
 
@@ -226,23 +236,8 @@ async def test_the_first_writes_do_not_wait_for_the_progress_bar_s_count(lab: La
             await asyncio.wait_for(written.wait(), timeout=10)
 
     shown: list[tuple[int, int]] = []
-    before = lab.http.event_hooks
-    lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
-    try:
-        engine = lab.engine()
-        result = await backfill_ports(
-            lab.store,
-            lab.connection_id,
-            hubspot=engine.sides[H],
-            qbo=engine.sides[Q],
-            name="invoices",
-            since=START.date(),
-            batch_size=2,
-            clock=lab.time.now,
-            progress=lambda done, total: shown.append((done, total)),
-        )
-    finally:
-        lab.http.event_hooks = before
+    with hooked(lab, hook):
+        result = await _backfill(lab, 2, progress=lambda done, total: shown.append((done, total)))
 
     assert result.complete, result.as_dict()
     assert result.report.pairs[invoicing.INVOICES].created == 5
@@ -270,12 +265,8 @@ async def test_the_custom_line_item_is_looked_up_before_the_first_page_is_read(
         elif statement.startswith("SELECT * FROM Invoice"):
             order.append("invoice page")
 
-    before = lab.http.event_hooks
-    lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
-    try:
+    with hooked(lab, hook):
         result = await _backfill(lab, batch_size=100)
-    finally:
-        lab.http.event_hooks = before
 
     assert result.report.pairs[invoicing.INVOICES].created == 1
     assert order == ["custom item", "invoice page"]  # looked up once, and first
