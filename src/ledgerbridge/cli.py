@@ -73,10 +73,13 @@ _register_plugins()
 
 
 def main() -> None:
-    from ledgerbridge.runtime.collector import tune_collector
+    from ledgerbridge.runtime.collector import freeze_for_exit, tune_collector
 
     tune_collector()
-    app()
+    try:
+        app()
+    finally:
+        freeze_for_exit()
 
 
 if __name__ == "__main__":  # `python -m ledgerbridge.cli`

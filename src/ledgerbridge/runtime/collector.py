@@ -31,3 +31,13 @@ def tune_collector() -> None:
     objects. Call once, after the imports, before the work starts."""
     gc.freeze()
     gc.set_threshold(YOUNG, MIDDLE, OLD)
+
+
+def freeze_for_exit() -> None:
+    """Move everything still alive out of the collector's reach as the command returns.
+    At exit the interpreter runs one more full collection over the whole heap, which
+    nothing needs then (the store, files and HTTP clients are closed by their owners
+    before; reference counting still frees what the module teardown lets go): after a
+    20,000-invoice backfill it took ~0.17 s of the ~0.22 s from the command's return to
+    the process's end (measured: 0.22 s → 0.055 s)."""
+    gc.freeze()
