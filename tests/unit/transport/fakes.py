@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from ledgerbridge.transport.budget import RateBudget, Window
+
 
 class FakeTime:
     """`clock()` in seconds; `sleep(s)` advances it at once (and yields to the loop)."""
@@ -20,6 +22,17 @@ class FakeTime:
         self.sleeps.append(seconds)
         self.now += max(seconds, 0.0)
         await asyncio.sleep(0)
+
+
+async def ten_second_budget(time: FakeTime, answered: int) -> RateBudget:
+    """A budget of 10 requests in a rolling 10 s ("ten_s", counted until the answer) on
+    `time`, with `answered` requests sent and answered at `time.now`."""
+    window = Window(10, 10.0, "ten_s", until_answer=True)
+    budget = RateBudget([window], clock=time.clock, sleep=time.sleep)
+    for _ in range(answered):
+        async with budget.slot():
+            pass
+    return budget
 
 
 class FakeWallClock:

@@ -6,7 +6,7 @@ import pytest
 
 from ledgerbridge.transport.budget import RateBudget, Window
 
-from .fakes import FakeTime
+from .fakes import FakeTime, ten_second_budget
 
 
 async def test_window_admits_up_to_its_limit_then_waits_for_the_oldest_to_age_out() -> None:
@@ -90,11 +90,7 @@ async def test_penalize_blocks_everyone_until_the_pause_is_over() -> None:
 
 async def test_observe_as_of_the_send_counts_requests_aged_out_since_and_someone_else_s() -> None:
     time = FakeTime()
-    window = Window(10, 10.0, "ten_s", until_answer=True)
-    budget = RateBudget([window], clock=time.clock, sleep=time.sleep)
-    for _ in range(4):
-        async with budget.slot():
-            pass
+    budget = await ten_second_budget(time, answered=4)
     time.now += 9.5
     sent_at = budget.now()
     time.now += 1.0  # read 1 s after it was sent: our four have aged out since

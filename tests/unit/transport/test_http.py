@@ -16,7 +16,7 @@ from ledgerbridge.transport.budget import RateBudget, Window
 from ledgerbridge.transport.http import parse_retry_after, send
 from ledgerbridge.transport.retry import RetryPolicy
 
-from .fakes import FakeTime
+from .fakes import FakeTime, ten_second_budget
 
 
 def classify(response: httpx.Response) -> SyncError | None:
@@ -211,11 +211,7 @@ async def test_an_answer_read_late_holds_no_slot_for_our_own_aged_requests() -> 
     it arrived. They are ours, not someone else's: no phantom request holds a slot.
     (Compared with our count at the time of reading, six slots were held for 10 s.)"""
     time = FakeTime()
-    window = Window(10, 10.0, "ten_s", until_answer=True)
-    budget = RateBudget([window], clock=time.clock, sleep=time.sleep)
-    for _ in range(6):
-        async with budget.slot():
-            pass
+    budget = await ten_second_budget(time, answered=6)
     time.now += 9.9
 
     def answer_read_late(request: httpx.Request) -> httpx.Response:

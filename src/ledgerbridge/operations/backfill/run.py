@@ -223,17 +223,20 @@ async def backfill_ports(
     hide: dict[System, set[str]] = {H: set(), Q: set()}
     total = Total()
     warm = _warm_custom_item(ports[Q], rule)
+
+    async def cleared() -> bool:  # the objects this one names are done (or none was asked)
+        return after is None or await after
+
     try:
         empty = await _empty_side(rule, readers, until)
         ahead = after is not None and empty is not None and not dry_run
-        if after is not None and not ahead and not await after:
+        if not ahead and not await cleared():
             return result
         if pair is ObjectPair.INVOICES_INVOICES and empty is None:
             found = await _match_existing(rule, state, ports, readers, until, dry_run, batch_size)
             result.matched = found
             if dry_run:  # not linked yet: keep the engine from planning them as new
                 hide = {H: {h for h, _, _ in found}, Q: {q for _, q, _ in found}}
-        sources = sorted(rule.direction.sources)
         sides = {
             s: WindowedSide(
                 ports[s],
@@ -248,20 +251,20 @@ async def backfill_ports(
             )
             for s in System
         }
+        sources = sorted(rule.direction.sources)
         state.windows = {s: sides[s] for s in sources}
-        if progress is not None or ahead:  # the first page is read now; a count only if
-            for s in sources:  # there is more (for the progress bar)
-                known = await sides[s].peek(rule)
+        try:
+            for s in sources if progress is not None or ahead else ():
+                known = await sides[s].peek(rule)  # the first page, read now
                 if progress is None:
                     continue
-                if known is None:  # counted while the first turns go on
+                if known is None:  # more than a page: counted while the first turns go on
                     total.add(readers[s].count(Span(rule, until), state.position(s).bound))
                 else:
                     total.known += known
-        lanes = make_lanes(state, sides, pipeline_depth(rule, empty, dry_run), clock)
-        try:
-            if ahead and after is not None and not await after:
+            if ahead and not await cleared():
                 return result
+            lanes = make_lanes(state, sides, pipeline_depth(rule, empty, dry_run), clock)
             await _turns(lanes, state, pair, result, progress, total)
         finally:
             for side in sides.values():

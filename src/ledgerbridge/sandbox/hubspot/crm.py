@@ -262,24 +262,25 @@ def _batch_change_routes(router: APIRouter) -> None:
         inputs = inputs_of(body)
         _reject_duplicates([str(i.get("id", "")) for i in inputs])
         results, errors = [], []
-        for item in inputs:
-            key = str(item.get("id", ""))
-            id_property = item.get("idProperty")
-            try:
-                if not id_property or id_property == "hs_object_id":
-                    raise validation("Upsert needs an idProperty with unique values")
-                props = _properties_of(item)
-                existing = state.find(name, key, id_property)
-                if existing is not None:
-                    record = state.update(name, existing.id, props)
-                    is_new = False
-                else:
-                    record = state.create(name, {**props, id_property: key})
-                    is_new = True
-            except HubSpotError as exc:
-                errors.append(exc.standard_error(key))
-                continue
-            results.append({**_written(record), "new": is_new})
+        with _totals_once(state, name):
+            for item in inputs:
+                key = str(item.get("id", ""))
+                id_property = item.get("idProperty")
+                try:
+                    if not id_property or id_property == "hs_object_id":
+                        raise validation("Upsert needs an idProperty with unique values")
+                    props = _properties_of(item)
+                    existing = state.find(name, key, id_property)
+                    if existing is not None:
+                        record = state.update(name, existing.id, props)
+                        is_new = False
+                    else:
+                        record = state.create(name, {**props, id_property: key})
+                        is_new = True
+                except HubSpotError as exc:
+                    errors.append(exc.standard_error(key))
+                    continue
+                results.append({**_written(record), "new": is_new})
         return _batch_response(results, errors, started, state.now_ms(), 200)
 
     @router.post(base + "/batch/archive")
