@@ -149,7 +149,7 @@ async def test_R_INV_6_a_kept_engine_rolls_up_only_the_deals_of_changed_invoices
         await hs_associate(lab, "invoices", invoice, "deals", deal, INVOICE_TO_DEAL)
 
     # Minutes later a new invoice moves the read cursors on: the first three are behind
-    # the re-read overlaps (QBO 5 min, HubSpot 30 s) from then on.
+    # the re-read overlaps (QBO and HubSpot: 30 s) from then on.
     lab.time.advance(6 * 60)
     await qbo_invoice(lab, customer, [(item, "4", "10")])
     await engine.run_pass()

@@ -98,20 +98,48 @@ async def test_a_customer_made_between_passes_is_matched_without_reading_every_c
     assert len(names) == len(set(names)) == 4, names
 
 
-async def test_the_mirror_is_read_whole_again_once_the_cursor_passes_it(lab: Lab) -> None:
+async def test_the_mirror_lasts_through_a_chain_of_change_reads(lab: Lab) -> None:
+    """Each pass's change read starts at or before the cursor the last one left, so the
+    mirror misses nothing however far the cursor moves: ten minutes of passes, a change
+    in QBO before each, and no whole read after the first (with a 30-s overlap the cursor
+    is past the whole read within a minute)."""
     lab.save_rule(contacts_rule())
     engine = lab.engine()
     await lab.hs_create("contacts", email="ann@example.com", firstname="Ann")
     await engine.run_pass()
-    qbo = engine.sides[System.QUICKBOOKS]
-    assert isinstance(qbo, QboSide)
-    # Ten minutes on, with a change: the QBO cursor (5 min behind the newest change)
-    # is now later than the whole read, so a change before it might be missing.
+    with counting(lab) as seen:
+        for minute in range(10):
+            lab.time.advance(60)
+            await lab.qbo_create(
+                "Customer",
+                {"DisplayName": f"Q{minute}", "PrimaryEmailAddr": {"Address": f"q{minute}@x.com"}},
+            )
+            await lab.hs_create("contacts", email=f"h{minute}@example.com", firstname=f"H{minute}")
+            report = await engine.run_pass()
+            assert report.pairs[PAIR].failed == 0, report.as_dict()
+    assert seen[WHOLE_READ] == 0, seen
+    assert seen[CHANGE_READ] == 10, seen
+    emails = await _emails(lab)
+    assert len(emails) == len(set(emails)) == 21, emails
+
+
+async def test_the_mirror_is_read_whole_again_once_another_read_moved_the_cursor(
+    lab: Lab,
+) -> None:
+    lab.save_rule(contacts_rule())
+    engine = lab.engine()
+    await lab.hs_create("contacts", email="ann@example.com", firstname="Ann")
+    await engine.run_pass()
+    lab.time.advance(5)
+    await engine.run_pass()  # a change read that keeps the mirror: the chain starts
+    # Another process (a `sync` beside `run`) reads QBO's changes meanwhile and stores a
+    # cursor later than the one this engine's mirror reached: a change before it (Dee)
+    # would never reach the mirror.
     lab.time.advance(600)
     await lab.qbo_create(
         "Customer", {"DisplayName": "Dee", "PrimaryEmailAddr": {"Address": "dee@example.com"}}
     )
-    await engine.run_pass()
+    await lab.engine().run_pass()
     lab.time.advance(5)
     await lab.hs_create("contacts", email="eve@example.com", firstname="Eve")
     with counting(lab) as seen:
@@ -133,6 +161,13 @@ def test_the_cursor_must_reach_back_past_the_whole_read() -> None:
     assert not mirror.answers(0)  # not before a change read brought it up to date
     mirror.current_pass = 3
     assert mirror.answers(3) and not mirror.answers(4)
+    # A change read since the whole read's margin is applied: the next one may start at
+    # the cursor it left, and not a second later.
+    later = at + dt.timedelta(minutes=10)
+    mirror.applied([{"Id": "3"}], later, 5)
+    assert mirror.answers(5) and [r["Id"] for r in mirror.all_rows()] == ["1", "3"]
+    assert mirror.covers(later) and mirror.covers(at)
+    assert not mirror.covers(later + dt.timedelta(seconds=1))
 
 
 async def test_a_full_pass_reads_every_rule_s_qbo_changes_in_one_request(lab: Lab) -> None:
@@ -185,7 +220,7 @@ async def test_records_read_again_unchanged_are_not_planned_nor_their_counterpar
     )
     await run_pass(engine)
     lab.time.advance(5)
-    # QBO's change read goes back 5 minutes: it returns both customers again, unchanged
+    # QBO's change read goes back 30 s: it returns both customers again, unchanged
     # (one is the echo of our create). Neither is planned, nor its contact read by id.
     seen: list[str] = []
 

@@ -8,8 +8,8 @@ A failed sync record is tried again:
 - a failure counts in the schedule only when the record was due (its first failure, or
   one at or after `next_attempt_at`, or asked for): a record that fails again before then
   was read again by a pass for another reason (the change reads re-read the last
-  minutes every pass: HubSpot 30 s, QBO 5 min, so a record that fails on its change is
-  planned again by every pass for minutes) and keeps its schedule. Counting those burnt
+  seconds every pass: 30 s on both sides, so a record that fails on its change is
+  planned again by every pass for half a minute) and keeps its schedule. Counting those burnt
   the whole schedule, hours of retries, in a minute;
 - on demand (`request_retry`, the dashboard's "retry" and the engine after a customer
   or product got linked: invoices that failed for want of it become due now).

@@ -9,6 +9,7 @@ import pytest
 from ledgerbridge.qbo.changes import (
     CDC_MAX_OBJECTS,
     DEFAULT_OVERLAP,
+    IDLE_LAG,
     QboRecord,
     next_cursor,
     read_changes,
@@ -117,7 +118,8 @@ async def test_a_full_read_and_an_empty_change_set() -> None:
     assert full.next_cursor == NOW - dt.timedelta(minutes=30) - DEFAULT_OVERLAP
     quiet = await read_changes(FakeSource({}, {}), ["Invoice"], NOW - dt.timedelta(hours=1), NOW)
     assert quiet.records == []
-    assert quiet.next_cursor == NOW - DEFAULT_OVERLAP  # nothing changed: stay in CDC's window
+    # nothing changed: stay in CDC's window, behind our clock by more than QBO's may lag it
+    assert quiet.next_cursor == NOW - IDLE_LAG
 
 
 def test_the_cursor_never_moves_backwards() -> None:
@@ -138,3 +140,62 @@ async def test_bad_arguments() -> None:
         await read_changes(source, [], None, NOW)
     with pytest.raises(ValueError):
         await read_changes(source, ["Invoice"], None, NOW.replace(tzinfo=None))
+
+
+class StreamSource:
+    """A company where a customer changes every 0.1 s (scenario (c)'s 5 + 5 a second):
+    CDC answers what changed at or after `changedSince` up to the reader's `now` (QBO's
+    changedSince has whole seconds), capped like QBO's."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+        self.cdc_sizes: list[int] = []
+        self.queries: list[str] = []
+
+    def stamp(self, i: int) -> dt.datetime:
+        return NOW + dt.timedelta(milliseconds=100 * i)
+
+    async def cdc(self, entities: Sequence[str], changed_since: str) -> list[dict[str, Any]]:
+        since = dt.datetime.fromisoformat(changed_since)
+        first = max(0, -(-int((since - NOW).total_seconds() * 1000) // 100))
+        last = int((self.now - NOW).total_seconds() * 10)
+        rows = [
+            {"Id": str(i), "SyncToken": "0", "MetaData": {"LastUpdatedTime": self.stamp(i)}}
+            for i in range(first, last + 1)
+        ]
+        self.cdc_sizes.append(len(rows[:CDC_MAX_OBJECTS]))
+        return [
+            {
+                "Customer": [
+                    {
+                        **r,
+                        "MetaData": {
+                            "LastUpdatedTime": r["MetaData"]["LastUpdatedTime"].isoformat()
+                        },
+                    }
+                    for r in rows[:CDC_MAX_OBJECTS]
+                ]
+            }
+        ]
+
+    async def query_all(self, statement: str, *, page_size: int = 1000) -> list[dict[str, Any]]:
+        self.queries.append(statement)
+        return []
+
+
+async def test_a_steady_stream_is_read_by_cdc_alone_however_long_it_lasts() -> None:
+    """Issue 18, (c) for longer than a minute: each read goes back only the overlap before
+    the newest change, so at 10 changes a second it stays far below CDC's 1,000 objects
+    (with 5 minutes of overlap every read after ~100 s hit the cap and paged the query
+    fallback), and no change is skipped."""
+    source = StreamSource()
+    since: dt.datetime | None = NOW - dt.timedelta(seconds=1)
+    seen: set[str] = set()
+    for _ in range(500):  # a read every 0.66 s for 5.5 minutes
+        source.now += dt.timedelta(milliseconds=660)
+        found = await read_changes(source, ["Customer"], since, source.now)
+        seen.update(r.id for r in found.records)
+        since = found.next_cursor
+    assert source.queries == []
+    assert max(source.cdc_sizes) <= 10 * DEFAULT_OVERLAP.total_seconds() + 20
+    assert seen == {str(i) for i in range(int((source.now - NOW).total_seconds() * 10) + 1)}

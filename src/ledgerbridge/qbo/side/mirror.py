@@ -10,13 +10,16 @@ results of our own writes. It answers only while that is provably complete:
 * it was read whole at `taken_at` (our clock, before the read started);
 * the change read of the CURRENT pass asked for everything since a cursor at or before
   `taken_at - SKEW` (QBO's clock may lag ours; transactions commit with a stamp a little
-  in the past), so every change after the whole read is in it or in a later one;
+  in the past), so every change after the whole read is in it or in a later one — or
+  since a cursor at or before the next cursor of the last change read it applied (which
+  covered everything since the whole read, by the same rule): the reads form a chain
+  with no gap, as each next cursor lags the newest change by `qbo.changes`' overlap;
 * every write since then answered (a write whose answer was lost may have happened: the
   mirror is dropped and read whole again).
 
 Otherwise the caller reads the list whole (and the mirror starts again from that read).
-The cursor moves forward (it lags the newest change by `qbo.changes.DEFAULT_OVERLAP`),
-so a mirror lasts a few minutes before a whole read renews it."""
+Before the chain (session 10), a mirror lasted only until the cursor passed
+`taken_at - SKEW`: with a 30-s overlap, half a minute."""
 
 from __future__ import annotations
 
@@ -39,6 +42,8 @@ class NameMirror:
     rows: dict[str, Obj] = field(default_factory=dict)
     current_pass: int = -1
     """The pass whose change read brought it up to date (it answers in that pass only)."""
+    cursor: dt.datetime | None = None
+    """The next cursor of the last change read applied: a read since it misses nothing."""
 
     @classmethod
     def from_rows(cls, taken_at: dt.datetime, rows: Iterable[Obj]) -> NameMirror:
@@ -48,7 +53,15 @@ class NameMirror:
 
     def covers(self, since: dt.datetime | None) -> bool:
         """A change read since `since` holds every change after the whole read."""
-        return since is not None and since <= self.taken_at - SKEW
+        if since is None:
+            return False
+        return since <= self.taken_at - SKEW or (self.cursor is not None and since <= self.cursor)
+
+    def applied(self, rows: Iterable[Obj], next_cursor: dt.datetime, current_pass: int) -> None:
+        """A change read that `covers` was applied: its rows, its next cursor, its pass."""
+        self.apply(rows)
+        self.cursor = next_cursor
+        self.current_pass = current_pass
 
     def apply(self, rows: Iterable[Obj]) -> None:
         """Newer versions of rows (a row QBO reports deleted leaves the list)."""

@@ -137,8 +137,7 @@ class QboSide(PaymentsVia):
         mirror = self._mirrors.get(entity)
         if mirror is not None:
             if mirror.covers(since):
-                mirror.apply(r.raw for r in found.records)
-                mirror.current_pass = self._pass
+                mirror.applied((r.raw for r in found.records), found.next_cursor, self._pass)
             else:
                 del self._mirrors[entity]  # it may miss a change: read the list whole
         return Changes([self.side_record(rule, r.raw) for r in found.records], found.next_cursor)
