@@ -106,6 +106,11 @@ async def test_the_mirror_lasts_through_a_chain_of_change_reads(lab: Lab) -> Non
     lab.save_rule(contacts_rule())
     engine = lab.engine()
     await lab.hs_create("contacts", email="ann@example.com", firstname="Ann")
+    # A change in QBO too: the first pass's cursor is 30 s behind it, later than the
+    # whole read (at the first pass) minus its margin, so the next read reaches back.
+    await lab.qbo_create(
+        "Customer", {"DisplayName": "Al", "PrimaryEmailAddr": {"Address": "al@example.com"}}
+    )
     await engine.run_pass()
     with counting(lab) as seen:
         for minute in range(10):
@@ -120,7 +125,7 @@ async def test_the_mirror_lasts_through_a_chain_of_change_reads(lab: Lab) -> Non
     assert seen[WHOLE_READ] == 0, seen
     assert seen[CHANGE_READ] == 10, seen
     emails = await _emails(lab)
-    assert len(emails) == len(set(emails)) == 21, emails
+    assert len(emails) == len(set(emails)) == 22, emails
 
 
 async def test_the_mirror_is_read_whole_again_once_another_read_moved_the_cursor(
@@ -157,6 +162,8 @@ def test_the_cursor_must_reach_back_past_the_whole_read() -> None:
     assert [r["Id"] for r in mirror.all_rows()] == ["1"]
     assert mirror.covers(at - SKEW)
     assert not mirror.covers(at - SKEW + dt.timedelta(seconds=1))
+    # the first change read after the whole read reaches back to it when it starts later
+    assert mirror.links_back_from(at) and not mirror.links_back_from(at - SKEW)
     assert not mirror.covers(None)
     assert not mirror.answers(0)  # not before a change read brought it up to date
     mirror.current_pass = 3
@@ -168,6 +175,7 @@ def test_the_cursor_must_reach_back_past_the_whole_read() -> None:
     assert mirror.answers(5) and [r["Id"] for r in mirror.all_rows()] == ["1", "3"]
     assert mirror.covers(later) and mirror.covers(at)
     assert not mirror.covers(later + dt.timedelta(seconds=1))
+    assert not mirror.links_back_from(later + dt.timedelta(seconds=1))  # a chain: read whole
 
 
 async def test_a_full_pass_reads_every_rule_s_qbo_changes_in_one_request(lab: Lab) -> None:

@@ -10,7 +10,8 @@ results of our own writes. It answers only while that is provably complete:
 * it was read whole at `taken_at` (our clock, before the read started);
 * the change read of the CURRENT pass asked for everything since a cursor at or before
   `taken_at - SKEW` (QBO's clock may lag ours; transactions commit with a stamp a little
-  in the past), so every change after the whole read is in it or in a later one — or
+  in the past), so every change after the whole read is in it or in a later one (the
+  first change read after a whole read starts there when its cursor is later) — or
   since a cursor at or before the next cursor of the last change read it applied (which
   covered everything since the whole read, by the same rule): the reads form a chain
   with no gap, as each next cursor lags the newest change by `qbo.changes`' overlap;
@@ -56,6 +57,12 @@ class NameMirror:
         if since is None:
             return False
         return since <= self.taken_at - SKEW or (self.cursor is not None and since <= self.cursor)
+
+    def links_back_from(self, since: dt.datetime) -> bool:
+        """The first change read after the whole read starts later than it may: it should
+        reach back to `taken_at - SKEW` instead (once; a change cursor lags the newest
+        change by only `qbo.changes`' overlap, less than `SKEW`)."""
+        return self.cursor is None and not self.covers(since)
 
     def applied(self, rows: Iterable[Obj], next_cursor: dt.datetime, current_pass: int) -> None:
         """A change read that `covers` was applied: its rows, its next cursor, its pass."""

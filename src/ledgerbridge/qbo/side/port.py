@@ -36,7 +36,7 @@ from ledgerbridge.qbo.codec import invoice_from_qbo, party_from_qbo, product_fro
 from ledgerbridge.qbo.side.entities import ENTITIES
 from ledgerbridge.qbo.side.feed import ChangeFeed
 from ledgerbridge.qbo.side.invoices import QboInvoices
-from ledgerbridge.qbo.side.mirror import MIRRORED, NameMirror
+from ledgerbridge.qbo.side.mirror import MIRRORED, SKEW, NameMirror
 from ledgerbridge.qbo.side.payments import QboPayments
 from ledgerbridge.qbo.side.window import QboWindow
 from ledgerbridge.sync.actions import Create, Deactivate, Update, Void
@@ -131,16 +131,22 @@ class QboSide(PaymentsVia):
     ) -> Changes:
         self._pass += 1  # a new pass: name-list reads of the last one are stale
         entity = ENTITIES[rule.object_pair]
-        found = self.feed.take(entity, since) or await qbo_changes.read_changes(
-            self.client, [entity], since, self.clock(), overlap=self.overlap
-        )
         mirror = self._mirrors.get(entity)
+        start = since
+        if mirror is not None and since is not None and mirror.links_back_from(since):
+            start = mirror.taken_at - SKEW  # the first read after a whole read reaches it
+        found = (self.feed.take(entity, since) if start == since else None) or (
+            await qbo_changes.read_changes(
+                self.client, [entity], start, self.clock(), overlap=self.overlap
+            )
+        )
+        cursor = found.next_cursor if since is None else max(found.next_cursor, since)
         if mirror is not None:
-            if mirror.covers(since):
-                mirror.applied((r.raw for r in found.records), found.next_cursor, self._pass)
+            if mirror.covers(start):
+                mirror.applied((r.raw for r in found.records), cursor, self._pass)
             else:
                 del self._mirrors[entity]  # it may miss a change: read the list whole
-        return Changes([self.side_record(rule, r.raw) for r in found.records], found.next_cursor)
+        return Changes([self.side_record(rule, r.raw) for r in found.records], cursor)
 
     def _where_all(self, entity: str) -> str:
         return " WHERE Active IN (true, false)" if entity in qbo_changes.LIST_ENTITIES else ""
