@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import httpx
 
 from ledgerbridge.domain import System
-from ledgerbridge.operations.backfill import BackfillResult, backfill_all
+from ledgerbridge.operations.backfill import BackfillResult, Progress, backfill_all
 from ledgerbridge.sync.model import RefIndex
 from ledgerbridge.sync.ports import SidePort, WriteAction, WriteResult
 from ledgerbridge.sync.rules import Direction, ObjectPair, SyncRule
@@ -59,9 +59,19 @@ async def _qbo_books(lab: Lab) -> None:
 
 
 async def _backfill_all(
-    lab: Lab, *, hubspot: SidePort | None = None, dry_run: bool = False
+    lab: Lab,
+    *,
+    hubspot: SidePort | None = None,
+    dry_run: bool = False,
+    shown: list[tuple[str, int, int]] | None = None,
 ) -> list[BackfillResult]:
     engine = lab.engine()
+
+    def progress(name: str) -> Progress | None:
+        if shown is None:
+            return None
+        return lambda done, total: shown.append((name, done, total))
+
     return await backfill_all(
         lab.store,
         lab.connection_id,
@@ -69,6 +79,7 @@ async def _backfill_all(
         qbo=engine.sides[Q],
         since=START.date(),
         dry_run=dry_run,
+        progress=progress,
         clock=lab.time.now,
     )
 
@@ -186,6 +197,37 @@ async def test_R_INV_3_the_invoices_first_page_is_read_while_contacts_are_writte
     ]
     assert hubspot.writes.index(INVOICES) > hubspot.writes.index(CONTACTS)
     assert len(lab.links(INVOICES)) == 1
+
+
+async def test_the_invoices_progress_begins_once_their_customers_and_items_are_done(
+    lab: Lab,
+) -> None:
+    """Each object's progress starts at 0 as its writes begin; the invoices', whose
+    window is read ahead meanwhile, only after the contacts and products completed (its
+    bar used to sit at 0/? from the start, as if stuck)."""
+    await set_up(lab, Direction.QBO_TO_HUBSPOT)
+    await _qbo_books(lab)
+    shown: list[tuple[str, int, int]] = []
+
+    await _backfill_all(lab, shown=shown)
+
+    names = [name for name, _, _ in shown]
+    for name in ("contacts", "products", "invoices"):
+        calls = [(done, total) for n, done, total in shown if n == name]
+        assert calls[0][0] == 0 and calls[-1] == (1, 1), shown
+    first_invoice = names.index("invoices")
+    assert {"contacts", "products"}.isdisjoint(names[first_invoice:]), shown
+
+
+async def test_an_empty_window_s_progress_ends_at_nothing_of_nothing(lab: Lab) -> None:
+    await set_up(lab, Direction.QBO_TO_HUBSPOT)
+    shown: list[tuple[str, int, int]] = []
+
+    results = await _backfill_all(lab, shown=shown)
+
+    assert all(r.complete for r in results)
+    for name in ("contacts", "products", "invoices"):
+        assert [(d, t) for n, d, t in shown if n == name][-1] == (0, 0), shown
 
 
 async def test_R_INV_3_invoices_read_ahead_write_nothing_when_their_customers_fail(

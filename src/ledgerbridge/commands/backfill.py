@@ -129,7 +129,7 @@ def register(app: typer.Typer) -> None:
         import json
 
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
         first = parse_date(since)
         bar = Progress(
@@ -141,10 +141,15 @@ def register(app: typer.Typer) -> None:
         )
 
         def tracker(name: str) -> Callable[[int, int], None]:
-            task = bar.add_task(name, total=None)
+            # A bar appears when its object's writes begin: invoices, which wait for their
+            # customers and items, do not sit at 0/? meanwhile.
+            tasks: list[TaskID] = []
 
             def advance(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+                if not tasks:  # the first call; a total of 0 there: still being counted
+                    tasks.append(bar.add_task(name, total=total or None, completed=done))
+                else:
+                    bar.update(tasks[0], completed=done, total=total)
 
             return advance
 

@@ -62,6 +62,10 @@ class BackfillResult:
 
 
 Progress = Callable[[int, int], None]
+"""`progress(done, total)`: first `(0, total)` as this object's turns begin (`total` 0 while
+it is still being counted), then after every turn; a window with nothing in it ends with
+`(0, 0)`. An object that waits for another stage (invoices for their customers) gets no
+call before that stage completed."""
 
 
 def _stored_rule(store: Store, connection_id: int, pair: ObjectPair) -> SyncRule:
@@ -353,7 +357,11 @@ async def _turns(
         error = report.pairs[pair].error if pair in report.pairs else None
         return report.stopped or error
 
+    if progress is not None:  # the bar shows once this object's writes start (not before)
+        progress(0, total.now())
     outcome = await run_turns(lanes, state, pair, result.dry_run, on_turn)
+    if progress is not None and result.passes == 0 and outcome.complete:
+        progress(0, 0)  # nothing to read: the bar ends at 0/0
     result.report.pair(pair)  # zero counts when no turn was needed (nothing to read)
     result.stopped = outcome.stopped
     result.complete = outcome.stopped is None and outcome.complete
