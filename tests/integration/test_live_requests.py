@@ -317,3 +317,36 @@ async def test_the_creates_of_two_webhooks_in_one_window_go_in_one_batch(lab: La
     assert passes == [None, frozenset({PAIR})]
     assert batches == [2]  # both creates in one batch request
     assert await _emails(lab) == ["ann@example.com", "bob@example.com"]
+
+
+async def test_a_quiet_entity_s_cursor_follows_the_busy_ones_in_a_full_pass(lab: Lab) -> None:
+    """Items, invoices and payments do not change while customers do: the one change read
+    of a full pass must not go back five minutes for them (at a steady stream of customer
+    changes that is past CDC's cap: every entity asked again, then query pages)."""
+    lab.save_rule(contacts_rule())
+    lab.save_rule(products_rule())
+    lab.save_rule(invoicing.invoice_rule(Direction.TWO_WAY))
+    engine = lab.engine()
+    await run_pass(engine)
+    lab.time.advance(600)
+    made = await lab.qbo_create(
+        "Customer", {"DisplayName": "Dee", "PrimaryEmailAddr": {"Address": "dee@example.com"}}
+    )
+    await run_pass(engine)
+    lab.time.advance(5)
+    asked: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        if request.url.path.endswith("/cdc"):
+            asked.append(request.url.params["changedSince"])
+
+    before = lab.http.event_hooks
+    lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
+    try:
+        await run_pass(engine)
+    finally:
+        lab.http.event_hooks = before
+    stamp = dt.datetime.fromisoformat(made["MetaData"]["LastUpdatedTime"])
+    assert len(asked) == 1, asked
+    since = dt.datetime.fromisoformat(asked[0])
+    assert since >= stamp - dt.timedelta(seconds=31), (asked, stamp)

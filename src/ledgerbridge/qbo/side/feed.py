@@ -8,7 +8,14 @@ earliest of their cursors, and each rule's change read then takes its entity's p
 
 * the records of that entity changed at or after that rule's own cursor (re-reading is
   harmless; skipping is not, so a record without a stamp is kept);
-* the next cursor computed from them exactly as for a read of that entity alone.
+* the next cursor computed from them as for a read of that entity alone, except for an
+  entity with no change: a single CDC answer (not one capped and asked again) that holds
+  changes of another entity says nothing of this one changed up to the newest of them, so
+  its cursor is that stamp minus the overlap, not our clock minus `IDLE_LAG` (QBO's clock,
+  so no skew). Otherwise a quiet entity's cursor, five minutes behind, drags the one read
+  of every entity back five minutes: at 10 customer changes a second, 3,000 of them, past
+  CDC's cap, then each entity again and the customers' query pages (7 requests a full
+  pass instead of 1, measured over 240 s of scenario (c)).
 
 A part is served once, only to a read with the very cursor it was fetched for, and only
 until `clear()` (the runtime clears the feed after the pass): a later pass always reads
@@ -55,6 +62,8 @@ class ChangeFeed:
         found = await qbo_changes.read_changes(
             self.client, sorted(usable), earliest, now, overlap=self.overlap
         )
+        stamps = [r.last_updated for r in found.records if r.last_updated is not None]
+        newest = max(stamps) if stamps and found.method == "cdc" else None
         for entity, since in usable.items():
             records = [
                 r
@@ -62,6 +71,10 @@ class ChangeFeed:
                 if r.entity == entity and (r.last_updated is None or r.last_updated >= since)
             ]
             cursor = qbo_changes.next_cursor(records, since, now, self.overlap)
+            if not records and newest is not None:
+                # Quiet beside a busy one: one answer says nothing of it changed up to the
+                # newest change of any (QBO's clock), so its cursor follows that one.
+                cursor = max(cursor, newest - self.overlap)
             change_set = qbo_changes.ChangeSet(records, cursor, found.method)
             self._parts[entity] = _Part(since, change_set)
 
