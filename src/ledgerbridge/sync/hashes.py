@@ -1,6 +1,6 @@
 """Snapshot hashes of QBO records kept by (rule, id, SyncToken) across passes (issue 18).
 
-A live pass reads QBO's changes of the last minutes again (`qbo.changes`' overlap), so
+A live pass reads QBO's changes of the last 30 s again (`qbo.changes`' overlap), so
 most records it reads are ones it has seen, unchanged; telling them from real changes
 means the snapshot hash of each (`drop_unchanged`), ~0.15 ms a record, and
 hundreds of records a pass. A QBO record's content is fixed by its id and SyncToken (QBO
