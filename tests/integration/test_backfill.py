@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from ledgerbridge.operations.backfill import (
     backfill_all,
     backfill_ports,
 )
+from ledgerbridge.operations.backfill import state as backfill_state
 from ledgerbridge.sandbox.qbo.config import DEFAULT_REALM
 from ledgerbridge.sync.ports import SidePort
 from ledgerbridge.sync.rules import SYNC_STARTED, Direction, Filter, FilterOperator, ObjectPair
@@ -86,6 +89,39 @@ async def _history(lab: Lab, emails: list[str]) -> dict[str, str]:
 async def _qbo_emails(lab: Lab) -> list[str]:
     customers = await lab.qbo_all("Customer")
     return sorted(c["PrimaryEmailAddr"]["Address"].lower() for c in customers)
+
+
+async def test_a_turn_s_commit_leaves_the_event_loop_free(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18: a turn's rows are written in a worker thread; on the loop's thread that
+    write held the requests whose rate-limit slots freed meanwhile. Here each write takes
+    0.2 s, and a ticker on the loop must keep ticking through it."""
+    await _history(lab, ["bea@x.io", "cy@x.io", "dee@x.io"])
+    real = backfill_state.write_commit
+    ticks: list[float] = []
+    during: list[int] = []
+
+    def slow_write(*args: Any) -> None:
+        before = len(ticks)
+        time.sleep(0.2)
+        during.append(len(ticks) - before)
+        real(*args)
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.01)
+
+    monkeypatch.setattr(backfill_state, "write_commit", slow_write)
+    ticking = asyncio.create_task(ticker())
+    try:
+        result = await _backfill(lab, "contacts", batch_size=2)
+    finally:
+        ticking.cancel()
+    assert result.complete, result.as_dict()
+    assert await _qbo_emails(lab) == ["bea@x.io", "cy@x.io", "dee@x.io"]
+    assert len(during) == 2 and min(during) >= 5, during
 
 
 async def test_R_INV_3_dry_run_previews_and_writes_nothing(lab: Lab) -> None:

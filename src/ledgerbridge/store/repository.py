@@ -74,6 +74,12 @@ class Store:
         with self.engine.begin() as connection:
             yield Tx(connection, self.cipher, self.clock)
 
+    @property
+    def one_connection(self) -> bool:
+        """Every transaction shares one connection (in-memory SQLite): two threads must
+        not use the store at the same time."""
+        return isinstance(self.engine.pool, StaticPool)
+
     def token_store(self, connection_id: int, system: System) -> StoreTokenStore:
         return StoreTokenStore(self, connection_id, system)
 

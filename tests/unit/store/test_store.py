@@ -338,3 +338,14 @@ def test_bulk_links_statuses_and_activity_match_the_one_by_one_writes(store: Sto
     assert record.last_synced_at is not None  # kept from the synced attempt
     assert len(links) == 3 and links["1"].hubspot_version == "2" and links["1"].base == {"n": 9}
     assert [(a.record_id, a.operation) for a in activity] == [("1", "create")]
+
+
+def test_only_an_in_memory_store_shares_one_connection(tmp_path: Path) -> None:
+    cipher = TokenCipher(generate_key().encode())
+    in_memory = Store.open("sqlite://", cipher)
+    on_disk = Store.open(f"sqlite:///{tmp_path / 'state.db'}", cipher)
+    try:
+        assert in_memory.one_connection and not on_disk.one_connection
+    finally:
+        in_memory.close()
+        on_disk.close()

@@ -3,6 +3,7 @@ under `backfill:<object>`, activity tagged `"via": "backfill"`)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Collection
@@ -134,7 +135,14 @@ class BackfillState:
             s: w.position_after(turn, {r.id for r in held if r.system is s})
             for s, w in current.items()
         }
-        self._write(commit, moved)
+        # In a worker thread: a turn's rows (a thousand invoices' links, records and
+        # activity) are ~0.1 s of SQLite; on the loop they held the requests whose window
+        # slots freed meanwhile (issue 18: the chain of 10-s windows). Not when the store
+        # is one shared connection (in-memory SQLite), which the loop's reads also use.
+        if self.store.one_connection:
+            self._write(commit, moved)
+        else:
+            await asyncio.to_thread(self._write, commit, moved)
         turn.committed = True
         turn.moved = any(p != self.position(s) for s, p in moved.items())
         self.positions.update(moved)
