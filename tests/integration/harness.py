@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import itertools
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -178,6 +178,16 @@ class Lab:
         return str(rows[0]["Id"])
 
     # ---- the store ----
+
+    @contextlib.contextmanager
+    def hooked(self, hook: Callable[[httpx.Request], Awaitable[None]]) -> Iterator[None]:
+        """`hook` sees every request the engine sends meanwhile, before it goes."""
+        before = self.http.event_hooks
+        self.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
+        try:
+            yield
+        finally:
+            self.http.event_hooks = before
 
     def links(self, pair: ObjectPair) -> list[LinkRow]:
         with self.store.begin() as tx:

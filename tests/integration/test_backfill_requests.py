@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -40,19 +40,8 @@ def counting(lab: Lab) -> Iterator[Counter[str]]:
         else:
             seen[f"{request.method} {path}"] += 1
 
-    with hooked(lab, hook):
+    with lab.hooked(hook):
         yield seen
-
-
-@contextmanager
-def hooked(lab: Lab, hook: Callable[[httpx.Request], Awaitable[None]]) -> Iterator[None]:
-    """`hook` sees every request the engine sends meanwhile, before it goes."""
-    before = lab.http.event_hooks
-    lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
-    try:
-        yield
-    finally:
-        lab.http.event_hooks = before
 
 
 async def _backfill(
@@ -236,7 +225,7 @@ async def test_the_first_writes_do_not_wait_for_the_progress_bar_s_count(lab: La
             await asyncio.wait_for(written.wait(), timeout=10)
 
     shown: list[tuple[int, int]] = []
-    with hooked(lab, hook):
+    with lab.hooked(hook):
         result = await _backfill(lab, 2, progress=lambda done, total: shown.append((done, total)))
 
     assert result.complete, result.as_dict()
@@ -265,7 +254,7 @@ async def test_the_custom_line_item_is_looked_up_before_the_first_page_is_read(
         elif statement.startswith("SELECT * FROM Invoice"):
             order.append("invoice page")
 
-    with hooked(lab, hook):
+    with lab.hooked(hook):
         result = await _backfill(lab, batch_size=100)
 
     assert result.report.pairs[invoicing.INVOICES].created == 1

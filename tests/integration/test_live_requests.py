@@ -45,12 +45,21 @@ def counting(lab: Lab) -> Iterator[dict[str, int]]:
         elif statement.startswith("SELECT * FROM Customer"):
             seen[WHOLE_READ] += 1
 
-    before = lab.http.event_hooks
-    lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
-    try:
+    with lab.hooked(hook):
         yield seen
-    finally:
-        lab.http.event_hooks = before
+
+
+@contextmanager
+def cdc_asked(lab: Lab, param: str) -> Iterator[list[str]]:
+    """`param` of each QBO CDC request meanwhile."""
+    asked: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        if request.url.path.endswith("/cdc"):
+            asked.append(request.url.params[param])
+
+    with lab.hooked(hook):
+        yield asked
 
 
 async def _emails(lab: Lab) -> list[str]:
@@ -191,20 +200,10 @@ async def test_a_full_pass_reads_every_rule_s_qbo_changes_in_one_request(lab: La
     account = await lab.income_account()
     item = {"Name": "Plan", "Sku": "P-1", "Type": "Service", "IncomeAccountRef": {"value": account}}
     await lab.qbo_create("Item", item)
-    cdc: list[str] = []
-
-    async def hook(request: httpx.Request) -> None:
-        if request.url.path.endswith("/cdc"):
-            cdc.append(request.url.params["entities"])
-
-    before = lab.http.event_hooks
-    lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
-    try:
+    with cdc_asked(lab, "entities") as cdc:
         report = await run_pass(engine)
         # The next pass reads again (nothing is served twice): one more request.
         again = await run_pass(engine)
-    finally:
-        lab.http.event_hooks = before
 
     assert len(cdc) == 2, cdc  # one a pass, not one per rule
     assert set(cdc[0].split(",")) == {"Customer", "Item", "Invoice", "Payment"}
@@ -235,12 +234,8 @@ async def test_records_read_again_unchanged_are_not_planned_nor_their_counterpar
     async def hook(request: httpx.Request) -> None:
         seen.append(f"{request.method} {request.url.path}")
 
-    before = lab.http.event_hooks
-    lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
-    try:
+    with lab.hooked(hook):
         report = await run_pass(engine)
-    finally:
-        lab.http.event_hooks = before
     assert "POST /crm/v3/objects/contacts/batch/read" not in seen, seen
     assert report.writes == 0 and report.pairs[PAIR].skipped == 0, report.as_dict()
     # A real change among them still goes through.
@@ -334,18 +329,8 @@ async def test_a_quiet_entity_s_cursor_follows_the_busy_ones_in_a_full_pass(lab:
     )
     await run_pass(engine)
     lab.time.advance(5)
-    asked: list[str] = []
-
-    async def hook(request: httpx.Request) -> None:
-        if request.url.path.endswith("/cdc"):
-            asked.append(request.url.params["changedSince"])
-
-    before = lab.http.event_hooks
-    lab.http.event_hooks = {**before, "request": [*before.get("request", []), hook]}
-    try:
+    with cdc_asked(lab, "changedSince") as asked:
         await run_pass(engine)
-    finally:
-        lab.http.event_hooks = before
     stamp = dt.datetime.fromisoformat(made["MetaData"]["LastUpdatedTime"])
     assert len(asked) == 1, asked
     since = dt.datetime.fromisoformat(asked[0])
