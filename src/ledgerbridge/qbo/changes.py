@@ -86,6 +86,8 @@ class ChangeSet:
     records: list[QboRecord]
     next_cursor: dt.datetime
     method: Literal["full", "cdc", "query", "mixed"] = "cdc"
+    one_answer: bool = False
+    """Every record came from one CDC answer: one moment of QBO's, for every entity."""
 
 
 def ql_string(value: str) -> str:
@@ -167,6 +169,7 @@ async def read_changes(
         raise ValueError("datetimes must be timezone-aware")
     method: Literal["full", "cdc", "query", "mixed"]
     records: list[QboRecord] = []
+    one_answer = False
     if since is None:
         method = "full"
         for entity in entities:
@@ -179,17 +182,19 @@ async def read_changes(
         method = "cdc"
         changed_since = qbo_datetime(since)
         found = _from_cdc(await client.cdc(entities, changed_since), entities)
+        one_answer = True
         if sum(len(v) for v in found.values()) >= CDC_MAX_OBJECTS and len(entities) > 1:
-            found = {}
+            found, one_answer = {}, False
             for entity in entities:
                 found.update(_from_cdc(await client.cdc([entity], changed_since), [entity]))
         for entity in entities:
             got = found.get(entity, [])
             if len(got) >= CDC_MAX_OBJECTS:
-                method = "mixed"
+                method, one_answer = "mixed", False
                 records.extend(r for r in got if r.deleted)
                 records.extend(await _query(client, entity, since))
             else:
                 records.extend(got)
     unique = _dedupe(records)
-    return ChangeSet(unique, next_cursor(unique, since, now, overlap), method)
+    single = method == "cdc" and one_answer
+    return ChangeSet(unique, next_cursor(unique, since, now, overlap), method, single)

@@ -70,6 +70,7 @@ async def test_cdc_within_the_window_includes_deletes() -> None:
     ]
     assert source.cdc_calls == [(["Invoice", "Customer"], "2026-02-27T12:00:00+00:00")]
     assert source.queries == []
+    assert changes.one_answer  # one moment of QBO's for both entities
     # the latest change seen, minus the overlap: not "now"
     assert changes.next_cursor == NOW - dt.timedelta(minutes=10) - DEFAULT_OVERLAP
 
@@ -98,7 +99,7 @@ async def test_a_capped_cdc_answer_is_not_trusted() -> None:
     )
     since = NOW - dt.timedelta(days=1)
     changes = await read_changes(source, ["Customer", "Invoice"], since, NOW)
-    assert changes.method == "mixed"
+    assert changes.method == "mixed" and not changes.one_answer
     # all entities together hit the cap, then each alone: Customer fits, Invoice does not
     assert [c[0] for c in source.cdc_calls] == [["Customer", "Invoice"], ["Customer"], ["Invoice"]]
     assert len(source.queries) == 1 and "FROM Invoice" in source.queries[0]
@@ -199,3 +200,15 @@ async def test_a_steady_stream_is_read_by_cdc_alone_however_long_it_lasts() -> N
     assert source.queries == []
     assert max(source.cdc_sizes) <= 10 * DEFAULT_OVERLAP.total_seconds() + 20
     assert seen == {str(i) for i in range(int((source.now - NOW).total_seconds() * 10) + 1)}
+
+
+async def test_a_capped_answer_asked_again_per_entity_is_not_one_answer() -> None:
+    """Each entity fits on its own, so the method stays CDC; but the records come from
+    separate answers (separate moments), which `ChangeFeed` must not treat as one."""
+    customers = [row(f"c{i}", 100 - i % 50) for i in range(600)]
+    invoices = [row(f"i{i}", 100 - i % 50) for i in range(600)]
+    source = FakeSource({"Customer": customers, "Invoice": invoices}, {})
+    changes = await read_changes(source, ["Customer", "Invoice"], NOW - dt.timedelta(days=1), NOW)
+    assert [c[0] for c in source.cdc_calls] == [["Customer", "Invoice"], ["Customer"], ["Invoice"]]
+    assert changes.method == "cdc" and not changes.one_answer
+    assert len(changes.records) == 1200

@@ -63,7 +63,7 @@ class ChangeFeed:
             self.client, sorted(usable), earliest, now, overlap=self.overlap
         )
         stamps = [r.last_updated for r in found.records if r.last_updated is not None]
-        newest = max(stamps) if stamps and found.method == "cdc" else None
+        newest = max(stamps) if stamps and found.one_answer else None
         for entity, since in usable.items():
             records = [
                 r
