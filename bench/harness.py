@@ -194,6 +194,7 @@ def environment(
     *,
     real_limits: bool = True,
     hubspot_webhooks: bool = True,
+    poll_seconds: float = 5.0,
 ) -> Iterator[Env]:
     """Both sandboxes in their own processes (always stopped on the way out, whatever
     happens), the store with the demo connection, and the engine's environment. Engines
@@ -226,7 +227,7 @@ def environment(
             "LEDGERBRIDGE_DATABASE_URL": f"sqlite:///{db}",
             "LEDGERBRIDGE_SECRET_KEY": key,
             "LEDGERBRIDGE_PORT": str(engine_port),
-            "LEDGERBRIDGE_POLL_INTERVAL_SECONDS": "5",
+            "LEDGERBRIDGE_POLL_INTERVAL_SECONDS": f"{poll_seconds:g}",
             "LEDGERBRIDGE_HUBSPOT__CLIENT_SECRET": app_secret,
             "LEDGERBRIDGE_QBO__WEBHOOK_VERIFIER_TOKEN": verifier,
         }

@@ -25,6 +25,7 @@ def run_one(
     *,
     seconds: float = 60,
     rate: float = 5.0,
+    poll: float = 5.0,
     workdir: Path | None = None,
     naive: bool = False,
 ) -> Result:
@@ -37,7 +38,7 @@ def run_one(
         workdir = Path(tempfile.mkdtemp(prefix=f"lb-bench-{tag}-"))
         print(f"scenario {tag}: work directory {workdir}", flush=True)
     # HubSpot webhooks only for (c): the backfills of (a)/(b) run no engine server.
-    with environment(workdir, latency_ms, hubspot_webhooks=name == "c") as env:
+    with environment(workdir, latency_ms, hubspot_webhooks=name == "c", poll_seconds=poll) as env:
         if naive:
             return naive_scenario(env, name, invoices, latency)
         if name == "a":
@@ -170,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rate", type=float, default=5.0, help="(c): new records a second on each side"
     )
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=5.0,
+        help="the engine's poll interval in seconds (the product's default: 60)",
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario")
     parser.add_argument(
         "--naive", action="store_true", help="(a)/(b): also run the naive peer, once"
@@ -197,7 +204,14 @@ def main(argv: list[str] | None = None) -> int:
             results = []
             for run in range(1, max(1, args.runs) + 1):
                 results.append(
-                    run_one(name, invoices, args.latency_ms, seconds=args.seconds, rate=args.rate)
+                    run_one(
+                        name,
+                        invoices,
+                        args.latency_ms,
+                        seconds=args.seconds,
+                        rate=args.rate,
+                        poll=args.poll,
+                    )
                 )
                 record(results[-1], run)
             naive = None

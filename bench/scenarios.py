@@ -328,6 +328,7 @@ def scenario_c(
     )
     result.windows = budget_windows(env.workdir)
     result.notes.append(f"{len(seen)} of {changes} changes visible on the other side")
+    result.notes.append(f"poll interval {env.env['LEDGERBRIDGE_POLL_INTERVAL_SECONDS']} s")
     if len(seen) < changes:
         missing = sorted(set(created) - set(seen), key=lambda e: created[e])
         hs = [e for e in missing if e.startswith("hs")]
