@@ -63,7 +63,7 @@ class Webhooks:
         self.replays: list[tuple[str, bytes, dict[str, str], int]] = []
         """(path, body, headers, the answer expected: 200 accepted, 401 refused)."""
 
-    def wake(self, connection_id: int, pairs: object) -> None:
+    def wake(self, connection_id: int, pairs: object, known: object = None) -> None:
         self.woken += 1
 
     def state(self) -> Any:

@@ -6,7 +6,9 @@ Each connection's worker runs one sync pass (a `PassRunner`):
   webhook endpoints); wakes that arrive while a pass is running or waiting coalesce into
   ONE pending pass. A wake that names the object pairs that changed (a webhook says
   which objects) runs a pass of only those rules, so a new contact is not held up by a
-  read of every invoice and payment; a wake without pairs runs every rule;
+  read of every invoice and payment; a wake without pairs runs every rule. When every
+  wake gathered for a pair also said which HubSpot records changed (`known`), the pass
+  reads those by id instead of searching HubSpot's changes (`web.webhooks`);
 * wakes are gathered for `coalesce` seconds from the OLDEST one not yet served (issue
   18): a burst of webhooks, and the webhooks of both services for the same few hundred
   milliseconds, make ONE pass, and no change waits longer than `coalesce` plus the pass
@@ -34,7 +36,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -55,7 +57,9 @@ log = logging.getLogger(__name__)
 
 PassRunner = Callable[..., Awaitable[object]]
 """Run one sync pass for connection id N: `runner(N)` for every rule, or
-`runner(N, only=pairs)` for the rules of those object pairs."""
+`runner(N, only=pairs)` for the rules of those object pairs, or `runner(N, only=pairs,
+known=ids)` when the HubSpot records that changed are known for some of them."""
+Known = Mapping[ObjectPair, frozenset[str]]
 ReconcileHook = Callable[[int], Awaitable[object]]
 """Run the daily full reconciliation of connection id N."""
 Sleep = Callable[[float], Awaitable[None]]
@@ -109,26 +113,44 @@ class _Worker:
     """The next pass covers every rule (at start, on a wake without pairs, when due)."""
     pairs: set[ObjectPair] = field(default_factory=set)
     """The pairs named by the wakes since the last pass."""
+    known: dict[ObjectPair, set[str]] = field(default_factory=dict)
+    """Per pair, the HubSpot records that changed, when every wake naming the pair said
+    which (the pass reads them by id); a pair missing here is searched."""
+    searched: set[ObjectPair] = field(default_factory=set)
+    """Pairs some wake named without saying which HubSpot records changed."""
     asked_at: float | None = None
     """When the oldest wake not yet served arrived (clock seconds)."""
 
-    def ask(self, pairs: Iterable[ObjectPair] | None, now: float) -> None:
+    def ask(
+        self, pairs: Iterable[ObjectPair] | None, now: float, known: Known | None = None
+    ) -> None:
         if self.asked_at is None:
             self.asked_at = now
         if pairs is None:
             self.full = True
         else:
-            self.pairs.update(pairs)
+            for pair in pairs:
+                self.pairs.add(pair)
+                ids = known.get(pair) if known is not None else None
+                if ids is None or pair in self.searched:
+                    self.searched.add(pair)
+                    self.known.pop(pair, None)
+                else:
+                    self.known.setdefault(pair, set()).update(ids)
         self.wake.set()
 
-    def take(self) -> frozenset[ObjectPair] | None:
-        """The scope of the pass about to run (None: every rule), and reset it."""
+    def take(self) -> tuple[frozenset[ObjectPair] | None, dict[ObjectPair, frozenset[str]]]:
+        """The scope of the pass about to run (None: every rule) and, for a scoped pass,
+        the HubSpot records known to have changed per pair; and reset them."""
         scope = None if self.full else frozenset(self.pairs)
+        known = {} if self.full else {p: frozenset(ids) for p, ids in self.known.items()}
         self.full = False
         self.pairs = set()
+        self.known = {}
+        self.searched = set()
         self.asked_at = None
         self.wake.clear()
-        return scope
+        return scope, known
 
 
 class EmbeddedRuntime:
@@ -156,15 +178,22 @@ class EmbeddedRuntime:
 
     # -- public --------------------------------------------------------------------------
 
-    def wake(self, connection_id: int, pairs: Iterable[ObjectPair] | None = None) -> None:
+    def wake(
+        self,
+        connection_id: int,
+        pairs: Iterable[ObjectPair] | None = None,
+        known: Known | None = None,
+    ) -> None:
         """Ask for a pass of `connection_id` soon: of the rules of `pairs` when given (the
-        objects a webhook says changed), else of every rule. Call from the loop's thread."""
+        objects a webhook says changed), else of every rule. `known`: for some of those
+        pairs, the HubSpot records that changed (the pass reads them by id, not by a
+        search, when every wake gathered into it said which). Call from the loop's thread."""
         worker = self._workers.get(connection_id)
         if worker is None:
             worker = self._workers[connection_id] = _Worker(connection_id)
             if self._running:
                 self._start(worker)
-        worker.ask(pairs, self._clock())
+        worker.ask(pairs, self._clock(), known)
 
     def add_listener(self, listener: PassListener) -> None:
         """`listener(connection_id, error or None)` after every pass (must not block)."""
@@ -268,7 +297,7 @@ class EmbeddedRuntime:
                 break
             if self._clock() >= next_due:
                 worker.full = True  # the poll is due: every rule
-            scope = worker.take()
+            scope, known = worker.take()
             if scope is not None and not scope:
                 continue  # woken for objects no rule syncs
             status = await asyncio.to_thread(self._directory.status, cid)
@@ -281,7 +310,7 @@ class EmbeddedRuntime:
                 worker.full = True
                 next_due = now + options.poll_interval  # re-read the status, nothing more
                 continue
-            error = await self._one_pass(cid, scope)
+            error = await self._one_pass(cid, scope, known)
             now = self._clock()
             if scope is None:
                 next_due = now + options.poll_interval
@@ -314,11 +343,15 @@ class EmbeddedRuntime:
                 delay,
             )
 
-    async def _one_pass(self, cid: int, scope: frozenset[ObjectPair] | None) -> Exception | None:
+    async def _one_pass(
+        self, cid: int, scope: frozenset[ObjectPair] | None, known: Known
+    ) -> Exception | None:
         error: Exception | None = None
         try:
             if scope is None:
                 await self._runner(cid)
+            elif known:
+                await self._runner(cid, only=scope, known=known)
             else:
                 await self._runner(cid, only=scope)
         except Exception as exc:  # a failing pass must never kill the worker

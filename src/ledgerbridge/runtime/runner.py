@@ -20,10 +20,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from ledgerbridge.domain import System
+from ledgerbridge.hubspot.side.port import HubSpotSide
 from ledgerbridge.operations.invoices import invoice_setup_warnings
 from ledgerbridge.operations.reconcile import ReconcileReport, reconcile_ports
 from ledgerbridge.qbo.side.entities import ENTITIES
@@ -134,14 +135,19 @@ class EngineRunner:
                 tx.update_connection(row.id, options={**row.options, SETUP_WARNINGS: warnings})
 
     async def __call__(
-        self, connection_id: int, *, only: Collection[ObjectPair] | None = None
+        self,
+        connection_id: int,
+        *,
+        only: Collection[ObjectPair] | None = None,
+        known: Mapping[ObjectPair, frozenset[str]] | None = None,
     ) -> PassReport:
-        """One pass of the connection: every enabled rule, or those of `only`."""
+        """One pass of the connection: every enabled rule, or those of `only` (with, per
+        pair of `known`, the HubSpot records that changed: read by id, not searched)."""
         engine = await self._engine(connection_id)
         pairs = list(only) if only is not None else list(ObjectPair)
         before = read_cursors(self._store, connection_id, pairs)
         started = time.perf_counter()
-        report = await run_pass(engine, only)
+        report = await run_pass(engine, only, known)
         seconds = time.perf_counter() - started
         self.last_reports[connection_id] = report
         clients = self._clients[connection_id][1]
@@ -230,17 +236,27 @@ class EngineRunner:
         self._engines.clear()
 
 
-async def run_pass(engine: SyncEngine, only: Collection[ObjectPair] | None = None) -> PassReport:
-    """One pass of `engine`, its QBO changes read at once first (`qbo.side.feed`)."""
+async def run_pass(
+    engine: SyncEngine,
+    only: Collection[ObjectPair] | None = None,
+    known: Mapping[ObjectPair, frozenset[str]] | None = None,
+) -> PassReport:
+    """One pass of `engine`, its QBO changes read at once first (`qbo.side.feed`). In a
+    scoped pass (`only`), the HubSpot changes of a pair in `known` are those records."""
     qbo = engine.sides[System.QUICKBOOKS]
     feed = qbo.feed if isinstance(qbo, QboSide) else None
+    hubspot = engine.sides[System.HUBSPOT]
     try:
+        if isinstance(hubspot, HubSpotSide) and only is not None and known:
+            hubspot.known = {pair: ids for pair, ids in known.items() if pair in only}
         if feed is not None:
             await _prefetch(engine, feed, only)
         return await engine.run_pass(only=only)
     finally:
         if feed is not None:
             feed.clear()  # a later pass reads its own changes
+        if isinstance(hubspot, HubSpotSide):
+            hubspot.known = {}  # a later pass searches unless told otherwise
 
 
 async def _prefetch(

@@ -9,8 +9,14 @@ far inside the senders' deadlines (QBO: 3 s, HubSpot: 5 s):
    nothing else happens (no parse, no lookup, no wake);
 2. parse the body; malformed → 400 (HubSpot and Intuit do not retry a 400);
 3. map the portal / realm ids in it to connection ids (one store read) and call
-   `wake(connection_id)` for each; answer 200. A delivery for an unknown portal or realm
-   is acknowledged (200) and ignored, so the sender stops retrying it.
+   `wake(connection_id, pairs, known)` for each; answer 200. A delivery for an unknown
+   portal or realm is acknowledged (200) and ignored, so the sender stops retrying it.
+
+`pairs` are the object pairs whose rules the events concern; `known` names, for contacts
+and products, the HubSpot records the events say were created or changed, so the woken
+pass reads those records by id (one batch read: fresher than the search index, which lags
+HubSpot's writes by seconds, and outside the search API's 4 a second) instead of searching
+(issue 18). The ids are only which records to read, never their contents.
 
 Secrets are never logged, and neither are bodies.
 """
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,7 +34,13 @@ from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 
-from ledgerbridge.hubspot.webhooks import InvalidWebhookPayload, parse_events, verify_signature_v3
+from ledgerbridge.hubspot.objects import ObjectType
+from ledgerbridge.hubspot.webhooks import (
+    InvalidWebhookPayload,
+    WebhookEvent,
+    parse_events,
+    verify_signature_v3,
+)
 from ledgerbridge.qbo.webhooks import (
     WebhookPayloadError,
     parse_notifications,
@@ -44,8 +56,17 @@ MAX_BODY_BYTES = 2_000_000
 HUBSPOT_PATH = "/webhooks/hubspot"
 QBO_PATH = "/webhooks/qbo"
 
-Wake = Callable[[int, "set[ObjectPair] | None"], None]
-"""`wake(connection_id, pairs)`: pairs None means every rule."""
+Known = Mapping[ObjectPair, frozenset[str]]
+"""Per object pair, the ids of every HubSpot record a wake's events say changed (empty: none)."""
+
+
+class Wake(Protocol):
+    """`wake(connection_id, pairs, known)`: pairs None means every rule; `known` (when given)
+    says, for some of those pairs, which HubSpot records changed (`hubspot_known`)."""
+
+    def __call__(
+        self, connection_id: int, pairs: set[ObjectPair] | None, known: Known | None = None
+    ) -> None: ...
 
 
 class WebhookDirectory(Protocol):
@@ -117,12 +138,47 @@ def pairs_of(
     return pairs
 
 
+HUBSPOT_BY_ID: dict[ObjectType, ObjectPair] = {
+    "contacts": ObjectPair.CONTACTS_CUSTOMERS,
+    "products": ObjectPair.PRODUCTS_ITEMS,
+}
+"""The objects whose changes a scoped pass can read by id (a batch read) when the webhooks
+name every changed record. Invoices are always searched: a line item or payment changes
+an invoice without an invoice event."""
+BY_ID_ACTIONS = frozenset({"creation", "propertyChange"})
+
+
+def hubspot_known(events: Iterable[WebhookEvent]) -> dict[ObjectPair, frozenset[str]]:
+    """The pairs whose every HubSpot event here is the creation or change of a record it
+    names, with those records' ids. A pair with any other event (a deletion, a merge, an
+    association change, an event without an id) is left out: its pass searches."""
+    ids: dict[ObjectPair, set[str]] = {}
+    searched: set[ObjectPair] = set()
+    for event in events:
+        pair = HUBSPOT_BY_ID.get(event.object_type) if event.object_type else None
+        if pair is None:
+            continue
+        if event.action in BY_ID_ACTIONS and event.object_id:
+            ids.setdefault(pair, set()).add(event.object_id)
+        else:
+            searched.add(pair)
+    return {pair: frozenset(found) for pair, found in ids.items() if pair not in searched}
+
+
+def qbo_known(pairs: set[ObjectPair] | None) -> dict[ObjectPair, frozenset[str]]:
+    """A QBO notification says nothing changed in HubSpot: for the pairs HubSpot reads by
+    id, no HubSpot record to read (a HubSpot change has its own webhook, and the poll's
+    full pass reads whatever a lost webhook did not say)."""
+    by_id = set(HUBSPOT_BY_ID.values())
+    return {pair: frozenset() for pair in pairs or () if pair in by_id}
+
+
 def _wake_all(
-    wake: Wake, connection_ids: Iterable[int], pairs: set[ObjectPair] | None
+    wake: Wake, connection_ids: Iterable[int], pairs: set[ObjectPair] | None, known: Known
 ) -> list[int]:
     woken = sorted(set(connection_ids))
     for connection_id in woken:
-        wake(connection_id, pairs)
+        wake(connection_id, pairs, known)
     return woken
 
 
@@ -165,7 +221,7 @@ def webhook_router(
             for cid in await run_in_threadpool(directory.by_portal, portal)
         ]
         pairs = pairs_of((event.object_type for event in events), HUBSPOT_PAIRS)
-        woken = _wake_all(wake, ids, pairs)
+        woken = _wake_all(wake, ids, pairs, hubspot_known(events))
         if portals and not woken:
             log.info("HubSpot webhook for a portal with no connection; ignored")
         return _answer(200, "accepted", woken=woken)
@@ -191,7 +247,7 @@ def webhook_router(
             cid for realm in realms for cid in await run_in_threadpool(directory.by_realm, realm)
         ]
         pairs = pairs_of((change.entity for change in changes), QBO_PAIRS)
-        woken = _wake_all(wake, ids, pairs)
+        woken = _wake_all(wake, ids, pairs, qbo_known(pairs))
         if realms and not woken:
             log.info("QBO webhook for a company with no connection; ignored")
         return _answer(200, "accepted", woken=woken)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ledgerbridge.store import ConnectionStatus
 from ledgerbridge.sync.rules import ObjectPair
@@ -70,6 +70,7 @@ class FakeRunner:
     def __init__(self) -> None:
         self.calls: list[int] = []
         self.scopes: list[frozenset[ObjectPair] | None] = []
+        self.known: list[Mapping[ObjectPair, frozenset[str]] | None] = []
         self.finished: list[int] = []
         self.running = 0
         self.error: BaseException | None = None
@@ -83,10 +84,15 @@ class FakeRunner:
         return self.calls.count(connection_id)
 
     async def __call__(
-        self, connection_id: int, *, only: frozenset[ObjectPair] | None = None
+        self,
+        connection_id: int,
+        *,
+        only: frozenset[ObjectPair] | None = None,
+        known: Mapping[ObjectPair, frozenset[str]] | None = None,
     ) -> object:
         self.calls.append(connection_id)
         self.scopes.append(only)
+        self.known.append(known)
         self.running += 1
         try:
             if self.gate is not None:

@@ -367,6 +367,40 @@ async def test_wakes_within_the_coalesce_window_of_the_oldest_make_one_pass(
         assert runner.scopes == [None, frozenset({contacts, items})]
 
 
+async def test_a_pair_is_read_by_id_only_when_every_wake_gathered_for_it_named_its_records(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    contacts, items = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
+    runtime = make_runtime(runner, directory, clock, poll_interval=60, coalesce=0.4)
+    async with running(runtime):
+        await until(lambda: runner.count() == 1 and idle(clock, 2))  # the start-up pass
+        runtime.wake(1, {contacts}, {contacts: frozenset({"1"})})
+        runtime.wake(1, {contacts, items}, {contacts: frozenset({"2"}), items: frozenset()})
+        clock.advance(0.4)
+        await until(lambda: runner.count() == 2 and idle(clock, 2))
+        assert runner.scopes[1] == frozenset({contacts, items})
+        assert runner.known[1] == {contacts: frozenset({"1", "2"}), items: frozenset()}
+        # One wake for contacts without ids (a deletion, say): contacts are searched,
+        # whatever the other wakes of the same pass named.
+        runtime.wake(1, {contacts}, {contacts: frozenset({"3"})})
+        runtime.wake(1, {contacts})
+        runtime.wake(1, {contacts, items}, {contacts: frozenset({"4"}), items: frozenset({"5"})})
+        clock.advance(0.4)
+        await until(lambda: runner.count() == 3 and idle(clock, 2))
+        assert runner.known[2] == {items: frozenset({"5"})}
+        # Nothing is carried over: the next wake's ids are its own.
+        runtime.wake(1, {contacts}, {contacts: frozenset({"6"})})
+        clock.advance(0.4)
+        await until(lambda: runner.count() == 4 and idle(clock, 2))
+        assert runner.known[3] == {contacts: frozenset({"6"})}
+        # A wake without pairs makes a full pass: it searches every rule.
+        runtime.wake(1, {contacts}, {contacts: frozenset({"7"})})
+        runtime.wake(1)
+        clock.advance(0.4)
+        await until(lambda: runner.count() == 5 and idle(clock, 2))
+        assert runner.scopes[4] is None and runner.known[4] is None
+
+
 async def test_wakes_during_a_pass_wait_only_what_is_left_of_their_window(
     runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
 ) -> None:

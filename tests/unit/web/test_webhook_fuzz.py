@@ -83,7 +83,9 @@ SIGNING = st.sampled_from(["signed", "unsigned", "forged", "stale", "garbage"])
 
 
 class Woken(list[int]):
-    def __call__(self, connection_id: int, pairs: set[ObjectPair] | None) -> None:
+    def __call__(
+        self, connection_id: int, pairs: set[ObjectPair] | None, known: object = None
+    ) -> None:
         self.append(connection_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from ledgerbridge.hubspot.webhooks import sign_v3
+from ledgerbridge.hubspot.webhooks import WebhookEvent, parse_events, sign_v3
 from ledgerbridge.qbo.webhooks import sign as qbo_sign
 from ledgerbridge.store import Store, TokenCipher, generate_key
 from ledgerbridge.store.directory import StoreDirectory
@@ -27,7 +27,9 @@ from ledgerbridge.web.webhooks import (
     MAX_BODY_BYTES,
     QBO_PAIRS,
     WebhookSecrets,
+    hubspot_known,
     pairs_of,
+    qbo_known,
     webhook_router,
 )
 
@@ -59,15 +61,23 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 class Woken(list[int]):
-    """The `wake` callback: the connection ids woken, and the pairs named each time."""
+    """The `wake` callback: the connection ids woken, and the pairs (and the HubSpot
+    records known to have changed) named each time."""
 
     def __init__(self) -> None:
         super().__init__()
         self.pairs: list[set[ObjectPair] | None] = []
+        self.known: list[Mapping[ObjectPair, frozenset[str]] | None] = []
 
-    def __call__(self, connection_id: int, pairs: set[ObjectPair] | None) -> None:
+    def __call__(
+        self,
+        connection_id: int,
+        pairs: set[ObjectPair] | None,
+        known: Mapping[ObjectPair, frozenset[str]] | None = None,
+    ) -> None:
         self.append(connection_id)
         self.pairs.append(pairs)
+        self.known.append(known)
 
 
 @pytest.fixture
@@ -338,6 +348,34 @@ async def test_a_webhook_wakes_only_the_rules_of_the_objects_it_names(
         {ObjectPair.INVOICES_INVOICES},
         {ObjectPair.CONTACTS_CUSTOMERS},
     ]
+    # The contact event names its record (read by id); a line item's event does not make
+    # the invoices readable by id; a QBO change says no HubSpot contact changed.
+    contacts_known = {ObjectPair.CONTACTS_CUSTOMERS: frozenset({"51"})}
+    nothing_in_hubspot = {ObjectPair.CONTACTS_CUSTOMERS: frozenset[str]()}
+    assert woken.known == [contacts_known, contacts_known, {}, {}, nothing_in_hubspot]
+
+
+def _event(subscription: str, object_id: object, **extra: Any) -> WebhookEvent:
+    body = json.loads(hubspot_events(subscriptionType=subscription, objectId=object_id, **extra))
+    return parse_events(json.dumps(body).encode())[0]
+
+
+def test_only_creations_and_changes_that_name_their_record_are_read_by_id() -> None:
+    contacts, products = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
+    created, changed = _event("contact.creation", 7), _event("contact.propertyChange", 8)
+    product = _event("object.propertyChange", 9, objectTypeId="0-7")
+    assert hubspot_known([created, changed, product]) == {
+        contacts: frozenset({"7", "8"}),
+        products: frozenset({"9"}),
+    }
+    # A deletion, a merge or an association change of a contact: its pass searches
+    # (a deleted record is not found by id; a merge names other records).
+    for other in ("contact.deletion", "contact.merge", "contact.associationChange"):
+        assert hubspot_known([created, _event(other, 10), product]) == {products: frozenset({"9"})}
+    invoice = _event("object.creation", 11, objectTypeId="0-53")
+    assert hubspot_known([invoice]) == {}  # invoices are always searched
+    assert qbo_known({contacts, ObjectPair.INVOICES_INVOICES}) == {contacts: frozenset()}
+    assert qbo_known(None) == {}
 
 
 def test_objects_no_rule_syncs_wake_nothing_and_unknown_ones_wake_every_rule() -> None:

@@ -1,9 +1,10 @@
 """The HubSpot side of the engine (`sync.ports.SidePort`) on the HubSpot connector.
 
 - Reads: `hubspot.changes.read_changes` (search on the last-modified date, plus
-  archived records), batch reads by id, and candidate look-ups: contacts by a batch
-  read on `email` (their unique id property), others by search on the match property
-  (`hs_sku`) with the IN operator, the chunks concurrent.
+  archived records) or, in a pass woken by webhooks that named every changed contact
+  or product (`known`), a batch read of those; batch reads by id; and candidate
+  look-ups: contacts by a batch read on `email` (their unique id property), others by
+  search on the match property (`hs_sku`) with the IN operator, the chunks concurrent.
 - Writes: creates go through `upsert_by_unique` keyed on our unique property
   (`ledgerbridge_qbo_id`) holding the id of the QBO record they come from, so a
   retried or replayed create finds the record it made instead of making another;
@@ -79,6 +80,10 @@ class HubSpotSide(PaymentsVia):
         self.capabilities = Capabilities(
             window=HubSpotWindow(self), payments=self.payments, prepare=self.prepare_writes
         )
+        self.known: dict[ObjectPair, frozenset[str]] = {}
+        """Set by the runtime for one pass (`runtime.runner.run_pass`): per pair, the ids of
+        every HubSpot record its webhooks say changed. That pair's changes are then those
+        records, read by id; its search cursor stays where the last search left it."""
 
     # ---- reading ----
 
@@ -118,6 +123,11 @@ class HubSpotSide(PaymentsVia):
     async def read_changes(
         self, rule: SyncRule, since: dt.datetime | None, refs: RefIndex
     ) -> Changes:
+        known = self.known.get(rule.object_pair)
+        if known is not None:
+            records = await self.read_records(rule, known, refs)
+            records.sort(key=lambda r: (r.updated_at, r.ref.id))
+            return Changes(records, None)  # the poll's full pass searches from the cursor
         found = await hs_changes.read_changes(
             self.client, object_of(rule), since, self.properties(rule), overlap=self.overlap
         )

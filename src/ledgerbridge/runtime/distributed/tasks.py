@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from procrastinate import App, JobContext
@@ -158,11 +158,17 @@ class Deferrer:
     async def reconcile(self, connection_id: int, at: dt.datetime | None = None) -> None:
         await self._defer(RECONCILE_CONNECTION, connection_id, at)
 
-    def wake(self, connection_id: int, pairs: Iterable[ObjectPair] | None = None) -> None:
+    def wake(
+        self,
+        connection_id: int,
+        pairs: Iterable[ObjectPair] | None = None,
+        known: Mapping[ObjectPair, frozenset[str]] | None = None,
+    ) -> None:
         """The webhook endpoints' `wake`: defer in the background (call on the loop), to run
         `wake_delay` seconds later, so that a burst of webhooks (a bulk edit, an import)
         finds one job waiting and becomes one pass. Every distributed pass covers every
-        rule, so `pairs` only says that something changed."""
+        rule and searches every change, so `pairs` and `known` only say that something
+        changed."""
         task = asyncio.get_running_loop().create_task(self._wake(connection_id))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
