@@ -189,39 +189,19 @@ SINGLE = "single"
 """The journal's batch id of a write sent as a plain request (its own requestid)."""
 
 
-def worth_a_batch(batch_room: int, batch_limit: int) -> int:
-    """The fewest writes one batch must carry to be worth a batch slot now. A batch of k
-    writes saves k - 1 requests of the general budget (a batch costs one there too), so a
-    single write never takes a slot; and as the slots of the window run short, the rest
-    are kept for bigger writes: 2 with the window unused, up to 6 with it spent. Under a
-    steady stream of small passes the slots then go where they save the most requests
-    (issue 18: at 5 + 5 changes a second the 40 slots went to the first 40 passes of the
-    minute, ~3 writes each, and the other passes' writes went plain)."""
-    if batch_limit <= 0:
-        return 2
-    spent = min(max(batch_limit - batch_room, 0), batch_limit)
-    return 2 + (4 * spent) // batch_limit
-
-
-def plain_share(
-    ops: int,
-    size: int,
-    batch_room: int,
-    plain_room: int,
-    reserve: int = 0,
-    batch_limit: int = 0,
-) -> int:
+def plain_share(ops: int, size: int, batch_room: int, plain_room: int, reserve: int = 0) -> int:
     """How many of `ops` writes to send as plain requests now rather than in batches:
-    all of them when they are too few to be worth a batch slot now (`worth_a_batch`,
-    with the batch window's `batch_limit`; 0 leaves that out) and the general budget has
-    room for them; none while the batch budget has room for every chunk; else those that
-    do not fit in the batches that can start now (`batch_room`), as far as the general
-    budget (`plain_room`, which each of those batches also spends one of) has room for
-    them, keeping `reserve` requests for reads. The rest wait for batch slots."""
+    a single write goes plain while the general budget has room for it (a batch of one
+    saves no request: it costs one of the general budget too, and takes one of the 40
+    batch slots of the minute for nothing); none while the batch budget has room for
+    every chunk; else those that do not fit in the batches that can start now
+    (`batch_room`), as far as the general budget (`plain_room`, which each of those
+    batches also spends one of) has room for them, keeping `reserve` requests for reads.
+    The rest wait for batch slots."""
     if ops <= 0:
         return 0
-    if batch_limit and ops < worth_a_batch(batch_room, batch_limit) and ops <= plain_room - reserve:
-        return ops
+    if ops == 1 and plain_room - reserve >= 1:
+        return 1
     if -(-ops // size) <= batch_room:
         return 0
     overflow = ops - max(batch_room, 0) * size

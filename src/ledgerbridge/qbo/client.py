@@ -354,9 +354,8 @@ class QboClient:
         within the budgets); results in `ops` order. See `qbo.batch.run_batches`.
 
         `singles_when_busy`: decided from both budgets at the moment (`plain_share`):
-        writes too few to be worth a batch slot now go plain (`worth_a_batch`: one
-        write never takes a slot; as the window's slots run short they are kept for
-        bigger writes); the creates/updates that do not fit in the batches the
+        a single write goes plain (a batch of one saves nothing and spends a slot);
+        the creates/updates that do not fit in the batches the
         40-a-minute budget can start now go out as plain requests, each with its own
         requestid, as far as the 500-a-minute budget has room for them (a few requests
         kept for reads); the rest
@@ -388,10 +387,7 @@ class QboClient:
         writes = sum(op.operation in ("create", "update") for op in ops)
         batch_room = self.batch_budget.room() - self.promised.batches
         plain_room = self.budget.room() - self.promised.plain
-        limits = [w.max_requests for w in self.batch_budget.windows]
-        singles = plain_share(
-            writes, size, batch_room, plain_room, READ_RESERVE, min(limits, default=0)
-        )
+        singles = plain_share(writes, size, batch_room, plain_room, READ_RESERVE)
         chunks = -(-(len(ops) - singles) // size)
         mine = _Promised(chunks, chunks + singles)  # a batch spends the general budget too
         self.promised.add(mine)

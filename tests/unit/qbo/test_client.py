@@ -435,15 +435,9 @@ def test_plain_share() -> None:
     assert plain_share(10, 30, 0, 5, reserve=20) == 0  # no plain room left either
 
 
-def test_few_writes_go_plain_and_the_batch_slots_are_kept_for_bigger_ones() -> None:
-    from ledgerbridge.qbo.batch import plain_share, worth_a_batch
+def test_a_single_write_goes_plain_and_keeps_the_batch_slot() -> None:
+    from ledgerbridge.qbo.batch import plain_share
 
-    assert [worth_a_batch(room, 40) for room in (40, 31, 30, 20, 10, 1, 0)] == [2, 2, 3, 4, 5, 5, 6]
-    assert worth_a_batch(0, 0) == 2  # no batch window known
-    assert plain_share(1, 30, 40, 500, reserve=20, batch_limit=40) == 1  # one saves nothing
-    assert plain_share(2, 30, 40, 500, reserve=20, batch_limit=40) == 0
-    assert plain_share(1, 30, 40, 500, reserve=20) == 0  # batch_limit 0: the rule is off
-    assert plain_share(3, 30, 20, 500, reserve=20, batch_limit=40) == 3  # slots half spent
-    assert plain_share(4, 30, 20, 500, reserve=20, batch_limit=40) == 0
-    assert plain_share(3, 30, 20, 22, reserve=20, batch_limit=40) == 0  # no plain room: batch
-    assert plain_share(400, 30, 1, 500, reserve=20, batch_limit=40) == 370  # big: as before
+    assert plain_share(1, 30, 40, 500, reserve=20) == 1  # a batch of one saves nothing
+    assert plain_share(1, 30, 40, 20, reserve=20) == 0  # no plain room: a batch
+    assert plain_share(2, 30, 40, 500, reserve=20) == 0
