@@ -17,7 +17,8 @@ the deal roll-up (`sync.deals`, R-INV-6) when the engine has a `DealPort`.
    never every link, so a pass costs the same however many records were synced;
 3. `plan(...)`;
 4. apply the writes in batches through the side ports (idempotent: QBO `requestid`,
-   HubSpot upsert on the QBO id);
+   HubSpot upsert on the QBO id), both sides at once unless a QBO create is a replay
+   (`sync.apply`);
 5. record links, sync records and activity, then the cursors, in ONE commit.
 
 Transient failures leave their records pending and hold the cursor of their side
@@ -37,6 +38,7 @@ from typing import TypeVar, cast
 
 from ledgerbridge.domain import RecordRef, System
 from ledgerbridge.sync.actions import Action, Create, Deactivate, Update, Void
+from ledgerbridge.sync.apply import apply_writes
 from ledgerbridge.sync.deals import DealPort, run_deal_pass
 from ledgerbridge.sync.defaults import MATCH_FIELD
 from ledgerbridge.sync.errors import AuthenticationError, SyncError
@@ -59,8 +61,6 @@ from ledgerbridge.sync.ports import (
     RecordOutcome,
     SidePort,
     StatePort,
-    WriteAction,
-    WriteResult,
 )
 from ledgerbridge.sync.record import record_pass
 from ledgerbridge.sync.report import (
@@ -104,12 +104,6 @@ async def _both(first: Awaitable[T], second: Awaitable[U]) -> tuple[T, U]:
     """Two calls of different types at the same time (errors as in `_gather`)."""
     one, two = await _gather(first, second)
     return cast(T, one), cast(U, two)
-
-
-def write_target(action: WriteAction) -> System:
-    if isinstance(action, Deactivate):
-        return action.target_ref.system
-    return action.target
 
 
 class SyncEngine:
@@ -333,38 +327,6 @@ class SyncEngine:
                 found |= await journal.sent_creates(keys)
         return frozenset(found)
 
-    async def _apply(
-        self, rule: SyncRule, writes: Sequence[WriteAction], refs: RefIndex
-    ) -> tuple[dict[int, WriteResult], set[int]]:
-        """Apply QBO writes, then HubSpot writes. Returns the results and the ids of the
-        writes dropped as echoes (see below)."""
-        results: dict[int, WriteResult] = {}
-        dropped: set[int] = set()
-        for target in (Q, H):
-            mine = [a for a in writes if write_target(a) is target]
-            # After a crash, a replayed create answers with the record the crashed pass
-            # made; that record is also in this pass's changes as "new", and copying it
-            # back would duplicate it (R-BEY-1). Drop creates sourced from it.
-            made = {r.record.ref for r in results.values() if r.ok and r.record is not None}
-            echoes = [a for a in mine if isinstance(a, Create) and a.source_ref in made]
-            dropped.update(id(a) for a in echoes)
-            mine = [a for a in mine if id(a) not in dropped]
-            if not mine:
-                continue
-            try:
-                answers = await self.sides[target].apply(rule, mine, refs)
-            except SyncError as error:
-                # The side failed as a whole (after retries). Writes already made on the
-                # other side must still be linked in this pass's commit, or the next pass
-                # would see them as new records and copy them back (R-BEY-1); so the
-                # failure becomes each of this side's writes' own outcome.
-                answers = [WriteResult(action, error=error) for action in mine]
-            if len(answers) != len(mine):
-                raise AssertionError(f"{target} answered {len(answers)} of {len(mine)} writes")
-            for action, answer in zip(mine, answers, strict=True):
-                results[id(action)] = answer
-        return results, dropped
-
     async def _run_rule(
         self, rule: SyncRule, report: PairReport, dry_run: bool, planned: RefIndex | None = None
     ) -> None:
@@ -384,7 +346,7 @@ class SyncEngine:
             await self._payments(rule, report, dry_run=True)
             return
         writes = [a for a in actions if isinstance(a, Create | Update | Deactivate | Void)]
-        results, dropped = await self._apply(rule, writes, refs)
+        results, dropped = await apply_writes(self.sides, rule, writes, refs)
         actions = [a for a in actions if id(a) not in dropped]
         seen = {r.ref: r for side in System for r in records[side]}
         recorded = record_pass(rule, links, actions, results, seen, refs, report)
