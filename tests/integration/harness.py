@@ -171,6 +171,11 @@ class Lab:
         where = " WHERE Active IN (true, false)" if entity in ("Customer", "Item") else ""
         return await self.qbo_client().query_all(f"SELECT * FROM {entity}{where}")
 
+    async def qbo_emails(self) -> list[str]:
+        """The email of every QBO customer, sorted."""
+        customers = await self.qbo_all("Customer")
+        return sorted(c["PrimaryEmailAddr"]["Address"].lower() for c in customers)
+
     async def income_account(self) -> str:
         rows = await self.qbo_client().query_all(
             "SELECT * FROM Account WHERE AccountType = 'Income'"
@@ -188,6 +193,17 @@ class Lab:
             yield
         finally:
             self.http.event_hooks = before
+
+    @contextlib.contextmanager
+    def recorded(self) -> Iterator[list[httpx.Request]]:
+        """Every request the engine sends meanwhile, in order."""
+        seen: list[httpx.Request] = []
+
+        async def hook(request: httpx.Request) -> None:
+            seen.append(request)
+
+        with self.hooked(hook):
+            yield seen
 
     def links(self, pair: ObjectPair) -> list[LinkRow]:
         with self.store.begin() as tx:

@@ -86,11 +86,6 @@ async def _history(lab: Lab, emails: list[str]) -> dict[str, str]:
     return ids
 
 
-async def _qbo_emails(lab: Lab) -> list[str]:
-    customers = await lab.qbo_all("Customer")
-    return sorted(c["PrimaryEmailAddr"]["Address"].lower() for c in customers)
-
-
 async def test_a_turn_s_commit_leaves_the_event_loop_free(
     lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -120,7 +115,7 @@ async def test_a_turn_s_commit_leaves_the_event_loop_free(
     finally:
         ticking.cancel()
     assert result.complete, result.as_dict()
-    assert await _qbo_emails(lab) == ["bea@x.io", "cy@x.io", "dee@x.io"]
+    assert await lab.qbo_emails() == ["bea@x.io", "cy@x.io", "dee@x.io"]
     assert len(during) == 2 and min(during) >= 5, during
 
 
@@ -140,7 +135,7 @@ async def test_R_INV_3_dry_run_previews_and_writes_nothing(lab: Lab) -> None:
     assert planned["create"]["fields"]["email"] == "bea@x.io"
     assert planned["link"]["qbo"] == f"quickbooks:{existing['Id']}"
     assert result.complete and result.dry_run
-    assert await _qbo_emails(lab) == ["cy@x.io"]
+    assert await lab.qbo_emails() == ["cy@x.io"]
     assert lab.links(CONTACTS) == []
     with lab.store.begin() as tx:
         assert len(tx.list_activity(lab.connection_id)) == activity_before
@@ -158,7 +153,7 @@ async def test_R_INV_3_backfill_creates_historical_records_once(lab: Lab) -> Non
     pair = result.report.pairs[CONTACTS]
     assert result.complete, result.as_dict()
     assert (pair.created, pair.linked, pair.failed, pair.excluded) == (2, 1, 0, 0)
-    assert await _qbo_emails(lab) == ["bea@x.io", "cy@x.io", "dee@x.io"]  # "old" is outside
+    assert await lab.qbo_emails() == ["bea@x.io", "cy@x.io", "dee@x.io"]  # "old" is outside
     links = {x.hubspot_id: x.qbo_id for x in lab.links(CONTACTS)}
     assert links[ids["cy@x.io"]] == str(cy["Id"]) and ids["old@x.io"] not in links
     with lab.store.begin() as tx:
@@ -168,7 +163,7 @@ async def test_R_INV_3_backfill_creates_historical_records_once(lab: Lab) -> Non
     again = await _backfill(lab, "contacts")
     assert again.complete and again.report.writes == 0, again.as_dict()
     assert (await lab.engine().run_pass()).writes == 0
-    assert await _qbo_emails(lab) == ["bea@x.io", "cy@x.io", "dee@x.io"]
+    assert await lab.qbo_emails() == ["bea@x.io", "cy@x.io", "dee@x.io"]
 
 
 async def test_R_BEY_1_interrupted_backfill_resumes_without_duplicates(lab: Lab) -> None:
@@ -181,7 +176,7 @@ async def test_R_BEY_1_interrupted_backfill_resumes_without_duplicates(lab: Lab)
         await _backfill(lab, "contacts", batch_size=2, qbo=crashing)
 
     assert len(lab.links(CONTACTS)) == 2  # the first batch was recorded
-    assert len(await _qbo_emails(lab)) == 3  # the crash hit after the third write
+    assert len(await lab.qbo_emails()) == 3  # the crash hit after the third write
 
     resumed = await _backfill(lab, "contacts", batch_size=2)
 
@@ -190,7 +185,7 @@ async def test_R_BEY_1_interrupted_backfill_resumes_without_duplicates(lab: Lab)
     # its first write made is found by email and linked, not created twice.
     pair = resumed.report.pairs[CONTACTS]
     assert (pair.created, pair.linked) == (3, 1)
-    assert await _qbo_emails(lab) == emails
+    assert await lab.qbo_emails() == emails
     assert len(lab.links(CONTACTS)) == 6
     assert (await _backfill(lab, "contacts")).report.writes == 0
 
@@ -471,7 +466,7 @@ async def test_R_INV_3_a_second_crowded_past_a_page_is_walked_in_pages(
     assert result.report.pairs[CONTACTS].created == len(emails)
     assert max(served) <= 3  # no batch larger than one read (never the whole second)
     if source is H:
-        assert await _qbo_emails(lab) == emails
+        assert await lab.qbo_emails() == emails
     else:
         found = sorted(str(c.get("email")) for c in await lab.hs_all("contacts", "email"))
         assert found == emails

@@ -49,22 +49,9 @@ def counting(lab: Lab) -> Iterator[dict[str, int]]:
         yield seen
 
 
-@contextmanager
-def cdc_asked(lab: Lab, param: str) -> Iterator[list[str]]:
-    """`param` of each QBO CDC request meanwhile."""
-    asked: list[str] = []
-
-    async def hook(request: httpx.Request) -> None:
-        if request.url.path.endswith("/cdc"):
-            asked.append(request.url.params[param])
-
-    with lab.hooked(hook):
-        yield asked
-
-
-async def _emails(lab: Lab) -> list[str]:
-    customers = await lab.qbo_all("Customer")
-    return sorted(c["PrimaryEmailAddr"]["Address"].lower() for c in customers)
+def cdc_asked(seen: list[httpx.Request], param: str) -> list[str]:
+    """`param` of each QBO CDC request of `seen`."""
+    return [r.url.params[param] for r in seen if r.url.path.endswith("/cdc")]
 
 
 async def test_a_customer_made_between_passes_is_matched_without_reading_every_customer(
@@ -93,7 +80,7 @@ async def test_a_customer_made_between_passes_is_matched_without_reading_every_c
     counts = report.pairs[PAIR]
     assert (counts.linked, counts.created, counts.failed) == (1, 1, 0), report.as_dict()
     assert (bob, str(theirs["Id"])) in {(x.hubspot_id, x.qbo_id) for x in lab.links(PAIR)}
-    assert await _emails(lab) == ["ann@example.com", "bob@example.com", "cy@example.com"]
+    assert await lab.qbo_emails() == ["ann@example.com", "bob@example.com", "cy@example.com"]
 
     # A third contact with the name of the customer we just created: the mirror holds
     # our own write, so the new customer's display name is not a duplicate.
@@ -133,7 +120,7 @@ async def test_the_mirror_lasts_through_a_chain_of_change_reads(lab: Lab) -> Non
             assert report.pairs[PAIR].failed == 0, report.as_dict()
     assert seen[WHOLE_READ] == 0, seen
     assert seen[CHANGE_READ] == 10, seen
-    emails = await _emails(lab)
+    emails = await lab.qbo_emails()
     assert len(emails) == len(set(emails)) == 22, emails
 
 
@@ -160,7 +147,7 @@ async def test_the_mirror_is_read_whole_again_once_another_read_moved_the_cursor
         report = await engine.run_pass()
     assert seen[WHOLE_READ] == 1, seen
     assert report.pairs[PAIR].created == 1, report.as_dict()
-    assert await _emails(lab) == ["ann@example.com", "dee@example.com", "eve@example.com"]
+    assert await lab.qbo_emails() == ["ann@example.com", "dee@example.com", "eve@example.com"]
 
 
 def test_the_cursor_must_reach_back_past_the_whole_read() -> None:
@@ -200,10 +187,11 @@ async def test_a_full_pass_reads_every_rule_s_qbo_changes_in_one_request(lab: La
     account = await lab.income_account()
     item = {"Name": "Plan", "Sku": "P-1", "Type": "Service", "IncomeAccountRef": {"value": account}}
     await lab.qbo_create("Item", item)
-    with cdc_asked(lab, "entities") as cdc:
+    with lab.recorded() as seen:
         report = await run_pass(engine)
         # The next pass reads again (nothing is served twice): one more request.
         again = await run_pass(engine)
+    cdc = cdc_asked(seen, "entities")
 
     assert len(cdc) == 2, cdc  # one a pass, not one per rule
     assert set(cdc[0].split(",")) == {"Customer", "Item", "Invoice", "Payment"}
@@ -311,7 +299,7 @@ async def test_the_creates_of_two_webhooks_in_one_window_go_in_one_batch(lab: La
         await asyncio.wait_for(task, timeout=30)
     assert passes == [None, frozenset({PAIR})]
     assert batches == [2]  # both creates in one batch request
-    assert await _emails(lab) == ["ann@example.com", "bob@example.com"]
+    assert await lab.qbo_emails() == ["ann@example.com", "bob@example.com"]
 
 
 async def test_a_quiet_entity_s_cursor_follows_the_busy_ones_in_a_full_pass(lab: Lab) -> None:
@@ -329,8 +317,9 @@ async def test_a_quiet_entity_s_cursor_follows_the_busy_ones_in_a_full_pass(lab:
     )
     await run_pass(engine)
     lab.time.advance(5)
-    with cdc_asked(lab, "changedSince") as asked:
+    with lab.recorded() as seen:
         await run_pass(engine)
+    asked = cdc_asked(seen, "changedSince")
     stamp = dt.datetime.fromisoformat(made["MetaData"]["LastUpdatedTime"])
     assert len(asked) == 1, asked
     since = dt.datetime.fromisoformat(asked[0])

@@ -370,35 +370,39 @@ async def test_wakes_within_the_coalesce_window_of_the_oldest_make_one_pass(
 async def test_a_pair_is_read_by_id_only_when_every_wake_gathered_for_it_named_its_records(
     runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
 ) -> None:
-    contacts, items = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
+    c, i = ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS
+    Wake = tuple[set[ObjectPair] | None, dict[ObjectPair, frozenset[str]] | None]
+
+    async def known_after(runtime: EmbeddedRuntime, *wakes: Wake) -> object:
+        """The `known` of the one pass these wakes (within one window) make."""
+        passes = runner.count() + 1
+        for pairs, known in wakes:
+            runtime.wake(1, pairs, known)
+        clock.advance(0.4)
+        await until(lambda: runner.count() == passes and idle(clock, 2))
+        return runner.known[-1]
+
     runtime = make_runtime(runner, directory, clock, poll_interval=60, coalesce=0.4)
     async with running(runtime):
         await until(lambda: runner.count() == 1 and idle(clock, 2))  # the start-up pass
-        runtime.wake(1, {contacts}, {contacts: frozenset({"1"})})
-        runtime.wake(1, {contacts, items}, {contacts: frozenset({"2"}), items: frozenset()})
-        clock.advance(0.4)
-        await until(lambda: runner.count() == 2 and idle(clock, 2))
-        assert runner.scopes[1] == frozenset({contacts, items})
-        assert runner.known[1] == {contacts: frozenset({"1", "2"}), items: frozenset()}
+        ids = frozenset({"1", "2"})
+        assert await known_after(
+            runtime, ({c}, {c: frozenset({"1"})}), ({c, i}, {c: frozenset({"2"}), i: frozenset()})
+        ) == {c: ids, i: frozenset()}
+        assert runner.scopes[-1] == frozenset({c, i})
         # One wake for contacts without ids (a deletion, say): contacts are searched,
         # whatever the other wakes of the same pass named.
-        runtime.wake(1, {contacts}, {contacts: frozenset({"3"})})
-        runtime.wake(1, {contacts})
-        runtime.wake(1, {contacts, items}, {contacts: frozenset({"4"}), items: frozenset({"5"})})
-        clock.advance(0.4)
-        await until(lambda: runner.count() == 3 and idle(clock, 2))
-        assert runner.known[2] == {items: frozenset({"5"})}
+        assert await known_after(
+            runtime,
+            ({c}, {c: frozenset({"3"})}),
+            ({c}, None),
+            ({c, i}, {c: frozenset({"4"}), i: frozenset({"5"})}),
+        ) == {i: frozenset({"5"})}
         # Nothing is carried over: the next wake's ids are its own.
-        runtime.wake(1, {contacts}, {contacts: frozenset({"6"})})
-        clock.advance(0.4)
-        await until(lambda: runner.count() == 4 and idle(clock, 2))
-        assert runner.known[3] == {contacts: frozenset({"6"})}
+        assert await known_after(runtime, ({c}, {c: frozenset({"6"})})) == {c: frozenset({"6"})}
         # A wake without pairs makes a full pass: it searches every rule.
-        runtime.wake(1, {contacts}, {contacts: frozenset({"7"})})
-        runtime.wake(1)
-        clock.advance(0.4)
-        await until(lambda: runner.count() == 5 and idle(clock, 2))
-        assert runner.scopes[4] is None and runner.known[4] is None
+        assert await known_after(runtime, ({c}, {c: frozenset({"7"})}), (None, None)) is None
+        assert runner.scopes[-1] is None
 
 
 async def test_wakes_during_a_pass_wait_only_what_is_left_of_their_window(
