@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ async def serve_all(
         started()
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait([waiter, *tasks, *background], return_when=asyncio.FIRST_COMPLETED)
+    failed = _failure(background)  # before the others are cancelled
     for task in background:
         task.cancel()
     await asyncio.gather(*background, return_exceptions=True)
@@ -71,3 +75,18 @@ async def serve_all(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(sig)
+    if failed is not None:
+        raise RuntimeError(f"stopped because {failed!r} was raised (see the log above)") from (
+            failed
+        )
+
+
+def _failure(tasks: Sequence[asyncio.Task[None]]) -> BaseException | None:
+    """The error of a background task that ended by raising (logged with its traceback):
+    everything stops then, and the command must say why instead of a bare "Stopped."."""
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            error = task.exception()
+            log.error("a background task failed; stopping", exc_info=error)
+            return error
+    return None

@@ -229,8 +229,16 @@ class EmbeddedRuntime:
     # -- supervisor ----------------------------------------------------------------------
 
     async def _refresh(self) -> None:
-        """Start a worker for every stored connection that has none (new `connect`s)."""
-        ids = await asyncio.to_thread(self._directory.connection_ids)
+        """Start a worker for every stored connection that has none (new `connect`s). A
+        store that cannot be read now is asked again at the next poll: the runtime (and
+        the process serving it) never stops for it."""
+        try:
+            ids = await asyncio.to_thread(self._directory.connection_ids)
+        except Exception:
+            log.exception(
+                "could not list the connections; trying again in %s s", self.options.poll_interval
+            )
+            return
         for connection_id in ids:
             self._workers.setdefault(connection_id, _Worker(connection_id))
         for worker in self._workers.values():
@@ -300,7 +308,15 @@ class EmbeddedRuntime:
             scope, known = worker.take()
             if scope is not None and not scope:
                 continue  # woken for objects no rule syncs
-            status = await asyncio.to_thread(self._directory.status, cid)
+            try:
+                status = await asyncio.to_thread(self._directory.status, cid)
+            except Exception:  # the store cannot be read now: as a failed pass, retried
+                log.exception("connection %s: could not read its status", cid)
+                stats.failures += 1
+                stats.failures_in_row += 1
+                not_before = next_due = self._clock() + options.backoff(stats.failures_in_row)
+                worker.full = True
+                continue
             if status is None:
                 log.info("connection %s no longer exists; its worker stops", cid)
                 break

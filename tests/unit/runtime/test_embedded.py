@@ -422,3 +422,41 @@ async def test_wakes_during_a_pass_wait_only_what_is_left_of_their_window(
         # The wake's window ran out during the pass: the next pass starts at once.
         await until(lambda: runner.count() == 3 and idle(clock, 2))
         assert clock.now == pytest.approx(0.9)
+
+
+class FlakyDirectory(FakeDirectory):
+    """A store that cannot be read for its first `failures` reads of each kind."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__({1: ACTIVE})
+        self.list_failures = self.status_failures = failures
+
+    def connection_ids(self) -> list[int]:
+        if self.list_failures:
+            self.list_failures -= 1
+            raise OSError("database is locked")
+        return super().connection_ids()
+
+    def status(self, connection_id: int) -> ConnectionStatus | None:
+        if self.status_failures:
+            self.status_failures -= 1
+            raise OSError("database is locked")
+        return super().status(connection_id)
+
+
+async def test_a_store_that_cannot_be_read_for_a_while_stops_neither_runtime_nor_worker(
+    runner: FakeRunner, clock: FakeTime
+) -> None:
+    directory = FlakyDirectory(failures=1)
+    runtime = make_runtime(runner, directory, clock, poll_interval=60, backoff_base=5)
+    async with running(runtime) as task:
+        await until(lambda: idle(clock, 1))  # the listing failed: no worker yet
+        assert runner.count() == 0 and not task.done()
+        clock.advance(60)  # the next poll lists the connection; its status read fails
+        await until(lambda: directory.status_failures == 0 and idle(clock, 2))
+        assert runner.count() == 0 and not task.done()
+        clock.advance(5)  # retried after the backoff: a full pass
+        await until(lambda: runner.count() == 1 and idle(clock, 2))
+        assert runner.scopes == [None]
+        stats = runtime.stats(1)
+        assert stats is not None and stats.failures == 1 and stats.passes == 1
