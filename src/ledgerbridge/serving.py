@@ -76,9 +76,8 @@ async def serve_all(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(sig)
     if failed is not None:
-        raise RuntimeError(f"stopped because {failed!r} was raised (see the log above)") from (
-            failed
-        )
+        message = f"stopped because {failed!r} was raised (see the log above)"
+        raise RuntimeError(message) from failed
 
 
 def _failure(tasks: Sequence[asyncio.Task[None]]) -> BaseException | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import httpx
@@ -261,9 +261,14 @@ async def test_the_creates_of_two_webhooks_in_one_window_go_in_one_batch(lab: La
     engine = lab.engine()
     passes: list[frozenset[ObjectPair] | None] = []
 
-    async def runner(connection_id: int, *, only: frozenset[ObjectPair] | None = None) -> object:
+    async def runner(
+        connection_id: int,
+        *,
+        only: frozenset[ObjectPair] | None = None,
+        known: Mapping[ObjectPair, frozenset[str]] | None = None,
+    ) -> object:
         passes.append(only)
-        return await run_pass(engine, only)
+        return await run_pass(engine, only, known)
 
     clock = FakeTime()
     runtime = EmbeddedRuntime(

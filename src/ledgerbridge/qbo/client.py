@@ -354,11 +354,10 @@ class QboClient:
         within the budgets); results in `ops` order. See `qbo.batch.run_batches`.
 
         `singles_when_busy`: decided from both budgets at the moment (`plain_share`):
-        a single write goes plain (a batch of one saves nothing and spends a slot);
-        the creates/updates that do not fit in the batches the
-        40-a-minute budget can start now go out as plain requests, each with its own
-        requestid, as far as the 500-a-minute budget has room for them (a few requests
-        kept for reads); the rest
+        a single write goes plain (a batch of one saves nothing and spends a slot); the
+        creates/updates that do not fit in the batches the 40-a-minute budget can start
+        now go out as plain requests, each with its own requestid, as far as the
+        500-a-minute budget has room for them (a few requests kept for reads); the rest
         wait for batch slots. So a pass never waits up to a minute for a batch slot
         while the plain budget could answer (steady state after a burst of 40 batches;
         the tail of a big backfill). The journal keeps each write in the form it first

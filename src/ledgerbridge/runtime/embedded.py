@@ -57,9 +57,10 @@ log = logging.getLogger(__name__)
 
 PassRunner = Callable[..., Awaitable[object]]
 """Run one sync pass for connection id N: `runner(N)` for every rule, or
-`runner(N, only=pairs)` for the rules of those object pairs, or `runner(N, only=pairs,
-known=ids)` when the HubSpot records that changed are known for some of them."""
+`runner(N, only=pairs, known=ids)` for the rules of those object pairs (`known`: for
+some of them, the HubSpot records that changed)."""
 Known = Mapping[ObjectPair, frozenset[str]]
+"""Per object pair, the ids of every HubSpot record the wakes say changed (empty: none)."""
 ReconcileHook = Callable[[int], Awaitable[object]]
 """Run the daily full reconciliation of connection id N."""
 Sleep = Callable[[float], Awaitable[None]]
@@ -115,9 +116,7 @@ class _Worker:
     """The pairs named by the wakes since the last pass."""
     known: dict[ObjectPair, set[str]] = field(default_factory=dict)
     """Per pair, the HubSpot records that changed, when every wake naming the pair said
-    which (the pass reads them by id); a pair missing here is searched."""
-    searched: set[ObjectPair] = field(default_factory=set)
-    """Pairs some wake named without saying which HubSpot records changed."""
+    which (the pass reads them by id); a pair of `pairs` missing here is searched."""
     asked_at: float | None = None
     """When the oldest wake not yet served arrived (clock seconds)."""
 
@@ -130,13 +129,12 @@ class _Worker:
             self.full = True
         else:
             for pair in pairs:
-                self.pairs.add(pair)
                 ids = known.get(pair) if known is not None else None
-                if ids is None or pair in self.searched:
-                    self.searched.add(pair)
+                if ids is None:  # this wake did not say which: the pair is searched
                     self.known.pop(pair, None)
-                else:
+                elif pair not in self.pairs or pair in self.known:  # no wake said "search"
                     self.known.setdefault(pair, set()).update(ids)
+                self.pairs.add(pair)
         self.wake.set()
 
     def take(self) -> tuple[frozenset[ObjectPair] | None, dict[ObjectPair, frozenset[str]]]:
@@ -147,7 +145,6 @@ class _Worker:
         self.full = False
         self.pairs = set()
         self.known = {}
-        self.searched = set()
         self.asked_at = None
         self.wake.clear()
         return scope, known
@@ -366,10 +363,8 @@ class EmbeddedRuntime:
         try:
             if scope is None:
                 await self._runner(cid)
-            elif known:
-                await self._runner(cid, only=scope, known=known)
             else:
-                await self._runner(cid, only=scope)
+                await self._runner(cid, only=scope, known=known)
         except Exception as exc:  # a failing pass must never kill the worker
             error = exc
             if not isinstance(exc, AuthenticationError):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,6 +46,7 @@ from ledgerbridge.qbo.webhooks import (
     parse_notifications,
     verify_intuit_signature,
 )
+from ledgerbridge.runtime.embedded import Known
 from ledgerbridge.sync.rules import ObjectPair
 
 __all__ = ["MAX_BODY_BYTES", "WebhookDirectory", "WebhookSecrets", "webhook_router"]
@@ -55,9 +56,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 2_000_000
 HUBSPOT_PATH = "/webhooks/hubspot"
 QBO_PATH = "/webhooks/qbo"
-
-Known = Mapping[ObjectPair, frozenset[str]]
-"""Per object pair, the ids of every HubSpot record a wake's events say changed (empty: none)."""
 
 
 class Wake(Protocol):
