@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.bound import BoundError, check_efficiency
 from bench.harness import environment
 from bench.peer import naive_scenario
-from bench.scenarios import Result, percentile, render, scenario_a, scenario_b, scenario_c
+from bench.scenarios import ARRIVALS, Result, percentile, render, scenario_a, scenario_b, scenario_c
 from bench.stats import spread
 
 
@@ -26,6 +26,8 @@ def run_one(
     seconds: float = 60,
     rate: float = 5.0,
     poll: float = 5.0,
+    arrivals: str = "poisson",
+    seed: int = 18,
     workdir: Path | None = None,
     naive: bool = False,
 ) -> Result:
@@ -45,7 +47,7 @@ def run_one(
             return scenario_a(env, invoices, latency)
         if name == "b":
             return scenario_b(env, invoices, latency)
-        return scenario_c(env, latency, rate=rate, seconds=seconds)
+        return scenario_c(env, latency, rate=rate, seconds=seconds, arrivals=arrivals, seed=seed)
 
 
 def commit() -> str:
@@ -177,6 +179,14 @@ def main(argv: list[str] | None = None) -> int:
         default=5.0,
         help="the engine's poll interval in seconds (the product's default: 60)",
     )
+    parser.add_argument(
+        "--arrivals",
+        choices=ARRIVALS,
+        default="poisson",
+        help="(c): when the changes come: independent Poisson streams (seeded) or both "
+        "sides together every 1/rate s (sessions 4-11)",
+    )
+    parser.add_argument("--seed", type=int, default=18, help="(c): the Poisson streams' seed")
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario")
     parser.add_argument(
         "--naive", action="store_true", help="(a)/(b): also run the naive peer, once"
@@ -211,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                         seconds=args.seconds,
                         rate=args.rate,
                         poll=args.poll,
+                        arrivals=args.arrivals,
+                        seed=args.seed,
                     )
                 )
                 record(results[-1], run)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import random
 import re
 import subprocess
 import sys
@@ -263,12 +264,46 @@ def _wait_healthy(env: Env, engine: Engine, timeout: float = 60) -> None:
 STEADY = "@steady.example"
 
 
+ARRIVALS = ("poisson", "regular")
+
+
+def change_times(
+    rate: float, seconds: float, arrivals: str = "poisson", seed: int = 18
+) -> list[tuple[float, str]]:
+    """When (c) makes its changes, in seconds from the start, and on which side: `rate` a
+    second on each side for `seconds`. "poisson": each side an independent Poisson stream
+    of exactly rate x seconds changes (seeded, so every run makes the same changes at the
+    same moments),
+    as independent users' edits arrive; "regular": both sides together every 1/rate s (the
+    generator of sessions 4-11, kept to compare with them: its fixed 0.2-s grid resonates
+    with a wake coalescing that is a multiple of it)."""
+    if arrivals == "regular":
+        ticks = [k / rate for k in range(int(seconds * rate + 0.5)) if k / rate < seconds]
+        return [(t, side) for t in ticks for side in ("hubspot", "qbo")]
+    if arrivals != "poisson":
+        raise ValueError(f"arrivals must be one of {ARRIVALS}, not {arrivals!r}")
+    rng = random.Random(seed)
+    count = int(seconds * rate + 0.5)
+    # A Poisson stream given its count: that many moments drawn uniformly, so the
+    # run makes exactly `rate` changes a second on each side, as the regular one does.
+    return sorted(
+        (rng.uniform(0, seconds), side) for side in ("hubspot", "qbo") for _ in range(count)
+    )
+
+
 def scenario_c(
-    env: Env, latency: float, rate: float = 5.0, seconds: float = 60.0, settle: float = 30.0
+    env: Env,
+    latency: float,
+    rate: float = 5.0,
+    seconds: float = 60.0,
+    settle: float = 30.0,
+    arrivals: str = "poisson",
+    seed: int = 18,
 ) -> Result:
     """Steady state: `ledgerbridge run` with webhooks; `rate` new contacts/s in HubSpot and
-    `rate` new customers/s in QBO (each notified by the sandbox's webhook); the latency of a
-    change is the time until the other side shows a record with its email."""
+    `rate` new customers/s in QBO (each notified by the sandbox's webhook) at the moments of
+    `change_times`; the latency of a change is the time until the other side shows a record
+    with its email."""
     sizes = Sizes(invoices=0, customers=0, items=0)
     engine = Engine(env, ["run"], "run.log")
     created: dict[str, float] = {}  # email -> when made
@@ -288,16 +323,16 @@ def scenario_c(
                 ):
                     seen[email] = now - when
 
-        i = 0
-        next_at = start
+        due = iter(change_times(rate, seconds, arrivals, seed))
+        made = {"hubspot": 0, "qbo": 0}
+        step = next(due, None)
         while time.monotonic() - start < seconds:
-            if time.monotonic() >= next_at:
-                email = env.hubspot.change(i)
+            while step is not None and time.monotonic() - start >= step[0]:
+                side = step[1]
+                email = (env.hubspot if side == "hubspot" else env.qbo).change(made[side])
                 created[email] = time.monotonic()
-                email = env.qbo.change(i)
-                created[email] = time.monotonic()
-                i += 1
-                next_at += 1.0 / rate
+                made[side] += 1
+                step = next(due, None)
             probe()
             time.sleep(0.02)
         deadline = time.monotonic() + settle
@@ -328,7 +363,17 @@ def scenario_c(
     )
     result.windows = budget_windows(env.workdir)
     result.notes.append(f"{len(seen)} of {changes} changes visible on the other side")
+    for prefix, way in (("hs", "HubSpot -> QBO"), ("qb", "QBO -> HubSpot")):
+        lat = sorted(v for e, v in seen.items() if e.startswith(prefix))
+        if lat:
+            result.notes.append(
+                f"{way}: p50 {percentile(lat, 0.5):.2f} s, p99 {percentile(lat, 0.99):.2f} s"
+                f", max {lat[-1]:.2f} s over {len(lat)}"
+            )
     result.notes.append(f"poll interval {env.env['LEDGERBRIDGE_POLL_INTERVAL_SECONDS']} s")
+    result.notes.append(
+        f"arrivals {arrivals}" + (f" (seed {seed})" if arrivals == "poisson" else "")
+    )
     if len(seen) < changes:
         missing = sorted(set(created) - set(seen), key=lambda e: created[e])
         hs = [e for e in missing if e.startswith("hs")]
