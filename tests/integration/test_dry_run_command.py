@@ -79,3 +79,28 @@ def test_R_BEY_3_dry_run_command_table(configured: tuple[str, str, str]) -> None
     assert "nothing was written" in result.output
     assert "ann@x.io" in result.output and "create" in result.output
     assert _state(url, hs_url, qbo_url) == (0, 1, 1)
+
+
+def test_R_BEY_3_dry_run_table_gives_totals_first_and_lists_fifty_a_rule(
+    configured: tuple[str, str, str],
+) -> None:
+    url, hs_url, qbo_url = configured
+    with httpx.Client(timeout=10) as http:
+        for n in range(53):
+            http.post(
+                f"{hs_url}/_sandbox/objects/contacts",
+                json={"properties": {"email": f"c{n:02d}@x.io", "firstname": f"C{n}"}},
+            ).raise_for_status()
+
+    wide = {"COLUMNS": "200"}
+    short = CliRunner().invoke(app, ["dry-run", "--rule", "contacts_customers"], env=wide)
+    every = CliRunner().invoke(app, ["dry-run", "--rule", "contacts_customers", "--all"], env=wide)
+
+    assert short.exit_code == 0 and every.exit_code == 0, short.output + every.output
+    head = short.output.index("It would be: created 53")
+    assert head < short.output.index("c00@x.io")
+    listed = [n for n in range(53) if f"c{n:02d}@x.io" in short.output]
+    assert len(listed) == 50
+    assert "3 more" in short.output and "--all or --json lists every one" in short.output
+    assert all(f"c{n:02d}@x.io" in every.output for n in range(53))
+    assert "more" not in every.output

@@ -33,15 +33,26 @@ def _details(data: dict[str, Any]) -> str:
     return "made inactive in QuickBooks"
 
 
-def dry_run_table(report: PassReport) -> Table:
-    table = Table(title="Dry run: nothing was written")
+DRY_RUN_ROWS = 50
+"""Actions listed per rule by `dry-run` unless `--all` (the totals always count them all)."""
+
+
+def dry_run_table(
+    report: PassReport, limit: int | None = None, hint: str = "--all or --json lists every one"
+) -> Table:
+    """The totals first (in the title), then each rule's actions, at most `limit` a rule
+    (None: all) with a last row saying how many more there are and how to see them."""
+    counts = ", ".join(
+        f"{name} {report.total(name)}"
+        for name in ("created", "updated", "linked", "excluded", "failed", "skipped")
+    )
+    table = Table(title=f"Dry run: nothing was written. It would be: {counts}")
     for column in ("Rule", "Action", "Record", "Details"):
         table.add_column(column)
     for pair in report.pairs.values():
-        for action in pair.actions:
-            data = describe(action)
-            if data["action"] == "skip":
-                continue
+        rows = [describe(a) for a in pair.actions]
+        rows = [data for data in rows if data["action"] != "skip"]
+        for data in rows if limit is None else rows[:limit]:
             record = (
                 data.get("source")
                 or data.get("target")
@@ -50,13 +61,11 @@ def dry_run_table(report: PassReport) -> Table:
             )
             details = _details(data)
             table.add_row(pair.object_type.value, data["action"], str(record), details)
+        if limit is not None and len(rows) > limit:
+            more = len(rows) - limit
+            table.add_row(pair.object_type.value, "…", f"{more} more", hint)
         if pair.error:
             table.add_row(pair.object_type.value, "error", "", pair.error)
-    counts = ", ".join(
-        f"{name} {report.total(name)}"
-        for name in ("created", "updated", "linked", "excluded", "failed", "skipped")
-    )
-    table.caption = f"Would be: {counts}"
     return table
 
 

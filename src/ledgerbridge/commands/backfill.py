@@ -80,12 +80,18 @@ async def run(
 def summary(result: BackfillResult) -> Table:
     from rich.table import Table
 
-    from ledgerbridge.commands._tables import dry_run_table
+    from ledgerbridge.commands._tables import DRY_RUN_ROWS, dry_run_table
 
     if result.dry_run:
-        table = dry_run_table(result.report)
-        for hubspot, qbo, key in result.matched:
+        hint = "--json lists every one"
+        table = dry_run_table(result.report, DRY_RUN_ROWS, hint)
+        if result.matched:
+            table.title = f"{table.title}; {len(result.matched)} to be linked by key"
+        for hubspot, qbo, key in result.matched[:DRY_RUN_ROWS]:
             table.add_row(result.name, "link", f"hubspot:{hubspot} ↔ quickbooks:{qbo}", key)
+        if len(result.matched) > DRY_RUN_ROWS:
+            more = len(result.matched) - DRY_RUN_ROWS
+            table.add_row(result.name, "…", f"{more} more links", hint)
         return table
     table = Table(title=f"Backfill of {result.name} created on or after {result.since}")
     for column in ("Created", "Updated", "Linked", "Excluded", "Failed", "Pending"):
@@ -96,7 +102,8 @@ def summary(result: BackfillResult) -> Table:
     counts += [pair.count(n) if pair else 0 for n in ("excluded", "failed", "pending")]
     table.add_row(*(str(c) for c in counts))
     state = "complete" if result.complete else f"stopped: {result.stopped}"
-    table.caption = f"{state} ({result.passes} batch(es))"
+    pages = "1 page" if result.passes == 1 else f"{result.passes} pages"
+    table.caption = f"{state}: {pages} of records synced"
     return table
 
 

@@ -22,6 +22,9 @@ def register(app: typer.Typer) -> None:
             RuleName | None, typer.Option("--rule", help="Preview only this rule.")
         ] = None,
         as_json: JsonOption = False,
+        every: Annotated[
+            bool, typer.Option("--all", help="List every action (default: the first 50 a rule).")
+        ] = False,
         connection: ConnectionOption = None,
         config: ConfigOption = None,
     ) -> None:
@@ -30,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from ledgerbridge.commands._tables import dry_run_table
+        from ledgerbridge.commands._tables import DRY_RUN_ROWS, dry_run_table
         from ledgerbridge.operations import dryrun
         from ledgerbridge.operations.rules.service import require_rules
         from ledgerbridge.runtime.connection import pick_connection
@@ -45,7 +48,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(dryrun.as_json(report))
         else:
-            Console().print(dry_run_table(report))
+            Console().print(dry_run_table(report, None if every else DRY_RUN_ROWS))
         if report.stopped:
             typer.echo(f"stopped: {report.stopped}", err=True)
             raise typer.Exit(code=1)
