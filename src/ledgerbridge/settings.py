@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     # `run`: a webhook's pass starts this long after the oldest webhook it serves, so the
     # webhooks of a burst (and of both services) make one pass; the latency target bounds it.
     wake_coalesce_seconds: float = Field(default=0.6, ge=0, le=10)
+    # While QBO writes keep coming, `run` lengthens that wait (up to
+    # `wake_coalesce_max_seconds`) so that live passes spend at most this share of QBO's
+    # 500 requests a minute: more writes ride in each batch instead of going one by one
+    # (0 turns this off).
+    live_qbo_share: float = Field(default=0.6, ge=0, le=1)
+    wake_coalesce_max_seconds: float = Field(default=2.0, ge=0, le=10)
     # How long a call to HubSpot or QBO may take before the engine gives up and retries it
     # (with the same idempotency key).
     http_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -50,11 +50,14 @@ async def test_a_pass_is_logged_per_rule_and_counted_in_the_metrics(
     cid = str(lab.connection_id)
     try:
         with caplog.at_level(logging.INFO, logger="ledgerbridge.pass"):
-            await runner(lab.connection_id)
-            await runner(lab.connection_id)
+            first_report = await runner(lab.connection_id)
+            second_report = await runner(lab.connection_id)
     finally:
         await runner.aclose()
 
+    # What the runtime paces on: the QBO writes of the plan and the QBO reads sent.
+    assert (first_report.qbo_writes, second_report.qbo_writes) == (2, 0)
+    assert first_report.qbo_reads >= 1 and second_report.qbo_reads >= 1
     rules = [r.getMessage() for r in caplog.records if "event=pass_rule" in r.getMessage()]
     first = rules[0]
     assert f"connection={cid} rule=contacts_customers created=2 " in first

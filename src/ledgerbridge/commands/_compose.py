@@ -67,6 +67,8 @@ def compose(
         options=RuntimeOptions(
             poll_interval=settings.poll_interval_seconds,
             coalesce=settings.wake_coalesce_seconds,
+            qbo_share=settings.live_qbo_share,
+            coalesce_max=settings.wake_coalesce_max_seconds,
         ),
         reconcile=runner.reconcile,
     )

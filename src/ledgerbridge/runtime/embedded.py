@@ -40,8 +40,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ledgerbridge.runtime.pacing import Pacer
 from ledgerbridge.store.rows import ConnectionStatus
 from ledgerbridge.sync.errors import AuthenticationError, TransientError
+from ledgerbridge.sync.report import PassReport
 from ledgerbridge.sync.rules import ObjectPair
 
 __all__ = [
@@ -87,6 +89,11 @@ class RuntimeOptions:
     coalesce: float = 0.0
     """Seconds a woken worker gathers further wakes before its pass, counted from the
     oldest wake not yet served (not from the last: a steady stream cannot postpone it)."""
+    qbo_share: float = 0.0
+    """When > 0: while QBO writes keep coming, the gathering is lengthened (up to
+    `coalesce_max`) so that live passes keep QBO's minute under this share of its budget
+    (`runtime.pacing`); 0: always `coalesce`."""
+    coalesce_max: float = 2.0
 
     def backoff(self, failures: int) -> float:
         """Seconds to wait after `failures` failed passes in a row (5, 10, 20 … ≤ 15 min)."""
@@ -119,6 +126,10 @@ class _Worker:
     which (the pass reads them by id); a pair of `pairs` missing here is searched."""
     asked_at: float | None = None
     """When the oldest wake not yet served arrived (clock seconds)."""
+    pacer: Pacer | None = None
+    """Lengthens the gathering while QBO writes keep coming (`RuntimeOptions.qbo_share`)."""
+    paced: float = 0.0
+    """The gathering last logged."""
 
     def ask(
         self, pairs: Iterable[ObjectPair] | None, now: float, known: Known | None = None
@@ -295,9 +306,11 @@ class EmbeddedRuntime:
         while not self._stopping.is_set():
             await self._wait(not_before, None)  # backoff: wakes wait for it (and coalesce)
             await self._wait(next_due, worker.wake)
+            coalesce = options.coalesce
             if worker.asked_at is not None and self._clock() < next_due:
                 # Woken: gather the wakes of the next moments into this pass.
-                await self._wait(min(worker.asked_at + options.coalesce, next_due), None)
+                coalesce = self._coalesce(worker)
+                await self._wait(min(worker.asked_at + coalesce, next_due), None)
             if self._stopping.is_set():
                 break
             if self._clock() >= next_due:
@@ -323,8 +336,11 @@ class EmbeddedRuntime:
                 worker.full = True
                 next_due = now + options.poll_interval  # re-read the status, nothing more
                 continue
-            error = await self._one_pass(cid, scope, known)
+            started = self._clock()
+            error, result = await self._one_pass(cid, scope, known)
             now = self._clock()
+            if worker.pacer is not None and isinstance(result, PassReport):
+                worker.pacer.record(started, coalesce, result.qbo_reads, result.qbo_writes)
             if scope is None:
                 next_due = now + options.poll_interval
             if error is None:
@@ -356,15 +372,43 @@ class EmbeddedRuntime:
                 delay,
             )
 
+    def _coalesce(self, worker: _Worker) -> float:
+        """The gathering of the pass about to run: `coalesce`, lengthened by the worker's
+        pacer while QBO writes keep coming (logged when it moves by 0.1 s or more)."""
+        options = self.options
+        if options.qbo_share <= 0:
+            return options.coalesce
+        if worker.pacer is None:
+            worker.pacer = Pacer(
+                options.coalesce, share=options.qbo_share, longest=options.coalesce_max
+            )
+            worker.paced = options.coalesce
+        wait = worker.pacer.coalesce(self._clock())
+        if abs(wait - worker.paced) >= 0.1 or (wait == options.coalesce) != (
+            worker.paced == options.coalesce
+        ):
+            log.info(
+                "connection %s: gathering webhooks for %.2f s before a pass (%s)",
+                worker.connection_id,
+                wait,
+                "QBO writes keep coming: keeps QBO's minute under "
+                f"{options.qbo_share:.0%} of its budget"
+                if wait > options.coalesce
+                else "the default",
+            )
+            worker.paced = wait
+        return wait
+
     async def _one_pass(
         self, cid: int, scope: frozenset[ObjectPair] | None, known: Known
-    ) -> Exception | None:
+    ) -> tuple[Exception | None, object]:
         error: Exception | None = None
+        result: object = None
         try:
             if scope is None:
-                await self._runner(cid)
+                result = await self._runner(cid)
             else:
-                await self._runner(cid, only=scope, known=known)
+                result = await self._runner(cid, only=scope, known=known)
         except Exception as exc:  # a failing pass must never kill the worker
             error = exc
             if not isinstance(exc, AuthenticationError):
@@ -372,7 +416,7 @@ class EmbeddedRuntime:
         for listener in self._listeners:
             with contextlib.suppress(Exception):
                 listener(cid, error)
-        return error
+        return error, result
 
     async def _reconcile_once(self, cid: int) -> bool:
         assert self._reconcile is not None

@@ -146,11 +146,13 @@ class EngineRunner:
         engine = await self._engine(connection_id)
         pairs = list(only) if only is not None else list(ObjectPair)
         before = read_cursors(self._store, connection_id, pairs)
+        clients = self._clients[connection_id][1]
+        reads_before = _qbo_reads(clients)
         started = time.perf_counter()
         report = await run_pass(engine, only, known)
         seconds = time.perf_counter() - started
+        report.qbo_reads = _qbo_reads(clients) - reads_before
         self.last_reports[connection_id] = report
-        clients = self._clients[connection_id][1]
         after = read_cursors(self._store, connection_id, pairs)
         self.observer.observe(connection_id, report, seconds, api_counts(clients), before, after)
         errors = [f"{p.object_type.value}: {p.error}" for p in report.pairs.values() if p.error]
@@ -234,6 +236,12 @@ class EngineRunner:
             await clients.aclose()
         self._clients.clear()
         self._engines.clear()
+
+
+def _qbo_reads(clients: ConnectionClients) -> int:
+    """Read requests the connection's QBO client has sent (change reads, queries, gets)."""
+    counts = clients.qbo.requests
+    return sum(counts.get(kind, 0) for kind in ("cdc", "query", "get"))
 
 
 async def run_pass(

@@ -93,6 +93,8 @@ class PassReport:
     pairs: dict[ObjectPair, PairReport] = field(default_factory=dict)
     stopped: str | None = None
     """Why the pass stopped early (for example `authentication`), else None."""
+    qbo_reads: int = 0
+    """QBO read requests the pass sent (set by the runner; the runtime paces on it)."""
 
     def pair(self, object_type: ObjectPair) -> PairReport:
         if object_type not in self.pairs:
@@ -105,6 +107,17 @@ class PassReport:
     @property
     def writes(self) -> int:
         return sum(self.total(n) for n in ("created", "updated", "linked", "deactivated", "voided"))
+
+    @property
+    def qbo_writes(self) -> int:
+        """The records the pass's plan wrote (or tried to write) to QBO."""
+        return sum(
+            1
+            for pair in self.pairs.values()
+            for a in pair.actions
+            if (isinstance(a, Create | Update | Void) and a.target is System.QUICKBOOKS)
+            or isinstance(a, Deactivate)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {

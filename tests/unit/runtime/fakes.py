@@ -75,6 +75,8 @@ class FakeRunner:
         self.running = 0
         self.error: BaseException | None = None
         self.gate: asyncio.Event | None = None
+        self.result: object = None
+        """What a pass returns (the engine runner returns its `PassReport`)."""
 
     def hold(self) -> asyncio.Event:
         self.gate = asyncio.Event()
@@ -102,4 +104,4 @@ class FakeRunner:
         finally:
             self.running -= 1
         self.finished.append(connection_id)
-        return None
+        return self.result

@@ -11,6 +11,7 @@ import pytest
 from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
 from ledgerbridge.store import ConnectionStatus
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, TransientError
+from ledgerbridge.sync.report import PassReport
 from ledgerbridge.sync.rules import ObjectPair
 from tests.unit.runtime.fakes import FakeDirectory, FakeRunner, FakeTime, until
 
@@ -460,3 +461,61 @@ async def test_a_store_that_cannot_be_read_for_a_while_stops_neither_runtime_nor
         assert runner.scopes == [None]
         stats = runtime.stats(1)
         assert stats is not None and stats.failures == 1 and stats.passes == 1
+
+
+async def test_a_steady_stream_of_qbo_writes_lengthens_the_gathering(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    class Busy(PassReport):
+        @property
+        def qbo_writes(self) -> int:  # ~20 QBO writes a second at a pass every 0.65 s
+            return 13
+
+    contacts = ObjectPair.CONTACTS_CUSTOMERS
+    runner.result = Busy(qbo_reads=1)
+    runtime = make_runtime(runner, directory, clock, poll_interval=600, coalesce=0.6, qbo_share=0.6)
+    async with running(runtime):
+        await until(lambda: runner.count() == 1 and idle(clock, 2))  # the start-up pass
+        paced_from = None
+        for n in range(2, 30):  # passes woken 0.05 s after the last one, 0.6 s each
+            clock.advance(0.05)
+            runtime.wake(1, {contacts})
+            await until(lambda: idle(clock, 2))
+            clock.advance(0.6)
+
+            def gathering_longer() -> bool:
+                return any(clock.now < deadline < 600 for deadline, _ in clock.sleepers)
+
+            await until(lambda n=n: runner.count() == n or gathering_longer())
+            if runner.count() < n:  # no pass 0.6 s after the wake: the wait grew
+                paced_from = n
+                break
+            await until(lambda: idle(clock, 2))
+        # Pacing needs 5 passes over 5 s (the start-up pass at 0, then one each 0.65 s).
+        assert paced_from is not None and paced_from >= 9
+        clock.advance(0.35)  # 0.95 s after the wake: ~20 writes a second want ≥ 1 s
+        await until(gathering_longer)
+        assert runner.count() == paced_from - 1
+        clock.advance(1.05)  # 2 s after the wake: the longest wait
+        await until(lambda: runner.count() == paced_from and idle(clock, 2))
+
+
+async def test_without_a_share_the_gathering_stays_as_set(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    class Busy(PassReport):
+        @property
+        def qbo_writes(self) -> int:
+            return 13
+
+    contacts = ObjectPair.CONTACTS_CUSTOMERS
+    runner.result = Busy(qbo_reads=1)
+    runtime = make_runtime(runner, directory, clock, poll_interval=600, coalesce=0.6)
+    async with running(runtime):
+        await until(lambda: runner.count() == 1 and idle(clock, 2))
+        for n in range(2, 16):
+            clock.advance(0.05)
+            runtime.wake(1, {contacts})
+            await until(lambda: idle(clock, 2))
+            clock.advance(0.6)
+            await until(lambda n=n: runner.count() == n and idle(clock, 2))
