@@ -14,7 +14,8 @@ Each connection's worker runs one sync pass (a `PassRunner`):
   milliseconds, make ONE pass, and no change waits longer than `coalesce` plus the pass
   in flight before its pass starts (the latency target bounds `coalesce`; 0: no wait);
 * a full pass (every rule) at least every `poll_interval` seconds anyway (a webhook can be
-  lost); scoped passes do not postpone it;
+  lost); scoped passes do not postpone it, and a gathering lengthened by the pacer
+  (`runtime.pacing`: QBO writes keep coming) by at most that gathering;
 * after a pass that raised: the error is logged and the pass is retried after a backoff
   delay (exponential, capped; the error's `retry_after` when longer), and not earlier
   whatever the wakes say, so a failing connection never becomes a crash loop;
@@ -307,10 +308,15 @@ class EmbeddedRuntime:
             await self._wait(not_before, None)  # backoff: wakes wait for it (and coalesce)
             await self._wait(next_due, worker.wake)
             coalesce = options.coalesce
-            if worker.asked_at is not None and self._clock() < next_due:
-                # Woken: gather the wakes of the next moments into this pass.
+            if worker.asked_at is not None:
+                # Woken: gather the wakes of the next moments into this pass; the poll's
+                # full pass when due cuts the gathering short, unless the gathering is
+                # paced (a pass of its own would spend QBO's minute: the poll waits it out).
                 coalesce = self._coalesce(worker)
-                await self._wait(min(worker.asked_at + coalesce, next_due), None)
+                until = worker.asked_at + coalesce
+                if worker.pacer is None or not worker.pacer.pacing:
+                    until = min(until, next_due)
+                await self._wait(until, None)
             if self._stopping.is_set():
                 break
             if self._clock() >= next_due:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ledgerbridge.runtime.embedded import EmbeddedRuntime, RuntimeOptions
+from ledgerbridge.runtime.pacing import Pacer
 from ledgerbridge.store import ConnectionStatus
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, TransientError
 from ledgerbridge.sync.report import PassReport
@@ -519,3 +520,26 @@ async def test_without_a_share_the_gathering_stays_as_set(
             await until(lambda: idle(clock, 2))
             clock.advance(0.6)
             await until(lambda n=n: runner.count() == n and idle(clock, 2))
+
+
+async def test_a_paced_gathering_is_not_cut_short_by_the_poll(
+    runner: FakeRunner, directory: FakeDirectory, clock: FakeTime
+) -> None:
+    class Paced(Pacer):
+        def coalesce(self, now: float) -> float:
+            self.pacing = True
+            return 1.5
+
+    runtime = make_runtime(runner, directory, clock, poll_interval=5, coalesce=0.6, qbo_share=0.6)
+    async with running(runtime):
+        await until(lambda: runner.count() == 1 and idle(clock, 2))  # the start-up pass
+        runtime._workers[1].pacer = Paced(0.6)
+        clock.advance(4.0)
+        runtime.wake(1, {ObjectPair.CONTACTS_CUSTOMERS})
+        await until(lambda: any(5.4 < d < 5.6 for d, _ in clock.sleepers))
+        clock.advance(1.0)  # the poll is due at 5: the gathering goes on until 5.5
+        await until(lambda: any(5.4 < d < 5.6 for d, _ in clock.sleepers))
+        assert runner.count() == 1
+        clock.advance(0.5)
+        await until(lambda: runner.count() == 2 and idle(clock, 2))
+        assert runner.scopes[-1] is None  # the poll's full pass, with the gathered wakes
