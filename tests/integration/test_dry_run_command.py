@@ -84,7 +84,7 @@ def test_R_BEY_3_dry_run_command_table(configured: tuple[str, str, str]) -> None
 def test_R_BEY_3_dry_run_table_gives_totals_first_and_lists_fifty_a_rule(
     configured: tuple[str, str, str],
 ) -> None:
-    url, hs_url, qbo_url = configured
+    _, hs_url, _ = configured
     with httpx.Client(timeout=10) as http:
         for n in range(53):
             http.post(

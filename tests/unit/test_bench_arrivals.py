@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
+import itertools
 
+import pytest
 from bench.scenarios import change_times
 
 
@@ -29,7 +30,7 @@ def test_poisson_arrivals_are_seeded_independent_and_exactly_the_rate() -> None:
     # Independent streams: the sides do not share moments, and the gaps vary (some
     # changes come in bursts, some after a long quiet), unlike the regular grid.
     assert not set(per_side["hubspot"]) & set(per_side["qbo"])
-    gaps = [b - a for a, b in zip(per_side["hubspot"], per_side["hubspot"][1:])]
+    gaps = [b - a for a, b in itertools.pairwise(per_side["hubspot"])]
     assert min(gaps) < 0.02 and max(gaps) > 0.6
 
 
