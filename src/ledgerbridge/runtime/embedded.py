@@ -389,18 +389,26 @@ class EmbeddedRuntime:
                 options.coalesce, share=options.qbo_share, longest=options.coalesce_max
             )
             worker.paced = options.coalesce
-        wait = worker.pacer.coalesce(self._clock())
+        pacer = worker.pacer
+        wait = pacer.coalesce(self._clock())
         if abs(wait - worker.paced) >= 0.1 or (wait == options.coalesce) != (
             worker.paced == options.coalesce
         ):
+            aim = f"{options.qbo_share:.0%}"
+            if wait > options.coalesce:
+                why = (
+                    f"{pacer.rate:.1f} QBO writes a second: more of them ride in each batch; "
+                    f"QBO's minute projected at {pacer.projected:.0%}, aim {aim}"
+                )
+            elif pacer.rate > 0:
+                why = f"the default; QBO's minute projected at {pacer.projected:.0%}, aim {aim}"
+            else:
+                why = "the default; no QBO writes lately"
             log.info(
                 "connection %s: gathering webhooks for %.2f s before a pass (%s)",
                 worker.connection_id,
                 wait,
-                "QBO writes keep coming: keeps QBO's minute under "
-                f"{options.qbo_share:.0%} of its budget"
-                if wait > options.coalesce
-                else "the default",
+                why,
             )
             worker.paced = wait
         return wait

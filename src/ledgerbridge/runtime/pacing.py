@@ -104,6 +104,10 @@ class Pacer:
         self._passes: deque[_Pass] = deque()
         self.pacing = False
         """Whether the wait is lengthened now."""
+        self.rate = 0.0
+        """The QBO writes a second last measured."""
+        self.projected = 0.0
+        """QBO's minute projected for the last wait given, as a share of its budget."""
 
     def record(self, started: float, coalesce: float, reads: int, writes: int) -> None:
         """A pass that started at `started` (clock seconds) after gathering wakes for
@@ -114,12 +118,13 @@ class Pacer:
 
     def coalesce(self, now: float) -> float:
         """The wake gathering for the next pass."""
+        self.rate = self.projected = 0.0
         recent = [p for p in self._passes if p.started >= now - self.horizon]
         span = now - recent[0].started if recent else 0.0
         if self.share <= 0 or len(recent) < 5 or span < 5.0:
             self.pacing = False
             return self.base
-        rate = sum(p.writes for p in recent) / span
+        rate = self.rate = sum(p.writes for p in recent) / span
         if rate <= 0:
             self.pacing = False
             return self.base
@@ -135,6 +140,7 @@ class Pacer:
         # A dead band: pacing starts only past the share by 10 % and stops below it, so
         # the noise of a few seconds' rates does not make the wait flap at the edge.
         self.pacing = at_base > target * (1.0 if self.pacing else 1.1)
+        self.projected = at_base / self.budget.per_minute
         if not self.pacing:
             return self.base
         costs: list[tuple[float, float]] = []
@@ -142,10 +148,13 @@ class Pacer:
         while wait <= self.longest + 1e-9:
             cost = project_minute(wait + extra, rate, reads, self.budget)
             if cost <= target:
+                self.projected = cost / self.budget.per_minute
                 return round(wait, 3)
             costs.append((wait, cost))
             wait += self.step
         # None keeps under the share: the shortest wait within 5 % of the cheapest (the
         # cost flattens out, and the latency keeps growing with the wait).
         least = min(cost for _, cost in costs)
-        return round(next(w for w, cost in costs if cost <= least * 1.05), 3)
+        wait, cost = next((w, cost) for w, cost in costs if cost <= least * 1.05)
+        self.projected = cost / self.budget.per_minute
+        return round(wait, 3)

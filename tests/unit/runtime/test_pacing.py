@@ -98,3 +98,15 @@ def test_the_wait_stays_within_base_and_longest() -> None:
     wait = steady(pacer, 30.0, 0.65, 30)  # ~46 writes a second: nothing keeps under 60 %
     assert pacer.pacing and 0.6 < wait <= 0.9
     assert Pacer(1.5, longest=1.0).longest == 1.5
+
+
+def test_the_pacer_says_what_it_measured_and_projected() -> None:
+    pacer = Pacer(0.6)
+    t = 0.0
+    for _ in range(12):
+        pacer.record(t, 0.6, 1, 13)
+        t += 0.65
+    wait = pacer.coalesce(t)
+    assert wait > 0.6 and pacer.rate == pytest.approx(13 * 12 / (12 * 0.65), rel=0.01)
+    assert 0.5 < pacer.projected < 1.0  # what the chosen wait is projected to spend
+    assert Pacer(0.6).coalesce(0.0) == 0.6 and Pacer(0.6).rate == 0.0
