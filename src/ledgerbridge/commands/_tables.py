@@ -9,6 +9,7 @@ from rich.table import Table
 
 from ledgerbridge.operations.fees import FeeReport
 from ledgerbridge.operations.reconcile import ReconcileReport
+from ledgerbridge.sync.actions import Skip
 from ledgerbridge.sync.reconcile import show
 from ledgerbridge.sync.report import PassReport, describe
 
@@ -37,6 +38,12 @@ DRY_RUN_ROWS = 50
 """Actions listed per rule by `dry-run` unless `--all` (the totals always count them all)."""
 
 
+def add_more_row(table: Table, rule: str, hidden: int, noun: str, hint: str) -> None:
+    """The last row of a list cut short: how many rows are not shown, and how to see them."""
+    if hidden > 0:
+        table.add_row(rule, "…", f"{hidden} {noun}", hint)
+
+
 def dry_run_table(
     report: PassReport, limit: int | None = None, hint: str = "--all or --json lists every one"
 ) -> Table:
@@ -50,9 +57,10 @@ def dry_run_table(
     for column in ("Rule", "Action", "Record", "Details"):
         table.add_column(column)
     for pair in report.pairs.values():
-        rows = [describe(a) for a in pair.actions]
-        rows = [data for data in rows if data["action"] != "skip"]
-        for data in rows if limit is None else rows[:limit]:
+        shown = [a for a in pair.actions if not isinstance(a, Skip)]
+        hidden = 0 if limit is None else max(0, len(shown) - limit)
+        for action in shown[: len(shown) - hidden]:
+            data = describe(action)
             record = (
                 data.get("source")
                 or data.get("target")
@@ -61,9 +69,7 @@ def dry_run_table(
             )
             details = _details(data)
             table.add_row(pair.object_type.value, data["action"], str(record), details)
-        if limit is not None and len(rows) > limit:
-            more = len(rows) - limit
-            table.add_row(pair.object_type.value, "…", f"{more} more", hint)
+        add_more_row(table, pair.object_type.value, hidden, "more", hint)
         if pair.error:
             table.add_row(pair.object_type.value, "error", "", pair.error)
     return table

@@ -80,7 +80,7 @@ async def run(
 def summary(result: BackfillResult) -> Table:
     from rich.table import Table
 
-    from ledgerbridge.commands._tables import DRY_RUN_ROWS, dry_run_table
+    from ledgerbridge.commands._tables import DRY_RUN_ROWS, add_more_row, dry_run_table
 
     if result.dry_run:
         hint = "--json lists every one"
@@ -89,9 +89,8 @@ def summary(result: BackfillResult) -> Table:
             table.title = f"{table.title}; {len(result.matched)} to be linked by key"
         for hubspot, qbo, key in result.matched[:DRY_RUN_ROWS]:
             table.add_row(result.name, "link", f"hubspot:{hubspot} ↔ quickbooks:{qbo}", key)
-        if len(result.matched) > DRY_RUN_ROWS:
-            more = len(result.matched) - DRY_RUN_ROWS
-            table.add_row(result.name, "…", f"{more} more links", hint)
+        hidden = max(0, len(result.matched) - DRY_RUN_ROWS)
+        add_more_row(table, result.name, hidden, "more links", hint)
         return table
     table = Table(title=f"Backfill of {result.name} created on or after {result.since}")
     for column in ("Created", "Updated", "Linked", "Excluded", "Failed", "Pending"):

@@ -48,6 +48,16 @@ def steady(pacer: Pacer, seconds: float, period: float, writes: int, start: floa
     return pacer.coalesce(t)
 
 
+def twenty_writes_a_second(pacer: Pacer) -> float:
+    """12 passes 0.65 s apart (0.6 s of gathering + 0.05 s) of 13 QBO writes and one
+    read each; the clock after them."""
+    t = 0.0
+    for _ in range(12):
+        pacer.record(t, 0.6, 1, 13)
+        t += 0.65
+    return t
+
+
 def test_a_trickle_and_the_first_seconds_keep_the_default() -> None:
     pacer = Pacer(0.6)
     assert pacer.coalesce(0.0) == 0.6  # nothing measured yet
@@ -58,11 +68,7 @@ def test_a_trickle_and_the_first_seconds_keep_the_default() -> None:
 
 def test_a_steady_stream_of_writes_lengthens_the_wait_until_batches_carry_them() -> None:
     pacer = Pacer(0.6)
-    # ~20 QBO writes a second in passes 0.65 s apart (0.6 s of gathering + 0.05 s).
-    t = 0.0
-    for _ in range(12):
-        pacer.record(t, 0.6, 1, 13)
-        t += 0.65
+    t = twenty_writes_a_second(pacer)
     wait = pacer.coalesce(t)
     assert pacer.pacing
     assert 1.0 <= wait <= 1.6
@@ -102,10 +108,7 @@ def test_the_wait_stays_within_base_and_longest() -> None:
 
 def test_the_pacer_says_what_it_measured_and_projected() -> None:
     pacer = Pacer(0.6)
-    t = 0.0
-    for _ in range(12):
-        pacer.record(t, 0.6, 1, 13)
-        t += 0.65
+    t = twenty_writes_a_second(pacer)
     wait = pacer.coalesce(t)
     assert wait > 0.6 and pacer.rate == pytest.approx(13 * 12 / (12 * 0.65), rel=0.01)
     assert 0.5 < pacer.projected < 1.0  # what the chosen wait is projected to spend
