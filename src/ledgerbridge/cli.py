@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from ledgerbridge import __version__
 from ledgerbridge.errors import LedgerbridgeError
@@ -22,6 +22,17 @@ class _Commands(TyperGroup):
         except LedgerbridgeError as exc:
             typer.echo(exc.render(), err=True)
             raise typer.Exit(code=2) from exc
+
+
+def _flag_type_hidden(option: TyperOption, ctx: Any) -> str | None:
+    """The type shown beside an option in the help: none for a flag. Typer 0.29 shows
+    `<bool>` beside every flag (`--dry-run <bool>`, `--help <bool>`), which reads as if
+    the flag took a value; `--dry-run true` is refused."""
+    return None if option.is_flag else _typer_display_type(option, ctx)
+
+
+_typer_display_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type_hidden  # type: ignore[method-assign,assignment]
 
 
 app = typer.Typer(

@@ -30,3 +30,16 @@ def test_connect_help_shows_the_redirect_uri_whole() -> None:
 def test_a_paragraph_is_not_cut_at_the_source_line_breaks() -> None:
     done = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert "(HubSpot app, signed with its client secret)" in done.output
+
+
+def test_a_flag_shows_no_value_type_and_an_option_that_takes_one_does() -> None:
+    done = runner.invoke(app, ["backfill", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    lines = done.output.splitlines()
+
+    def row(option: str) -> str:
+        return next(line for line in lines if f" {option} " in line)
+
+    assert "<bool>" not in row("--dry-run")
+    assert "<bool>" not in row("--help")
+    assert "<str>" in row("--since")
+    assert "<int>" in row("--batch-size")
