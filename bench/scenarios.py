@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 import httpx
 
 from bench.bound import Bound, check_efficiency, least_time, work_a, work_b
-from bench.busiest import Window, budget_windows
+from bench.busiest import Window, budget_windows, read_trace
 from bench.harness import Engine, Env, Meter
 from bench.readback import compare
 from bench.seeding import Sizes
 from bench.stats import Load, LoadWatch
+from bench.timeline import window_chain
 
 
 @dataclass
@@ -229,6 +230,11 @@ def _backfill_scenario(env: Env, name: str, sizes: Sizes, latency: float, timeou
         notes=done.notes,
     )
     result.notes.append(f"engine CPU {done.cpu_seconds:.1f} s (user + system)")
+    if name == "a":  # HubSpot-bound: which part of the chain of windows the gap is
+        starts = [t for t, _ in read_trace(env.workdir / "hubspot-requests.tsv")]
+        chain = window_chain(starts, wall)
+        if chain is not None:
+            result.notes.append(chain.describe())
     source, target = (env.qbo, env.hubspot) if name == "a" else (env.hubspot, env.qbo)
     result.problems = compare(source.digest(), target.digest())
     counts = env.hubspot.counts() if name == "a" else env.qbo.counts()
