@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from ledgerbridge.cli import app
 from ledgerbridge.commands._demo_stack import DemoOptions, StaleDemoState, build_demo
 from ledgerbridge.store import LinkRow, Store, TokenCipher, generate_key
+from tests.support.servers import free_port
 
 
 def previous_run(db: Path) -> None:
@@ -59,7 +60,9 @@ def test_a_db_with_links_of_an_earlier_run_is_refused(tmp_path: Path) -> None:
 def test_the_demo_command_says_what_to_do_without_a_traceback(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     previous_run(db)
-    result = CliRunner().invoke(app, ["demo", "--db", str(db), "--no-seed"])
+    ports = [str(free_port()) for _ in range(3)]  # 8700-8702 may be taken (a demo running)
+    args = ["--port", ports[0], "--hubspot-port", ports[1], "--qbo-port", ports[2]]
+    result = CliRunner().invoke(app, ["demo", "--db", str(db), "--no-seed", *args])
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())
     assert "earlier demo run" in text and "new --db file" in text and "leave out --db" in text
