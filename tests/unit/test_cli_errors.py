@@ -18,6 +18,7 @@ from ledgerbridge.cli import app
 from ledgerbridge.settings import Settings
 from ledgerbridge.store import ConnectionStatus
 from ledgerbridge.store.configured import open_store
+from tests.support.servers import free_port
 
 runner = CliRunner()
 
@@ -176,7 +177,11 @@ def test_a_second_demo_names_the_taken_port_and_its_option(
     env: Path, taken_port: int, option: str
 ) -> None:
     db = env / "demo.db"
-    result = runner.invoke(app, ["demo", option, str(taken_port), "--db", str(db)])
+    # The other two on free ports: the defaults (8700-8702) may be taken by a running demo.
+    ports = {o: str(free_port()) for o in ("--port", "--hubspot-port", "--qbo-port")}
+    ports[option] = str(taken_port)
+    args = [x for pair in ports.items() for x in pair]
+    result = runner.invoke(app, ["demo", *args, "--db", str(db)])
     user_error(
         result,
         f"port {taken_port} on 127.0.0.1 is already in use",
