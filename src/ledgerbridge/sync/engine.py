@@ -53,7 +53,7 @@ from ledgerbridge.sync.model import (
     SideRecord,
     held_cursor,
 )
-from ledgerbridge.sync.payments_pass import run_payment_pass
+from ledgerbridge.sync.payments_pass import LoggedSkips, run_payment_pass
 from ledgerbridge.sync.plan import create_key, plan
 from ledgerbridge.sync.ports import (
     Changes,
@@ -71,6 +71,7 @@ from ledgerbridge.sync.report import (
     summarize,
 )
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
+from ledgerbridge.sync.settled import SettledRecords
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -125,6 +126,9 @@ class SyncEngine:
         """Deals for the R-INV-6 roll-up (none: the step is skipped)."""
         self._due: set[RecordRef] = set()
         self._hashes = SnapshotHashes()
+        self._settled = SettledRecords()
+        self._payment_skips: LoggedSkips = {}
+        """Records whose last outcome stands until they change (`sync.settled`)."""
         """The failed records due for a retry in the current rule's pass."""
         self._deals_full_at: dt.datetime | None = None
         """When this engine last rolled up every deal (None: not yet)."""
@@ -174,7 +178,7 @@ class SyncEngine:
         return await self.state.load_links_for(pair, hubspot_ids, qbo_ids, keys)
 
     async def _read(
-        self, rule: SyncRule, refs: RefIndex
+        self, rule: SyncRule, refs: RefIndex, dry_run: bool = False
     ) -> tuple[dict[System, Changes], dict[System, list[SideRecord]], list[Link]]:
         """The changes, the records to plan (changes and their linked counterparts) and
         the links of this pair that those records need."""
@@ -200,6 +204,9 @@ class SyncEngine:
         links = await self._links_for(pair, ids[H], ids[Q])
         self._hashes.begin(rule)
         drop_unchanged(rule, refs, records, links, self._due, self._hashes)
+        if not dry_run:  # a preview plans every record it reads
+            self._settled.begin(rule, refs)
+            self._settled.drop(rule, records, self._due)
         # Counterparts of changed linked records: their current version and values.
         by_id = {H: {x.hubspot_id: x for x in links}, Q: {x.qbo_id: x for x in links}}
         wanted: dict[System, set[str]] = {}
@@ -338,7 +345,7 @@ class SyncEngine:
         if pair is ObjectPair.INVOICES_INVOICES and custom_item is not None:
             custom = await custom_item.custom_line_item(rule)
             refs = RefIndex(refs.contacts, refs.products, custom)
-        changes, records, links = await self._read(rule, refs)
+        changes, records, links = await self._read(rule, refs, dry_run)
         context, links = await self._context(rule, links, records, refs)
         actions = plan(rule, links, records[H], records[Q], context)
         if dry_run:
@@ -351,6 +358,7 @@ class SyncEngine:
         seen = {r.ref: r for side in System for r in records[side]}
         recorded = record_pass(rule, links, actions, results, seen, refs, report)
         await self._heal(rule, records, actions, recorded.records)
+        self._settled.note(rule, actions, recorded.records, seen)
         report.retried = len(self._due)
         report.lags = change_lags(writes, results, seen, self.clock())
         cursors = self._cursors(changes, recorded.held)
@@ -378,7 +386,14 @@ class SyncEngine:
         if rule.object_pair is not ObjectPair.INVOICES_INVOICES or not rule.payments_enabled:
             return
         try:
-            await run_payment_pass(rule, self.sides, self.state, report, dry_run=dry_run)
+            await run_payment_pass(
+                rule,
+                self.sides,
+                self.state,
+                report,
+                dry_run=dry_run,
+                logged_skips=self._payment_skips,
+            )
         except AuthenticationError:
             raise
         except SyncError as error:

@@ -97,10 +97,25 @@ async def _read(
     return records, cursors
 
 
+LoggedSkips = dict[RecordRef, tuple[str | None, str]]
+"""The payments whose skip was logged, with the version and reason it was logged for:
+the readers read a payment again every pass within their overlap, and a payment waiting
+for its invoice was logged "skip" every pass (the engine keeps one per process)."""
+LOGGED_SKIPS_LIMIT = 50_000
+
+
 class _Recorder:
-    def __init__(self, invoice_links: Sequence[Link], report: PairReport) -> None:
+    def __init__(
+        self,
+        invoice_links: Sequence[Link],
+        report: PairReport,
+        logged: LoggedSkips | None = None,
+        versions: Mapping[RecordRef, str | None] | None = None,
+    ) -> None:
         self.to_hubspot = invoice_maps(invoice_links)[1]
         self.report = report
+        self.logged = logged
+        self.versions = versions or {}
         self.links: dict[tuple[str, str], Link] = {}
         self.records: list[RecordOutcome] = []
         self.activity: list[ActivityEntry] = []
@@ -130,8 +145,16 @@ class _Recorder:
         if action.link_after is not None:
             link = action.link_after
             self.links[(link.hubspot_id, link.qbo_id)] = link
-        if not action.reason.startswith("unchanged"):
-            self.log(action.ref, _flow(action.ref.system), "skip", "ok", _describe(action))
+        if action.reason.startswith("unchanged"):
+            return
+        if self.logged is not None:
+            seen = (self.versions.get(action.ref), action.reason)
+            if self.logged.get(action.ref) == seen:
+                return  # read again as it was, skipped for the same reason: logged already
+            if len(self.logged) >= LOGGED_SKIPS_LIMIT:
+                self.logged.clear()
+            self.logged[action.ref] = seen
+        self.log(action.ref, _flow(action.ref.system), "skip", "ok", _describe(action))
 
     def written(self, result: PaymentResult) -> None:
         action, record = result.action, result.record
@@ -225,8 +248,10 @@ async def run_payment_pass(
     report: PairReport,
     *,
     dry_run: bool = False,
+    logged_skips: LoggedSkips | None = None,
 ) -> None:
-    """The payment part of `rule`'s pass; commits through `state.commit`.
+    """The payment part of `rule`'s pass; commits through `state.commit`. A skip is
+    logged once per version and reason when the caller keeps `logged_skips`.
 
     Loads only the invoice links of the invoices its payments name (never all of them)."""
     if not rule.payments_enabled:
@@ -256,7 +281,8 @@ async def run_payment_pass(
         if result.record is not None and result.record.invoice_id:
             written[result.record.ref.system].add(result.record.invoice_id)
     invoice_links = await _invoice_links(state, written, invoice_links)
-    recorder = _Recorder(invoice_links, report)
+    versions = {r.ref: r.version for side in (H, Q) for r in records[side]}
+    recorder = _Recorder(invoice_links, report, logged_skips, versions)
     for action in actions:
         if isinstance(action, PaymentSkip):
             recorder.skip(action)
