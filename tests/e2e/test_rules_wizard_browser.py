@@ -74,9 +74,21 @@ def test_create_then_edit_a_rule_in_the_wizard(page: Page, store: Store) -> None
     page.select_option("select[name=new_map_hubspot]", "jobtitle")
     page.select_option("select[name=new_map_qbo]", "Notes")
     page.select_option("select[name=new_filter_flow]", "hubspot_to_qbo")
-    page.fill("input[name=new_filter_property]", "lifecyclestage")
-    page.select_option("select[name=new_filter_operator]", "equals")
-    page.fill("input[name=new_filter_value]", "customer")
+    page.fill("input[name=new_filter_property]", "createdate")
+    page.select_option("select[name=new_filter_operator]", "after")
+    page.fill("input[name=new_filter_value]", "31/02/2025")
+    page.click("button:has-text('Save changes')")
+    # Refused: the form comes back as it was sent, so fixing the date is all it takes.
+    expect(page.get_by_role("alert")).to_contain_text("'31/02/2025' is not a date")
+    expect(page.locator("tr[data-mapping='phone'] input[name=map_on]")).not_to_be_checked()
+    expect(page.locator("tr[data-mapping='email'] input[name=map_on]")).to_be_checked()
+    expect(page.locator("input[name=new_map_name]")).to_have_value("job_title")
+    expect(page.locator("select[name=new_map_qbo]")).to_have_value("Notes")
+    expect(page.locator("input[name=new_filter_property]")).to_have_value("createdate")
+    expect(page.locator("select[name=new_filter_operator]")).to_have_value("after")
+    expect(page.locator("input[name=new_filter_value]")).to_have_value("31/02/2025")
+    shot(page, "rule-wizard-refused")
+    page.fill("input[name=new_filter_value]", "2025-02-28")
     page.click("button:has-text('Save changes')")
     expect(page.get_by_role("status")).to_contain_text("Saved")
 
@@ -90,9 +102,9 @@ def test_create_then_edit_a_rule_in_the_wizard(page: Page, store: Store) -> None
     (flt,) = rule.filters
     assert (flt.source, flt.property, flt.operator, flt.value) == (
         System.HUBSPOT,
-        "lifecyclestage",
-        FilterOperator.EQUALS,
-        "customer",
+        "createdate",
+        FilterOperator.AFTER,
+        "2025-02-28",
     )
     history = page.locator("#rule-history")
     expect(history).to_contain_text("dashboard")
@@ -106,6 +118,16 @@ def test_create_then_edit_a_rule_in_the_wizard(page: Page, store: Store) -> None
     with store.begin() as tx:
         changes = [e for e in list_audit(tx) if e.action == "rule_change"]
     assert len(changes) == 4
+    page.goto("/audit")
+    entry = page.locator("#audit tr", has_text="mapping phone: off")
+    expect(entry.locator("li")).to_have_text(  # one change a line, no JSON escapes
+        [
+            "mapping phone: off",
+            "mapping added: job_title (HubSpot jobtitle ↔ QuickBooks Notes)",
+            "filter added (hubspot_to_qbo): createdate after '2025-02-28'",
+        ]
+    )
+    shot(page, "audit-rule-changes")
 
 
 def test_the_wizard_refuses_what_the_service_refuses_and_locks_fixed_filters(

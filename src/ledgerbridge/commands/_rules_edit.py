@@ -214,7 +214,8 @@ def filter_remove(
 
 
 def _ask_direction(rule: SyncRule, allowed: list[str]) -> SyncRule:
-    from ledgerbridge.operations.rules.service import PAIR_NAMES, redirect
+    from ledgerbridge.operations.rules.service import redirect
+    from ledgerbridge.sync.hints import PAIR_NAMES
     from ledgerbridge.sync.rules import ConflictPolicy, Direction
 
     default = rule.direction.value if rule.direction.value in allowed else allowed[0]

@@ -10,11 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from ledgerbridge.operations.rules.document import rule_entry
-from ledgerbridge.operations.rules.service import PAIR_NAMES, RuleChange
+from ledgerbridge.operations.rules.service import RuleChange
 from ledgerbridge.store import SyncRecordRow
 from ledgerbridge.store.rule_changes import RuleChangeRow
 from ledgerbridge.sync.catalogue import SideFields
 from ledgerbridge.sync.defaults import fixed_filters
+from ledgerbridge.sync.hints import PAIR_NAMES
 from ledgerbridge.sync.rules import SyncRule
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ledgerbridge.domain import System
 from ledgerbridge.sync.defaults import DEFAULT_MAPPINGS
+from ledgerbridge.sync.hints import CLI_HINTS, SIDE_NAMES, Hints
 from ledgerbridge.sync.mapping import CUSTOM_FIELD_PREFIX
 from ledgerbridge.sync.rules import (
     FieldMapping,
@@ -33,7 +34,6 @@ from ledgerbridge.sync.rules import (
 T = FieldType
 Op = FilterOperator
 
-SIDE_NAMES = {System.HUBSPOT: "HubSpot", System.QUICKBOOKS: "QuickBooks"}
 OBJECT_NAMES: dict[System, dict[ObjectPair, str]] = {
     System.HUBSPOT: {
         ObjectPair.CONTACTS_CUSTOMERS: "contact",
@@ -110,16 +110,9 @@ def static_fields(system: System, pair: ObjectPair) -> SideFields:
     return SideFields(system, pair, found)
 
 
-def _fields_command(pair: ObjectPair, system: System) -> str:
-    side = "hubspot" if system is System.HUBSPOT else "qbo"
-    return f"`ledgerbridge rules fields {pair.value} --side {side}`"
-
-
-def _flow_from(system: System) -> str:
-    return "hubspot_to_qbo" if system is System.HUBSPOT else "qbo_to_hubspot"
-
-
-def _mapping_errors(rule: SyncRule, m: FieldMapping, sides: dict[System, SideFields]) -> list[str]:
+def _mapping_errors(
+    rule: SyncRule, m: FieldMapping, sides: dict[System, SideFields], hints: Hints
+) -> list[str]:
     label = m.label or m.name
     errors: list[str] = []
     for system, known in sides.items():
@@ -130,20 +123,21 @@ def _mapping_errors(rule: SyncRule, m: FieldMapping, sides: dict[System, SideFie
                 what = "custom field" if path.startswith(CUSTOM_FIELD_PREFIX) else "field"
                 errors.append(
                     f"Custom mapping {label!r}: the {known.object_name} has no {what} "
-                    f"{path!r}; see {_fields_command(rule.object_pair, system)}."
+                    f"{path!r}; {hints.field_list(rule.object_pair, system)}."
                 )
             continue
         writes_here = rule.allows(system.other) and m.writable_on(system)
         if info.read_only and writes_here:
             errors.append(
                 f"Custom mapping {label!r}: the {known.object_name} field {path!r} is "
-                f"read-only; map it one way only, from {SIDE_NAMES[system]} "
-                f"(--direction {_flow_from(system)})."
+                f"read-only; {hints.one_way(system)}."
             )
     return errors
 
 
-def _filter_errors(rule: SyncRule, f: Filter, sides: dict[System, SideFields]) -> list[str]:
+def _filter_errors(
+    rule: SyncRule, f: Filter, sides: dict[System, SideFields], hints: Hints
+) -> list[str]:
     if f.fixed or f.scope is FilterScope.ASSOCIATED or f.property.startswith("@"):
         return []
     known = sides.get(f.source)
@@ -154,7 +148,7 @@ def _filter_errors(rule: SyncRule, f: Filter, sides: dict[System, SideFields]) -
     if info is None:
         return [
             f"Filter {name!r}: the {known.object_name} has no field {f.property!r}; "
-            f"see {_fields_command(rule.object_pair, f.source)}."
+            f"{hints.field_list(rule.object_pair, f.source)}."
         ]
     if info.type is None or f.operator in OPERATORS.get(info.type, frozenset()):
         return []
@@ -178,14 +172,19 @@ def with_side_types(m: FieldMapping, sides: Mapping[System, SideFields]) -> Fiel
 
 
 def catalogue_errors(
-    rule: SyncRule, hubspot: SideFields | None, qbo: SideFields | None
+    rule: SyncRule,
+    hubspot: SideFields | None,
+    qbo: SideFields | None,
+    *,
+    hints: Hints = CLI_HINTS,
 ) -> list[str]:
-    """The checks of this module for `rule` (a side given as None is not checked)."""
+    """The checks of this module for `rule` (a side given as None is not checked); what
+    to do is said in `hints`' terms."""
     sides = {s.system: s for s in (hubspot, qbo) if s is not None}
     errors: list[str] = []
     for m in rule.mappings:
         if not m.builtin:
-            errors.extend(_mapping_errors(rule, m, sides))
+            errors.extend(_mapping_errors(rule, m, sides, hints))
     for f in rule.filters:
-        errors.extend(_filter_errors(rule, f, sides))
+        errors.extend(_filter_errors(rule, f, sides, hints))
     return errors

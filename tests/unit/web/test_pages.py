@@ -21,7 +21,7 @@ from ledgerbridge.store import (
     TokenCipher,
     generate_key,
 )
-from ledgerbridge.store.accounts import list_audit
+from ledgerbridge.store.accounts import list_audit, record_audit
 from ledgerbridge.store.dashboard import RecordFilter, page_records
 from ledgerbridge.store.repository import RecordStatusEntry
 from ledgerbridge.store.retries import DUE_NOW, schedules_for
@@ -246,3 +246,28 @@ async def test_the_failures_page_shows_each_records_retry_schedule(
     assert "Needs attention</strong> (8 scheduled tries failed)" in page
     assert "Next automatic retry 2026-12-05 09:30:00 UTC (scheduled try 3 of 8)" in page
     assert "Tried again when either side of it changes" in page  # i1: no schedule known
+
+
+async def test_the_audit_log_lists_changes_as_text(client: httpx.AsyncClient, store: Store) -> None:
+    await sign_in(client, store)
+    changes = [
+        "mapping phone: off",
+        "mapping added: lifecycle_notes (HubSpot lifecyclestage ↔ QuickBooks Notes)",
+    ]
+    with store.begin() as tx:
+        record_audit(
+            tx,
+            "admin",
+            "rule_change",
+            connection_id=1,
+            target=CONTACTS,
+            details={"changes": changes, "matched": 2},
+        )
+    text = (await client.get("/audit")).text
+    assert "Contacts ↔ Customers" in text and "matched: 2" in text
+    assert "\\u2194" not in text and "[&#34;" not in text and '["' not in text
+    assert "<li>mapping phone: off</li>" in text
+    assert (
+        "<li>mapping added: lifecycle_notes (HubSpot lifecyclestage ↔ QuickBooks Notes)</li>"
+        in text
+    )

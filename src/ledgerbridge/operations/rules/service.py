@@ -18,7 +18,8 @@ kept in the connection's rule history.
 
 Every write validates the rule set as it would be after the change and saves nothing
 when anything is wrong: `RulesError.messages` lists every problem, each saying what to
-do. The checks: `SyncRule.validate_for_save` (mappings, filters, R-CON-3 order, the
+do (in the terms of `hints`: the command line's by default, the dashboard passes its
+own; `sync.hints`). The checks: `SyncRule.validate_for_save` (mappings, filters, R-CON-3 order, the
 invoice settings), and with `accounts` (the live HubSpot portal and QBO company):
 unknown fields on either side, incompatible or read-only custom mappings, a filter
 operator that does not fit its property (`sync.catalogue`), outbound invoice sync for
@@ -55,6 +56,7 @@ from ledgerbridge.store.rule_changes import RuleChangeRow, list_changes, record_
 from ledgerbridge.store.state import load_rules, save_rule
 from ledgerbridge.sync.catalogue import SideFields, catalogue_errors, static_fields, with_side_types
 from ledgerbridge.sync.defaults import fixed_filters
+from ledgerbridge.sync.hints import CLI_HINTS, PAIR_NAMES, Hints
 from ledgerbridge.sync.rules import (
     ConflictPolicy,
     Direction,
@@ -68,11 +70,6 @@ from ledgerbridge.sync.rules import (
 )
 
 ORDER = (ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS, ObjectPair.INVOICES_INVOICES)
-PAIR_NAMES = {
-    ObjectPair.CONTACTS_CUSTOMERS: "contact sync",
-    ObjectPair.PRODUCTS_ITEMS: "product sync",
-    ObjectPair.INVOICES_INVOICES: "invoice sync",
-}
 SETUP_HINT = "run `ledgerbridge rules setup`"
 
 
@@ -180,11 +177,13 @@ class RulesService:
         *,
         accounts: Accounts | None = None,
         clock: Callable[[], dt.datetime] = _utc_now,
+        hints: Hints = CLI_HINTS,
     ) -> None:
         self.store = store
         self.connection_id = connection_id
         self.accounts = accounts
         self.clock = clock
+        self.hints = hints
 
     # ---- reading ------------------------------------------------------------------------
 
@@ -229,7 +228,9 @@ class RulesService:
             update={"mappings": tuple(with_side_types(m, sides) for m in rule.mappings)}
         )
         errors = typed.validate_for_save(others, qbo_requires_tax=requires_tax)
-        errors += catalogue_errors(rule, sides.get(System.HUBSPOT), sides.get(System.QUICKBOOKS))
+        errors += catalogue_errors(
+            rule, sides.get(System.HUBSPOT), sides.get(System.QUICKBOOKS), hints=self.hints
+        )
         errors += await self._account_errors(rule)
         return list(dict.fromkeys(errors))
 
@@ -245,15 +246,13 @@ class RulesService:
             f"{', '.join(choices) or '(none found)'}."
         ]
 
-    @staticmethod
-    def _dependency_errors(after: Mapping[ObjectPair, SyncRule]) -> list[str]:
+    def _dependency_errors(self, after: Mapping[ObjectPair, SyncRule]) -> list[str]:
         """R-CON-3 for a set where the invoice rule itself did not change."""
         invoices = after.get(ObjectPair.INVOICES_INVOICES)
         if invoices is None or not invoices.enabled:
             return []
         return [
-            f"Invoice sync is on and needs {PAIR_NAMES[p]} on: turn invoice sync off first "
-            "(`ledgerbridge rules disable invoices_invoices`)."
+            self.hints.invoices_need(p)
             for p in (ObjectPair.CONTACTS_CUSTOMERS, ObjectPair.PRODUCTS_ITEMS)
             if (r := after.get(p)) is None or not r.enabled
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -45,6 +46,28 @@ def money(value: object) -> str:
 
 
 TEMPLATES.env.filters["money"] = money
+
+
+def detail_lines(value: object) -> list[str]:
+    """An audit detail as lines of text, the way people read it: a list one item a line,
+    anything else one line; text as it is (no JSON quotes or escapes)."""
+    items = value if isinstance(value, list | tuple) else [value]
+    return [_detail_text(item) for item in items]
+
+
+def _detail_text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "—"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+TEMPLATES.env.filters["detail_lines"] = detail_lines
 
 OBJECT_NAMES = {
     "contacts_customers": "Contacts ↔ Customers",

@@ -41,11 +41,15 @@ from ledgerbridge.web.pages.common import (
 )
 from ledgerbridge.web.pages.rules_form import (
     CUSTOM_TYPES,
+    DASHBOARD_HINTS,
     DIRECTIONS,
+    ONE_WAY,
     POLICIES,
+    FormValues,
     default_rule,
     filter_key,
     locked,
+    mapping_flow,
     rule_from_form,
 )
 
@@ -70,10 +74,10 @@ def _connection_id(request: Request) -> int:
 async def _service(request: Request, connection_id: int) -> AsyncIterator[RulesService]:
     ctx = context_of(request)
     if ctx.accounts_for is None:
-        yield RulesService(ctx.store, connection_id)
+        yield RulesService(ctx.store, connection_id, hints=DASHBOARD_HINTS)
         return
     async with ctx.accounts_for(connection_id) as accounts:
-        yield RulesService(ctx.store, connection_id, accounts=accounts)
+        yield RulesService(ctx.store, connection_id, accounts=accounts, hints=DASHBOARD_HINTS)
 
 
 def _back(request: Request, path: str, **params: Any) -> str:
@@ -83,17 +87,24 @@ def _back(request: Request, path: str, **params: Any) -> str:
 
 @router.get("/rules", response_class=HTMLResponse)
 def rules_page(request: Request) -> HTMLResponse:
+    return _overview(request)
+
+
+def _overview(request: Request, errors: list[str] | None = None) -> HTMLResponse:
+    """The Rules page; `errors` say why a change asked for there was refused."""
     connection, connections = pick_connection(request)
     rules: list[SyncRule] = []
     history = []
     if connection is not None:
-        service = RulesService(context_of(request).store, connection.id)
+        service = RulesService(context_of(request).store, connection.id, hints=DASHBOARD_HINTS)
         rules = service.rules()
         history = service.history(limit=30)
     have = {r.object_pair for r in rules}
     return render(
         request,
         "rules.html",
+        status_code=422 if errors else 200,
+        errors=errors or [],
         connection=connection,
         connections=connections,
         rules=rules,
@@ -133,8 +144,11 @@ async def switch_rule(request: Request, pair: str, switch: str) -> Response:
                 change = await service.disable(chosen, ChangeSource.DASHBOARD)
     except RuleNotFoundError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
-    except (RulesError, SyncError) as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    except RulesError as exc:
+        return await asyncio.to_thread(_overview, request, exc.messages)
+    except SyncError as exc:
+        errors = [f"The accounts could not be read: {exc}"]
+        return await asyncio.to_thread(_overview, request, errors)
     await asyncio.to_thread(_applied, request, cid, [change] if change.lines else [])
     wake = context_of(request).wake
     if wake is not None:
@@ -156,7 +170,9 @@ async def _wizard(
     *,
     new: bool,
     errors: list[str] | None = None,
+    values: FormValues | None = None,
 ) -> HTMLResponse:
+    """The wizard over `rule`, its fields showing `values` (by default the rule's own)."""
     accounts = service.accounts
     income = await accounts.income_accounts() if accounts is not None else []
     connection, connections = await asyncio.to_thread(pick_connection, request)
@@ -169,6 +185,9 @@ async def _wizard(
         rule=rule,
         new=new,
         errors=errors or [],
+        values=values or FormValues.of_rule(rule),
+        mapping_flow=mapping_flow,
+        one_way=ONE_WAY,
         fields=await _fields(service, rule.object_pair),
         income_accounts=income,
         locked=locked(rule),
@@ -223,12 +242,16 @@ async def save_rule(request: Request, pair: str) -> Response:
         try:
             rule = rule_from_form(base, form)
             changes = await service.save([rule], ChangeSource.DASHBOARD)
-        except RulesError as exc:
-            return await _wizard(request, service, base, new=new, errors=exc.messages)
-        except SyncError as exc:
-            return await _wizard(
-                request, service, base, new=new, errors=[f"The accounts could not be read: {exc}"]
+        except (RulesError, SyncError) as exc:
+            # Shown over the stored rule (what the form applies to when it is sent again),
+            # every field as the user sent it.
+            errors = (
+                exc.messages
+                if isinstance(exc, RulesError)
+                else [f"The accounts could not be read: {exc}"]
             )
+            values = FormValues.posted(form)
+            return await _wizard(request, service, base, new=new, errors=errors, values=values)
     await asyncio.to_thread(_applied, request, cid, changes)
     wake = context_of(request).wake
     if wake is not None:

@@ -1,19 +1,24 @@
 """The rules wizard's form ↔ `SyncRule`: the same steps as `ledgerbridge rules setup`
 (object pair, direction, "use HubSpot data / use QuickBooks data", mapped fields with a
-toggle each, custom mappings, filters per direction with the fixed ones locked, invoice
-options), read back from a posted form onto the rule being created or edited."""
+toggle each, custom mappings with their own direction, filters per direction with the
+fixed ones locked, invoice options), read back from a posted form onto the rule being
+created or edited. `FormValues` is what the fields show: the rule's set-up, or a refused
+form as it was posted. `DASHBOARD_HINTS` words the rules service's "what to do" in the
+wizard's terms."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from starlette.datastructures import FormData
 
+from ledgerbridge.domain import System
 from ledgerbridge.operations.rules.service import RulesError, redirect
 from ledgerbridge.operations.rules.wizard import invoice_rule
 from ledgerbridge.sync.defaults import fixed_filters, wizard_defaults
+from ledgerbridge.sync.hints import SIDE_NAMES, Hints
 from ledgerbridge.sync.rules import (
     ConflictPolicy,
     Direction,
@@ -29,7 +34,18 @@ from ledgerbridge.sync.rules import (
     SyncRule,
 )
 
-__all__ = ["DIRECTIONS", "POLICIES", "default_rule", "filter_key", "locked", "rule_from_form"]
+__all__ = [
+    "DASHBOARD_HINTS",
+    "DIRECTIONS",
+    "ONE_WAY",
+    "POLICIES",
+    "FormValues",
+    "default_rule",
+    "filter_key",
+    "locked",
+    "mapping_flow",
+    "rule_from_form",
+]
 
 DIRECTIONS = {
     Direction.HUBSPOT_TO_QBO: "HubSpot → QuickBooks",
@@ -47,6 +63,85 @@ CUSTOM_TYPES = (
     FieldType.DATE,
     FieldType.ENUMERATION,
 )
+ONE_WAY = {
+    Direction.HUBSPOT_TO_QBO: "HubSpot → QuickBooks only",
+    Direction.QBO_TO_HUBSPOT: "QuickBooks → HubSpot only",
+}
+"""A mapping's own one-way flow: it is never written on its source side (the side that
+`FieldMapping.read_only_on` names)."""
+RULE_NAMES = {
+    ObjectPair.CONTACTS_CUSTOMERS: "Contacts",
+    ObjectPair.PRODUCTS_ITEMS: "Products",
+    ObjectPair.INVOICES_INVOICES: "Invoices",
+}
+
+
+class DashboardHints(Hints):
+    """What to do, said with the wizard's and the Rules page's own choices."""
+
+    def one_way(self, source: System) -> str:
+        return f"choose '{ONE_WAY[Direction.flow_from(source)]}' for this mapping"
+
+    def field_list(self, pair: ObjectPair, system: System) -> str:
+        return f"choose one of the {SIDE_NAMES[system]} fields the wizard lists"
+
+    def invoices_need(self, needed: ObjectPair) -> str:
+        return (
+            f"The Invoices rule is on and needs the {RULE_NAMES[needed]} rule on. "
+            "Turn off the Invoices rule first."
+        )
+
+
+DASHBOARD_HINTS = DashboardHints()
+
+
+class FormValues:
+    """What the wizard's fields show, as the names and values a browser posts: the rule's
+    set-up (`of_rule`), or a refused form exactly as it was sent (`posted`), so that
+    correcting one field and saving again does what the user meant."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self._values: dict[str, list[str]] = {}
+        for name, value in pairs:
+            self._values.setdefault(name, []).append(value)
+
+    @classmethod
+    def posted(cls, form: FormData) -> FormValues:
+        return cls((k, v) for k, v in form.multi_items() if isinstance(v, str))
+
+    @classmethod
+    def of_rule(cls, rule: SyncRule) -> FormValues:
+        pairs = [
+            ("direction", rule.direction.value),
+            ("conflict_policy", rule.conflict_policy.value),
+            ("display_name_policy", rule.display_name_policy.value),
+            *(("map_on", m.name) for m in rule.mappings if m.enabled),
+        ]
+        ticked = {"enabled": rule.enabled, "propagate_archive": rule.propagate_archive}
+        if (inv := rule.invoice) is not None:
+            pairs += [
+                ("income_account", inv.custom_line_item_income_account or ""),
+                ("service_date", inv.service_date.value),
+            ]
+            ticked |= {
+                "propagate_refunds": inv.propagate_refunds,
+                "propagate_payment_deletes": inv.propagate_payment_deletes,
+            }
+        return cls([*pairs, *((name, "on") for name, on in ticked.items() if on)])
+
+    def value(self, name: str) -> str:
+        """The field's (first) value, "" when it has none."""
+        found = self._values.get(name)
+        return found[0] if found else ""
+
+    def ticked(self, name: str, value: str = "on") -> bool:
+        """Whether the checkbox `name` with `value` is ticked."""
+        return value in self._values.get(name, ())
+
+
+def mapping_flow(m: FieldMapping) -> str:
+    """A mapping's own one-way flow as the wizard names it ("" when it follows the rule)."""
+    return "" if m.read_only_on is None else ONE_WAY[Direction.flow_from(m.read_only_on)]
 
 
 def default_rule(pair: ObjectPair, income_accounts: Sequence[str] = ()) -> SyncRule:
@@ -94,7 +189,18 @@ def _mappings(rule: SyncRule, form: FormData) -> tuple[FieldMapping, ...]:
     kind = str(form.get("new_map_type") or FieldType.TEXT.value)
     if kind not in {t.value for t in CUSTOM_TYPES}:
         raise RulesError([f"A custom mapping's type is one of {', '.join(CUSTOM_TYPES)}."])
-    return (*kept, FieldMapping(name=name, hubspot=hubspot, qbo=qbo, type=FieldType(kind)))
+    flow = str(form.get("new_map_direction") or "")
+    if flow and flow not in {d.value for d in ONE_WAY}:
+        raise RulesError(["Choose which way the custom mapping flows."])
+    source = Direction(flow).sources if flow else frozenset()
+    mapping = FieldMapping(
+        name=name,
+        hubspot=hubspot,
+        qbo=qbo,
+        type=FieldType(kind),
+        read_only_on=next(iter(source), None),  # a one-way mapping never writes its source
+    )
+    return (*kept, mapping)
 
 
 def _filters(rule: SyncRule, form: FormData) -> tuple[Filter, ...]:
