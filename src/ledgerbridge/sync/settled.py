@@ -88,11 +88,7 @@ class SettledRecords:
             kept = []
             for r in records[side]:
                 known = self._seen.get((pair, r.ref))
-                if (
-                    known is not None
-                    and r.ref not in due
-                    and known == fingerprint(r)
-                ):
+                if known is not None and r.ref not in due and known == fingerprint(r):
                     left += 1
                     continue
                 kept.append(r)
