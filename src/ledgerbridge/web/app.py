@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ledgerbridge import __version__
 from ledgerbridge.store import Store
+from ledgerbridge.web.api_docs import add_api_docs
 from ledgerbridge.web.auth import AuthMiddleware
 from ledgerbridge.web.pages import page_routers
 from ledgerbridge.web.pages.common import DashboardContext, render
@@ -36,11 +37,12 @@ def create_web_app(
     """The web app over `store`, plus `routers` (webhooks in: `web.webhooks.webhook_router`).
     `dashboard` carries the settings, the runtime's hooks and the security settings."""
     ctx = dashboard or DashboardContext(store)
-    app = FastAPI(title="ledgerbridge", version=__version__, docs_url="/api/docs")
+    app = FastAPI(title="ledgerbridge", version=__version__, docs_url=None, redoc_url=None)
     app.state.store = store
     app.state.dashboard = ctx
     app.add_middleware(AuthMiddleware, store=store, security=ctx.security)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    add_api_docs(app)
     for router in routers:
         app.include_router(router)
     for router in page_routers():
