@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
@@ -21,8 +20,9 @@ from ledgerbridge import __version__
 from ledgerbridge.store import Store
 from ledgerbridge.web.api_docs import add_api_docs
 from ledgerbridge.web.auth import AuthMiddleware
+from ledgerbridge.web.errors import install_error_pages
 from ledgerbridge.web.pages import page_routers
-from ledgerbridge.web.pages.common import DashboardContext, render
+from ledgerbridge.web.pages.common import DashboardContext
 from ledgerbridge.web.status import status_summary
 
 STATIC = Path(__file__).with_name("static")
@@ -60,12 +60,5 @@ def create_web_app(
     def api_status() -> dict[str, Any]:
         return status_summary(store)
 
-    @app.exception_handler(HTTPException)
-    async def page_errors(request: Request, exc: HTTPException) -> Response:
-        """Pages get an HTML page with the message; the API its JSON."""
-        wants_html = "text/html" in request.headers.get("accept", "")
-        if not wants_html or request.url.path.startswith(("/api/", "/webhooks/", "/actions/")):
-            return await http_exception_handler(request, exc)
-        return render(request, "error.html", status_code=exc.status_code, message=exc.detail)
-
+    install_error_pages(app)
     return app
