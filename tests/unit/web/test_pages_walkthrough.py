@@ -1,5 +1,6 @@
-"""What a new user's walkthrough of the signed-in dashboard found: a page past the end and a
-side named `qbo`."""
+"""What a new user's walkthrough of the signed-in dashboard found: a page past the end, a
+side named `qbo`, and dismissed failures that the failures page, the overview and the record
+list told differently; "Dismiss selected" with nothing ticked."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.support.signin import BASE_URL, sign_in
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 CONTACTS, INVOICES = "contacts_customers", "invoices_invoices"
+FAILED_KEY = f"{INVOICES}|hubspot|i1"
 
 
 @pytest.fixture
@@ -103,3 +105,42 @@ async def test_a_side_that_is_not_one_names_the_valid_ones(
     assert records.status_code == 400
     assert "There is no side “xero”: the side is hubspot or quickbooks." in shown(records.text)
     assert 'data-record="quickbooks:q7"' in (await client.get("/records?side=qbo")).text
+
+
+async def test_a_dismissed_failure_is_told_the_same_on_every_page(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    csrf = await sign_in(client, store)
+    answer = await client.post(
+        "/failures/dismiss",
+        data={"csrf_token": csrf, "connection_id": "1", "key": FAILED_KEY},
+    )
+    assert answer.status_code == 303
+    failures = shown((await client.get(answer.headers["location"])).text)
+    assert "1 failure(s) dismissed" in failures
+    assert "Everything that can sync has synced" not in failures
+    assert "No failures to act on: every failure left is dismissed." in failures
+    assert "1 dismissed failure(s) still count as Failed on the overview and in Records" in failures
+    overview = await client.get("/")
+    assert 'data-count="failed">1</a>' in overview.text
+    assert "Failed includes 1 dismissed failure(s)" in shown(overview.text)
+    assert 'data-record="hubspot:i1"' in (await client.get("/records?status=failed")).text
+
+
+@pytest.mark.parametrize(
+    ("action", "note"),
+    [
+        ("/failures/dismiss", "Nothing was dismissed: tick the failures to dismiss first."),
+        ("/failures/retry", "Nothing was retried: tick the records to retry first"),
+    ],
+)
+async def test_a_selection_with_nothing_ticked_comes_back_with_a_note(
+    client: httpx.AsyncClient, store: Store, action: str, note: str
+) -> None:
+    csrf = await sign_in(client, store)
+    answer = await client.post(action, data={"csrf_token": csrf, "connection_id": "1"})
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/failures?")
+    page = await client.get(answer.headers["location"])
+    assert note in shown(page.text)
+    assert 'data-record="hubspot:i1"' in page.text  # the failure is still there to tick
