@@ -404,3 +404,35 @@ def test_the_rules_wizard_reads_both_sides_fields_live(page: Page, stack: Stack)
     assert "Sales of Product Income" in income  # the QuickBooks company's income accounts
     expect(page.locator("#filters")).to_contain_text("fixed")
     shot(page, "rule-edit-invoices")
+
+
+def test_the_api_docs_and_the_error_page_work_offline(page: Page, stack: Stack) -> None:
+    """Swagger UI renders from this server's files alone (every other host is cut off, as
+    on a server without internet), and a bad link shows the error page, not JSON."""
+    engine = stack.engine.rstrip("/")
+    outside: list[str] = []
+
+    def only_the_engine(route: Any) -> None:
+        if route.request.url.startswith(engine):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_the_engine)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(page)
+    page.goto("/api/docs")
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
+    expect(page.locator(".swagger-ui")).to_contain_text("/api/status")
+    shot(page, "api-docs")
+    assert not errors, errors
+    assert not outside, outside
+    page.goto("/invoices/hubspot/999999")
+    expect(page.locator("main")).to_contain_text("Error 404")
+    expect(page.locator("main h1")).to_have_text(
+        "There is no HubSpot invoice 999999 in this connection."
+    )
+    page.click("text=Back to the overview")
+    expect(page.locator("#object-counts")).to_be_visible()

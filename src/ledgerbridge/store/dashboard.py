@@ -24,6 +24,7 @@ __all__ = [
     "SEVERITY",
     "RecordFilter",
     "RecordPage",
+    "count_dismissed",
     "count_units",
     "dismiss",
     "dismissed_history",
@@ -326,6 +327,16 @@ def failure_groups(
     )
     rows = [(str(c), int(n)) for c, n in tx.connection.execute(query)]
     return sorted(rows, key=lambda row: (-row[1], row[0]))
+
+
+def count_dismissed(tx: Tx, connection_id: int, object_type: str | None = None) -> int:
+    """Failed records whose failure was dismissed (still failed: `failure_groups` leaves
+    them out, `count_units` and the record list count them)."""
+    f = RecordFilter(object_type=object_type, status="failed")
+    where = [*_conditions(connection_id, f), _dismissed()]
+    return int(
+        tx.connection.execute(select(func.count()).select_from(R).where(*where)).scalar_one()
+    )
 
 
 def dismiss(tx: Tx, connection_id: int, keys: Sequence[tuple[str, str, str]], actor: str) -> int:

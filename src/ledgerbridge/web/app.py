@@ -12,16 +12,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from ledgerbridge import __version__
 from ledgerbridge.store import Store
+from ledgerbridge.web.api_docs import add_api_docs
 from ledgerbridge.web.auth import AuthMiddleware
+from ledgerbridge.web.errors import install_error_pages
 from ledgerbridge.web.pages import page_routers
-from ledgerbridge.web.pages.common import DashboardContext, render
+from ledgerbridge.web.pages.common import DashboardContext
 from ledgerbridge.web.status import status_summary
 
 STATIC = Path(__file__).with_name("static")
@@ -36,11 +37,12 @@ def create_web_app(
     """The web app over `store`, plus `routers` (webhooks in: `web.webhooks.webhook_router`).
     `dashboard` carries the settings, the runtime's hooks and the security settings."""
     ctx = dashboard or DashboardContext(store)
-    app = FastAPI(title="ledgerbridge", version=__version__, docs_url="/api/docs")
+    app = FastAPI(title="ledgerbridge", version=__version__, docs_url=None, redoc_url=None)
     app.state.store = store
     app.state.dashboard = ctx
     app.add_middleware(AuthMiddleware, store=store, security=ctx.security)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    add_api_docs(app)
     for router in routers:
         app.include_router(router)
     for router in page_routers():
@@ -58,12 +60,5 @@ def create_web_app(
     def api_status() -> dict[str, Any]:
         return status_summary(store)
 
-    @app.exception_handler(HTTPException)
-    async def page_errors(request: Request, exc: HTTPException) -> Response:
-        """Pages get an HTML page with the message; the API its JSON."""
-        wants_html = "text/html" in request.headers.get("accept", "")
-        if not wants_html or request.url.path.startswith(("/api/", "/webhooks/", "/actions/")):
-            return await http_exception_handler(request, exc)
-        return render(request, "error.html", status_code=exc.status_code, message=exc.detail)
-
+    install_error_pages(app)
     return app

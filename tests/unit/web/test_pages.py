@@ -145,7 +145,7 @@ async def test_the_invoice_banner_links_to_the_invoice_failures(
     assert "Download PDF" not in card  # not in QuickBooks: no PDF
     missing = await client.get("/invoices/hubspot/i1/pdf", headers={"Accept": "text/html"})
     assert missing.status_code == 404
-    assert "an invoice has a PDF once it is in QuickBooks" in missing.text
+    assert "has no PDF: it is not linked to a QuickBooks invoice" in missing.text
 
 
 async def test_the_csv_exports_follow_the_filters(client: httpx.AsyncClient, store: Store) -> None:

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ledgerbridge.store.dashboard import (
     RecordFilter,
+    count_dismissed,
     dismiss,
     dismissed_history,
     failure_groups,
@@ -49,6 +50,7 @@ def failures(request: Request, object: str = "", category: str = "") -> HTMLResp
     groups = []
     history = []
     schedules: dict[tuple[str, str, str], ScheduledRecord] = {}
+    still_failed = 0
     if connection is not None:
         with context_of(request).store.begin() as tx:
             for cat, count in failure_groups(tx, connection.id, object or None):
@@ -63,6 +65,7 @@ def failures(request: Request, object: str = "", category: str = "") -> HTMLResp
                 records = page_records(tx, connection.id, f, limit=GROUP_PAGE).records
                 groups.append((cat, count, records))
             history = dismissed_history(tx, connection.id, limit=20)
+            still_failed = count_dismissed(tx, connection.id, object or None)
             keys = [(r.object_type, r.side, r.record_id) for _, _, rs in groups for r in rs]
             schedules = schedules_for(tx, connection.id, keys)
     return render(
@@ -79,7 +82,16 @@ def failures(request: Request, object: str = "", category: str = "") -> HTMLResp
         category_filter=category,
         retried=request.query_params.get("retried"),
         dismissed=request.query_params.get("dismissed"),
+        still_failed=still_failed,
+        choose=CHOOSE.get(request.query_params.get("choose", "")),
     )
+
+
+CHOOSE = {
+    "retry": "Nothing was retried: tick the records to retry first (or use “Retry all”).",
+    "dismiss": "Nothing was dismissed: tick the failures to dismiss first.",
+}
+"""The note after "Retry selected" or "Dismiss selected" with nothing ticked."""
 
 
 def _keys(values: list[str]) -> list[tuple[str, str, str]]:
@@ -113,7 +125,8 @@ async def retry(
     record of the `category` (of the `object` when given); then wake the runtime."""
     keys = _keys([one] if one else (key or []))
     if not keys and not category:
-        raise HTTPException(status_code=400, detail="Choose the records to retry.")
+        back = await asyncio.to_thread(_back, request, connection_id, choose="retry", object=object)
+        return RedirectResponse(back, status_code=303)
 
     def run() -> int:
         with context_of(request).store.begin() as tx:
@@ -153,7 +166,8 @@ def dismiss_failures(
 ) -> Response:
     keys = _keys(key or [])
     if not keys:
-        raise HTTPException(status_code=400, detail="Choose the failures to dismiss.")
+        back = _back(request, connection_id, choose="dismiss", object=object)
+        return RedirectResponse(back, status_code=303)
     with context_of(request).store.begin() as tx:
         count = dismiss(tx, connection_id, keys, actor(request))
     audit(

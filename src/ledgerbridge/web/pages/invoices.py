@@ -15,8 +15,20 @@ from ledgerbridge.store.dashboard import (
     link_counterparts,
     page_records,
 )
-from ledgerbridge.web.pages.common import PAGE_RESPONSES, context_of, pick_connection, render
-from ledgerbridge.web.pages.records import PAGE_SIZE, SIDES, page_number
+from ledgerbridge.web.pages.common import (
+    PAGE_RESPONSES,
+    SIDE_NAMES,
+    context_of,
+    pick_connection,
+    render,
+)
+from ledgerbridge.web.pages.records import (
+    PAGE_SIZE,
+    Side,
+    last_page,
+    page_number,
+    side_param,
+)
 
 router = APIRouter(responses=PAGE_RESPONSES)
 
@@ -24,14 +36,14 @@ INVOICES = "invoices_invoices"
 
 
 @router.get("/invoices", response_class=HTMLResponse)
-def invoices(request: Request, side: str = "hubspot", status: str = "") -> HTMLResponse:
+def invoices(request: Request, side: Side = "hubspot", status: str = "") -> HTMLResponse:
     connection, connections = pick_connection(request)
-    side = side if side in SIDES else "hubspot"
+    name = side_param(side) or "hubspot"
     page = page_number(request)
     result = None
     failed = 0
     if connection is not None:
-        f = RecordFilter(object_type=INVOICES, side=side, status=status or None)
+        f = RecordFilter(object_type=INVOICES, side=name, status=status or None)
         with context_of(request).store.begin() as tx:
             result = page_records(
                 tx, connection.id, f, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
@@ -43,36 +55,41 @@ def invoices(request: Request, side: str = "hubspot", status: str = "") -> HTMLR
         connection=connection,
         connections=connections,
         result=result,
-        side=side,
+        side=name,
         status=status,
         page=page,
+        last_page=last_page(result.total if result else 0),
         failed=failed,
     )
 
 
 @router.get("/invoices/{side}/{record_id}", response_class=HTMLResponse)
-def invoice(request: Request, side: str, record_id: str) -> HTMLResponse:
+def invoice(request: Request, side: Side, record_id: str) -> HTMLResponse:
     connection, connections = pick_connection(request)
-    if connection is None or side not in SIDES:
-        raise HTTPException(status_code=404, detail="No such invoice.")
+    here = side_param(side) or "hubspot"
+    if connection is None:
+        raise HTTPException(status_code=404, detail="No connection is set up yet.")
     store = context_of(request).store
     with store.begin() as tx:
-        key = (INVOICES, side, record_id)
+        key = (INVOICES, here, record_id)
         other = link_counterparts(tx, connection.id, [key]).get(key)
-        other_side = "quickbooks" if side == "hubspot" else "hubspot"
-        mine = get_record(tx, connection.id, INVOICES, side, record_id)
+        other_side = "quickbooks" if here == "hubspot" else "hubspot"
+        mine = get_record(tx, connection.id, INVOICES, here, record_id)
         theirs = get_record(tx, connection.id, INVOICES, other_side, other) if other else None
-        hubspot_id = record_id if side == "hubspot" else other
+        hubspot_id = record_id if here == "hubspot" else other
         payments = invoice_payments(tx, connection.id, hubspot_id) if hubspot_id else []
     if mine is None and other is None:
-        raise HTTPException(status_code=404, detail=f"No invoice {record_id} on the {side} side.")
-    qbo_id = record_id if side == "quickbooks" else other
+        raise HTTPException(
+            status_code=404,
+            detail=f"There is no {SIDE_NAMES[here]} invoice {record_id} in this connection.",
+        )
+    qbo_id = record_id if here == "quickbooks" else other
     return render(
         request,
         "invoice.html",
         connection=connection,
         connections=connections,
-        side=side,
+        side=here,
         record_id=record_id,
         other_side=other_side,
         other=other,
@@ -94,7 +111,7 @@ def invoice(request: Request, side: str, record_id: str) -> HTMLResponse:
         }
     },
 )
-async def invoice_pdf(request: Request, side: str, record_id: str) -> Response:
+async def invoice_pdf(request: Request, side: Side, record_id: str) -> Response:
     """QuickBooks' own PDF of the synced invoice (R-INV-13)."""
     import asyncio
 
@@ -103,17 +120,19 @@ async def invoice_pdf(request: Request, side: str, record_id: str) -> Response:
     from ledgerbridge.sync.errors import SyncError
 
     connection, _ = await asyncio.to_thread(pick_connection, request)
-    if connection is None or side not in SIDES:
-        raise HTTPException(status_code=404, detail="No such invoice.")
+    here = side_param(side) or "hubspot"
+    if connection is None:
+        raise HTTPException(status_code=404, detail="No connection is set up yet.")
     ctx = context_of(request)
     try:
         pdf = await invoice_ops.invoice_pdf(
-            ctx.store, connection.id, f"{side}:{record_id}", settings=ctx.settings or Settings()
+            ctx.store, connection.id, f"{here}:{record_id}", settings=ctx.settings or Settings()
         )
     except invoice_ops.InvoiceNotSyncedError as exc:
         raise HTTPException(
             status_code=404,
-            detail=f"{exc}: an invoice has a PDF once it is in QuickBooks.",
+            detail=f"{SIDE_NAMES[here]} invoice {record_id} has no PDF: it is not linked to a "
+            "QuickBooks invoice (an invoice has QuickBooks' PDF once it has synced there).",
         ) from exc
     except SyncError as exc:
         raise HTTPException(
@@ -122,5 +141,5 @@ async def invoice_pdf(request: Request, side: str, record_id: str) -> Response:
     return Response(
         pdf,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="invoice-{side}-{record_id}.pdf"'},
+        headers={"Content-Disposition": f'attachment; filename="invoice-{here}-{record_id}.pdf"'},
     )

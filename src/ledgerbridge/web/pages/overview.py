@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ledgerbridge.store import ConnectionStatus
-from ledgerbridge.store.dashboard import count_units
+from ledgerbridge.store.dashboard import count_dismissed, count_units
 from ledgerbridge.web.auth import require_csrf
 from ledgerbridge.web.pages.common import (
     MAX_ID,
@@ -33,9 +33,11 @@ def overview(
 ) -> HTMLResponse:
     connection, connections = pick_connection(request)
     counts: dict[str, dict[str, int]] = {}
+    dismissed = 0
     if connection is not None:
         with context_of(request).store.begin() as tx:
             counts = count_units(tx, connection.id)
+            dismissed = count_dismissed(tx, connection.id, object or None)
     chosen = [c for c in COLUMNS if c in (col or ())] or list(COLUMNS[:3])
     names = [o for o in OBJECT_NAMES if o in counts] + sorted(set(counts) - set(OBJECT_NAMES))
     rows = [(o, counts.get(o, {})) for o in names if not object or o == object]
@@ -53,6 +55,7 @@ def overview(
         all_columns=COLUMNS,
         totals=totals,
         last_pass=last_pass,
+        dismissed=dismissed,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
@@ -30,6 +30,28 @@ router = APIRouter(responses=PAGE_RESPONSES)
 
 PAGE_SIZE = 50
 SIDES = ("hubspot", "quickbooks")
+SIDE_ALIASES = {"qbo": "quickbooks"}
+"""Another name people (and `ledgerbridge` refs: `qbo:123`) use for a side."""
+Side = Literal["hubspot", "quickbooks", "qbo"]
+"""A side as a link names it (the routes' parameter: documented, checked by FastAPI)."""
+
+
+def side_param(value: str | None) -> str | None:
+    """The side a link names (None for none); the error page for a side that is not one."""
+    if not value:
+        return None
+    side = SIDE_ALIASES.get(value.lower(), value.lower())
+    if side not in SIDES:
+        raise HTTPException(
+            status_code=400,
+            detail=f"There is no side “{value}”: the side is hubspot or quickbooks.",
+        )
+    return side
+
+
+def last_page(total: int) -> int:
+    """The number of the last page of `total` records (1 when there are none)."""
+    return max(1, -(-total // PAGE_SIZE))
 
 
 def record_filter(request: Request, **fixed: str | bool) -> RecordFilter:
@@ -38,7 +60,7 @@ def record_filter(request: Request, **fixed: str | bool) -> RecordFilter:
         "object_type": q.get("object") or None,
         "status": q.get("status") or None,
         "category": q.get("category") or None,
-        "side": q.get("side") if q.get("side") in SIDES else None,
+        "side": side_param(q.get("side")),
         "text": (q.get("q") or "").strip() or None,
     }
     values.update(fixed)
@@ -75,6 +97,7 @@ def records(request: Request) -> HTMLResponse:
         connections=connections,
         f=f,
         page=page,
+        last_page=last_page(result.total if result else 0),
         result=result,
     )
 
@@ -99,17 +122,18 @@ def records_panel(request: Request) -> HTMLResponse:
 
 
 @router.get("/records/activity", response_class=HTMLResponse)
-def activity(request: Request, object: str, side: str, id: str) -> HTMLResponse:
+def activity(request: Request, object: str, side: Side, id: str) -> HTMLResponse:
     """One record's sync activity (and its linked counterpart's), for the expanding row."""
     connection, connections = pick_connection(request)
-    if connection is None or side not in SIDES:
-        raise HTTPException(status_code=404, detail="No such record.")
+    if connection is None:
+        raise HTTPException(status_code=404, detail="No connection is set up yet.")
+    name = side_param(side) or "hubspot"
     with context_of(request).store.begin() as tx:
-        key = (object, side, id)
+        key = (object, name, id)
         other = link_counterparts(tx, connection.id, [key]).get(key)
-        refs = [(side, id)]
+        refs = [(name, id)]
         if other is not None:
-            refs.append(("quickbooks" if side == "hubspot" else "hubspot", other))
+            refs.append(("quickbooks" if name == "hubspot" else "hubspot", other))
         rows = record_activity(tx, connection.id, object, refs)
     return render(
         request,
