@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ledgerbridge.store import RecordStatus
+from ledgerbridge.sync.errors import ErrorCategory
 from ledgerbridge.sync.rules import Direction, ObjectPair
 from tests.integration.conftest import products_rule
 from tests.integration.harness import Lab
@@ -75,3 +76,18 @@ async def test_R_PRD_1_hubspot_products_create_items(lab: Lab) -> None:
     assert (item["Name"], item["Sku"], str(item["UnitPrice"])) == ("Plan", "P-1", "30")
     assert item["Description"] == "Monthly"
     assert (await lab.engine().run_pass()).writes == 0
+
+
+async def test_a_taken_item_name_fails_as_a_product_name_with_the_products_fix(lab: Lab) -> None:
+    lab.save_rule(products_rule(direction=Direction.TWO_WAY))
+    await _item(lab, "Plan", None)  # no SKU: the product below cannot be linked to it
+    hs_id = await lab.hs_create("products", name="Plan", hs_sku="P-1", price="30")
+
+    report = await lab.engine().run_pass()
+
+    assert report.pairs[PAIR].failed == 1
+    (failed,) = lab.records(PAIR, RecordStatus.FAILED)
+    assert failed.record_id == hs_id
+    assert failed.error_category == ErrorCategory.DUPLICATE_ITEM_NAME.value
+    assert "SKU" in ErrorCategory.DUPLICATE_ITEM_NAME.fix
+    assert "display-name policy" not in ErrorCategory.DUPLICATE_ITEM_NAME.fix

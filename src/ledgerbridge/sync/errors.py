@@ -28,6 +28,7 @@ class ErrorCategory(StrEnum):
     """Why a record failed. The values are stable: they are stored and shown."""
 
     DUPLICATE_DISPLAY_NAME = "duplicate_display_name"
+    DUPLICATE_ITEM_NAME = "duplicate_item_name"
     MISSING_CUSTOMER = "missing_customer"
     HUBSPOT_INVOICE_EDITED_IN_QBO = "hubspot_invoice_edited_in_qbo"
     REVENUE_RECOGNITION_SERVICE_DATE = "revenue_recognition_service_date"
@@ -75,12 +76,22 @@ CATALOGUE: dict[ErrorCategory, CategoryInfo] = {
         "the contact rule's display-name policy to 'disambiguate', which names it "
         "'Company (First Last)'. Then retry the record.",
     ),
+    ErrorCategory.DUPLICATE_ITEM_NAME: CategoryInfo(
+        "Product name is a duplicate",
+        "QuickBooks requires every product and service (item) to have a unique name. "
+        "Another QuickBooks item already uses the name this product would get, but it "
+        "has no SKU or another SKU, so the product rule could not link the two.",
+        "Rename the product in HubSpot or the item in QuickBooks; or, if they are the same "
+        "product, give the QuickBooks item the product's SKU so that the product rule links "
+        "them. Then retry the record.",
+    ),
     ErrorCategory.MISSING_CUSTOMER: CategoryInfo(
         "An invoice should have an associated customer",
         "An invoice should have an associated customer. Make sure the associated customer "
         "exists in both HubSpot and QuickBooks Online to sync this invoice.",
         "Associate a contact that has an email address with the invoice, and make sure the "
-        "contact syncs to QuickBooks (check the contact rule's filters), then retry.",
+        "customer syncs to the side the invoice goes to (the contact rule's direction and "
+        "filters), then retry.",
     ),
     ErrorCategory.HUBSPOT_INVOICE_EDITED_IN_QBO: CategoryInfo(
         "HubSpot invoice edited in QuickBooks",

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from ledgerbridge.domain import Invoice, InvoiceStatus, RecordRef, System
 from ledgerbridge.sync.actions import Fail
 from ledgerbridge.sync.errors import ErrorCategory
-from ledgerbridge.sync.mapping import is_unlinked
+from ledgerbridge.sync.mapping import UNLINKED_PREFIX, is_unlinked
 from ledgerbridge.sync.model import CanonicalValue, Link, SideRecord, Snapshot
 from ledgerbridge.sync.rules import ObjectPair, SyncRule
 
@@ -122,12 +122,7 @@ class InvoiceHooks(ObjectHooks):
         fields: Mapping[str, CanonicalValue],
     ) -> Fail | None:
         if "customer" in fields and is_unlinked(fields["customer"]):
-            return Fail(
-                source_ref,
-                ErrorCategory.MISSING_CUSTOMER,
-                f"the invoice's customer ({fields['customer'] or 'none'}) is not linked to "
-                f"a record in {'QuickBooks' if target is System.QUICKBOOKS else 'HubSpot'}",
-            )
+            return Fail(source_ref, ErrorCategory.MISSING_CUSTOMER, _unlinked_customer(fields))
         return None
 
     def adjust_write(
@@ -180,3 +175,27 @@ HOOKS: dict[ObjectPair, ObjectHooks] = {
     ObjectPair.PRODUCTS_ITEMS: ObjectHooks(),
     ObjectPair.INVOICES_INVOICES: InvoiceHooks(),
 }
+
+
+CUSTOMER_OF = {System.HUBSPOT: "HubSpot contact", System.QUICKBOOKS: "QuickBooks customer"}
+
+
+def _unlinked_customer(fields: Mapping[str, CanonicalValue]) -> str:
+    """What is missing, and which way the customer has to sync for it: "the invoice's
+    customer, QuickBooks customer 38, has no contact in HubSpot: …"."""
+    value = fields.get("customer")
+    text = value if isinstance(value, str) else ""
+    system_name, _, record_id = text.removeprefix(UNLINKED_PREFIX).partition(":")
+    try:
+        source: System | None = System(system_name)
+    except ValueError:
+        source = None
+    if source is None or not record_id:
+        return "the invoice has no customer: associate a contact that has an email address"
+    other = "QuickBooks" if source is System.HUBSPOT else "HubSpot"
+    flow = "HubSpot → QuickBooks" if source is System.HUBSPOT else "QuickBooks → HubSpot"
+    return (
+        f"the invoice's customer, {CUSTOMER_OF[source]} {record_id}, is not linked to a "
+        f"{'customer' if other == 'QuickBooks' else 'contact'} in {other}: the contact rule "
+        f"must sync {flow} (or two-way) and its filters must let it through"
+    )

@@ -54,15 +54,25 @@ def test_R_INV_11_invoice_without_a_linked_customer_fails() -> None:
     unlinked = invoice(H, "1", customer_id="c-unsynced")
     nobody = invoice(H, "2", customer_id=None)
     actions = plan(OUTBOUND, [], [unlinked, nobody], [], ctx(refs=REFS))
-    assert [a.category for a in actions if isinstance(a, Fail)] == [
+    fails = [a for a in actions if isinstance(a, Fail)]
+    assert [a.category for a in fails] == [
         ErrorCategory.MISSING_CUSTOMER,
         ErrorCategory.MISSING_CUSTOMER,
     ]
+    # The detail names the customer as a person reads it, and the way it has to sync.
+    assert fails[0].detail == (
+        "the invoice's customer, HubSpot contact c-unsynced, is not linked to a customer in "
+        "QuickBooks: the contact rule must sync HubSpot → QuickBooks (or two-way) and its "
+        "filters must let it through"
+    )
+    assert fails[1].detail.startswith("the invoice has no customer")
     inbound = OUTBOUND.model_copy(update={"direction": Direction.QBO_TO_HUBSPOT, "filters": ()})
     (fail,) = plan(
         inbound, [], [], [invoice(Q, "5", customer_id="q-unsynced", source=Q)], ctx(refs=REFS)
     )
     assert isinstance(fail, Fail) and fail.category is ErrorCategory.MISSING_CUSTOMER
+    assert "QuickBooks customer q-unsynced" in fail.detail
+    assert "must sync QuickBooks → HubSpot" in fail.detail
 
 
 def test_R_INV_7_line_edits_in_qbo_on_a_hubspot_invoice_fail() -> None:

@@ -70,6 +70,7 @@ async def test_a_records_page_past_the_end_says_so(client: httpx.AsyncClient, st
     assert "No records on this page." in text
     last = shown((await client.get("/records?page=3")).text)
     assert "122 record(s), 101–122 shown." in last
+    assert "a linked pair is two records here" in last.lower()
     assert "Page 3 of 3" in last
 
 

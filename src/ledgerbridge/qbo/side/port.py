@@ -305,7 +305,7 @@ class QboSide(PaymentsVia):
             results = await self.client.batch(ops, journal=self.journal, singles_when_busy=True)
             for (action, op), result in zip(batched, results, strict=True):
                 if isinstance(result, SyncError):
-                    answers[id(action)] = WriteResult(action, error=result)
+                    answers[id(action)] = WriteResult(action, error=_named(rule, result))
                     mirror = self._mirrors.pop(entity, None)  # it may have been written
                 else:
                     if mirror is not None:
@@ -349,3 +349,14 @@ class QboSide(PaymentsVia):
         body["Id"] = action.target_ref.id
         body["SyncToken"] = action.base_version or "0"
         return BatchOp.update(entity, body, request_id=action.idempotency_key)
+
+
+def _named(rule: SyncRule, error: SyncError) -> SyncError:
+    """QBO answers a taken name with the same fault (6240) for a customer's display name
+    and an item's name; an item's is said as such (its fix is not the contact rule's)."""
+    if (
+        rule.object_pair is ObjectPair.PRODUCTS_ITEMS
+        and error.category is ErrorCategory.DUPLICATE_DISPLAY_NAME
+    ):
+        return TerminalError(ErrorCategory.DUPLICATE_ITEM_NAME, error.detail)
+    return error
