@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import typer
 from rich.console import Console
+from typer import _coercion as typer_coercion
+from typer import _param_types as typer_param_types
 from typer.core import TyperGroup, TyperOption
 
 from ledgerbridge import __version__
@@ -33,6 +36,23 @@ def _flag_type_hidden(option: TyperOption, ctx: Any) -> str | None:
 
 _typer_display_type = TyperOption.display_type_rich
 TyperOption.display_type_rich = _flag_type_hidden  # type: ignore[method-assign,assignment]
+
+
+def _without_pydantic_prefix(message_of: Callable[[Any], str]) -> Callable[[Any], str]:
+    """Typer 0.29 checks a choice through pydantic and shows its message whole: "Invalid
+    value for '--direction': Value error, 'two-way' is not one of …". The prefix is
+    pydantic's, not ours: it is dropped."""
+
+    def message(exc: Any) -> str:
+        return message_of(exc).removeprefix("Value error, ")
+
+    return message
+
+
+for _module in (typer_coercion, typer_param_types):  # where typer turns them into messages
+    if hasattr(_module, "get_error_msg"):
+        shown = _without_pydantic_prefix(getattr(_module, "get_error_msg"))  # noqa: B009
+        setattr(_module, "get_error_msg", shown)  # noqa: B010
 
 
 app = typer.Typer(

@@ -164,7 +164,7 @@ def filter_add(
     connection: ConnectionOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Only sync the records of --side that pass this filter (R-CON-7)."""
+    """Only sync the records of --side that pass this filter."""
     from pydantic import ValidationError
 
     from ledgerbridge.errors import UsageError
@@ -265,7 +265,7 @@ def setup(
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Save without asking to confirm.")] = False,
     income_account: Annotated[
-        str | None, typer.Option(help="Income account of 'Custom line item' (R-PRD-3).")
+        str | None, typer.Option(help="Income account of 'Custom line item'.")
     ] = None,
     connection: ConnectionOption = None,
     config: ConfigOption = None,

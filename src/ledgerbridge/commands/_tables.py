@@ -13,16 +13,43 @@ from ledgerbridge.sync.actions import Skip
 from ledgerbridge.sync.reconcile import show
 from ledgerbridge.sync.report import PassReport, describe
 
+FLOWS = {"hubspot_to_qbo": "to QuickBooks", "qbo_to_hubspot": "to HubSpot"}
+
+
+def _line(line: dict[str, Any]) -> str:
+    what = line.get("description") or "(no description)"
+    text = f"{line.get('quantity') or '1'} × {what} at {line.get('unit_price') or '0'}"
+    extras = [
+        f"{name.replace('_', ' ')} {line[name]}"
+        for name in ("product", "discount", "service_date")
+        if line.get(name)
+    ]
+    return text + (f" ({', '.join(extras)})" if extras else "")
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list) and all(isinstance(x, dict) for x in value):
+        count = f"{len(value)} line" + ("" if len(value) == 1 else "s")
+        return f"{count}: " + "; ".join(_line(x) for x in value)
+    return str(value)
+
 
 def _fields(data: dict[str, Any]) -> str:
+    """The fields it would write, as people read them: `name value`, lines spelt out,
+    unset fields left out."""
     fields = data.get("fields") or {}
-    return ", ".join(f"{k}={v!r}" for k, v in sorted(fields.items()))
+    return ", ".join(
+        _value(value) if name == "lines" else f"{name.replace('_', ' ')} {_value(value)}"
+        for name, value in sorted(fields.items())
+        if value is not None
+    )
 
 
 def _details(data: dict[str, Any]) -> str:
     action = data["action"]
     if action in ("create", "update"):
-        return f"{data['direction']}: {_fields(data)}"
+        flow = FLOWS.get(str(data.get("direction")), str(data.get("direction")))
+        return f"{flow}: {_fields(data)}"
     if action == "link":
         return f"matched on {data['matched_on']}"
     if action == "exclude":
@@ -30,7 +57,8 @@ def _details(data: dict[str, Any]) -> str:
     if action == "fail":
         return f"{data['title']}: {data['detail']}"
     if action == "void":
-        return f"{data['direction']}: voided (never deleted)"
+        flow = FLOWS.get(str(data.get("direction")), str(data.get("direction")))
+        return f"{flow}: voided (never deleted)"
     return "made inactive in QuickBooks"
 
 

@@ -33,10 +33,10 @@ rules_app = typer.Typer(
     no_args_is_help=True,
 )
 mapping_app = typer.Typer(
-    rich_markup_mode="markdown", help="Field mappings of a rule (R-CON-6).", no_args_is_help=True
+    rich_markup_mode="markdown", help="Field mappings of a rule.", no_args_is_help=True
 )
 filter_app = typer.Typer(
-    rich_markup_mode="markdown", help="Filters of a rule (R-CON-7).", no_args_is_help=True
+    rich_markup_mode="markdown", help="Filters of a rule.", no_args_is_help=True
 )
 rules_app.add_typer(mapping_app, name="mapping")
 rules_app.add_typer(filter_app, name="filter")
@@ -157,7 +157,7 @@ def set_rule(
     direction: Annotated[DirectionName | None, typer.Option(help="Which way records flow.")] = None,
     conflict: Annotated[ConflictName | None, typer.Option(help="Who wins a conflict.")] = None,
     display_name_policy: Annotated[
-        NamePolicy | None, typer.Option(help="A taken QBO DisplayName (R-CUS-3).")
+        NamePolicy | None, typer.Option(help="A taken QBO DisplayName.")
     ] = None,
     option: Annotated[
         list[str] | None, typer.Option("--option", help="NAME=VALUE (repeatable).")
@@ -193,7 +193,7 @@ def set_rule(
 
 @rules_app.command("enable")
 def enable(pair: PairArg, connection: ConnectionOption = None, config: ConfigOption = None) -> None:
-    """Turn a rule on: it goes on from where it stopped (R-CON-4)."""
+    """Turn a rule on: it goes on from where it stopped."""
     from ledgerbridge.operations.rules import ChangeSource
 
     run_change(config, connection, lambda s: s.enable(as_pair(pair), ChangeSource.CLI))
@@ -203,7 +203,7 @@ def enable(pair: PairArg, connection: ConnectionOption = None, config: ConfigOpt
 def disable(
     pair: PairArg, connection: ConnectionOption = None, config: ConfigOption = None
 ) -> None:
-    """Turn a rule off; its links, cursors and history are kept (R-CON-4)."""
+    """Turn a rule off; its links, cursors and history are kept."""
     from ledgerbridge.operations.rules import ChangeSource
 
     run_change(config, connection, lambda s: s.disable(as_pair(pair), ChangeSource.CLI))
