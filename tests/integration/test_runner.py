@@ -3,6 +3,10 @@ daily reconciliation hook (R-BEY-2)."""
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from ledgerbridge.runtime.runner import LAST_RECONCILE, EngineRunner
 from ledgerbridge.settings import Settings
 from ledgerbridge.sync.rules import ObjectPair
@@ -41,7 +45,9 @@ async def test_a_scoped_pass_syncs_only_its_rules_and_the_engine_is_kept(lab: La
         await runner.aclose()
 
 
-async def test_the_daily_reconciliation_records_drift_and_writes_nothing(lab: Lab) -> None:
+async def test_the_daily_reconciliation_records_drift_and_writes_nothing(
+    lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
     lab.save_rule(contacts_rule())
     await lab.hs_create("contacts", email="a@x.io", firstname="Ann")
     runner = _runner(lab)
@@ -50,8 +56,11 @@ async def test_the_daily_reconciliation_records_drift_and_writes_nothing(lab: La
         clean = await runner.reconcile(lab.connection_id)
         assert clean.drift == 0
         await lab.hs_create("contacts", email="b@x.io", firstname="Bo")  # not synced yet
-        drifted = await runner.reconcile(lab.connection_id)
+        with caplog.at_level(logging.WARNING):
+            drifted = await runner.reconcile(lab.connection_id)
         assert drifted.drift == 1
+        assert "the daily reconciliation found 1 contacts ↔ customers differ" in caplog.text
+        assert "{" not in caplog.text  # said in words, not a dict
         assert len(await lab.qbo_all("Customer")) == 1  # reconciliation wrote nothing
         with lab.store.begin() as tx:
             row = tx.get_connection(lab.connection_id)

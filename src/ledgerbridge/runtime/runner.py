@@ -197,7 +197,21 @@ class EngineRunner:
             "errors": {pair.value: error for pair, error in report.errors.items()},
         }
         if report.drift or report.errors:
-            log.warning("connection %s: reconciliation found %s", connection_id, summary)
+            found = [
+                f"{p.count} {p.object_type.value.replace('_', ' ↔ ')} differ"
+                for p in report.pairs
+                if p.count
+            ]
+            found += [
+                f"{pair.value.replace('_', ' ↔ ')} not compared ({error})"
+                for pair, error in report.errors.items()
+            ]
+            log.warning(
+                "connection %s: the daily reconciliation found %s (`ledgerbridge reconcile` "
+                "lists them)",
+                connection_id,
+                "; ".join(found),
+            )
         with self._store.begin() as tx:
             row = tx.get_connection(connection_id)
             if row is not None:
