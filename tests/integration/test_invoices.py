@@ -217,6 +217,10 @@ async def test_R_INV_3_inbound_creates_updates_and_voids_hubspot_invoices(lab: L
     ]
     first_line = await hs_get(lab, "line_items", sorted(hs.associated("line_items"), key=int)[0])
     assert first_line.get("hs_product_id") == product
+    # Each side's record is labelled with its own number (HubSpot numbers its invoices).
+    labels = {(r.side, r.record_id): r.label for r in lab.records(INVOICES, RecordStatus.SYNCED)}
+    assert labels[("quickbooks", qbo["Id"])] == qbo["DocNumber"]
+    assert labels[("hubspot", link.hubspot_id)] == hs.get("hs_number") != qbo["DocNumber"]
     assert (await lab.engine().run_pass()).writes == 0
 
     # A QBO-made invoice can be edited freely in QBO (R-INV-7): lines are replaced.

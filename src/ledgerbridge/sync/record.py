@@ -95,14 +95,15 @@ class _Recorder:
     def hash_of(self, record: SideRecord) -> str:
         return snapshot_hash(snapshot(self.rule, record, self.refs))
 
+    def label_of(self, record: SideRecord) -> str | None:
+        text = first_text(self.rule, record, self.refs, LABEL_FIELDS)
+        return text[:300] if text is not None else None
+
     def label(self, *refs: RecordRef) -> str | None:
         for ref in refs:
             record = self.seen.get(ref)
-            if record is None:
-                continue
-            text = first_text(self.rule, record, self.refs, LABEL_FIELDS)
-            if text is not None:
-                return text[:300]
+            if record is not None and (text := self.label_of(record)) is not None:
+                return text
         return None
 
     def status(
@@ -239,7 +240,9 @@ class _Recorder:
         self.report.created += 1
         label = self.label(source)
         self.status(source, "synced", label=label)
-        self.status(written.ref, "synced", label=label)
+        # The copy's own label: a QuickBooks invoice made from a HubSpot one has its own
+        # number when QBO numbers its invoices (custom transaction numbers off, R-INV-12).
+        self.status(written.ref, "synced", label=self.label_of(written) or label)
         self.activity(written.ref, flow(source.system), "create", "ok", action)
 
     def update(self, action: Update, result: WriteResult) -> None:
