@@ -143,7 +143,7 @@ async def test_the_invoice_banner_links_to_the_invoice_failures(
     card = (await client.get("/invoices/hubspot/i1")).text
     assert "An invoice should have an associated customer" in card
     assert "<h1>Invoice INV-1</h1>" in card  # its number, then its id beside the number
-    assert "HubSpot invoice INV-1</strong> <span class=\"muted\">(id i1)</span>" in card
+    assert 'HubSpot invoice INV-1</strong> <span class="muted">(id i1)</span>' in card
     assert "Download PDF" not in card  # not in QuickBooks: no PDF
     missing = await client.get("/invoices/hubspot/i1/pdf", headers={"Accept": "text/html"})
     assert missing.status_code == 404
