@@ -44,6 +44,20 @@ class Stack:
         return run
 
 
+def pass_health_listener(
+    dashboard: DashboardContext, runner: EngineRunner
+) -> Callable[[int, BaseException | None], None]:
+    """The runtime's pass listener that keeps the dashboard's sync health: what the pass
+    raised, else its report (a pass that finishes with a rule failed as a whole, e.g.
+    QuickBooks answering HTTP 500, is a failed pass to the user too)."""
+
+    def listen(connection_id: int, error: BaseException | None) -> None:
+        report = runner.last_reports.get(connection_id) if error is None else None
+        dashboard.on_pass(connection_id, error, report)
+
+    return listen
+
+
 def compose(
     store: Store,
     settings: Settings,
@@ -88,7 +102,7 @@ def compose(
         accounts_for=accounts_for,
         budget_use=runner.budget_use,
     )
-    runtime.add_listener(dashboard.on_pass)
+    runtime.add_listener(pass_health_listener(dashboard, runner))
     routers = [router, actions, rules_api, metrics_router(metrics)]
     web = create_web_app(store, routers=routers, dashboard=dashboard)
     return Stack(runner, runtime, web, dashboard)

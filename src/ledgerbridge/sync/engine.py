@@ -156,6 +156,7 @@ class SyncEngine:
                     # The rule's read or batch failed as a whole: nothing was recorded and
                     # no cursor moved, so the next pass retries it. Other rules go on.
                     report.pair(pair).error = f"{error.category.value}: {error.detail}"
+                    report.pair(pair).failure = error
                 finally:
                     report.pair(pair).seconds = time.perf_counter() - started
         except AuthenticationError as error:

@@ -19,6 +19,7 @@ from ledgerbridge.sync.actions import (
     Update,
     Void,
 )
+from ledgerbridge.sync.errors import SyncError
 from ledgerbridge.sync.model import RefIndex
 from ledgerbridge.sync.rules import ObjectPair
 
@@ -55,6 +56,8 @@ class PairReport:
     """Writes that failed transiently: retried by the next pass."""
     error: str | None = None
     """Why the rule's pass stopped (a read or a whole batch failed), else None."""
+    failure: SyncError | None = None
+    """The error behind `error` (its category and HTTP status: the dashboard's health)."""
     payments: dict[str, int] = field(default_factory=dict)
     """The invoice rule's payment pass: writes by kind (create, update, void, refund),
     and `failed`, `pending`, `skipped` (R-PAY)."""

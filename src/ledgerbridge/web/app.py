@@ -58,7 +58,7 @@ def create_web_app(
 
     @app.get("/api/status")
     def api_status() -> dict[str, Any]:
-        return status_summary(store)
+        return status_summary(store, passes=ctx.passes)
 
     install_error_pages(app)
     return app

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ledgerbridge.store import RecordStatus, Store, retries
 from ledgerbridge.sync.errors import ErrorCategory
+from ledgerbridge.web.pass_health import PassHealth, health_dict
 
 COUNTED = (RecordStatus.SYNCED, RecordStatus.FAILED, RecordStatus.EXCLUDED)
 
@@ -40,9 +42,12 @@ def _retry(entry: retries.ScheduledRecord | None) -> dict[str, Any]:
     }
 
 
-def status_summary(store: Store, failures: int = 10) -> dict[str, Any]:
-    """Per connection: status, counts per object type, the latest failures explained and
-    the latest excluded records with the filter that excluded each."""
+def status_summary(
+    store: Store, failures: int = 10, passes: Mapping[int, PassHealth] | None = None
+) -> dict[str, Any]:
+    """Per connection: status, whether its passes fail right now (`sync`, from the
+    runtime's `passes`), counts per object type, the latest failures explained and the
+    latest excluded records with the filter that excluded each."""
     result: list[dict[str, Any]] = []
     with store.begin() as tx:
         for connection in tx.list_connections():
@@ -61,6 +66,7 @@ def status_summary(store: Store, failures: int = 10) -> dict[str, Any]:
                     "name": connection.name,
                     "status": connection.status.value,
                     "status_detail": connection.status_detail,
+                    "sync": health_dict((passes or {}).get(connection.id), connection),
                     "hubspot_portal_id": connection.hubspot_portal_id,
                     "qbo_realm_id": connection.qbo_realm_id,
                     "warnings": list(connection.options.get("setup_warnings", [])),

@@ -24,6 +24,7 @@ from ledgerbridge.store import ConnectionRow, Store
 from ledgerbridge.store.accounts import record_audit
 from ledgerbridge.sync.errors import ErrorCategory
 from ledgerbridge.web.auth import WebSecurity, principal_of
+from ledgerbridge.web.pass_health import PassHealth, problem_of
 
 T = TypeVar("T")
 
@@ -131,8 +132,8 @@ class DashboardContext:
     wake: Wake | None = None
     reconcile: Reconcile | None = None
     security: WebSecurity = field(default_factory=WebSecurity)
-    passes: dict[int, tuple[dt.datetime, str | None]] = field(default_factory=dict)
-    """connection id → (when its last pass ended, its error or None): `on_pass`."""
+    passes: dict[int, PassHealth] = field(default_factory=dict)
+    """connection id → its latest pass and whether passes fail right now: `on_pass`."""
     accounts_for: AccountsFor | None = None
     budget_use: Callable[[int], list[tuple[str, int, int, float]]] | None = None
     """Per rate window of a connection's clients: (whose, used, limit, seconds) —
@@ -141,10 +142,18 @@ class DashboardContext:
     """OAuth flows started from the Connections page: state → (service, connection, until)."""
     """The live accounts of a connection for the rules wizard (field pickers, checks)."""
 
-    def on_pass(self, connection_id: int, error: BaseException | None) -> None:
-        """The runtime's pass listener (`EmbeddedRuntime.add_listener`)."""
-        detail = None if error is None else f"{type(error).__name__}: {error}"
-        self.passes[connection_id] = (dt.datetime.now(dt.UTC), detail)
+    def on_pass(
+        self, connection_id: int, error: BaseException | None, report: object = None
+    ) -> None:
+        """The runtime's pass listener (`EmbeddedRuntime.add_listener`): `error` is what
+        the pass raised; `report` (its `PassReport`) tells a pass that finished with a
+        rule failed as a whole (`commands._compose` passes the runner's)."""
+        now = dt.datetime.now(dt.UTC)
+        problem = problem_of(error, report)
+        health = self.passes.get(connection_id)
+        self.passes[connection_id] = (
+            PassHealth.first(now, problem) if health is None else health.after(now, problem)
+        )
 
 
 def context_of(request: Request) -> DashboardContext:

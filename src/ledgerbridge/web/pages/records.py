@@ -99,6 +99,7 @@ def records(request: Request) -> HTMLResponse:
         page=page,
         last_page=last_page(result.total if result else 0),
         result=result,
+        health=context_of(request).passes.get(connection.id) if connection else None,
     )
 
 
