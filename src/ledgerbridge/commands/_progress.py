@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
@@ -15,13 +16,8 @@ from rich.table import Table
 
 from ledgerbridge.store import RecordStatus, Store
 from ledgerbridge.store.dashboard import count_units
+from ledgerbridge.sync.hints import pair_label
 
-LABELS = {
-    "contacts_customers": "Contacts ↔ customers",
-    "products_items": "Products ← items",
-    "invoices_invoices": "Invoices ↔ invoices",
-    "payments": "Payments ↔ payments",
-}
 SHOWN = (RecordStatus.SYNCED, RecordStatus.FAILED, RecordStatus.EXCLUDED, RecordStatus.PENDING)
 
 
@@ -32,6 +28,13 @@ Counts = dict[str, dict[str, int]]
 def _counts(store: Store, connection_id: int) -> Counts:
     with store.begin() as tx:
         return count_units(tx, connection_id)
+
+
+def pair_directions(store: Store, connection_id: int) -> dict[str, str]:
+    """{object pair: its rule's direction}, for the labels ("Products ← Items")."""
+    with store.begin() as tx:
+        rules = tx.list_rules(connection_id)
+    return {r.object_pair: str(r.config["direction"]) for r in rules if r.config.get("direction")}
 
 
 def _line(by_status: dict[str, int]) -> str:
@@ -50,6 +53,7 @@ async def show_initial_sync(
 ) -> Counts:
     """Show records as the first pass records them, until `done`; return the final counts."""
     rows: dict[str, TaskID] = {}
+    directions = await asyncio.to_thread(pair_directions, store, connection_id)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         overall = progress.add_task("Initial sync", total=None)
@@ -57,7 +61,7 @@ async def show_initial_sync(
             finished = done.is_set()
             counts = await asyncio.to_thread(_counts, store, connection_id)
             for object_type, by_status in sorted(counts.items()):
-                label = LABELS.get(object_type, object_type)
+                label = pair_label(object_type, directions.get(object_type))
                 if object_type not in rows:
                     rows[object_type] = progress.add_task(label, total=None)
                 progress.update(rows[object_type], description=f"{label}: {_line(by_status)}")
@@ -70,7 +74,9 @@ async def show_initial_sync(
                 await asyncio.wait_for(done.wait(), refresh_seconds)
 
 
-def summary_table(counts: Counts) -> Table:
+def summary_table(counts: Counts, directions: Mapping[str, str] | None = None) -> Table:
+    """The counts per object pair, each labelled with its rule's direction (`directions`;
+    two-way when not given)."""
     table = Table(
         title="After the initial sync",
         caption="A linked pair counts once, as on the dashboard's overview.",
@@ -80,7 +86,7 @@ def summary_table(counts: Counts) -> Table:
         table.add_column(status.value.capitalize(), justify="right")
     for object_type, by_status in sorted(counts.items()):
         table.add_row(
-            LABELS.get(object_type, object_type),
+            pair_label(object_type, (directions or {}).get(object_type)),
             *(str(by_status.get(s.value, 0)) for s in SHOWN),
         )
     return table

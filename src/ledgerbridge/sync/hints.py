@@ -17,6 +17,26 @@ PAIR_NAMES = {
     ObjectPair.PRODUCTS_ITEMS: "product sync",
     ObjectPair.INVOICES_INVOICES: "invoice sync",
 }
+ARROWS = {Direction.TWO_WAY: "↔", Direction.HUBSPOT_TO_QBO: "→", Direction.QBO_TO_HUBSPOT: "←"}
+PAIR_SIDES = {
+    "contacts_customers": ("Contacts", "Customers"),
+    "products_items": ("Products", "Items"),
+    "invoices_invoices": ("Invoices", "Invoices"),
+    "payments": ("Payments", "Payments"),
+}
+
+
+def pair_label(object_type: str, direction: str | None = None) -> str:
+    """ "Products ← Items": an object pair (HubSpot's on the left) with its rule's direction
+    (two-way when not given, as payments go)."""
+    sides = PAIR_SIDES.get(object_type)
+    if sides is None:
+        return object_type
+    try:
+        arrow = ARROWS[Direction(direction)] if direction else ARROWS[Direction.TWO_WAY]
+    except ValueError:
+        arrow = ARROWS[Direction.TWO_WAY]
+    return f"{sides[0]} {arrow} {sides[1]}"
 
 
 class Hints:

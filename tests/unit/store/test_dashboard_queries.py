@@ -109,9 +109,9 @@ async def test_the_demo_summary_says_what_the_overview_says(store: Store, cid: i
     counts = await show_initial_sync(store, cid, done, console, refresh_seconds=0)
     console.print(summary_table(counts))
     text = console.file.getvalue()  # type: ignore[attr-defined]
-    assert re.search(r"Contacts ↔ customers\s*│\s*2\s*│\s*3\s*│\s*1\s*│\s*0", text), text
-    assert re.search(r"Invoices ↔ invoices\s*│\s*1\s*│\s*0\s*│", text), text
-    assert "Contacts ↔ customers: 2 synced, 3 failed, 1 excluded" in text
+    assert re.search(r"Contacts ↔ Customers\s*│\s*2\s*│\s*3\s*│\s*1\s*│\s*0", text), text
+    assert re.search(r"Invoices ↔ Invoices\s*│\s*1\s*│\s*0\s*│", text), text
+    assert "Contacts ↔ Customers: 2 synced, 3 failed, 1 excluded" in text
 
 
 def test_records_filter_search_and_page(store: Store, cid: int) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ledgerbridge.store import ConnectionStatus
 from ledgerbridge.store.dashboard import count_dismissed, count_units
+from ledgerbridge.sync.hints import PAIR_SIDES, pair_label
 from ledgerbridge.web.auth import require_csrf
 from ledgerbridge.web.pages.common import (
     MAX_ID,
@@ -33,11 +34,15 @@ def overview(
 ) -> HTMLResponse:
     connection, connections = pick_connection(request)
     counts: dict[str, dict[str, int]] = {}
+    directions: dict[str, Any] = {}
     dismissed = 0
     if connection is not None:
         with context_of(request).store.begin() as tx:
             counts = count_units(tx, connection.id)
             dismissed = count_dismissed(tx, connection.id, object or None)
+            directions = {
+                r.object_pair: r.config.get("direction") for r in tx.list_rules(connection.id)
+            }
     chosen = [c for c in COLUMNS if c in (col or ())] or list(COLUMNS[:3])
     names = [o for o in OBJECT_NAMES if o in counts] + sorted(set(counts) - set(OBJECT_NAMES))
     rows = [(o, counts.get(o, {})) for o in names if not object or o == object]
@@ -50,6 +55,7 @@ def overview(
         connections=connections,
         rows=rows,
         all_objects=names,
+        labels={o: pair_label(o, directions.get(o)) for o in names if o in PAIR_SIDES},
         object_filter=object,
         columns=chosen,
         all_columns=COLUMNS,
