@@ -6,7 +6,10 @@ sandboxes' webhooks woke the engine up (wired both ways by the demo).
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -125,6 +128,42 @@ def demo(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Demo]:
         demo.session.close()
         assert interrupt(process) == 0, process.output()[-4000:]
         assert "Stopped." in process.output()
+
+
+def test_a_signed_out_user_gets_back_in_with_the_command_the_demo_prints(
+    demo: Demo, tmp_path: Path
+) -> None:
+    """Other commands, run from another folder with no settings, reach the running demo
+    through the `--config` it prints; its sign-in page names the same command."""
+    found = re.search(r"ledgerbridge admin signin-link --config (\S+)", demo.process.output())
+    assert found, demo.process.output()
+    config = found.group(1)
+    with httpx.Client(base_url=demo.engine) as signed_out:
+        assert f"ledgerbridge admin signin-link --config {config}" in signed_out.get("/login").text
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERBRIDGE_")}
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "ledgerbridge.cli", *args, "--config", config],
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    link = re.search(r"(http://\S+/signin/\S+)", cli("admin", "signin-link"))
+    assert link and link.group(1).startswith(f"{demo.engine}/signin/")
+    with httpx.Client(base_url=demo.engine) as browser:
+        assert browser.get(link.group(1)).status_code == 303
+        assert browser.get("/api/status").status_code == 200
+    assert "contacts_customers" in cli("rules", "list")
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_demo_links_a_customer_and_a_contact_with_the_same_email_and_publishes_items(

@@ -238,11 +238,22 @@ def test_run_does_not_print_migration_log_lines_before_its_error(env: Path) -> N
     assert "alembic" in verbose.stderr and "Running upgrade" in verbose.stderr
 
 
-@pytest.mark.parametrize("name", [n for n in COMMANDS if n != "run"])
+ON_EXISTING_STATE = {
+    **{name: args for name, args in COMMANDS.items() if name != "run"},
+    "rules list": ["rules", "list"],
+    "rules show": ["rules", "show", "contacts_customers"],
+    "rules setup": ["rules", "setup", "--defaults", "--yes"],
+    "admin signin-link": ["admin", "signin-link"],
+    "admin token list": ["admin", "token", "list"],
+    "admin token revoke": ["admin", "token", "revoke", "monitoring"],
+}
+
+
+@pytest.mark.parametrize("name", ON_EXISTING_STATE)
 def test_a_command_on_existing_state_run_where_there_is_none_creates_nothing(
     env: Path, name: str
 ) -> None:
-    result = runner.invoke(app, COMMANDS[name])
+    result = runner.invoke(app, ON_EXISTING_STATE[name])
     user_error(
         result,
         f"there is no ledgerbridge state at {env / 'state.db'}",
@@ -250,3 +261,26 @@ def test_a_command_on_existing_state_run_where_there_is_none_creates_nothing(
     )
     assert not (env / "state.db").exists()
     assert not (env / "ledgerbridge.key").exists()
+
+
+def test_signin_link_in_a_folder_without_state_says_where_it_looked_and_creates_nothing(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a new user runs it in another terminal while the demo runs (no settings at all)."""
+    monkeypatch.delenv("LEDGERBRIDGE_DATABASE_URL")
+    monkeypatch.delenv("LEDGERBRIDGE_KEY_FILE")
+    result = runner.invoke(app, ["admin", "signin-link"])
+    user_error(
+        result,
+        f"there is no ledgerbridge state at {env / 'ledgerbridge.db'} (database URL "
+        "sqlite:///./ledgerbridge.db); nothing was created",
+        "for a running `ledgerbridge demo`, add the --config it printed",
+    )
+    assert list(env.iterdir()) == []
+
+
+def test_set_password_and_token_create_still_make_the_state_on_first_use(env: Path) -> None:
+    """Setting up the sign-in before the first `run` is fine: they write, by design."""
+    result = runner.invoke(app, ["admin", "token", "create", "monitoring"])
+    assert result.exit_code == 0, result.output
+    assert (env / "state.db").exists()

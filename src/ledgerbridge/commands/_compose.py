@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -65,13 +66,15 @@ def compose(
     *,
     public_url: str | None = None,
     allowed_hosts: frozenset[str] | None = None,
+    config_file: Path | None = None,
 ) -> Stack:
     """The runner, runtime and web app of `store` (poll interval from `settings`). The
     workflow-action endpoint verifies the same HubSpot app secret as the webhooks, and also
     accepts signatures over `public_url` (the address HubSpot calls, behind a proxy). The
     web app answers to `allowed_hosts` (default: the loopback names, `settings.host`,
     `settings.allowed_hosts` and the host names of the OAuth redirect URIs and
-    `public_url`)."""
+    `public_url`). `config_file`: the settings file other commands need for this store
+    (the demo's), named where the dashboard tells the user to run one."""
     metrics = Metrics()
     runner = EngineRunner(store, settings, observer=PassObserver(metrics))
     directory = StoreDirectory(store)
@@ -101,6 +104,7 @@ def compose(
         security=WebSecurity(allowed_hosts=names),
         accounts_for=accounts_for,
         budget_use=runner.budget_use,
+        config_file=config_file,
     )
     runtime.add_listener(pass_health_listener(dashboard, runner))
     routers = [router, actions, rules_api, metrics_router(metrics)]

@@ -4,7 +4,8 @@ The same sandboxes, connection and webhooks as the embedded demo (`_demo_stack`)
 state is in PostgreSQL (a throw-away server started from the machine's binaries, or
 `--database-url`), this process serves the web app and the webhooks and only queues
 passes, and `--workers` `ledgerbridge worker` processes (exactly the command a deployment
-runs) sync. Their logs go to files in a temporary directory, shown at start.
+runs) sync. Their logs go to files in a temporary directory, shown at start, with the
+settings file other commands use to work on the demo (`--config`).
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from rich.console import Console
 from ledgerbridge.commands._demo_stack import (
     SIGNIN_MINUTES,
     DemoOptions,
+    cli_hint,
     demo_sandboxes,
     ensure_demo_connection,
     setup_workflow_actions,
+    write_demo_settings,
 )
 from ledgerbridge.commands._progress import show_initial_sync, summary_table
 from ledgerbridge.runtime.distributed.throwaway import throwaway_postgres
@@ -113,7 +116,8 @@ async def _serve(
         cid = await asyncio.to_thread(
             ensure_demo_connection, queue.store, urls["hubspot"], urls["qbo"], sandboxes.portal_id
         )
-        app = web_app(queue, sandboxes.secrets, urls["engine"])
+        config_file = write_demo_settings(logs, settings)
+        app = web_app(queue, sandboxes.secrets, urls["engine"], config_file=config_file)
         signin = await asyncio.to_thread(
             create_signin_link, queue.store, urls["engine"], minutes=SIGNIN_MINUTES
         )
@@ -147,6 +151,8 @@ async def _serve(
             console.print(f"Sign in (one-time link): {signin}", soft_wrap=True)
             console.print(f"HubSpot sandbox: {urls['hubspot']}  QBO sandbox: {urls['qbo']}")
             console.print(f"Worker logs: {logs}")
+            for line in cli_hint(config_file):
+                console.print(line, soft_wrap=True, highlight=False)
 
         await serve_all([*sandboxes.served, web], also=[display], started=started)
         await queue.deferrer.drain()

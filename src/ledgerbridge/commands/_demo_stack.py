@@ -13,12 +13,18 @@
   same app secret; `Demo.setup_workflow_actions()` registers the action definitions with
   the HubSpot sandbox and defines one example flow of each action.
 * The dashboard on `port`, with a one-time sign-in link (`urls["signin"]`, valid a day).
+* A settings file (`Demo.config_file`, `write_demo_settings`) with the state's URL and the
+  run's key, so that other commands work on the running demo with `--config` (a new
+  sign-in link: `ledgerbridge admin signin-link --config …`); removed at exit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import secrets
+import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -52,10 +58,12 @@ __all__ = [
     "DemoSandboxes",
     "StaleDemoState",
     "build_demo",
+    "cli_hint",
     "demo_rules",
     "demo_sandboxes",
     "ensure_demo_connection",
     "setup_workflow_actions",
+    "write_demo_settings",
 ]
 
 DEMO_REALM = "1000000001"
@@ -113,6 +121,7 @@ class Demo:
     runtime: EmbeddedRuntime
     runner: EngineRunner
     db_path: Path
+    config_file: Path
     temp_dir: Path | None = None
     urls: dict[str, str] = field(default_factory=dict)
     first_pass: asyncio.Event = field(default_factory=asyncio.Event)
@@ -140,6 +149,7 @@ class Demo:
 
     def close(self) -> None:
         self.store.close()
+        shutil.rmtree(self.config_file.parent, ignore_errors=True)
         if self.temp_dir is not None:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
@@ -182,6 +192,46 @@ def check_fresh_state(store: Store, db_path: Path) -> None:
             fix=f"run the demo with a new --db file, delete {db_path}, or leave out --db "
             "(a temporary state)",
         )
+
+
+SETTINGS_FILE = "ledgerbridge.toml"
+
+
+def write_demo_settings(directory: Path | None, settings: Settings) -> Path:
+    """A settings file for other `ledgerbridge` commands to work on the demo's state
+    (`--config`): its database URL, the run's key (the file is its owner's only), the
+    runtime and the dashboard's address (the links `admin signin-link` prints). In
+    `directory`, or in a new temp directory when None."""
+    assert settings.secret_key is not None
+    if directory is None:
+        directory = Path(tempfile.mkdtemp(prefix="ledgerbridge-demo-"))
+    values: dict[str, str | int] = {
+        "database_url": settings.database_url,
+        "secret_key": settings.secret_key.get_secret_value(),
+        "runtime": settings.runtime,
+        "host": settings.host,
+        "port": settings.port,
+    }
+    lines = [
+        "# Written by `ledgerbridge demo` for this run only (removed when it stops):",
+        "# `ledgerbridge <command> --config <this file>` works on the demo's state.",
+        *(f"{name} = {json.dumps(value, ensure_ascii=False)}" for name, value in values.items()),
+    ]
+    path = directory / SETTINGS_FILE
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write("\n".join(lines) + "\n")
+    return path
+
+
+def cli_hint(config_file: Path) -> list[str]:
+    """The banner's lines on using other commands with the running demo."""
+    quoted = shlex.quote(str(config_file))
+    return [
+        f"Other ledgerbridge commands work on this demo with --config {quoted}",
+        f"(or export LEDGERBRIDGE_CONFIG={quoted}); a new sign-in link, e.g. after signing out:",
+        f"  ledgerbridge admin signin-link --config {quoted}",
+    ]
 
 
 async def setup_workflow_actions(
@@ -262,7 +312,7 @@ def build_demo(options: DemoOptions) -> Demo:
         temp_dir = Path(tempfile.mkdtemp(prefix="ledgerbridge-demo-"))
         db_path = temp_dir / "ledgerbridge-demo.db"
     else:
-        db_path = options.db
+        db_path = options.db.resolve()  # the settings file is read from any folder
     key = generate_key()
     settings = Settings(
         database_url=f"sqlite:///{db_path}",
@@ -271,15 +321,23 @@ def build_demo(options: DemoOptions) -> Demo:
         port=options.port,
         poll_interval_seconds=options.poll_interval,
     )
+    config_file = write_demo_settings(temp_dir, settings)
     store = Store.open(settings.database_url, TokenCipher(key.encode()))
     try:
         check_fresh_state(store, db_path)
     except StaleDemoState:
         store.close()
+        shutil.rmtree(config_file.parent, ignore_errors=True)
         raise
     cid = ensure_demo_connection(store, hubspot_url, qbo_url, sandboxes.portal_id)
 
-    stack = compose(store, settings, sandboxes.secrets, allowed_hosts=allowed_host_names(host))
+    stack = compose(
+        store,
+        settings,
+        sandboxes.secrets,
+        allowed_hosts=allowed_host_names(host),
+        config_file=config_file,
+    )
     runner, runtime = stack.runner, stack.runtime
     served = [*sandboxes.served, Served(stack.web, host, options.port, "web")]
     demo = Demo(
@@ -291,6 +349,7 @@ def build_demo(options: DemoOptions) -> Demo:
         runtime=runtime,
         runner=runner,
         db_path=db_path,
+        config_file=config_file,
         temp_dir=temp_dir,
         urls={
             **sandboxes.urls,

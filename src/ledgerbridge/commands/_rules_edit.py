@@ -293,7 +293,7 @@ def setup(
                 return None
             return await service.save(rules, ChangeSource.CLI)
 
-    with configured_store(config) as (settings, store):
+    with configured_store(config, existing=True) as (settings, store):
         changes = asyncio.run(run(settings, store))
     if changes is None:
         out.print("Nothing saved.")

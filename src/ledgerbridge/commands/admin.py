@@ -58,7 +58,7 @@ def signin_link(
     """Print a one-time link that signs the browser in (no password needed)."""
     from ledgerbridge.web.auth import create_signin_link
 
-    with configured_store(config) as (settings, store):
+    with configured_store(config, existing=True) as (settings, store):
         host = settings.host if settings.host not in ("0.0.0.0", "::") else "127.0.0.1"  # noqa: S104
         link = create_signin_link(store, f"http://{host}:{settings.port}", minutes=minutes)
     typer.echo(f"Sign in (once, within {minutes:g} minutes): {link}")
@@ -92,7 +92,7 @@ def token_revoke(
     """Revoke an API token (requests with it get 401 from now on)."""
     from ledgerbridge.store.accounts import record_audit, revoke_token
 
-    with configured_store(config) as (_, store), store.begin() as tx:
+    with configured_store(config, existing=True) as (_, store), store.begin() as tx:
         found = revoke_token(tx, name)
         if found:
             record_audit(tx, "command line", "token_revoke", target=name)
@@ -110,7 +110,7 @@ def token_list(config: ConfigOption = None) -> None:
     """The API tokens: name, created, last used, revoked."""
     from ledgerbridge.store.accounts import list_tokens
 
-    with configured_store(config) as (_, store), store.begin() as tx:
+    with configured_store(config, existing=True) as (_, store), store.begin() as tx:
         tokens = list_tokens(tx)
     if not tokens:
         typer.echo("No API token yet: `ledgerbridge admin token create NAME` makes one.")

@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
 def _embedded(options: DemoOptions, console: Console) -> None:
     import asyncio
 
-    from ledgerbridge.commands._demo_stack import DEMO_REALM, DEMO_TOKEN, build_demo
+    from ledgerbridge.commands._demo_stack import DEMO_REALM, DEMO_TOKEN, build_demo, cli_hint
     from ledgerbridge.commands._progress import show_initial_sync, summary_table
     from ledgerbridge.serving import serve_all
 
@@ -100,6 +100,8 @@ def _embedded(options: DemoOptions, console: Console) -> None:
         console.print(f"QBO sandbox:     {urls['qbo']}/v3/company/{DEMO_REALM}")
         console.print(f"Both accept `Authorization: Bearer {DEMO_TOKEN}`.")
         console.print(f"Engine state: {built.db_path}" + (" (temporary)" if built.temp_dir else ""))
+        for line in cli_hint(built.config_file):
+            console.print(line, soft_wrap=True, highlight=False)
 
     async def display() -> None:
         try:

@@ -108,7 +108,7 @@ def run_change(
         async with live_service(store, settings, connection) as service:
             return await action(service)
 
-    with configured_store(config) as (settings, store):
+    with configured_store(config, existing=True) as (settings, store):
         result = asyncio.run(run(settings, store))
     changes = result if isinstance(result, list) else [result] if result.lines else []
     print_changes(console(), changes, dry_run=dry_run)
@@ -123,7 +123,7 @@ def list_rules(
     from ledgerbridge.commands._rules_view import print_json, rule_json, rules_table
     from ledgerbridge.operations.rules.live import offline_service
 
-    with configured_store(config) as (_, store):
+    with configured_store(config, existing=True) as (_, store):
         rules = offline_service(store, connection).rules()
     if as_json:
         print_json([rule_json(r) for r in rules])
@@ -143,7 +143,7 @@ def show(
     from ledgerbridge.commands._rules_view import print_json, rule_json, show_rule
     from ledgerbridge.operations.rules.live import offline_service
 
-    with configured_store(config) as (_, store):
+    with configured_store(config, existing=True) as (_, store):
         rule = offline_service(store, connection).rule(as_pair(pair))
     if as_json:
         print_json(rule_json(rule))
@@ -227,7 +227,7 @@ def fields(
         async with live_service(store, settings, connection) as service:
             return await service.fields(as_pair(pair), as_system(side))
 
-    with configured_store(config) as (settings, store):
+    with configured_store(config, existing=True) as (settings, store):
         found = asyncio.run(read(settings, store))
     if as_json:
         print_json(field_entries(found))
@@ -246,7 +246,7 @@ def export(
     from ledgerbridge.operations.rules.document import export_document
     from ledgerbridge.operations.rules.live import offline_service
 
-    with configured_store(config) as (_, store):
+    with configured_store(config, existing=True) as (_, store):
         service = offline_service(store, connection)
         text = export_document(
             service.rules(), title=f"ledgerbridge sync rules of connection {service.connection_id}"
@@ -298,7 +298,7 @@ def history(
     from ledgerbridge.commands._rules_view import history_json, history_table, print_json
     from ledgerbridge.operations.rules.live import offline_service
 
-    with configured_store(config) as (_, store):
+    with configured_store(config, existing=True) as (_, store):
         rows = offline_service(store, connection).history(
             pair=as_pair(pair) if pair else None, limit=limit
         )
@@ -322,7 +322,7 @@ def excluded(
     from ledgerbridge.runtime.connection import pick_connection
     from ledgerbridge.store import RecordStatus
 
-    with configured_store(config) as (_, store):
+    with configured_store(config, existing=True) as (_, store):
         cid = pick_connection(store, connection)
         with store.begin() as tx:
             rows = tx.list_records(

@@ -44,7 +44,8 @@ def open_store(settings: Settings, *, existing: bool = False) -> Store:
             "nothing was created",
             fix="run the command in the folder where `ledgerbridge run` or `ledgerbridge "
             "connect` keeps its ledgerbridge.db, or point LEDGERBRIDGE_DATABASE_URL (or "
-            "database_url in ledgerbridge.toml) at it; `ledgerbridge demo` makes one to try",
+            "database_url in ledgerbridge.toml) at it; for a running `ledgerbridge demo`, "
+            "add the --config it printed (`ledgerbridge demo` makes state to try)",
         )
     if cipher is None:
         cipher = TokenCipher(load_or_create_key(None, settings.key_file))
@@ -77,7 +78,7 @@ def _missing_sqlite_file(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     path = Path(parsed.database)
-    return None if path.exists() else path
+    return None if path.exists() else path.absolute()  # where it was looked for
 
 
 def _shown(url: str) -> str:

@@ -41,6 +41,7 @@ from ledgerbridge.sync.mapping import is_unlinked, read_field, snapshot
 from ledgerbridge.sync.match import match_key
 from ledgerbridge.sync.model import CanonicalValue, Link, RefIndex, SideRecord, snapshot_hash
 from ledgerbridge.sync.reconcile_rules import (
+    backfill_since,
     compared_mappings,
     field_action,
     gone_action,
@@ -336,7 +337,13 @@ class _Reconciler:
 
     def with_action(self, entry: UnlinkedRecord) -> UnlinkedRecord:
         others = ", ".join(str(c) for c in entry.counterparts)
-        action = unlinked_action(self.rule, entry.kind.value, entry.ref.system, entry.note, others)
+        involved = [entry.ref, *entry.counterparts]
+        since = backfill_since(
+            record for ref in involved if (record := self.by_id[ref.system].get(ref.id)) is not None
+        )
+        action = unlinked_action(
+            self.rule, entry.kind.value, entry.ref.system, entry.note, others, since
+        )
         return dataclasses.replace(entry, action=action)
 
 

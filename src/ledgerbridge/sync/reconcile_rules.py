@@ -20,7 +20,8 @@ Each difference carries a short `action` text (what a user does to fix it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Iterable, Mapping
 
 from ledgerbridge.domain import Invoice, InvoiceStatus, System
 from ledgerbridge.sync.model import CanonicalValue, Link, SideRecord, Snapshot
@@ -28,6 +29,8 @@ from ledgerbridge.sync.rules import FieldMapping, ObjectPair, SyncRule
 
 __all__ = [
     "BACKFILL_OBJECT",
+    "EARLIEST_SINCE",
+    "backfill_since",
     "compared_mappings",
     "field_action",
     "gone_action",
@@ -161,8 +164,9 @@ def gone_action(rule: SyncRule, side: System, state: str) -> str:
     deactivatable = rule.object_pair is not ObjectPair.INVOICES_INVOICES
     if side is H and rule.propagate_archive and rule.allows(H) and deactivatable:
         return (
-            f"the next pass makes the {other} record inactive; if it stays, see its failure "
-            "in `ledgerbridge status`"
+            f"the next pass makes the {other} record inactive; if it stays, its failure is "
+            f"on the dashboard's Failures page (and {_dry_run(rule)} shows what a pass "
+            "would do)"
         )
     return (
         f"restore the {side_name(side)} record, or make the {other} record inactive too "
@@ -170,17 +174,27 @@ def gone_action(rule: SyncRule, side: System, state: str) -> str:
     )
 
 
-def unlinked_action(rule: SyncRule, kind: str, side: System, note: str | None, others: str) -> str:
-    """What fixes an unlinked record (`kind`: match, ambiguous, duplicate, missing)."""
-    backfill = f"`ledgerbridge backfill --object {BACKFILL_OBJECT[rule.object_pair]}`"
+def unlinked_action(
+    rule: SyncRule,
+    kind: str,
+    side: System,
+    note: str | None,
+    others: str,
+    since: dt.date | None = None,
+) -> str:
+    """What fixes an unlinked record (`kind`: match, ambiguous, duplicate, missing).
+    `since`: the day the oldest record involved was created (`backfill_since`), which the
+    suggested backfill starts from (unknown: `EARLIEST_SINCE`, i.e. all the history)."""
+    day = (since or EARLIEST_SINCE).isoformat()
+    backfill = f"`ledgerbridge backfill --object {BACKFILL_OBJECT[rule.object_pair]} --since {day}`"
     if kind == "match":
         if note:
             return f"change the record so the rule takes it ({note}), then run {backfill}"
-        return f"run {backfill} (with --since before both were created): it links the two"
+        return f"run {backfill}: it links the two"
     if kind == "ambiguous":
         return (
             f"several records share this key ({others}): merge the duplicates, or change "
-            "the key of all but one, then run the backfill"
+            f"the key of all but one, then run {backfill}"
         )
     if kind == "duplicate":
         return (
@@ -188,6 +202,51 @@ def unlinked_action(rule: SyncRule, kind: str, side: System, note: str | None, o
             f"{side_name(side)}, or delete it"
         )
     return (
-        "a pass should have copied it: if it failed, `ledgerbridge status` says why; if it "
-        f"is older than the sync, run {backfill}"
+        "a pass should have copied it: if it failed, the dashboard's Failures page says "
+        f"why (and {_dry_run(rule)} shows what a pass would do with it); if it is older "
+        f"than the sync, run {backfill}"
     )
+
+
+def _dry_run(rule: SyncRule) -> str:
+    return f"`ledgerbridge dry-run --rule {rule.object_pair.value}`"
+
+
+EARLIEST_SINCE = dt.date(2000, 1, 1)
+"""The backfill start suggested when no record says when it was created (all history)."""
+
+
+def backfill_since(records: Iterable[SideRecord]) -> dt.date | None:
+    """The day the oldest of `records` was created, as both services record it (HubSpot's
+    `createdate` / `hs_createdate` property, QuickBooks' `MetaData.CreateTime`), in UTC
+    (the backfill's `--since` is a UTC day); None when none of them says."""
+    days = [day for day in map(_created_on, records) if day is not None]
+    return min(days, default=None)
+
+
+def _created_on(record: SideRecord) -> dt.date | None:
+    raw = record.raw
+    meta = raw.get("MetaData")
+    values = [raw.get("createdate"), raw.get("hs_createdate")]
+    if isinstance(meta, Mapping):
+        values.append(meta.get("CreateTime"))
+    for value in values:
+        when = _timestamp(value)
+        if when is not None:
+            return when.date()
+    return None
+
+
+def _timestamp(value: object) -> dt.datetime | None:
+    """An ISO 8601 timestamp ("…Z", "…-08:00") or epoch milliseconds, in UTC."""
+    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+        return dt.datetime.fromtimestamp(int(value) / 1000, dt.UTC)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    text = text[:-1] + "+00:00" if text.endswith("Z") else text
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -39,9 +40,15 @@ class PassesElsewhere:
         return None
 
 
-def web_app(queue: Queue, secrets: WebhookSecrets, public_url: str | None = None) -> FastAPI:
+def web_app(
+    queue: Queue,
+    secrets: WebhookSecrets,
+    public_url: str | None = None,
+    config_file: Path | None = None,
+) -> FastAPI:
     """The web app of the distributed runtime over `queue`'s store: the embedded runtime's,
-    but its webhooks queue passes, and no `/metrics` (the passes run in the workers)."""
+    but its webhooks queue passes, and no `/metrics` (the passes run in the workers).
+    `config_file`: as `commands._compose.compose`'s (the demo's settings file)."""
     directory = StoreDirectory(queue.store)
     router = webhook_router(directory=directory, wake=queue.deferrer.wake, secrets=secrets)
     actions = wire_actions(
@@ -64,6 +71,7 @@ def web_app(queue: Queue, secrets: WebhookSecrets, public_url: str | None = None
         wake=queue.deferrer.wake,
         security=WebSecurity(allowed_hosts=names),
         accounts_for=accounts_for,
+        config_file=config_file,
     )
     routers = [router, actions, rules_api]
     return create_web_app(queue.store, routers=routers, dashboard=dashboard)

@@ -141,6 +141,9 @@ class DashboardContext:
     oauth_states: dict[str, tuple[str, int | None, float]] = field(default_factory=dict)
     """OAuth flows started from the Connections page: state → (service, connection, until)."""
     """The live accounts of a connection for the rules wizard (field pickers, checks)."""
+    config_file: Path | None = None
+    """The settings file other `ledgerbridge` commands need (`--config`) to work on this
+    store, when the defaults would not find it (the demo's): see `cli_command`."""
 
     def on_pass(
         self, connection_id: int, error: BaseException | None, report: object = None

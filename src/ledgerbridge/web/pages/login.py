@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import math
 import secrets
+import shlex
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -32,6 +33,13 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _cli(request: Request, command: str) -> str:
+    """`ledgerbridge <command>` as it is run on this server: with `--config` when the
+    defaults would not find this store (the demo's settings file)."""
+    config = context_of(request).config_file
+    return f"ledgerbridge {command}" + (f" --config {shlex.quote(str(config))}" if config else "")
+
+
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -56,6 +64,8 @@ def _login_page(
         username=account.username,
         no_password=account.password_hash is None,
         next_url=_safe_next(next_url),
+        set_password_command=_cli(request, "admin set-password"),
+        signin_command=_cli(request, "admin signin-link"),
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
@@ -109,7 +119,7 @@ async def login(
         ctx.security.throttle.failed(client)
         await in_thread(lambda: audit(request, "sign_in_refused", details={"client": client}))
         error = (
-            "No password is set yet: run `ledgerbridge admin set-password` on the server."
+            f"No password is set yet: run `{_cli(request, 'admin set-password')}` on the server."
             if account.password_hash is None
             else "Wrong user name or password."
         )
@@ -143,7 +153,7 @@ def signin_link(request: Request, token: str) -> Response:
         return _login_page(
             request,
             error="This sign-in link was used already or has expired. Sign in with the "
-            "password, or make a new link with `ledgerbridge admin signin-link`.",
+            f"password, or make a new link with `{_cli(request, 'admin signin-link')}`.",
             status_code=400,
         )
     value, _ = session_cookie(ctx.store, account.username)
