@@ -33,7 +33,7 @@ from ledgerbridge.commands._demo_stack import (
     setup_workflow_actions,
     write_demo_settings,
 )
-from ledgerbridge.commands._progress import show_initial_sync, summary_table
+from ledgerbridge.commands._progress import pair_directions, show_initial_sync, summary_table
 from ledgerbridge.runtime.distributed.throwaway import throwaway_postgres
 from ledgerbridge.runtime.distributed.web import web_app
 from ledgerbridge.runtime.distributed.worker import Queue, open_distributed
@@ -139,7 +139,7 @@ async def _serve(
             watcher = asyncio.create_task(_first_pass(queue, cid, first))
             counts = await show_initial_sync(queue.store, cid, first, console)
             await watcher
-            console.print(summary_table(counts))
+            console.print(summary_table(counts, pair_directions(queue.store, cid)))
             console.print(
                 f"Syncing live on {workers} worker process(es) (webhooks both ways, and a "
                 f"pass every {options.poll_interval:g} s). Ctrl-C stops."

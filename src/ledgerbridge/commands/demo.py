@@ -87,7 +87,7 @@ def _embedded(options: DemoOptions, console: Console) -> None:
     import asyncio
 
     from ledgerbridge.commands._demo_stack import DEMO_REALM, DEMO_TOKEN, build_demo, cli_hint
-    from ledgerbridge.commands._progress import show_initial_sync, summary_table
+    from ledgerbridge.commands._progress import pair_directions, show_initial_sync, summary_table
     from ledgerbridge.serving import serve_all
 
     built = build_demo(options)
@@ -116,7 +116,7 @@ def _embedded(options: DemoOptions, console: Console) -> None:
         counts = await show_initial_sync(built.store, built.connection_id, first, console)
         if built.first_error is not None:
             console.print(f"[red]The first pass failed:[/] {built.first_error!r} (retrying)")
-        console.print(summary_table(counts))
+        console.print(summary_table(counts, pair_directions(built.store, built.connection_id)))
         console.print(
             "Syncing live (webhooks both ways, and a pass every "
             f"{options.poll_interval:g} s). Ctrl-C stops."
