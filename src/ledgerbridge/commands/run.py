@@ -10,6 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     from ledgerbridge.runtime.embedded import EmbeddedRuntime
+    from ledgerbridge.runtime.runner import EngineRunner
     from ledgerbridge.settings import Settings
     from ledgerbridge.store import Store
     from ledgerbridge.store.rows import ConnectionRow
@@ -55,7 +56,7 @@ def refuse_exposure(store: Store, host: str) -> None:
 
 
 def notifications(
-    store: Store, settings: Settings, runtime: EmbeddedRuntime
+    store: Store, settings: Settings, runtime: EmbeddedRuntime, runner: EngineRunner
 ) -> list[Callable[[], Coroutine[Any, Any, None]]]:
     """The failure digest beside the runtime, when `[notifications]` names a destination."""
     from ledgerbridge.operations.notifications import Notifier, senders_from
@@ -69,7 +70,12 @@ def notifications(
         digest_minutes=wanted.digest_minutes,
         failed_passes=wanted.failed_passes,
     )
-    runtime.add_listener(notifier.on_pass)
+
+    def listen(connection_id: int, error: BaseException | None) -> None:
+        report = runner.last_reports.get(connection_id) if error is None else None
+        notifier.on_pass(connection_id, error, report)
+
+    runtime.add_listener(listen)
     return [notifier.run]
 
 
@@ -132,7 +138,7 @@ def register(app: typer.Typer) -> None:
                 _run_distributed(settings, secrets, len(active), public_url)
                 return
             stack = compose(store, settings, secrets, public_url=public_url)
-            background = notifications(store, settings, stack.runtime)
+            background = notifications(store, settings, stack.runtime, stack.runner)
 
             async def register_actions() -> None:
                 note = await register_at_start(store, settings, settings.hubspot.app_id, public_url)

@@ -22,6 +22,7 @@ from ledgerbridge.store import Store
 from ledgerbridge.store.dashboard import failures_since
 from ledgerbridge.store.rows import SyncRecordRow
 from ledgerbridge.sync.errors import ErrorCategory
+from ledgerbridge.sync.report import PassReport
 from ledgerbridge.transport.notify import NotifyError, SmtpSender, WebhookSender
 
 __all__ = ["Notifier", "Sender", "senders_from"]
@@ -149,9 +150,15 @@ class Notifier:
             except Exception:  # a notification problem must never stop the engine
                 log.exception("the failure digest could not be made")
 
-    def on_pass(self, connection_id: int, error: BaseException | None) -> None:
-        """The runtime's pass listener: warn once when passes fail `failed_passes` in a row."""
-        if error is None:
+    def on_pass(
+        self, connection_id: int, error: BaseException | None, report: PassReport | None = None
+    ) -> None:
+        """The runtime's pass listener: warn once when passes fail `failed_passes` in a row.
+        A pass fails when it raises `error`, or when its `report` says a rule (its
+        payments, its deal roll-up) failed as a whole, e.g. QuickBooks answering HTTP 500:
+        the pass ends, but nothing of that rule syncs."""
+        why = f"{type(error).__name__}: {error}" if error is not None else _failed_rule(report)
+        if why is None:
             self._in_row[connection_id] = 0
             return
         self._in_row[connection_id] += 1
@@ -159,7 +166,7 @@ class Notifier:
             return
         body = (
             f"The last {self.failed_passes} sync passes of connection {connection_id} failed; "
-            f"the latest with: {type(error).__name__}: {error}. Nothing syncs until this is "
+            f"the latest with: {why}. Nothing syncs until this is "
             "fixed: see the dashboard's Connections page and the engine's log."
         )
         task = asyncio.get_running_loop().create_task(
@@ -167,3 +174,14 @@ class Notifier:
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _failed_rule(report: PassReport | None) -> str | None:
+    """What failed as a whole in a pass that finished (None: nothing did)."""
+    for pair in report.pairs.values() if report is not None else ():
+        for what, text in (("", pair.error), ("payments of ", pair.payment_error)):
+            if text:
+                return f"{what}{NAMES.get(pair.object_type.value, pair.object_type.value)}: {text}"
+        if pair.deal_error:
+            return f"deal totals: {pair.deal_error}"
+    return None

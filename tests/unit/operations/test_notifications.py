@@ -16,6 +16,8 @@ from ledgerbridge.operations.notifications import Notifier, senders_from
 from ledgerbridge.settings import NotificationSettings
 from ledgerbridge.store import RecordStatus, Store, TokenCipher, generate_key
 from ledgerbridge.store.dashboard import dismiss
+from ledgerbridge.sync.report import PassReport
+from ledgerbridge.sync.rules import ObjectPair
 from ledgerbridge.transport.notify import NotifyError, SmtpSender, WebhookSender
 from tests.support.servers import serve_in_thread
 
@@ -163,3 +165,21 @@ def test_the_smtp_sender_writes_the_message(monkeypatch: pytest.MonkeyPatch) -> 
         ("login", "u"),
         ("Digest", "ops@acme.test", "2 failures"),
     ]
+
+
+async def test_passes_that_finish_with_a_rule_failed_count_as_failing(store: Store) -> None:
+    """QuickBooks answering HTTP 500: the pass ends, but its rule failed as a whole."""
+    inbox = Inbox()
+    notifier = Notifier(store, [inbox], failed_passes=2)
+    report = PassReport()
+    report.pair(ObjectPair.CONTACTS_CUSTOMERS).error = "service_unavailable: QBO 10000 (HTTP 500)"
+    notifier.on_pass(7, None, report)
+    notifier.on_pass(7, None, report)
+    await asyncio.sleep(0)
+    ((subject, body),) = inbox.messages
+    assert subject == "ledgerbridge: connection 7 is not syncing"
+    assert "Contacts ↔ Customers: service_unavailable: QBO 10000 (HTTP 500)" in body
+    notifier.on_pass(7, None, PassReport())  # a pass without errors ends the streak
+    notifier.on_pass(7, None, report)
+    await asyncio.sleep(0)
+    assert len(inbox.messages) == 1
