@@ -105,12 +105,14 @@ class SettledRecords:
         """Remember the records of this pass whose outcome is final until they change;
         forget those planned to anything else."""
         pair = rule.object_pair
+        outcomes = list(outcomes)
         final: set[RecordRef] = {
             a.ref for a in actions if isinstance(a, Skip) and a.reason in LASTING_SKIPS
         }
-        other: set[RecordRef] = set()
-        for outcome in outcomes:
-            (final if outcome.status in FINAL_STATUSES else other).add(outcome.ref)
+        final.update(o.ref for o in outcomes if o.status in FINAL_STATUSES)
+        if not final and not self._seen:
+            return  # nothing to remember or forget (a backfill's pages, most live passes)
+        other = {o.ref for o in outcomes if o.status not in FINAL_STATUSES}
         for ref in other - final:
             self._seen.pop((pair, ref), None)
         for ref in final - other:
