@@ -203,16 +203,19 @@ def snapshot(rule: SyncRule, record: SideRecord, refs: RefIndex) -> dict[str, Ca
     return {m.name: read_field(rule, m, record, refs) for m in rule.active_mappings()}
 
 
-def first_text(
-    rule: SyncRule, record: SideRecord, refs: RefIndex, names: Sequence[str]
-) -> str | None:
-    """The first of `names` whose value in the record's snapshot is text, reading only
-    those fields (`snapshot(...)` then `.get(name)` for each, without the rest: a label)."""
+def named_mappings(rule: SyncRule, names: Sequence[str]) -> list[FieldMapping]:
+    """The rule's enabled mappings of `names`, in that order (those it has)."""
     mappings = {m.name: m for m in rule.active_mappings()}
-    for name in names:
-        mapping = mappings.get(name)
-        if mapping is not None:
-            value = read_field(rule, mapping, record, refs)
-            if isinstance(value, str):
-                return value
+    return [mappings[n] for n in names if n in mappings]
+
+
+def first_text(
+    rule: SyncRule, mappings: Sequence[FieldMapping], record: SideRecord, refs: RefIndex
+) -> str | None:
+    """The first of `mappings` (`named_mappings`) whose value in the record's snapshot is
+    text, reading only those fields (a label)."""
+    for mapping in mappings:
+        value = read_field(rule, mapping, record, refs)
+        if isinstance(value, str):
+            return value
     return None

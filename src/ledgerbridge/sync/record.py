@@ -33,7 +33,7 @@ from ledgerbridge.sync.actions import (
     Void,
 )
 from ledgerbridge.sync.errors import AuthenticationError, ErrorCategory, SyncError, TransientError
-from ledgerbridge.sync.mapping import read_field, snapshot
+from ledgerbridge.sync.mapping import first_text, named_mappings, snapshot
 from ledgerbridge.sync.model import Link, LinkState, RefIndex, SideRecord, snapshot_hash
 from ledgerbridge.sync.ports import ActivityEntry, RecordOutcome, WriteResult
 from ledgerbridge.sync.report import PairReport, describe
@@ -89,10 +89,8 @@ class _Recorder:
         self.report = report
         self.out = Recorded()
         self.pairs: dict[tuple[str, str], _PairWrites] = {}
-        by_name = {m.name: m for m in rule.active_mappings()}
-        self._label_mappings = [by_name[n] for n in LABEL_FIELDS if n in by_name]
-        """The mappings a label is read from, in `LABEL_FIELDS`' order (`first_text`'s,
-        looked up once per pass instead of once per record)."""
+        self._label_mappings = named_mappings(rule, LABEL_FIELDS)
+        """The mappings a label is read from, looked up once per pass."""
 
     # ---- helpers ----
 
@@ -100,11 +98,8 @@ class _Recorder:
         return snapshot_hash(snapshot(self.rule, record, self.refs))
 
     def label_of(self, record: SideRecord) -> str | None:
-        for mapping in self._label_mappings:
-            value = read_field(self.rule, mapping, record, self.refs)
-            if isinstance(value, str):
-                return value[:300]
-        return None
+        text = first_text(self.rule, self._label_mappings, record, self.refs)
+        return text[:300] if text is not None else None
 
     def label(self, *refs: RecordRef) -> str | None:
         for ref in refs:

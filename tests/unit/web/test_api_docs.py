@@ -12,9 +12,8 @@ import pytest
 
 from ledgerbridge.store import Store, TokenCipher, generate_key
 from ledgerbridge.web.api_docs import ASSET_FILES
-from ledgerbridge.web.app import create_web_app
-from ledgerbridge.web.pages.common import DashboardContext
-from tests.support.signin import BASE_URL, sign_in
+from tests.support.dashboard import dashboard_client
+from tests.support.signin import sign_in
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
@@ -28,9 +27,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_web_app(store, dashboard=DashboardContext(store))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+    async with dashboard_client(store) as client:
         yield client
 
 

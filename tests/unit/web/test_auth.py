@@ -13,7 +13,7 @@ from ledgerbridge.store import RecordStatus, Store, TokenCipher, generate_key
 from ledgerbridge.store.accounts import list_audit, revoke_token
 from ledgerbridge.web.app import create_web_app
 from ledgerbridge.web.auth import SESSION_COOKIE, LoginThrottle, WebSecurity, create_signin_link
-from ledgerbridge.web.pages.common import DashboardContext
+from tests.support.dashboard import dashboard_client
 from tests.support.signin import (
     BASE_URL,
     PASSWORD,
@@ -68,9 +68,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def client(store: Store, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
     security = WebSecurity(throttle=LoginThrottle(limit=3, window=600, clock=clock))
-    app = create_web_app(store, dashboard=DashboardContext(store, security=security))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+    async with dashboard_client(store, security=security) as client:
         yield client
 
 

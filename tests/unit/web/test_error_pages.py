@@ -3,8 +3,6 @@ back), the API keeps its JSON, and a visitor who is not signed in is still sent 
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,10 +12,9 @@ import pytest
 from ledgerbridge.domain import System
 from ledgerbridge.store import RecordStatus, Store, TokenCipher, generate_key
 from ledgerbridge.store.repository import RecordStatusEntry
-from ledgerbridge.web.app import create_web_app
 from ledgerbridge.web.errors import validation_message
-from ledgerbridge.web.pages.common import DashboardContext
-from tests.support.signin import BASE_URL, api_token, sign_in
+from tests.support.dashboard import dashboard_client, shown
+from tests.support.signin import api_token, sign_in
 
 INVOICES = "invoices_invoices"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -40,18 +37,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_web_app(store, dashboard=DashboardContext(store))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+    async with dashboard_client(store) as client:
         yield client
-
-
-def shown(page: str) -> str:
-    """The page's main text as a person reads it."""
-    main = re.search(r"<main>(.*)</main>", page, re.S)
-    assert main, page[:500]
-    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main.group(1)))
-    return html.unescape(re.sub(r" ([.,:;])", r"\1", text)).strip()
 
 
 @pytest.mark.parametrize("headers", [{}, BROWSER], ids=["no-accept", "browser"])

@@ -25,9 +25,9 @@ from ledgerbridge.store.accounts import list_audit, record_audit
 from ledgerbridge.store.dashboard import RecordFilter, page_records
 from ledgerbridge.store.repository import RecordStatusEntry
 from ledgerbridge.store.retries import DUE_NOW, schedules_for
-from ledgerbridge.web.app import create_web_app
-from ledgerbridge.web.pages.common import DashboardContext, record_url
-from tests.support.signin import BASE_URL, sign_in
+from ledgerbridge.web.pages.common import record_url
+from tests.support.dashboard import dashboard_client
+from tests.support.signin import sign_in
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 CONTACTS, INVOICES = "contacts_customers", "invoices_invoices"
@@ -74,9 +74,7 @@ def wakes() -> Wakes:
 
 @pytest.fixture
 async def client(store: Store, wakes: Wakes) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_web_app(store, dashboard=DashboardContext(store, wake=wakes))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+    async with dashboard_client(store, wake=wakes) as client:
         yield client
 
 

@@ -4,8 +4,6 @@ list told differently; "Dismiss selected" with nothing ticked."""
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,9 +13,8 @@ import pytest
 from ledgerbridge.domain import System
 from ledgerbridge.store import RecordStatus, Store, TokenCipher, generate_key
 from ledgerbridge.store.repository import RecordStatusEntry
-from ledgerbridge.web.app import create_web_app
-from ledgerbridge.web.pages.common import DashboardContext
-from tests.support.signin import BASE_URL, sign_in
+from tests.support.dashboard import dashboard_client, shown
+from tests.support.signin import sign_in
 
 H, Q = System.HUBSPOT, System.QUICKBOOKS
 CONTACTS, INVOICES = "contacts_customers", "invoices_invoices"
@@ -48,18 +45,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_web_app(store, dashboard=DashboardContext(store))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+    async with dashboard_client(store) as client:
         yield client
-
-
-def shown(page: str) -> str:
-    """The page's main text as a person reads it."""
-    main = re.search(r"<main>(.*)</main>", page, re.S)
-    assert main, page[:500]
-    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main.group(1)))
-    return html.unescape(re.sub(r" ([.,:;])", r"\1", text)).strip()
 
 
 async def test_a_records_page_past_the_end_says_so(client: httpx.AsyncClient, store: Store) -> None:

@@ -18,9 +18,8 @@ from ledgerbridge.operations.rules.fields import Accounts
 from ledgerbridge.operations.rules.wizard import propose
 from ledgerbridge.store import Store, TokenCipher, generate_key
 from ledgerbridge.sync.rules import ConflictPolicy, FilterOperator, ObjectPair
-from ledgerbridge.web.app import create_web_app
-from ledgerbridge.web.pages.common import DashboardContext
-from tests.support.signin import BASE_URL, sign_in
+from tests.support.dashboard import dashboard_client
+from tests.support.signin import sign_in
 from tests.unit.operations.rules.conftest import FakeAccounts
 
 CONTACTS = ObjectPair.CONTACTS_CUSTOMERS
@@ -75,9 +74,7 @@ async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
     async def accounts_for(connection_id: int) -> AsyncIterator[Accounts | None]:
         yield FakeAccounts()
 
-    app = create_web_app(store, dashboard=DashboardContext(store, accounts_for=accounts_for))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+    async with dashboard_client(store, accounts_for=accounts_for) as client:
         yield client
 
 
